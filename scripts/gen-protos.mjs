@@ -82,13 +82,7 @@ function main() {
   rmSync(out, { recursive: true, force: true });
   const rel = "build/proto-workspace";
   const paths = [...ENVOY_PATHS.map((p) => `${rel}/envoy-api/${p}`), `${rel}/sessiongate/sessiongate`];
-  const args = [
-    "generate",
-    rel,
-    "--template",
-    "protos/buf.gen.yaml",
-    ...paths.flatMap((p) => ["--path", p]),
-  ];
+  const args = ["generate", rel, "--template", "protos/buf.gen.yaml", ...paths.flatMap((p) => ["--path", p])];
   step(`buf generate (${ENVOY_PATHS.length} Envoy entry points + sessiongate.v1)`);
   const bin = join(root, "node_modules/.bin");
   const r = spawnSync(join(bin, "buf"), args, {

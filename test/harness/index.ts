@@ -1,0 +1,11 @@
+// The process harness: real Redis, Envoy, an OIDC provider and an echo
+// upstream on free loopback ports, stopped after each test file.
+export { LOG_DIR, onCleanup, stopAll } from "./cleanup.js";
+export { type EchoHandle, type EchoRecord, startEcho } from "./echo.js";
+export { type EnvoyHandle, type EnvoyOptions, envoyBin, REPO_ROOT, startEnvoy, WASM_PATH } from "./envoy.js";
+export { DEFAULT_USERS, type OpCounts, type OpHandle, type OpOptions, type OpUser, startOP } from "./op.js";
+export { CookieJar, type Credentials, completeLogin, OpBrowser } from "./op-browser.js";
+export { freePort, StopWaiting, waitFor } from "./ports.js";
+export { type ManagedProcess, type ProcessOptions, startProcess } from "./process.js";
+export { type RedisHandle, redisBin, startRedis } from "./redis.js";
+export { renderTemplate } from "./template.js";
