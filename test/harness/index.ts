@@ -1,5 +1,6 @@
 // The process harness: real Redis, Envoy, an OIDC provider and an echo
 // upstream on free loopback ports, stopped after each test file.
+export { chromiumBin, startBrowser } from "./browser.js";
 export { LOG_DIR, onCleanup, stopAll } from "./cleanup.js";
 export { type EchoHandle, type EchoRecord, startEcho } from "./echo.js";
 export { type EnvoyHandle, type EnvoyOptions, envoyBin, REPO_ROOT, startEnvoy, WASM_PATH } from "./envoy.js";
