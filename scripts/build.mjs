@@ -11,10 +11,15 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = join(root, "node_modules/.bin");
 const started = Date.now();
-const step = (msg) => process.stderr.write(`build: ${msg} (+${((Date.now() - started) / 1000).toFixed(1)}s)\n`);
+const step = (msg) =>
+  process.stderr.write(`build: ${msg} (+${((Date.now() - started) / 1000).toFixed(1)}s)\n`);
 
 function run(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+  });
   if (r.status !== 0) {
     step(`FAILED: ${cmd} ${args.join(" ")}`);
     process.exit(r.status || 1);
@@ -32,7 +37,11 @@ function hashTree(dir, h) {
 
 function protoStamp() {
   const h = createHash("sha256");
-  for (const f of ["scripts/gen-protos.mjs", "protos/buf.gen.yaml", "node_modules/@grpc/grpc-js-xds/package.json"]) {
+  for (const f of [
+    "scripts/gen-protos.mjs",
+    "protos/buf.gen.yaml",
+    "node_modules/@grpc/grpc-js-xds/package.json",
+  ]) {
     h.update(readFileSync(join(root, f)));
   }
   hashTree(join(root, "protos/sessiongate"), h);

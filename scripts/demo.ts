@@ -3,7 +3,15 @@
 // front of a demo API) and says what is missing.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, REPO_ROOT, startEcho, startEnvoy, startOP, startRedis, stopAll } from "../test/harness/index.js";
+import {
+  freePort,
+  REPO_ROOT,
+  startEcho,
+  startEnvoy,
+  startOP,
+  startRedis,
+  stopAll,
+} from "../test/harness/index.js";
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 

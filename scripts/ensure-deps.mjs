@@ -28,12 +28,16 @@ function ensureDebianPackages(wanted) {
   if (!missing.length) return;
   const isRoot = process.getuid?.() === 0;
   if (!has("apt-get") || !(isRoot || has("sudo"))) {
-    log(`missing ${missing.join(", ")}; install them with your package manager (Debian: apt-get install ${missing.join(" ")})`);
+    log(
+      `missing ${missing.join(", ")}; install them with your package manager (Debian: apt-get install ${missing.join(" ")})`,
+    );
     process.exit(3);
   }
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const apt = (...args) =>
-    isRoot ? run("apt-get", args, { env }) : run("sudo", ["--preserve-env=DEBIAN_FRONTEND", "apt-get", ...args], { env });
+    isRoot
+      ? run("apt-get", args, { env })
+      : run("sudo", ["--preserve-env=DEBIAN_FRONTEND", "apt-get", ...args], { env });
   apt("update", "-qq");
   apt("install", "-y", "-qq", ...missing);
 }

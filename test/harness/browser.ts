@@ -7,7 +7,9 @@ import { onCleanup } from "./cleanup.js";
 export function chromiumBin(): string {
   const bin = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
   if (!existsSync(bin)) {
-    throw new Error(`Chromium not found at ${bin}: install Debian's chromium (bash .ci/run does) or set CHROMIUM_BIN`);
+    throw new Error(
+      `Chromium not found at ${bin}: install Debian's chromium (bash .ci/run does) or set CHROMIUM_BIN`,
+    );
   }
   return bin;
 }
