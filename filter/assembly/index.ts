@@ -1,14 +1,7 @@
-// session-to-token: proxy-wasm HTTP filter entry point.
+// session-to-token: proxy-wasm (ABI 0.2.1) HTTP filter entry point.
+// The ABI binding lives in ./abi; the policy in ./filter.
 export * from "./abi/exports";
-import { Action, RootHandler, StreamHandler, setRootFactory } from "./abi/handlers";
+import { RootHandler, setRootFactory } from "./abi/handlers";
+import { FilterRoot } from "./filter";
 
-class PassStream extends StreamHandler {
-  onRequestHeaders(endOfStream: bool): Action { return Action.Continue; }
-  onDelete(): void {}
-}
-class PassRoot extends RootHandler {
-  onConfigure(config: ArrayBuffer): bool { return true; }
-  newStream(contextId: u32): StreamHandler { return new PassStream(); }
-  onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {}
-}
-setRootFactory((id: u32): RootHandler => new PassRoot());
+setRootFactory((id: u32): RootHandler => new FilterRoot());

@@ -78,13 +78,13 @@ export function getHeaderPairs(mapType: MapType): Header[] {
   if (total < 4) return out;
   const n = <usize>load<u32>(base);
   // Defensive bounds checks: a malformed host buffer must not make us read out of range.
-  if (4 + n * 8 > total) return out;
+  if (<u64>4 + <u64>n * 8 > <u64>total) return out;
   let data = base + 4 + n * 8;
   const end = base + total;
   for (let i: usize = 0; i < n; i++) {
     const kl = <usize>load<u32>(base + 4 + i * 8);
     const vl = <usize>load<u32>(base + 8 + i * 8);
-    if (data + kl + vl + 2 > end) break;
+    if (<u64>data + <u64>kl + <u64>vl + 2 > <u64>end) break;
     const k = latin1Decode(data, kl);
     data += kl + 1;
     const v = latin1Decode(data, vl);

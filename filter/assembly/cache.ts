@@ -1,0 +1,76 @@
+// Token cache in proxy-wasm shared data (one table for all workers of the VM).
+// Shared data has no delete, so the cache is a direct-mapped table of
+// `slots` keys ("s2t:<index>"): memory is bounded by slots x entry size,
+// whatever the number of sessions. Each entry carries the SHA-256 of
+// (app id, session id) and is only returned when that digest matches, so a
+// slot collision is a miss, never another session's token. Writes use the
+// CAS value read at lookup time: a concurrent writer wins, we just skip.
+import { SharedValue, WasmResult, sharedGet, sharedSet } from "./abi/host";
+import { latin1Encode } from "./abi/host";
+import { sha256 } from "./sha256";
+
+const VERSION: u8 = 1;
+const HEADER = 1 + 32 + 8;
+/** Tokens longer than this are used but not cached (keeps the table's memory bounded). */
+export const MAX_CACHED_TOKEN = 8192;
+
+export class CacheKey {
+  constructor(public digest: ArrayBuffer, public slotKey: string) {}
+}
+
+export class Lookup {
+  /** Token when the slot holds a fresh entry for this session, else "". */
+  token: string = "";
+  /** CAS value of the slot as read (0 when empty): used for the write-back. */
+  cas: u32 = 0;
+}
+
+export function cacheKey(appId: string, sessionId: string, slots: u32): CacheKey {
+  const digest = sha256(String.UTF8.encode(appId + "\n" + sessionId));
+  const index = new DataView(digest).getUint32(0, false) % slots;
+  return new CacheKey(digest, "s2t:" + index.toString());
+}
+
+function sameDigest(entry: DataView, digest: ArrayBuffer): bool {
+  const d = new DataView(digest);
+  let diff: u32 = 0;
+  for (let i = 0; i < 32; i++) diff |= <u32>(entry.getUint8(1 + i) ^ d.getUint8(i));
+  return diff == 0;
+}
+
+export function lookup(key: CacheKey, nowMs: u64): Lookup {
+  const r = new Lookup();
+  const v: SharedValue = sharedGet(key.slotKey);
+  if (!v.found) return r;
+  r.cas = v.cas;
+  const n = v.bytes.byteLength;
+  if (n <= HEADER) return r;
+  const e = new DataView(v.bytes);
+  if (e.getUint8(0) != VERSION || !sameDigest(e, key.digest)) return r;
+  if (nowMs >= e.getUint64(33, true)) return r;
+  // Token bytes are ASCII (validated before caching).
+  r.token = String.UTF8.decode(v.bytes.slice(HEADER));
+  return r;
+}
+
+/** Stores a token until validUntilMs. Returns false when another writer got there first. */
+export function store(key: CacheKey, token: string, validUntilMs: u64, cas: u32): bool {
+  if (token.length > MAX_CACHED_TOKEN) return false;
+  const t = latin1Encode(token);
+  const buf = new ArrayBuffer(HEADER + t.byteLength);
+  const e = new DataView(buf);
+  e.setUint8(0, VERSION);
+  const d = new DataView(key.digest);
+  for (let i = 0; i < 32; i++) e.setUint8(1 + i, d.getUint8(i));
+  e.setUint64(33, validUntilMs, true);
+  memory.copy(changetype<usize>(buf) + HEADER, changetype<usize>(t), <usize>t.byteLength);
+  return sharedSet(key.slotKey, buf, cas) == WasmResult.Ok;
+}
+
+/** Entry lifetime per DESIGN §3: min(expires_in - skew, max_ttl); 0 = do not cache. */
+export function ttlMs(expiresInS: u64, skewS: u32, maxTtlS: u32): u64 {
+  if (expiresInS <= <u64>skewS) return 0;
+  let s = expiresInS - <u64>skewS;
+  if (s > <u64>maxTtlS) s = <u64>maxTtlS;
+  return s * 1000;
+}

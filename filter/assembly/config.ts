@@ -1,0 +1,194 @@
+// Plugin configuration (JSON, see CONTRACTS "Filter plugin configuration").
+// Every key but "apps" is optional. Unknown keys are refused so that a typo
+// cannot silently disable a check; every error names the field.
+import { JKind, JValue, JsonParser } from "./json";
+
+export class AppConfig {
+  id: string = "";
+  hosts: string[] = ["*"];
+  pathPrefix: string = "/";
+  cookie: string = "";
+  allowedOrigins: string[] = [];
+}
+
+export class Config {
+  bffCluster: string = "sessiongate_bff_internal";
+  bffAuthority: string = "sessiongate-bff";
+  bffPath: string = "/internal/v1/session-token";
+  bffTimeoutMs: u32 = 2000;
+  bffInternalKey: string = "";
+  cacheEnabled: bool = true;
+  cacheSlots: u32 = 16384;
+  cacheSkewS: u32 = 10;
+  cacheMaxTtlS: u32 = 30;
+  apps: AppConfig[] = [];
+}
+
+export class ConfigResult {
+  constructor(public config: Config | null, public error: string) {}
+}
+
+const MAX_SLOTS: f64 = 1048576;
+
+function err(field: string, msg: string): ConfigResult {
+  return new ConfigResult(null, "invalid configuration: field '" + field + "': " + msg);
+}
+
+/** RFC 6265 cookie-name = token (RFC 7230 tchar). */
+export function isToken(s: string): bool {
+  if (s.length == 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+    if (!alnum && "!#$%&'*+-.^_`|~".indexOf(String.fromCharCode(c)) < 0) return false;
+  }
+  return true;
+}
+
+/** Visible ASCII only (safe to put in a header value, no spaces). */
+function isVisibleAscii(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+function checkKeys(v: JValue, allowed: string[], where: string): string {
+  for (let i = 0; i < v.keys.length; i++) {
+    if (!allowed.includes(v.keys[i])) return where + v.keys[i];
+  }
+  return "";
+}
+
+// Small typed readers. They return null (and set `bad`) on a type error.
+let bad: string = "";
+
+function readString(o: JValue, key: string, field: string, def: string): string {
+  const v = o.get(key);
+  if (v === null) return def;
+  if (v.kind != JKind.Str) { bad = field; return def; }
+  return v.s;
+}
+
+function readInt(o: JValue, key: string, field: string, def: u32, min: f64, max: f64): u32 {
+  const v = o.get(key);
+  if (v === null) return def;
+  if (v.kind != JKind.Num || v.n != Math.floor(v.n) || v.n < min || v.n > max) { bad = field; return def; }
+  return <u32>v.n;
+}
+
+function readStrings(o: JValue, key: string, field: string, def: string[]): string[] {
+  const v = o.get(key);
+  if (v === null) return def;
+  if (v.kind != JKind.Arr) { bad = field; return def; }
+  const out = new Array<string>();
+  for (let i = 0; i < v.items.length; i++) {
+    const it = v.items[i];
+    if (it.kind != JKind.Str || it.s.length == 0 || !isVisibleAscii(it.s)) { bad = field + "[" + i.toString() + "]"; return def; }
+    out.push(it.s);
+  }
+  return out;
+}
+
+export function parseConfig(text: string): ConfigResult {
+  if (text.trim().length == 0) text = "{}";
+  const p = new JsonParser(text);
+  const root = p.parse();
+  if (root === null) return err("(root)", "not valid JSON: " + p.error);
+  if (root.kind != JKind.Obj) return err("(root)", "must be a JSON object");
+  const unknown = checkKeys(root, ["bff_cluster", "bff_authority", "bff_path", "bff_timeout_ms", "bff_internal_key", "cache", "apps"], "");
+  if (unknown.length > 0) return err(unknown, "unknown field");
+
+  const c = new Config();
+  bad = "";
+  c.bffCluster = readString(root, "bff_cluster", "bff_cluster", c.bffCluster);
+  if (bad.length == 0 && c.bffCluster.length == 0) bad = "bff_cluster";
+  if (bad.length > 0) return err(bad, "must be a non-empty string");
+  c.bffAuthority = readString(root, "bff_authority", "bff_authority", c.bffAuthority);
+  if (bad.length == 0 && (c.bffAuthority.length == 0 || !isVisibleAscii(c.bffAuthority))) bad = "bff_authority";
+  if (bad.length > 0) return err(bad, "must be a non-empty host[:port] string");
+  c.bffPath = readString(root, "bff_path", "bff_path", c.bffPath);
+  if (bad.length == 0 && (!c.bffPath.startsWith("/") || !isVisibleAscii(c.bffPath))) bad = "bff_path";
+  if (bad.length > 0) return err(bad, "must be a string starting with '/'");
+  c.bffTimeoutMs = readInt(root, "bff_timeout_ms", "bff_timeout_ms", c.bffTimeoutMs, 1, 60000);
+  if (bad.length > 0) return err(bad, "must be an integer in 1..60000");
+  c.bffInternalKey = readString(root, "bff_internal_key", "bff_internal_key", c.bffInternalKey);
+  if (bad.length == 0 && !isVisibleAscii(c.bffInternalKey)) bad = "bff_internal_key";
+  if (bad.length > 0) return err(bad, "must be a string of visible ASCII characters");
+
+  const cache = root.get("cache");
+  if (cache !== null) {
+    if (cache.kind != JKind.Obj) return err("cache", "must be an object");
+    const u = checkKeys(cache, ["enabled", "slots", "skew_s", "max_ttl_s"], "cache.");
+    if (u.length > 0) return err(u, "unknown field");
+    const en = cache.get("enabled");
+    if (en !== null) {
+      if (en.kind != JKind.Bool) return err("cache.enabled", "must be a boolean");
+      c.cacheEnabled = en.b;
+    }
+    c.cacheSlots = readInt(cache, "slots", "cache.slots", c.cacheSlots, 1, MAX_SLOTS);
+    if (bad.length > 0) return err(bad, "must be an integer in 1..1048576");
+    c.cacheSkewS = readInt(cache, "skew_s", "cache.skew_s", c.cacheSkewS, 0, 3600);
+    if (bad.length > 0) return err(bad, "must be an integer in 0..3600");
+    c.cacheMaxTtlS = readInt(cache, "max_ttl_s", "cache.max_ttl_s", c.cacheMaxTtlS, 1, 86400);
+    if (bad.length > 0) return err(bad, "must be an integer in 1..86400");
+  }
+
+  const apps = root.get("apps");
+  if (apps === null) return err("apps", "is required (may be an empty array)");
+  if (apps.kind != JKind.Arr) return err("apps", "must be an array");
+  for (let i = 0; i < apps.items.length; i++) {
+    const f = "apps[" + i.toString() + "]";
+    const a = apps.items[i];
+    if (a.kind != JKind.Obj) return err(f, "must be an object");
+    const u = checkKeys(a, ["id", "hosts", "path_prefix", "cookie", "allowed_origins"], f + ".");
+    if (u.length > 0) return err(u, "unknown field");
+    const app = new AppConfig();
+    app.id = readString(a, "id", f + ".id", "");
+    if (bad.length == 0 && (app.id.length == 0 || app.id.length > 128 || !isVisibleAscii(app.id))) bad = f + ".id";
+    if (bad.length > 0) return err(bad, "is required: 1..128 visible ASCII characters");
+    for (let j = 0; j < c.apps.length; j++) if (c.apps[j].id == app.id) return err(f + ".id", "duplicate app id '" + app.id + "'");
+    app.hosts = readStrings(a, "hosts", f + ".hosts", app.hosts);
+    if (bad.length == 0 && app.hosts.length == 0) bad = f + ".hosts";
+    if (bad.length > 0) return err(bad, "must be a non-empty array of host[:port] strings or \"*\"");
+    for (let j = 0; j < app.hosts.length; j++) app.hosts[j] = app.hosts[j].toLowerCase();
+    app.pathPrefix = readString(a, "path_prefix", f + ".path_prefix", app.pathPrefix);
+    if (bad.length == 0 && (!app.pathPrefix.startsWith("/") || !isVisibleAscii(app.pathPrefix))) bad = f + ".path_prefix";
+    if (bad.length > 0) return err(bad, "must be a string starting with '/'");
+    app.cookie = readString(a, "cookie", f + ".cookie", "__Host-sg-" + app.id);
+    if (bad.length == 0 && (!isToken(app.cookie) || app.cookie.length > 256)) bad = f + ".cookie";
+    if (bad.length > 0) return err(bad, "must be a cookie name (RFC 6265 token)");
+    app.allowedOrigins = readStrings(a, "allowed_origins", f + ".allowed_origins", app.allowedOrigins);
+    if (bad.length > 0) return err(bad, "must be an array of origins like \"https://example.com\"");
+    for (let j = 0; j < app.allowedOrigins.length; j++) app.allowedOrigins[j] = app.allowedOrigins[j].toLowerCase();
+    c.apps.push(app);
+  }
+  return new ConfigResult(c, "");
+}
+
+/** Picks the app for a request: host match ("*" or exact, case-insensitive), longest path prefix, exact host over "*". */
+export function matchApp(c: Config, authority: string, path: string): AppConfig | null {
+  const host = authority.toLowerCase();
+  let best: AppConfig | null = null;
+  let bestLen = -1;
+  let bestExact = false;
+  for (let i = 0; i < c.apps.length; i++) {
+    const app = c.apps[i];
+    let exact = false;
+    let any = false;
+    for (let j = 0; j < app.hosts.length; j++) {
+      if (app.hosts[j] == host) exact = true;
+      else if (app.hosts[j] == "*") any = true;
+    }
+    if (!exact && !any) continue;
+    if (!path.startsWith(app.pathPrefix)) continue;
+    const len = app.pathPrefix.length;
+    if (len > bestLen || (len == bestLen && exact && !bestExact)) {
+      best = app;
+      bestLen = len;
+      bestExact = exact;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,63 @@
+// Tolerant Cookie header parsing (RFC 6265 §5.4 / §4.2, as browsers send it):
+// several Cookie headers, optional whitespace around ';' and '=', quoted
+// values, duplicates. The first occurrence of the session cookie wins (RFC
+// 6265 orders longer paths first; a __Host- cookie only ever has Path=/).
+
+export class CookieScan {
+  /** Whether the session cookie appears at all. */
+  found: bool = false;
+  /** Value of its first occurrence (quotes removed). */
+  value: string = "";
+  /** Every other cookie pair, trimmed, in order: what goes upstream. */
+  others: string[] = [];
+}
+
+function isOws(c: i32): bool {
+  return c == 0x20 || c == 0x09;
+}
+
+function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isOws(s.charCodeAt(a))) a++;
+  while (b > a && isOws(s.charCodeAt(b - 1))) b--;
+  return a == 0 && b == s.length ? s : s.substring(a, b);
+}
+
+export function scanCookies(headerValues: string[], name: string): CookieScan {
+  const r = new CookieScan();
+  for (let h = 0; h < headerValues.length; h++) {
+    const hv = headerValues[h];
+    let start = 0;
+    while (start <= hv.length) {
+      let end = hv.indexOf(";", start);
+      if (end < 0) end = hv.length;
+      const piece = trimOws(hv.substring(start, end));
+      start = end + 1;
+      if (piece.length == 0) continue;
+      const eq = piece.indexOf("=");
+      // A piece without '=' is a nameless cookie in browsers; never ours.
+      if (eq < 0 || trimOws(piece.substring(0, eq)) != name) {
+        r.others.push(piece);
+        continue;
+      }
+      if (r.found) continue; // duplicate of the session cookie: dropped, not forwarded
+      let v = trimOws(piece.substring(eq + 1));
+      if (v.length >= 2 && v.charCodeAt(0) == 0x22 && v.charCodeAt(v.length - 1) == 0x22) v = v.substring(1, v.length - 1);
+      r.found = true;
+      r.value = v;
+    }
+  }
+  return r;
+}
+
+/** CONTRACTS: a session id is 1..256 chars of [A-Za-z0-9_-]; anything else is "no session". */
+export function isValidSessionId(v: string): bool {
+  if (v.length == 0 || v.length > 256) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f;
+    if (!ok) return false;
+  }
+  return true;
+}

@@ -1,0 +1,183 @@
+// The session-to-token policy: per-request decisions (DESIGN §3) on top of
+// the handler classes of ./abi. No raw pointers here.
+import { Action, RootHandler, StreamHandler } from "./abi/handlers";
+import {
+  BufferType, Header, LogLevel, MapType, continueRequest, getBuffer, getHeader, getHeaderPairs, httpCall, log,
+  nowMs, removeHeader, replaceHeader, sendLocalResponse, setEffectiveContext,
+} from "./abi/host";
+import { CacheKey, cacheKey, lookup, store, ttlMs } from "./cache";
+import { AppConfig, Config, matchApp, parseConfig } from "./config";
+import { isValidSessionId, scanCookies } from "./cookie";
+import { isCrossSite } from "./csrf";
+import { Metrics, inc } from "./metrics";
+import { TokenAnswer, parseTokenAnswer } from "./token";
+
+export class FilterRoot extends RootHandler {
+  config: Config | null = null;
+  metrics: Metrics | null = null;
+  pending: Map<u32, SessionStream> = new Map<u32, SessionStream>();
+
+  onConfigure(raw: ArrayBuffer): bool {
+    const r = parseConfig(String.UTF8.decode(raw));
+    const cfg = r.config;
+    if (cfg === null) {
+      log(LogLevel.Error, "session-to-token: " + r.error);
+      return false;
+    }
+    if (this.metrics === null) this.metrics = new Metrics();
+    this.config = cfg;
+    log(LogLevel.Info, "session-to-token: configured " + cfg.apps.length.toString() + " app(s), cache " +
+      (cfg.cacheEnabled ? cfg.cacheSlots.toString() + " slots" : "off"));
+    return true;
+  }
+
+  newStream(contextId: u32): StreamHandler {
+    return new SessionStream(this, contextId);
+  }
+
+  onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {
+    if (!this.pending.has(token)) return; // stream already gone
+    const s = this.pending.get(token);
+    this.pending.delete(token);
+    s.callToken = 0;
+    // Read the answer while still on the root context, then switch to the stream.
+    let status = "";
+    let body: ArrayBuffer | null = null;
+    if (numHeaders > 0) {
+      const st = getHeader(MapType.HttpCallResponseHeaders, ":status");
+      if (st !== null) status = st;
+      body = bodySize > 0 ? getBuffer(BufferType.HttpCallResponseBody, bodySize) : new ArrayBuffer(0);
+    }
+    if (!setEffectiveContext(s.id)) return;
+    s.onBffAnswer(status, body);
+  }
+}
+
+function jsonHeaders(): Header[] {
+  return [new Header("content-type", "application/json"), new Header("cache-control", "no-store")];
+}
+
+export class SessionStream extends StreamHandler {
+  callToken: u32 = 0;
+  app: AppConfig | null = null;
+  key: CacheKey | null = null;
+  cas: u32 = 0;
+
+  constructor(public root: FilterRoot, public id: u32) { super(); }
+
+  private get m(): Metrics { return this.root.metrics!; }
+
+  onRequestHeaders(endOfStream: bool): Action {
+    const cfg = this.root.config;
+    if (cfg === null) return Action.Continue;
+    const hs = getHeaderPairs(MapType.RequestHeaders);
+    let authority = "", path = "", method = "", scheme = "";
+    let origin: string | null = null, fetchSite: string | null = null;
+    let hasAuth = false;
+    const cookies = new Array<string>();
+    for (let i = 0; i < hs.length; i++) {
+      const n = hs[i].name.toLowerCase();
+      const v = hs[i].value;
+      if (n == "cookie") cookies.push(v);
+      else if (n == ":authority") authority = v;
+      else if (n == ":path") path = v;
+      else if (n == ":method") method = v;
+      else if (n == ":scheme") scheme = v;
+      else if (n == "authorization") { if (v.trim().length > 0) hasAuth = true; }
+      else if (n == "origin") { if (origin === null) origin = v; }
+      else if (n == "sec-fetch-site") { if (fetchSite === null) fetchSite = v; }
+    }
+    const app = matchApp(cfg, authority, path);
+    if (app === null || cookies.length == 0) return this.pass();
+    const scan = scanCookies(cookies, app.cookie);
+    if (!scan.found) return this.pass();
+    // The session cookie never goes upstream (DESIGN §7.6), whatever happens next.
+    removeHeader(MapType.RequestHeaders, "cookie");
+    if (scan.others.length > 0) replaceHeader(MapType.RequestHeaders, "cookie", scan.others.join("; "));
+    // Machine-to-machine traffic brings its own credentials: leave them alone.
+    if (hasAuth) return this.pass();
+    if (isCrossSite(app, method, origin, fetchSite, scheme, authority)) {
+      inc(this.m.csrfDenied);
+      sendLocalResponse(403, "session_to_token_csrf_denied", "{\"error\":\"csrf_denied\"}", jsonHeaders());
+      return Action.Pause;
+    }
+    this.app = app;
+    if (!isValidSessionId(scan.value)) return this.noSession();
+    if (cfg.cacheEnabled) {
+      const key = cacheKey(app.id, scan.value, cfg.cacheSlots);
+      const hit = lookup(key, nowMs());
+      if (hit.token.length > 0) {
+        inc(this.m.hits);
+        replaceHeader(MapType.RequestHeaders, "authorization", "Bearer " + hit.token);
+        return Action.Continue;
+      }
+      this.key = key;
+      this.cas = hit.cas;
+    }
+    inc(this.m.misses);
+    const call = [
+      new Header(":method", "GET"),
+      new Header(":path", cfg.bffPath),
+      new Header(":authority", cfg.bffAuthority),
+      new Header("x-sessiongate-app", app.id),
+      new Header("x-sessiongate-session", scan.value),
+    ];
+    if (cfg.bffInternalKey.length > 0) call.push(new Header("x-sessiongate-internal-key", cfg.bffInternalKey));
+    const token = httpCall(cfg.bffCluster, call, cfg.bffTimeoutMs);
+    if (token == 0) return this.bffError("dispatch failed");
+    this.callToken = token;
+    this.root.pending.set(token, this);
+    return Action.Pause;
+  }
+
+  /** Called on the stream's context with the BFF's answer (status "" = no answer). */
+  onBffAnswer(status: string, body: ArrayBuffer | null): void {
+    const cfg = this.root.config;
+    if (cfg === null) return;
+    if (status == "401") {
+      this.noSession();
+      return;
+    }
+    if (status != "200" || body === null) {
+      this.bffError(status.length == 0 ? "no answer (timeout or unreachable)" : "status " + status);
+      return;
+    }
+    const a: TokenAnswer | null = parseTokenAnswer(body);
+    if (a === null) {
+      this.bffError("malformed token answer");
+      return;
+    }
+    replaceHeader(MapType.RequestHeaders, "authorization", "Bearer " + a.accessToken);
+    const key = this.key;
+    if (key !== null && a.hasExpiry) {
+      const ttl = ttlMs(a.expiresIn, cfg.cacheSkewS, cfg.cacheMaxTtlS);
+      if (ttl > 0) store(key, a.accessToken, nowMs() + ttl, this.cas);
+    }
+    continueRequest();
+  }
+
+  onDelete(): void {
+    if (this.callToken != 0) this.root.pending.delete(this.callToken);
+    this.callToken = 0;
+  }
+
+  private pass(): Action {
+    inc(this.m.passthrough);
+    return Action.Continue;
+  }
+
+  private noSession(): Action {
+    inc(this.m.noSession);
+    const h = jsonHeaders();
+    h.push(new Header("set-cookie", this.app!.cookie + "=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict"));
+    sendLocalResponse(401, "session_to_token_no_session", "{\"error\":\"no_session\"}", h);
+    return Action.Pause;
+  }
+
+  private bffError(why: string): Action {
+    inc(this.m.bffErrors);
+    log(LogLevel.Warn, "session-to-token: session service error for app '" + this.app!.id + "': " + why);
+    sendLocalResponse(503, "session_to_token_bff_error", "{\"error\":\"session_service_unavailable\"}", jsonHeaders());
+    return Action.Pause;
+  }
+}

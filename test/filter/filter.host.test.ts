@@ -1,0 +1,259 @@
+// Behaviour of the filter (DESIGN §3) through the Node proxy-wasm host.
+import { describe, expect, it } from "vitest";
+import { createHost } from "../wasm-host/index.js";
+import { WA } from "../wasm-host/wasm.js";
+import { HOST, SID, SID2, config, host, req, tokenBody, wasmModule } from "./helpers.js";
+
+const C = "__Host-sg-demo";
+const M = (n: string) => `session_to_token.${n}`;
+
+describe("module shape", () => {
+  it("imports only env.proxy_* and exports the ABI 0.2.1 entry points", async () => {
+    const m = await wasmModule();
+    const imports = WA.Module.imports(m);
+    expect(imports.length).toBeGreaterThan(0);
+    for (const i of imports) expect(`${i.module}.${i.name}`).toMatch(/^env\.proxy_[a-z_0-9]+$/);
+    const names = WA.Module.exports(m).map((e) => e.name);
+    for (const n of ["proxy_abi_version_0_2_1", "_initialize", "proxy_on_memory_allocate", "malloc", "proxy_on_context_create",
+      "proxy_on_configure", "proxy_on_request_headers", "proxy_on_http_call_response", "proxy_on_delete", "memory"]) {
+      expect(names).toContain(n);
+    }
+  });
+});
+
+describe("pass-through", () => {
+  it("leaves a request without cookie untouched", async () => {
+    const h = await host();
+    const o = h.request(req([["x-a", "1"]]));
+    expect(o.state).toBe("continue");
+    expect(o.headers).toEqual(req([["x-a", "1"]]));
+    expect(h.metrics.get(M("passthrough"))).toBe(1);
+    expect(h.pendingCalls.size).toBe(0);
+  });
+  it("leaves requests for other hosts or without the app's cookie untouched", async () => {
+    const h = await host();
+    const other = h.request([[":method", "GET"], [":path", "/"], [":authority", "other.example"], ["cookie", `${C}=${SID}`]]);
+    expect(other.state).toBe("continue");
+    expect(other.header("cookie")).toBe(`${C}=${SID}`);
+    const foreign = h.request(req([["cookie", "a=b; __Host-sg-other=x"]]));
+    expect(foreign.state).toBe("continue");
+    expect(foreign.header("cookie")).toBe("a=b; __Host-sg-other=x");
+  });
+  it("passes everything with {\"apps\":[]}", async () => {
+    const h = await host('{"apps":[]}');
+    expect(h.configured).toBe(true);
+    expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("continue");
+  });
+  it("keeps an own authorization header, strips only the session cookie, calls no BFF", async () => {
+    const h = await host();
+    const o = h.request(req([["authorization", "Bearer mine"], ["cookie", `x=1; ${C}=${SID}`]], "POST"));
+    expect(o.state).toBe("continue");
+    expect(o.header("authorization")).toBe("Bearer mine");
+    expect(o.header("cookie")).toBe("x=1");
+    expect(h.pendingCalls.size).toBe(0);
+  });
+});
+
+describe("session swap", () => {
+  it("calls the BFF on a miss, sets authorization, strips only the session cookie", async () => {
+    const h = await host(config({ bff_internal_key: "k1", bff_authority: "bff.internal", bff_path: "/internal/v1/session-token" }));
+    const o = h.request(req([["cookie", `a=1; ${C}=${SID}; b="2"`]]));
+    expect(o.state).toBe("paused");
+    expect(o.call?.cluster).toBe("bff");
+    const ch = Object.fromEntries(o.call?.headers ?? []);
+    expect(ch).toMatchObject({ ":method": "GET", ":path": "/internal/v1/session-token", ":authority": "bff.internal",
+      "x-sessiongate-app": "demo", "x-sessiongate-session": SID, "x-sessiongate-internal-key": "k1" });
+    expect(o.call?.timeoutMs).toBe(2000);
+    const done = h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("tok.en.1") });
+    expect(done.state).toBe("continue");
+    expect(done.header("authorization")).toBe("Bearer tok.en.1");
+    expect(done.all("cookie")).toEqual(['a=1; b="2"']);
+    expect(h.metrics.get(M("misses"))).toBe(1);
+  });
+  it("serves the second request from the cache without a BFF call", async () => {
+    const h = await host();
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("t1") });
+    const again = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(again.state).toBe("continue");
+    expect(again.header("authorization")).toBe("Bearer t1");
+    expect(again.header("cookie")).toBeUndefined();
+    expect(h.pendingCalls.size).toBe(0);
+    expect(h.metrics.get(M("hits"))).toBe(1);
+  });
+  it("expires entries at min(expires_in - skew, max_ttl)", async () => {
+    const h = await host(); // skew 10, max_ttl 30
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("t1", 300) });
+    h.clock.nowMs += 29_000;
+    expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("continue");
+    h.clock.nowMs += 1_001;
+    expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
+
+    const h2 = await host();
+    const o2 = h2.request(req([["cookie", `${C}=${SID}`]]));
+    h2.answerHttpCall(o2.call!.token, { status: 200, body: tokenBody("t2", 15) });
+    h2.clock.nowMs += 4_900;
+    expect(h2.request(req([["cookie", `${C}=${SID}`]])).state).toBe("continue");
+    h2.clock.nowMs += 200;
+    expect(h2.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
+  });
+  it("does not cache a token that expires within the skew, nor when the cache is off", async () => {
+    for (const cfg of [config(), config({ cache: { enabled: false } })]) {
+      const h = await host(cfg);
+      const o = h.request(req([["cookie", `${C}=${SID}`]]));
+      h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("t", cfg === config() ? 10 : 300) });
+      expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
+    }
+  });
+  it("never returns another session's token when both share one slot", async () => {
+    const h = await host(config({ cache: { slots: 1 } }));
+    const a = h.request(req([["cookie", `${C}=${SID}`]]));
+    h.answerHttpCall(a.call!.token, { status: 200, body: tokenBody("token-A") });
+    const b = h.request(req([["cookie", `${C}=${SID2}`]]));
+    expect(b.state).toBe("paused");
+    expect(b.header("authorization")).toBeUndefined();
+    h.answerHttpCall(b.call!.token, { status: 200, body: tokenBody("token-B") });
+    const a2 = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(a2.state).toBe("paused");
+  });
+  it("skips the write when another worker wrote the slot meanwhile (CAS)", async () => {
+    const h = await host(config({ cache: { slots: 1 } }));
+    // Envoy's shared data has no create-if-absent: the first write to an empty
+    // slot is unconditional. Fill the slot and let the entry expire first.
+    const first = h.request(req([["cookie", `${C}=${SID}`]]));
+    h.answerHttpCall(first.call!.token, { status: 200, body: tokenBody("old") });
+    h.clock.nowMs += 60_000;
+    const a = h.request(req([["cookie", `${C}=${SID}`]]));
+    const b = h.request(req([["cookie", `${C}=${SID2}`]]));
+    h.answerHttpCall(b.call!.token, { status: 200, body: tokenBody("token-B") });
+    h.answerHttpCall(a.call!.token, { status: 200, body: tokenBody("token-A") });
+    // A's write lost the CAS race: B's entry stays.
+    expect(h.request(req([["cookie", `${C}=${SID2}`]])).header("authorization")).toBe("Bearer token-B");
+  });
+});
+
+describe("failures", () => {
+  it("answers 401 JSON and clears the cookie when the BFF knows no session", async () => {
+    const h = await host();
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    const r = h.answerHttpCall(o.call!.token, { status: 401, body: '{"error":"no_session"}' });
+    expect(r.state).toBe("local");
+    expect(r.local?.status).toBe(401);
+    expect(JSON.parse(r.local!.body)).toEqual({ error: "no_session" });
+    expect(r.local?.headers).toContainEqual(["set-cookie", `${C}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict`]);
+    expect(r.local?.headers).toContainEqual(["content-type", "application/json"]);
+    expect(h.metrics.get(M("no_session"))).toBe(1);
+  });
+  it("answers 401 without a BFF call for a malformed session id", async () => {
+    const h = await host();
+    for (const v of ["", "a b", "x".repeat(257), "ab$c", "é"]) {
+      const o = h.request(req([["cookie", `${C}=${v}`]]));
+      expect(o.state, v).toBe("local");
+      expect(o.local?.status).toBe(401);
+    }
+    expect(h.pendingCalls.size).toBe(0);
+  });
+  it.each([
+    ["500", { status: 500, body: "oops" }],
+    ["timeout / unreachable", null],
+    ["malformed JSON", { status: 200, body: "{" }],
+    ["missing access_token", { status: 200, body: '{"expires_in":3}' }],
+    ["token with spaces", { status: 200, body: '{"access_token":"a b","expires_in":3}' }],
+    ["wrong token_type", { status: 200, body: '{"access_token":"ab","token_type":"MAC","expires_in":3}' }],
+  ])("fails closed with 503 on BFF error: %s", async (_n, answer) => {
+    const h = await host();
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    const r = h.answerHttpCall(o.call!.token, answer);
+    expect(r.state).toBe("local");
+    expect(r.local?.status).toBe(503);
+    expect(r.header("authorization")).toBeUndefined();
+    expect(r.header("cookie")).toBeUndefined();
+    expect(h.metrics.get(M("bff_errors"))).toBe(1);
+  });
+  it("fails closed when the BFF cluster is unknown", async () => {
+    const h = await createHost(await wasmModule(), config({ bff_cluster: "nope" }), { clusters: ["bff"] });
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(o.local?.status).toBe(503);
+  });
+  it("ignores an answer for a stream that went away", async () => {
+    const h = await host();
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    h.abandon(o);
+    expect(() => h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("t") })).toThrow(/gone/);
+    expect(h.request(req()).state).toBe("continue");
+  });
+});
+
+describe("cross-site requests", () => {
+  const cookie: [string, string] = ["cookie", `${C}=${SID}`];
+  it.each([
+    ["POST", [["sec-fetch-site", "cross-site"]]],
+    ["DELETE", [["origin", "https://evil.example"]]],
+    ["PUT", [["origin", "null"]]],
+    ["PATCH", [["sec-fetch-site", "same-site"]]],
+    ["POST", [["origin", `https://${HOST}`], ["sec-fetch-site", "cross-site"]]],
+  ] as [string, [string, string][]][])("refuses %s with %j", async (method, extra) => {
+    const h = await host();
+    const o = h.request(req([cookie, ...extra], method));
+    expect(o.local?.status).toBe(403);
+    expect(JSON.parse(o.local!.body)).toEqual({ error: "csrf_denied" });
+    expect(h.metrics.get(M("csrf_denied"))).toBe(1);
+    expect(h.pendingCalls.size).toBe(0);
+  });
+  it.each([
+    ["POST", [["origin", `https://${HOST}`], ["sec-fetch-site", "same-origin"]]],
+    ["POST", [["origin", `HTTPS://${HOST.toUpperCase()}`]]],
+    ["POST", []],
+    ["GET", [["origin", "https://evil.example"], ["sec-fetch-site", "cross-site"]]],
+    ["OPTIONS", [["sec-fetch-site", "cross-site"]]],
+  ] as [string, [string, string][]][])("lets %s with %j through to the session lookup", async (method, extra) => {
+    const h = await host();
+    const o = h.request(req([cookie, ...extra], method));
+    expect(o.state).toBe("paused");
+  });
+  it("uses the request's own origin when allowed_origins is empty", async () => {
+    const h = await host(config({}, { allowed_origins: [] }));
+    expect(h.request(req([cookie, ["origin", `https://${HOST}`]], "POST")).state).toBe("paused");
+    expect(h.request(req([cookie, ["origin", "https://other.example"]], "POST")).local?.status).toBe(403);
+  });
+});
+
+describe("cookie parsing", () => {
+  it("finds the session cookie across several headers, with spaces and quotes, first one wins", async () => {
+    const h = await host();
+    const o = h.request(req([["cookie", "a=1;b=2"], ["cookie", ` ${C} = "${SID}" ; c=3`], ["cookie", `${C}=${SID2}`]]));
+    expect(o.state).toBe("paused");
+    expect(Object.fromEntries(o.call!.headers)["x-sessiongate-session"]).toBe(SID);
+    expect(o.all("cookie")).toEqual(["a=1; b=2; c=3"]);
+  });
+  it("removes the Cookie header when only the session cookie was in it", async () => {
+    const h = await host();
+    const o = h.request(req([["cookie", `${C}=${SID}; ${C}=${SID2}`]]));
+    expect(o.all("cookie")).toEqual([]);
+  });
+  it("does not confuse cookie names that merely contain the session cookie's name", async () => {
+    const h = await host();
+    const o = h.request(req([["cookie", `x${C}=${SID}; ${C}x=${SID}`]]));
+    expect(o.state).toBe("continue");
+    expect(o.header("cookie")).toBe(`x${C}=${SID}; ${C}x=${SID}`);
+  });
+});
+
+describe("app selection", () => {
+  it("takes the longest path prefix, then an exact host over *", async () => {
+    const cfg = JSON.stringify({ bff_cluster: "bff", apps: [
+      { id: "root", hosts: ["*"], path_prefix: "/", cookie: "c_root" },
+      { id: "api", hosts: ["*"], path_prefix: "/api/", cookie: "c_api" },
+      { id: "apiexact", hosts: [HOST.toUpperCase()], path_prefix: "/api/", cookie: "c_exact" },
+    ] });
+    const h = await host(cfg);
+    const sessionApp = (path: string, cookie: string) => {
+      const o = h.request(req([["cookie", cookie]], "GET", path));
+      return Object.fromEntries(o.call?.headers ?? [])["x-sessiongate-app"];
+    };
+    expect(sessionApp("/api/x", `c_exact=${SID}`)).toBe("apiexact");
+    expect(sessionApp("/api/x", `c_api=${SID}`)).toBeUndefined();
+    expect(sessionApp("/other", `c_root=${SID}`)).toBe("root");
+  });
+});
