@@ -1,0 +1,49 @@
+// Pieces shared by the SotW and Delta streams: node parsing, nonces and the
+// "hold removed clusters until listeners and routes moved off them" rule.
+import { createHash, randomBytes } from "node:crypto";
+import type { Node } from "../../protos/gen/envoy/config/core/v3/base_pb.js";
+import { type NodeInfo, TYPE_URLS, type VersionedResource } from "./types.js";
+
+export function nodeInfo(n: Node): NodeInfo {
+  // protobuf-es maps google.protobuf.Struct to a plain JSON object.
+  return { id: n.id, cluster: n.cluster, metadata: (n.metadata ?? {}) as Record<string, unknown> };
+}
+
+let counter = 0;
+const prefix = randomBytes(3).toString("hex");
+/** Unique per process and stream message; never reused. */
+export function nextNonce(): string {
+  counter += 1;
+  return `${prefix}-${counter}`;
+}
+
+/**
+ * Clusters a node still has but the new snapshot dropped stay in the CDS view
+ * until the node has settled LDS and RDS (ACK or NACK), so routes never point
+ * at a cluster that is already gone.
+ */
+export class ClusterHold {
+  readonly held = new Map<string, VersionedResource>();
+
+  /** Records clusters in `sent` that `next` no longer has. */
+  retain(sent: Map<string, VersionedResource>, next: Map<string, VersionedResource>): void {
+    for (const [n, r] of sent) if (!next.has(n)) this.held.set(n, r);
+    for (const n of next.keys()) this.held.delete(n);
+  }
+
+  /** The CDS view: `next` plus held clusters. */
+  view(next: Map<string, VersionedResource>): Map<string, VersionedResource> {
+    if (this.held.size === 0) return next;
+    const m = new Map(next);
+    for (const [n, r] of this.held) if (!m.has(n)) m.set(n, r);
+    return m;
+  }
+}
+
+export const dependentTypes = [TYPE_URLS.listener, TYPE_URLS.route];
+
+export function viewVersion(base: string, held: Map<string, VersionedResource>): string {
+  if (held.size === 0) return base;
+  const h = createHash("sha256").update([...held.keys()].sort().join(",")).digest("hex").slice(0, 8);
+  return `${base}+hold.${h}`;
+}

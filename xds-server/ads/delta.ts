@@ -1,0 +1,177 @@
+// Incremental (Delta) ADS stream. Per type we track the subscription and the
+// version of every resource the node holds (as far as we sent it); a push
+// carries only resources whose version differs plus removals. A NACKed
+// resource keeps its sent version here, so it is not re-sent until it changes.
+import { create } from "@bufbuild/protobuf";
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import {
+  type DeltaDiscoveryRequest,
+  type DeltaDiscoveryResponse,
+  DeltaDiscoveryResponseSchema,
+  ResourceSchema,
+} from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
+import { ClusterHold, dependentTypes, nextNonce, nodeInfo } from "./common.js";
+import {
+  type AdsObserver,
+  type NodeInfo,
+  type NodeSnapshot,
+  ORDER,
+  type SnapshotSource,
+  TYPE_URLS,
+  type VersionedResource,
+  WILDCARD_TYPES,
+} from "./types.js";
+
+interface Pending {
+  names: string[];
+  snapshot: NodeSnapshot;
+}
+
+interface TypeState {
+  wildcard: boolean;
+  names: Set<string>;
+  /** name -> version the node holds (by what we sent or it told us). */
+  known: Map<string, string>;
+  pending: Map<string, Pending>;
+}
+
+export class DeltaStream {
+  private node?: NodeInfo;
+  private snap?: NodeSnapshot;
+  private readonly types = new Map<string, TypeState>();
+  private readonly hold = new ClusterHold();
+  /** Clusters as last sent, for the hold computation. */
+  private sentClusters = new Map<string, VersionedResource>();
+  private unsubscribe?: () => void;
+  private closed = false;
+
+  constructor(
+    private readonly call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
+    private readonly source: SnapshotSource,
+    private readonly obs: AdsObserver,
+    private readonly log: { warn: (o: object, m: string) => void },
+  ) {
+    call.on("data", (req: DeltaDiscoveryRequest) => this.onRequest(req));
+    call.on("end", () => this.close());
+    call.on("error", () => this.close());
+    call.on("cancelled", () => this.close());
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    if (this.node) this.obs.onDisconnect?.(this.node, "delta");
+    try {
+      this.call.end();
+    } catch {
+      // already closed
+    }
+  }
+
+  private onRequest(req: DeltaDiscoveryRequest): void {
+    if (this.closed) return;
+    if (!this.node) {
+      if (!req.node) {
+        this.log.warn({ typeUrl: req.typeUrl }, "first delta request without node; closing stream");
+        this.close();
+        return;
+      }
+      this.node = nodeInfo(req.node);
+      this.snap = this.source.snapshotFor(this.node);
+      this.obs.onConnect?.(this.node, "delta");
+      this.unsubscribe = this.source.subscribe(() => this.onSnapshot());
+    }
+    const t = req.typeUrl;
+    if (!ORDER.includes(t)) {
+      this.log.warn({ typeUrl: t, node: this.node.id }, "unsupported type requested");
+      return;
+    }
+    let st = this.types.get(t);
+    if (!st) {
+      const wildcard =
+        (WILDCARD_TYPES.has(t) && req.resourceNamesSubscribe.length === 0) || req.resourceNamesSubscribe.includes("*");
+      st = { wildcard, names: new Set(), known: new Map(Object.entries(req.initialResourceVersions)), pending: new Map() };
+      this.types.set(t, st);
+    }
+    if (req.responseNonce) {
+      const p = st.pending.get(req.responseNonce);
+      st.pending.delete(req.responseNonce);
+      if (p) {
+        const e = { node: this.node, typeUrl: t, mode: "delta" as const, snapshot: p.snapshot, names: p.names };
+        if (req.errorDetail) this.obs.onNack?.({ ...e, error: req.errorDetail.message });
+        else this.obs.onAck?.(e);
+      }
+    }
+    for (const n of req.resourceNamesSubscribe) {
+      if (n === "*") st.wildcard = true;
+      else if (!st.names.has(n)) {
+        st.names.add(n);
+        // A (re)subscription asks for the resource even if the node had it.
+        if (!req.initialResourceVersions[n]) st.known.delete(n);
+      }
+    }
+    for (const n of req.resourceNamesUnsubscribe) {
+      if (n === "*") st.wildcard = false;
+      else {
+        st.names.delete(n);
+        st.known.delete(n);
+      }
+    }
+    this.maybeSend(t, st);
+    this.releaseHold();
+  }
+
+  private onSnapshot(): void {
+    if (this.closed || !this.node) return;
+    const next = this.source.snapshotFor(this.node);
+    if (next === this.snap) return;
+    this.hold.retain(this.sentClusters, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
+    this.snap = next;
+    for (const t of ORDER) {
+      const st = this.types.get(t);
+      if (st) this.maybeSend(t, st);
+    }
+    this.releaseHold();
+  }
+
+  private releaseHold(): void {
+    if (this.hold.held.size === 0) return;
+    for (const t of dependentTypes) if ((this.types.get(t)?.pending.size ?? 0) > 0) return;
+    this.hold.held.clear();
+    const st = this.types.get(TYPE_URLS.cluster);
+    if (st) this.maybeSend(TYPE_URLS.cluster, st);
+  }
+
+  private maybeSend(t: string, st: TypeState): void {
+    const ts = this.snap!.types.get(t);
+    let all = ts?.resources ?? new Map<string, VersionedResource>();
+    if (t === TYPE_URLS.cluster) all = this.hold.view(all);
+    const wanted = (n: string) => st.wildcard || st.names.has(n);
+    const changed: VersionedResource[] = [];
+    for (const [n, r] of all) if (wanted(n) && st.known.get(n) !== r.version) changed.push(r);
+    const removed: string[] = [];
+    for (const n of st.known.keys()) if (!all.has(n) || !wanted(n)) removed.push(n);
+    // First answer for a non-wildcard subscription to names we do not have:
+    // still answer (empty) so the node's init does not wait for a timeout.
+    const firstAnswer = st.pending.size === 0 && !this.answered.has(t);
+    if (changed.length === 0 && removed.length === 0 && !firstAnswer) return;
+    this.answered.add(t);
+    for (const r of changed) st.known.set(r.name, r.version);
+    for (const n of removed) st.known.delete(n);
+    if (t === TYPE_URLS.cluster) this.sentClusters = new Map([...all].filter(([n]) => wanted(n)));
+    const nonce = nextNonce();
+    st.pending.set(nonce, { names: changed.map((r) => r.name), snapshot: this.snap! });
+    const res = create(DeltaDiscoveryResponseSchema, {
+      systemVersionInfo: ts?.version ?? "",
+      typeUrl: t,
+      nonce,
+      resources: changed.map((r) => create(ResourceSchema, { name: r.name, version: r.version, resource: r.any })),
+      removedResources: removed,
+    });
+    this.call.write(res);
+    this.obs.onPush?.(this.node!, t, "delta", changed.length + removed.length);
+  }
+
+  private readonly answered = new Set<string>();
+}

@@ -1,0 +1,69 @@
+// The ADS gRPC service (SotW + Delta), defined by hand over protobuf-es
+// serializers so no proto loader is needed at run time.
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
+import type { Message } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import {
+  type DeltaDiscoveryRequest,
+  DeltaDiscoveryRequestSchema,
+  type DeltaDiscoveryResponse,
+  DeltaDiscoveryResponseSchema,
+  type DiscoveryRequest,
+  DiscoveryRequestSchema,
+  type DiscoveryResponse,
+  DiscoveryResponseSchema,
+} from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
+import { DeltaStream } from "./delta.js";
+import { SotwStream } from "./sotw.js";
+import type { AdsObserver, SnapshotSource } from "./types.js";
+
+export function codec<T extends Message>(schema: GenMessage<T>) {
+  return {
+    serialize: (m: T) => Buffer.from(toBinary(schema, m)),
+    deserialize: (b: Buffer) => fromBinary(schema, b),
+  };
+}
+
+const SVC = "/envoy.service.discovery.v3.AggregatedDiscoveryService";
+const sotw = { req: codec(DiscoveryRequestSchema), res: codec(DiscoveryResponseSchema) };
+const delta = { req: codec(DeltaDiscoveryRequestSchema), res: codec(DeltaDiscoveryResponseSchema) };
+
+export const AdsServiceDefinition = {
+  streamAggregatedResources: {
+    path: `${SVC}/StreamAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: sotw.req.serialize,
+    requestDeserialize: sotw.req.deserialize,
+    responseSerialize: sotw.res.serialize,
+    responseDeserialize: sotw.res.deserialize,
+  },
+  deltaAggregatedResources: {
+    path: `${SVC}/DeltaAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: delta.req.serialize,
+    requestDeserialize: delta.req.deserialize,
+    responseSerialize: delta.res.serialize,
+    responseDeserialize: delta.res.deserialize,
+  },
+} satisfies grpc.ServiceDefinition;
+
+export const AdsClient = grpc.makeGenericClientConstructor(AdsServiceDefinition, "AggregatedDiscoveryService");
+
+export function addAdsService(
+  server: grpc.Server,
+  source: SnapshotSource,
+  obs: AdsObserver,
+  log: { warn: (o: object, m: string) => void },
+): void {
+  server.addService(AdsServiceDefinition, {
+    streamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => {
+      new SotwStream(call, source, obs, log);
+    },
+    deltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => {
+      new DeltaStream(call, source, obs, log);
+    },
+  });
+}

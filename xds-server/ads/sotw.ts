@@ -1,0 +1,198 @@
+// State-of-the-World ADS stream (xDS protocol doc: "ACK/NACK and resource
+// type instance version", "When to send an update"). Per type we keep the
+// subscription, the last nonce sent and its version. A request whose
+// response_nonce is not the latest is stale and ignored. A NACK keeps the
+// node on its last good config and the NACKed version is not re-sent: only a
+// different snapshot version (or subscription) triggers the next response.
+import { create } from "@bufbuild/protobuf";
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import {
+  type DiscoveryRequest,
+  type DiscoveryResponse,
+  DiscoveryResponseSchema,
+} from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
+import { ClusterHold, dependentTypes, nextNonce, nodeInfo, viewVersion } from "./common.js";
+import {
+  type AdsObserver,
+  type NodeInfo,
+  type NodeSnapshot,
+  ORDER,
+  type SnapshotSource,
+  TYPE_URLS,
+  type VersionedResource,
+  WILDCARD_TYPES,
+} from "./types.js";
+
+interface TypeState {
+  wildcard: boolean;
+  names: Set<string>;
+  nonce: string;
+  /** Version and resources of the latest response; undefined before the first. */
+  sentVersion?: string;
+  sentNames: string[];
+  sentResources: Map<string, VersionedResource>;
+  sentSnapshot?: NodeSnapshot;
+  inflight: boolean;
+  nackedVersion?: string;
+  subscriptionDirty: boolean;
+}
+
+export class SotwStream {
+  private node?: NodeInfo;
+  private snap?: NodeSnapshot;
+  private readonly types = new Map<string, TypeState>();
+  private readonly hold = new ClusterHold();
+  private unsubscribe?: () => void;
+  private closed = false;
+
+  constructor(
+    private readonly call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>,
+    private readonly source: SnapshotSource,
+    private readonly obs: AdsObserver,
+    private readonly log: { warn: (o: object, m: string) => void },
+  ) {
+    call.on("data", (req: DiscoveryRequest) => this.onRequest(req));
+    call.on("end", () => this.close());
+    call.on("error", () => this.close());
+    call.on("cancelled", () => this.close());
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    if (this.node) this.obs.onDisconnect?.(this.node, "sotw");
+    try {
+      this.call.end();
+    } catch {
+      // already closed
+    }
+  }
+
+  private onRequest(req: DiscoveryRequest): void {
+    if (this.closed) return;
+    if (!this.node) {
+      if (!req.node) {
+        this.log.warn({ typeUrl: req.typeUrl }, "first ADS request without node; closing stream");
+        this.close();
+        return;
+      }
+      this.node = nodeInfo(req.node);
+      this.snap = this.source.snapshotFor(this.node);
+      this.obs.onConnect?.(this.node, "sotw");
+      this.unsubscribe = this.source.subscribe(() => this.onSnapshot());
+    }
+    const t = req.typeUrl;
+    if (!ORDER.includes(t)) {
+      this.log.warn({ typeUrl: t, node: this.node.id }, "unsupported type requested");
+      return;
+    }
+    let st = this.types.get(t);
+    const names = new Set(req.resourceNames.filter((n) => n !== "*"));
+    const wildcard = (WILDCARD_TYPES.has(t) && req.resourceNames.length === 0) || req.resourceNames.includes("*");
+    if (!st) {
+      st = { wildcard, names, nonce: "", sentNames: [], sentResources: new Map(), inflight: false, subscriptionDirty: true };
+      this.types.set(t, st);
+      // Reconnect: the node already runs this exact version (versions are
+      // content hashes, identical across replicas and restarts): treat as ACKed.
+      if (req.versionInfo && !req.responseNonce) {
+        const target = this.target(t, st);
+        if (target.version === req.versionInfo) {
+          st.sentVersion = target.version;
+          st.sentResources = target.resources;
+          st.sentNames = [...target.resources.keys()];
+          st.subscriptionDirty = false;
+          return;
+        }
+      }
+    } else {
+      if (req.responseNonce !== st.nonce) return; // stale: superseded by a newer response
+      if (st.inflight) {
+        st.inflight = false;
+        const e = { node: this.node, typeUrl: t, mode: "sotw" as const, snapshot: st.sentSnapshot!, names: st.sentNames };
+        if (req.errorDetail) {
+          st.nackedVersion = st.sentVersion;
+          this.obs.onNack?.({ ...e, error: req.errorDetail.message });
+        } else {
+          st.nackedVersion = undefined;
+          this.obs.onAck?.(e);
+        }
+      }
+      if (st.wildcard !== wildcard || !sameSet(st.names, names)) {
+        st.wildcard = wildcard;
+        st.names = names;
+        st.subscriptionDirty = true;
+      }
+    }
+    this.maybeSend(t);
+    this.releaseHold();
+  }
+
+  private onSnapshot(): void {
+    if (this.closed || !this.node) return;
+    const next = this.source.snapshotFor(this.node);
+    if (next === this.snap) return;
+    const cds = this.types.get(TYPE_URLS.cluster);
+    if (cds?.sentVersion !== undefined) {
+      this.hold.retain(cds.sentResources, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
+    }
+    this.snap = next;
+    for (const t of ORDER) if (this.types.has(t)) this.maybeSend(t);
+    this.releaseHold();
+  }
+
+  /** Drops held clusters once listeners and routes are settled. */
+  private releaseHold(): void {
+    if (this.hold.held.size === 0) return;
+    for (const t of dependentTypes) if (this.types.get(t)?.inflight) return;
+    this.hold.held.clear();
+    if (this.types.has(TYPE_URLS.cluster)) this.maybeSend(TYPE_URLS.cluster);
+  }
+
+  private target(t: string, st: TypeState): { version: string; resources: Map<string, VersionedResource> } {
+    const ts = this.snap!.types.get(t);
+    let all = ts?.resources ?? new Map<string, VersionedResource>();
+    let version = ts?.version ?? "";
+    if (t === TYPE_URLS.cluster) {
+      version = viewVersion(version, this.hold.held);
+      all = this.hold.view(all);
+    }
+    if (st.wildcard) return { version, resources: all };
+    const sub = new Map<string, VersionedResource>();
+    for (const n of [...st.names].sort()) {
+      const r = all.get(n);
+      if (r) sub.set(n, r);
+    }
+    return { version, resources: sub };
+  }
+
+  private maybeSend(t: string): void {
+    const st = this.types.get(t)!;
+    const target = this.target(t, st);
+    if (!st.subscriptionDirty) {
+      if (target.version === st.sentVersion) return;
+      if (target.version === st.nackedVersion) return; // never re-send what the node refused
+    }
+    st.subscriptionDirty = false;
+    st.nonce = nextNonce();
+    st.sentVersion = target.version;
+    st.sentResources = target.resources;
+    st.sentNames = [...target.resources.keys()];
+    st.sentSnapshot = this.snap;
+    st.inflight = true;
+    const res = create(DiscoveryResponseSchema, {
+      versionInfo: target.version,
+      typeUrl: t,
+      nonce: st.nonce,
+      resources: [...target.resources.values()].map((r) => r.any),
+    });
+    this.call.write(res);
+    this.obs.onPush?.(this.node!, t, "sotw", target.resources.size);
+  }
+}
+
+function sameSet(a: Set<string>, b: Set<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}

@@ -1,0 +1,67 @@
+// What the ADS protocol layer needs from below: versioned snapshots per node,
+// and a way to be told when they change. It knows nothing of apps.
+import type { Any } from "@bufbuild/protobuf/wkt";
+
+export const TYPE_URLS = {
+  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
+  route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+} as const;
+
+/** Make-before-break: clusters, then endpoints, then listeners, then routes. */
+export const ORDER: string[] = [TYPE_URLS.cluster, TYPE_URLS.endpoint, TYPE_URLS.listener, TYPE_URLS.route];
+
+/** Types where an empty subscription means "everything" (wildcard). */
+export const WILDCARD_TYPES = new Set<string>([TYPE_URLS.cluster, TYPE_URLS.listener]);
+
+export interface VersionedResource {
+  name: string;
+  version: string;
+  any: Any;
+  apps: string[];
+}
+
+export interface TypeSnapshot {
+  version: string;
+  resources: Map<string, VersionedResource>;
+}
+
+export interface NodeSnapshot {
+  /** Registry revision it was built from. */
+  revision: number;
+  /** Revision of each app it contains (NACK attribution). */
+  appRevisions: Map<string, number>;
+  types: Map<string, TypeSnapshot>;
+}
+
+export interface NodeInfo {
+  id: string;
+  cluster: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface SnapshotSource {
+  snapshotFor(node: NodeInfo): NodeSnapshot;
+  /** Called after the registry changed; streams then re-read snapshotFor(). */
+  subscribe(cb: () => void): () => void;
+}
+
+export interface AckNack {
+  node: NodeInfo;
+  typeUrl: string;
+  mode: "sotw" | "delta";
+  /** Snapshot whose resources were answered. */
+  snapshot: NodeSnapshot;
+  /** Resource names in the answered response. */
+  names: string[];
+  error?: string;
+}
+
+export interface AdsObserver {
+  onConnect?(node: NodeInfo, mode: "sotw" | "delta"): void;
+  onDisconnect?(node: NodeInfo, mode: "sotw" | "delta"): void;
+  onAck?(e: AckNack): void;
+  onNack?(e: AckNack): void;
+  onPush?(node: NodeInfo, typeUrl: string, mode: "sotw" | "delta", count: number): void;
+}

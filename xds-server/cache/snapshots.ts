@@ -1,0 +1,96 @@
+// Per-node versioned snapshots. Nodes with the same role share one snapshot,
+// built lazily once per registry revision. Versions are content hashes, so
+// every replica (and a restarted server) computes the same versions for the
+// same registry: an Envoy moving between them is not re-pushed.
+import { createHash } from "node:crypto";
+import type { Any } from "@bufbuild/protobuf/wkt";
+import type { NodeInfo, NodeSnapshot, SnapshotSource, TypeSnapshot, VersionedResource } from "../ads/types.js";
+import type { RegistrySnapshot } from "../registry/types.js";
+import { type NodeRole, PUSH_ORDER, type TranslateConfig, roleOf, translate } from "../translate/index.js";
+import { encodeResource } from "./encode.js";
+
+const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
+
+export class SnapshotCache implements SnapshotSource {
+  private registry: RegistrySnapshot = { revision: 0, apps: [] };
+  private readonly byRole = new Map<string, NodeSnapshot>();
+  /** Last good snapshot per role: a translator failure keeps serving it. */
+  private readonly lastGood = new Map<string, NodeSnapshot>();
+  /** resource content hash -> encoded Any; bounded. */
+  private readonly encoded = new Map<string, Any>();
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    private readonly cfg: TranslateConfig,
+    private readonly log: { error: (o: object, m: string) => void },
+    private readonly onBuild?: (seconds: number) => void,
+  ) {}
+
+  setRegistry(snap: RegistrySnapshot): void {
+    if (snap.revision === this.registry.revision && snap === this.registry) return;
+    this.registry = snap;
+    this.byRole.clear();
+    for (const l of this.listeners) l();
+  }
+
+  getRegistry(): RegistrySnapshot {
+    return this.registry;
+  }
+
+  subscribe(cb: () => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  roleFor(node: Pick<NodeInfo, "cluster" | "metadata">): NodeRole {
+    return roleOf(node, this.registry, this.cfg);
+  }
+
+  snapshotFor(node: NodeInfo): NodeSnapshot {
+    return this.forRole(this.roleFor(node));
+  }
+
+  forRole(role: NodeRole): NodeSnapshot {
+    const key = JSON.stringify(role);
+    const hit = this.byRole.get(key);
+    if (hit) return hit;
+    let snap: NodeSnapshot;
+    try {
+      snap = this.build(role);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message, role }, "translation failed; keeping the last good snapshot");
+      snap = this.lastGood.get(key) ?? { revision: 0, appRevisions: new Map(), types: new Map() };
+    }
+    this.byRole.set(key, snap);
+    this.lastGood.set(key, snap);
+    return snap;
+  }
+
+  private build(role: NodeRole): NodeSnapshot {
+    const t0 = process.hrtime.bigint();
+    const set = translate(this.registry, this.cfg, role);
+    const types = new Map<string, TypeSnapshot>();
+    for (const typeUrl of PUSH_ORDER) {
+      const resources = new Map<string, VersionedResource>();
+      for (const r of set[typeUrl]) {
+        const text = JSON.stringify(r.json);
+        const version = hash(`${typeUrl}\n${text}`);
+        let any = this.encoded.get(version);
+        if (!any) {
+          any = encodeResource(typeUrl, r.json);
+          if (this.encoded.size > 5000) this.encoded.clear();
+          this.encoded.set(version, any);
+        }
+        resources.set(r.name, { name: r.name, version, any, apps: r.apps });
+      }
+      const typeVersion = hash([...resources.values()].map((r) => `${r.name}=${r.version}`).join("\n"));
+      types.set(typeUrl, { version: typeVersion, resources });
+    }
+    this.onBuild?.(Number(process.hrtime.bigint() - t0) / 1e9);
+    return {
+      revision: this.registry.revision,
+      appRevisions: new Map(this.registry.apps.map((a) => [a.spec.id, a.revision])),
+      types,
+    };
+  }
+}

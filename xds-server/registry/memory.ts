@@ -1,0 +1,78 @@
+// In-memory registry for the demo and unit tests (one process, no replicas).
+import { EMPTY, SnapshotHolder, type ChangeListener, type Store, sortApps } from "./store.js";
+import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot, routeKeys } from "./types.js";
+
+export class MemoryStore implements Store {
+  readonly kind = "memory" as const;
+  private readonly holder = new SnapshotHolder();
+
+  async start(): Promise<void> {
+    this.holder.offer(EMPTY);
+  }
+  async close(): Promise<void> {}
+
+  snapshot(): RegistrySnapshot {
+    return this.holder.get();
+  }
+
+  onChange(l: ChangeListener): () => void {
+    return this.holder.onChange(l);
+  }
+
+  private checkRoutes(spec: AppSpec, apps: AppRecord[]): void {
+    const mine = new Set(routeKeys(spec));
+    for (const a of apps) {
+      if (a.spec.id === spec.id) continue;
+      for (const k of routeKeys(a.spec)) {
+        if (mine.has(k)) {
+          const [host, prefix] = k.split("|");
+          throw new RegistryError("FAILED_PRECONDITION", `hosts: ${host} with path_prefix ${prefix} is already served by app ${a.spec.id}`, "hosts");
+        }
+      }
+    }
+  }
+
+  private commit(apps: AppRecord[], revision: number): void {
+    this.holder.offer({ revision, apps: sortApps(apps) });
+  }
+
+  async create(spec: AppSpec, clientSecret: string): Promise<AppRecord> {
+    const cur = this.snapshot();
+    if (cur.apps.some((a) => a.spec.id === spec.id)) throw new RegistryError("ALREADY_EXISTS", `app ${spec.id} already exists`, "id");
+    this.checkRoutes(spec, cur.apps);
+    const revision = cur.revision + 1;
+    const now = new Date().toISOString();
+    const rec: AppRecord = { spec, clientSecret, revision, createdAt: now, updatedAt: now };
+    this.commit([...cur.apps, rec], revision);
+    return rec;
+  }
+
+  async update(spec: AppSpec, clientSecret: string, expectedRevision: number): Promise<AppRecord> {
+    const cur = this.snapshot();
+    const old = cur.apps.find((a) => a.spec.id === spec.id);
+    if (!old) throw new RegistryError("NOT_FOUND", `app ${spec.id} not found`, "id");
+    if (old.revision !== expectedRevision) {
+      throw new RegistryError("FAILED_PRECONDITION", `revision: app ${spec.id} is at revision ${old.revision}, not ${expectedRevision}`, "revision");
+    }
+    this.checkRoutes(spec, cur.apps);
+    const revision = cur.revision + 1;
+    const rec: AppRecord = { spec, clientSecret, revision, createdAt: old.createdAt, updatedAt: new Date().toISOString() };
+    this.commit([...cur.apps.filter((a) => a !== old), rec], revision);
+    return rec;
+  }
+
+  async delete(id: string, expectedRevision: number): Promise<number> {
+    const cur = this.snapshot();
+    const old = cur.apps.find((a) => a.spec.id === id);
+    if (!old) throw new RegistryError("NOT_FOUND", `app ${id} not found`, "id");
+    if (expectedRevision && old.revision !== expectedRevision) {
+      throw new RegistryError("FAILED_PRECONDITION", `revision: app ${id} is at revision ${old.revision}, not ${expectedRevision}`, "revision");
+    }
+    const revision = cur.revision + 1;
+    this.commit(
+      cur.apps.filter((a) => a !== old),
+      revision,
+    );
+    return revision;
+  }
+}

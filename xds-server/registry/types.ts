@@ -1,0 +1,82 @@
+// Domain types of the registry. The API layer converts protobuf messages to
+// these; the translator reads only these (never the wire types).
+
+export type SessionMode = "bff" | "tokenExchange";
+export type FailMode = "closed" | "open";
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface ClaimHeader {
+  claim: string;
+  header: string;
+}
+
+export interface AppSpec {
+  id: string;
+  hosts: string[];
+  pathPrefix: string;
+  oidc: { issuer: string; clientId: string; scopes: string[] };
+  session: { mode: SessionMode; cookieName: string; allowedOrigins: string[] };
+  upstreams: HostPort[];
+  jwt: {
+    issuer: string;
+    audiences: string[];
+    remoteJwksUri: string;
+    claimHeaders: ClaimHeader[];
+    jwksCacheDurationS: number;
+  };
+  extAuthz?: HostPort & { timeoutMs: number; failMode: FailMode };
+  sidecar?: { service: string; inboundPort: number };
+}
+
+export interface AppRecord {
+  spec: AppSpec;
+  /** Write-only client secret; stored, never returned by the API. */
+  clientSecret: string;
+  revision: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Immutable view of the whole registry at one revision. */
+export interface RegistrySnapshot {
+  revision: number;
+  /** Sorted by id. */
+  apps: AppRecord[];
+}
+
+export type ChangeType = "ADDED" | "MODIFIED" | "DELETED";
+
+export interface ChangeEvent {
+  type: ChangeType;
+  id: string;
+  app?: AppRecord;
+  revision: number;
+}
+
+/** Errors with a gRPC-mappable kind; the API layer maps kind -> status code. */
+export type RegistryErrorKind =
+  | "INVALID_ARGUMENT"
+  | "ALREADY_EXISTS"
+  | "FAILED_PRECONDITION"
+  | "NOT_FOUND"
+  | "UNAVAILABLE";
+
+export class RegistryError extends Error {
+  constructor(
+    readonly kind: RegistryErrorKind,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "RegistryError";
+  }
+}
+
+/** The key a (host, prefix) pair claims; two apps may not claim the same key. */
+export function routeKeys(spec: AppSpec): string[] {
+  return spec.hosts.map((h) => `${h.toLowerCase()}|${spec.pathPrefix}`).sort();
+}

@@ -1,0 +1,53 @@
+// translate(): registry snapshot + node role -> xDS resources. Pure: same
+// input, same output (replicas agree on versions without talking).
+import type { RegistrySnapshot } from "../registry/types.js";
+import { appClusters, gatewayClusters } from "./clusters.js";
+import { gatewayListener, sidecarListenerFor } from "./listeners.js";
+import { gatewayRoutes, sidecarRouteConfig } from "./routes.js";
+import { type NodeRole, type Resource, type ResourceSet, TYPE, type TranslateConfig } from "./types.js";
+
+export * from "./types.js";
+
+const byName = (a: Resource, b: Resource) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: NodeRole): ResourceSet {
+  if (role.kind === "gateway") {
+    const { clusters, endpoints } = appClusters(snap.apps);
+    return {
+      [TYPE.cluster]: [...gatewayClusters(cfg), ...clusters].sort(byName),
+      [TYPE.endpoint]: endpoints.sort(byName),
+      [TYPE.listener]: [gatewayListener(snap.apps, cfg, role.address, role.port)],
+      [TYPE.route]: [gatewayRoutes(snap.apps, cfg)],
+    };
+  }
+  const mine = snap.apps.filter((a) => a.spec.sidecar?.service === role.service);
+  const { clusters, endpoints } = appClusters(mine);
+  // Two apps of one service on the same inbound port cannot both listen: first (by id) wins.
+  const ports = new Set<number>();
+  const served = mine.filter((a) => {
+    const p = a.spec.sidecar!.inboundPort;
+    if (ports.has(p)) return false;
+    ports.add(p);
+    return true;
+  });
+  return {
+    [TYPE.cluster]: clusters.sort(byName),
+    [TYPE.endpoint]: endpoints.sort(byName),
+    [TYPE.listener]: served.map((a) => sidecarListenerFor(a, role.address)).sort(byName),
+    [TYPE.route]: served.map((a) => sidecarRouteConfig(a)).sort(byName),
+  };
+}
+
+/** Picks a node's role from its identity: metadata role=sidecar, or a cluster name some app names as its sidecar service. */
+export function roleOf(
+  node: { cluster: string; metadata: Record<string, unknown> },
+  snap: RegistrySnapshot,
+  cfg: TranslateConfig,
+): NodeRole {
+  const md = node.metadata;
+  const address = typeof md.listener_address === "string" ? md.listener_address : cfg.gateway.address;
+  const isSidecar = md.role === "sidecar" || (md.role !== "gateway" && snap.apps.some((a) => a.spec.sidecar?.service === node.cluster));
+  if (isSidecar) return { kind: "sidecar", service: typeof md.service === "string" ? md.service : node.cluster, address };
+  const p = Number(md.listener_port);
+  return { kind: "gateway", address, port: Number.isInteger(p) && p > 0 && p < 65536 ? p : cfg.gateway.port };
+}

@@ -1,0 +1,20 @@
+// Resource names. Stable across replicas and restarts: derived from app ids
+// and addresses only.
+export const GATEWAY_LISTENER = "sessiongate_gateway";
+export const GATEWAY_ROUTES = "sessiongate_gateway";
+export const BFF_PUBLIC = "sessiongate_bff_public";
+export const BFF_INTERNAL = "sessiongate_bff_internal";
+export const WASM_CODE = "sessiongate_wasm_code";
+
+const clean = (s: string) => s.replace(/[^A-Za-z0-9.-]/g, "_");
+
+export const appCluster = (id: string) => `sg_app_${id}`;
+export const extAuthzCluster = (id: string) => `sg_extauthz_${id}`;
+export const jwksCluster = (host: string, port: number) => `sg_jwks_${clean(host)}_${port}`;
+export const providerName = (id: string) => `app-${id}`;
+export const extAuthzFilterName = (id: string) => `envoy.filters.http.ext_authz.${id}`;
+export const sidecarListener = (id: string) => `sg_sidecar_${id}`;
+export const sidecarRoutes = (id: string) => `sg_sidecar_${id}`;
+
+export const JWT_FILTER = "envoy.filters.http.jwt_authn";
+export const WASM_FILTER = "envoy.filters.http.wasm";

@@ -1,0 +1,100 @@
+// RouteConfigurations. Gateway: one virtual host per distinct host; per app a
+// BFF route (<prefix>/auth -> BFF public, no JWT) and an app route (-> the
+// app's upstreams, JWT required). Longest prefix first; apps on host "*" are
+// also copied into every specific host so a specific host does not hide them.
+import type { AppRecord } from "../registry/types.js";
+import { extAuthzPerRoute } from "./extauthz.js";
+import { jwtPerRoute } from "./jwt.js";
+import { BFF_PUBLIC, GATEWAY_ROUTES, JWT_FILTER, appCluster, sidecarRoutes } from "./names.js";
+import type { Json, Resource, TranslateConfig } from "./types.js";
+
+interface RouteEntry {
+  prefix: string;
+  json: Json;
+}
+
+function match(prefix: string): Json {
+  // path_separated_prefix: "/api" matches "/api" and "/api/x", never "/apix".
+  return prefix === "/" ? { prefix: "/" } : { path_separated_prefix: prefix };
+}
+
+const appHeader = (id: string) => [
+  { header: { key: "x-sessiongate-app", value: id }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+];
+
+export function joinPrefix(appPrefix: string, bffPrefix: string): string {
+  return (appPrefix === "/" ? "" : appPrefix) + bffPrefix;
+}
+
+function appRoutes(rec: AppRecord, all: AppRecord[], cfg: TranslateConfig | null): RouteEntry[] {
+  const { spec } = rec;
+  const out: RouteEntry[] = [];
+  if (cfg) {
+    const p = joinPrefix(spec.pathPrefix, cfg.bff.prefix);
+    out.push({
+      prefix: p,
+      json: {
+        name: `sg_bff_${spec.id}`,
+        match: match(p),
+        route: { cluster: BFF_PUBLIC, timeout: "15s" },
+        request_headers_to_add: appHeader(spec.id),
+        typed_per_filter_config: { [JWT_FILTER]: jwtPerRoute(null), ...extAuthzPerRoute(all, null) },
+      },
+    });
+  }
+  out.push({
+    prefix: spec.pathPrefix,
+    json: {
+      name: `sg_app_${spec.id}`,
+      match: match(spec.pathPrefix),
+      route: { cluster: appCluster(spec.id), timeout: "30s" },
+      request_headers_to_add: appHeader(spec.id),
+      typed_per_filter_config: { [JWT_FILTER]: jwtPerRoute(spec.id), ...extAuthzPerRoute(all, spec.id) },
+    },
+  });
+  return out;
+}
+
+function sortRoutes(entries: RouteEntry[]): Json[] {
+  // Stable: longer prefixes first; among equals, specific-host entries came first.
+  return entries
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => b.e.prefix.length - a.e.prefix.length || a.i - b.i)
+    .map(({ e }) => e.json);
+}
+
+function domains(host: string): string[] {
+  if (host === "*") return ["*"];
+  return host.includes(":") && !host.endsWith("]") ? [host] : [host, `${host}:*`];
+}
+
+export function gatewayRoutes(apps: AppRecord[], cfg: TranslateConfig): Resource {
+  const byHost = new Map<string, AppRecord[]>();
+  for (const a of apps) for (const h of a.spec.hosts) byHost.set(h, [...(byHost.get(h) ?? []), a]);
+  const wildcard = byHost.get("*") ?? [];
+  const hosts = [...byHost.keys()].sort();
+  const virtualHosts = hosts.map((h) => {
+    const own = byHost.get(h) ?? [];
+    const extra = h === "*" ? [] : wildcard.filter((w) => !own.includes(w));
+    const entries = [...own, ...extra].flatMap((a) => appRoutes(a, apps, cfg));
+    return { name: `sg_vh_${h.replace(/[^A-Za-z0-9.-]/g, "_")}`, domains: domains(h), routes: sortRoutes(entries) };
+  });
+  return {
+    name: GATEWAY_ROUTES,
+    apps: apps.map((a) => a.spec.id),
+    json: { name: GATEWAY_ROUTES, virtual_hosts: virtualHosts, validate_clusters: false },
+  };
+}
+
+export function sidecarRouteConfig(app: AppRecord): Resource {
+  const name = sidecarRoutes(app.spec.id);
+  return {
+    name,
+    apps: [app.spec.id],
+    json: {
+      name,
+      virtual_hosts: [{ name: "sg_vh_inbound", domains: ["*"], routes: sortRoutes(appRoutes(app, [app], null)) }],
+      validate_clusters: false,
+    },
+  };
+}

@@ -1,0 +1,55 @@
+// Inputs and outputs of the translator. Resources are proto3-JSON objects
+// (readable golden files); the cache layer encodes them to protobuf.
+import type { HostPort } from "../registry/types.js";
+
+export const TYPE = {
+  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
+  route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  hcm: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+  router: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+  jwt: "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+  jwtPerRoute: "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig",
+  extAuthz: "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+  extAuthzPerRoute: "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute",
+  wasm: "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+  stringValue: "type.googleapis.com/google.protobuf.StringValue",
+  httpOptions: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+  upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+} as const;
+
+/** Order in which ADS pushes types: make-before-break (CDS, EDS, LDS, RDS). */
+export const PUSH_ORDER = [TYPE.cluster, TYPE.endpoint, TYPE.listener, TYPE.route] as const;
+export type TypeUrl = (typeof PUSH_ORDER)[number];
+
+export type Json = { [k: string]: unknown };
+
+export interface Resource {
+  name: string;
+  json: Json;
+  /** Ids of the apps this resource carries config for (NACK attribution). */
+  apps: string[];
+}
+
+export type ResourceSet = Record<TypeUrl, Resource[]>;
+
+export interface TranslateConfig {
+  bff: {
+    publicAddr: HostPort;
+    internalAddr: HostPort;
+    /** Public prefix of the BFF routes, appended to each app's path prefix (default /auth). */
+    prefix: string;
+    authority: string;
+    internalKey: string;
+    timeoutMs: number;
+  };
+  /** The wasm filter; undefined leaves it out of the chain (no module built). */
+  wasm?: { url: string; sha256: string; codeServer: HostPort };
+  cache: { enabled: boolean; slots: number; skewS: number; maxTtlS: number };
+  gateway: { address: string; port: number };
+}
+
+export type NodeRole =
+  | { kind: "gateway"; address: string; port: number }
+  | { kind: "sidecar"; service: string; address: string };
