@@ -211,7 +211,10 @@ export function validateConfig(raw: unknown): BffConfig {
 	const prefix = str(pub, "prefix", "public.", "/auth");
 	if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix)) throw new ConfigError("public.prefix", 'must look like "/auth" (no trailing slash)');
 	const redisUrl = str(redis, "url", "redis.");
-	url(redisUrl, "redis.url", ["redis:", "rediss:", "redis-sentinel:", "rediss-sentinel:", "redis-cluster:", "rediss-cluster:"]);
+	// Not WHATWG URL: Sentinel/Cluster forms list several comma-separated hosts.
+	if (!/^rediss?(-sentinel|-cluster)?:\/\/([^:@/\s]*(:[^@/\s]*)?@)?[^/?@\s]+(\/[^?\s]*)?(\?\S*)?$/.test(redisUrl)) {
+		throw new ConfigError("redis.url", "must be redis://, rediss://, redis-sentinel://h1:p1,h2:p2/<master> or redis-cluster://h1:p1,h2:p2");
+	}
 	const idleTimeoutS = int(session, "idle_timeout_s", "session.", 1800, 10, 30 * 86400);
 	const absoluteTimeoutS = int(session, "absolute_timeout_s", "session.", 8 * 3600, 10, 90 * 86400);
 	if (absoluteTimeoutS < idleTimeoutS) throw new ConfigError("session.absolute_timeout_s", "must be >= session.idle_timeout_s");
