@@ -33,10 +33,10 @@ export function wasmFilter(apps: AppRecord[], cfg: TranslateConfig): Json | unde
       "@type": TYPE.wasm,
       config: {
         name: "session-to-token",
-        root_id: "session-to-token",
+        root_id: "session_to_token",
         vm_config: {
           // A new module gets a new VM rather than sharing the old one.
-          vm_id: `session-to-token-${cfg.wasm.sha256.slice(0, 12)}`,
+          vm_id: `session_to_token_${cfg.wasm.sha256.slice(0, 12)}`,
           runtime: "envoy.wasm.runtime.v8",
           code: {
             remote: {

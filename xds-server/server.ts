@@ -1,0 +1,151 @@
+// Wires the layers into one control-plane process: store -> snapshot cache ->
+// ADS; registration API; HTTP for the wasm module, metrics and health.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { type Server as HttpServer, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as grpc from "@grpc/grpc-js";
+import pino, { type Logger } from "pino";
+import { Registry } from "prom-client";
+import { addAdsService } from "./ads/service.js";
+import { TokenAuth } from "./api/auth.js";
+import { addApiService } from "./api/service.js";
+import { StatusBoard } from "./api/status.js";
+import { SnapshotCache } from "./cache/snapshots.js";
+import { createMetrics } from "./metrics.js";
+import { MemoryStore } from "./registry/memory.js";
+import { RedisStore } from "./registry/redis.js";
+import type { Store } from "./registry/store.js";
+import type { HostPort } from "./registry/types.js";
+import type { TranslateConfig } from "./translate/types.js";
+
+export interface ServerConfig {
+  xds: { address: string; port: number };
+  api: { address: string; port: number };
+  http: { address: string; port: number };
+  /** Host Envoy uses to fetch the wasm module from our HTTP server. */
+  wasmFetchHost: string;
+  apiTokens: string[];
+  redisUrl?: string;
+  redisPrefix: string;
+  wasmFile?: string;
+  bff: { publicAddr: HostPort; internalAddr: HostPort; prefix: string; authority: string; internalKey: string; timeoutMs: number };
+  cache: TranslateConfig["cache"];
+  gateway: TranslateConfig["gateway"];
+  logLevel: string;
+}
+
+export interface RunningServer {
+  xdsPort: number;
+  apiPort: number;
+  httpPort: number;
+  store: Store;
+  cache: SnapshotCache;
+  status: StatusBoard;
+  register: Registry;
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+function bindGrpc(server: grpc.Server, address: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${address}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+}
+
+export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<RunningServer> {
+  const log = logger ?? pino({ level: cfg.logLevel, base: { svc: "xds-server" } });
+  const register = new Registry();
+  const metrics = createMetrics(register);
+  const auth = new TokenAuth(cfg.apiTokens);
+
+  let wasm: { bytes: Buffer; sha256: string } | undefined;
+  if (cfg.wasmFile) {
+    try {
+      const bytes = readFileSync(cfg.wasmFile);
+      wasm = { bytes, sha256: createHash("sha256").update(bytes).digest("hex") };
+    } catch (e) {
+      log.warn({ file: cfg.wasmFile, err: (e as Error).message }, "wasm module not readable: gateways get no session-to-token filter");
+    }
+  }
+
+  const http: HttpServer = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && path === "/wasm/session-to-token.wasm" && wasm) {
+      metrics.wasmFetches.inc();
+      res.writeHead(200, { "content-type": "application/wasm", "content-length": wasm.bytes.length, "x-sha256": wasm.sha256 });
+      res.end(wasm.bytes);
+    } else if (req.method === "GET" && path === "/metrics") {
+      register.metrics().then((text) => {
+        res.writeHead(200, { "content-type": register.contentType });
+        res.end(text);
+      });
+    } else if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ ok: true, revision: store.snapshot().revision }));
+    } else {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end('{"error":"not_found"}');
+    }
+  });
+  await new Promise<void>((r) => http.listen(cfg.http.port, cfg.http.address, r));
+  const httpPort = (http.address() as AddressInfo).port;
+
+  const translateCfg: TranslateConfig = {
+    bff: cfg.bff,
+    cache: cfg.cache,
+    gateway: cfg.gateway,
+    ...(wasm
+      ? {
+          wasm: {
+            url: `http://${cfg.wasmFetchHost}:${httpPort}/wasm/session-to-token.wasm`,
+            sha256: wasm.sha256,
+            codeServer: { host: cfg.wasmFetchHost, port: httpPort },
+          },
+        }
+      : {}),
+  };
+
+  const store: Store = cfg.redisUrl
+    ? new RedisStore({ url: cfg.redisUrl, prefix: cfg.redisPrefix, onError: (e) => log.warn({ err: e.message }, "redis error") })
+    : new MemoryStore();
+  const cache = new SnapshotCache(translateCfg, log, (s) => metrics.snapshotBuild.observe(s));
+  const status = new StatusBoard(metrics, log);
+  store.onChange((snap) => {
+    metrics.registryRevision.set(snap.revision);
+    metrics.apps.set(snap.apps.length);
+    cache.setRegistry(snap);
+    log.info({ revision: snap.revision, apps: snap.apps.length }, "registry changed; snapshots rebuilt on demand");
+  });
+  await store.start();
+  cache.setRegistry(store.snapshot());
+  metrics.registryRevision.set(store.snapshot().revision);
+
+  const ads = new grpc.Server({ "grpc.keepalive_time_ms": 30000, "grpc.keepalive_permit_without_calls": 1 });
+  addAdsService(ads, cache, status, log);
+  const xdsPort = await bindGrpc(ads, cfg.xds.address, cfg.xds.port);
+
+  const api = new grpc.Server({ "grpc.max_receive_message_length": 1 << 20 });
+  addApiService(api, { store, auth, status, metrics, log });
+  const apiPort = await bindGrpc(api, cfg.api.address, cfg.api.port);
+
+  log.info({ xdsPort, apiPort, httpPort, store: store.kind, wasm: wasm?.sha256 ?? null }, "sessiongate xds-server ready");
+
+  return {
+    xdsPort,
+    apiPort,
+    httpPort,
+    store,
+    cache,
+    status,
+    register,
+    log,
+    async stop() {
+      ads.forceShutdown();
+      api.forceShutdown();
+      http.closeAllConnections();
+      await new Promise<void>((r) => http.close(() => r()));
+      await store.close();
+    },
+  };
+}
