@@ -4,100 +4,120 @@ import type { AddressInfo } from "node:net";
 import type { BffConfig } from "./config/schema.js";
 import type { Ctx } from "./http/context.js";
 import { createInternalServer, createPublicServer } from "./http/server.js";
-import { type Logger, createLogger } from "./log.js";
+import { createLogger, type Logger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { OidcClients } from "./oidc/client.js";
 import { TokenService } from "./oidc/tokens.js";
 import { createRedis } from "./session/redis.js";
 import { SessionStore } from "./session/store.js";
 
-export { validateConfig, ConfigError, type BffConfig, type AppConfig } from "./config/schema.js";
 export { loadConfigFile } from "./config/load.js";
+export { type AppConfig, type BffConfig, ConfigError, validateConfig } from "./config/schema.js";
 
 export interface RunningBff {
-	publicUrl: string;
-	internalUrl: string;
-	close(): Promise<void>;
+  publicUrl: string;
+  internalUrl: string;
+  close(): Promise<void>;
 }
 
 export interface StartOptions {
-	logger?: Logger;
-	/** Collect Node process metrics (default true; off for in-process tests). */
-	defaultMetrics?: boolean;
+  logger?: Logger;
+  /** Collect Node process metrics (default true; off for in-process tests). */
+  defaultMetrics?: boolean;
 }
 
 function listen(server: Server, host: string, port: number): Promise<string> {
-	return new Promise((resolve, reject) => {
-		server.once("error", reject);
-		server.listen(port, host, () => {
-			server.off("error", reject);
-			const a = server.address() as AddressInfo;
-			const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
-			resolve(`http://${h === "0.0.0.0" ? "127.0.0.1" : h === "[::]" ? "[::1]" : h}:${a.port}`);
-		});
-	});
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const a = server.address() as AddressInfo;
+      const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
+      resolve(`http://${h === "0.0.0.0" ? "127.0.0.1" : h === "[::]" ? "[::1]" : h}:${a.port}`);
+    });
+  });
 }
 
 export async function startBff(config: BffConfig, opts: StartOptions = {}): Promise<RunningBff> {
-	const log = opts.logger ?? createLogger(config.logLevel);
-	const metrics = createMetrics(opts.defaultMetrics ?? true);
-	let lastRedisError = "";
-	const redis = createRedis(config.redisUrl, (err) => {
-		metrics.redisErrors.inc();
-		// One line per distinct error, not one per reconnect attempt.
-		if (err.message !== lastRedisError) log.warn({ err: err.message }, "redis error");
-		lastRedisError = err.message;
-	});
-	redis.on("ready", () => {
-		metrics.redisUp.set(1);
-		lastRedisError = "";
-		log.info("redis ready");
-	});
-	redis.on("close", () => metrics.redisUp.set(0));
-	const ring = config.keys;
-	const store = new SessionStore(redis, {
-		prefix: config.redisKeyPrefix,
-		ring,
-		idleTimeoutS: config.idleTimeoutS,
-		absoluteTimeoutS: config.absoluteTimeoutS,
-	});
-	const clients = new OidcClients({ timeoutMs: config.opTimeoutMs, allowInsecure: config.allowInsecureIssuer });
-	const tokens = new TokenService(store, clients, metrics, log, {
-		skewS: config.refreshSkewS,
-		opTimeoutMs: config.opTimeoutMs,
-		refreshWaitMs: config.refreshWaitMs,
-	});
-	const ctx: Ctx = { config, apps: new Map(config.apps.map((a) => [a.id, a])), ring, redis, store, clients, tokens, metrics, log };
-	// Wait briefly for Redis so the first requests don't fail; start anyway if it is
-	// down (requests get 503 and /readyz says so until it comes back).
-	await new Promise<void>((resolve) => {
-		if (redis.status === "ready") return resolve();
-		const t = setTimeout(resolve, 3000);
-		redis.once("ready", () => {
-			clearTimeout(t);
-			resolve();
-		});
-	});
-	// Warm the OIDC discovery in the background; failures are retried per request.
-	for (const app of config.apps) clients.get(app).catch((err) => log.warn({ app: app.id, err: (err as Error).message }, "discovery failed; will retry"));
-	const pub = createPublicServer(ctx);
-	const internal = createInternalServer(ctx);
-	const publicUrl = await listen(pub, config.publicListen.host, config.publicListen.port);
-	const internalUrl = await listen(internal, config.internalListen.host, config.internalListen.port);
-	log.info({ publicUrl, internalUrl, apps: config.apps.map((a) => `${a.id}:${a.mode}`) }, "sessiongate BFF listening");
-	let closed = false;
-	return {
-		publicUrl,
-		internalUrl,
-		async close() {
-			if (closed) return;
-			closed = true;
-			const stop = (s: Server) => new Promise<void>((r) => {
-				s.close(() => r());
-				s.closeAllConnections();
-			});
-			await Promise.all([stop(pub), stop(internal)]);
-			redis.disconnect();
-		},
-	};
+  const log = opts.logger ?? createLogger(config.logLevel);
+  const metrics = createMetrics(opts.defaultMetrics ?? true);
+  let lastRedisError = "";
+  const redis = createRedis(config.redisUrl, (err) => {
+    metrics.redisErrors.inc();
+    // One line per distinct error, not one per reconnect attempt.
+    if (err.message !== lastRedisError) log.warn({ err: err.message }, "redis error");
+    lastRedisError = err.message;
+  });
+  redis.on("ready", () => {
+    metrics.redisUp.set(1);
+    lastRedisError = "";
+    log.info("redis ready");
+  });
+  redis.on("close", () => metrics.redisUp.set(0));
+  const ring = config.keys;
+  const store = new SessionStore(redis, {
+    prefix: config.redisKeyPrefix,
+    ring,
+    idleTimeoutS: config.idleTimeoutS,
+    absoluteTimeoutS: config.absoluteTimeoutS,
+  });
+  const clients = new OidcClients({
+    timeoutMs: config.opTimeoutMs,
+    allowInsecure: config.allowInsecureIssuer,
+  });
+  const tokens = new TokenService(store, clients, metrics, log, {
+    skewS: config.refreshSkewS,
+    opTimeoutMs: config.opTimeoutMs,
+    refreshWaitMs: config.refreshWaitMs,
+  });
+  const ctx: Ctx = {
+    config,
+    apps: new Map(config.apps.map((a) => [a.id, a])),
+    ring,
+    redis,
+    store,
+    clients,
+    tokens,
+    metrics,
+    log,
+  };
+  // Wait briefly for Redis so the first requests don't fail; start anyway if it is
+  // down (requests get 503 and /readyz says so until it comes back).
+  await new Promise<void>((resolve) => {
+    if (redis.status === "ready") return resolve();
+    const t = setTimeout(resolve, 3000);
+    redis.once("ready", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+  // Warm the OIDC discovery in the background; failures are retried per request.
+  for (const app of config.apps)
+    clients
+      .get(app)
+      .catch((err) => log.warn({ app: app.id, err: (err as Error).message }, "discovery failed; will retry"));
+  const pub = createPublicServer(ctx);
+  const internal = createInternalServer(ctx);
+  const publicUrl = await listen(pub, config.publicListen.host, config.publicListen.port);
+  const internalUrl = await listen(internal, config.internalListen.host, config.internalListen.port);
+  log.info(
+    { publicUrl, internalUrl, apps: config.apps.map((a) => `${a.id}:${a.mode}`) },
+    "sessiongate BFF listening",
+  );
+  let closed = false;
+  return {
+    publicUrl,
+    internalUrl,
+    async close() {
+      if (closed) return;
+      closed = true;
+      const stop = (s: Server) =>
+        new Promise<void>((r) => {
+          s.close(() => r());
+          s.closeAllConnections();
+        });
+      await Promise.all([stop(pub), stop(internal)]);
+      redis.disconnect();
+    },
+  };
 }

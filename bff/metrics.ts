@@ -1,23 +1,73 @@
 // Prometheus metrics, one registry per BFF instance (tests run several in one process).
-import { Counter, Histogram, Registry, collectDefaultMetrics, Gauge } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export function createMetrics(defaultMetrics: boolean) {
-	const registry = new Registry();
-	if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "sessiongate_bff_" });
-	const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-	return {
-		registry,
-		logins: new Counter({ name: "sessiongate_bff_logins_total", help: "Completed callbacks by app and result", labelNames: ["app", "result"], registers: [registry] }),
-		logouts: new Counter({ name: "sessiongate_bff_logouts_total", help: "Logouts by app and kind (rp, backchannel)", labelNames: ["app", "kind"], registers: [registry] }),
-		refreshes: new Counter({ name: "sessiongate_bff_refreshes_total", help: "Token refreshes at the OP by app and result", labelNames: ["app", "result"], registers: [registry] }),
-		refreshWaits: new Counter({ name: "sessiongate_bff_refresh_waits_total", help: "Requests that waited for another replica's refresh", labelNames: ["app"], registers: [registry] }),
-		refreshConflicts: new Counter({ name: "sessiongate_bff_refresh_conflicts_total", help: "Lock contention events (lock busy, or fenced write refused)", labelNames: ["app", "kind"], registers: [registry] }),
-		redisErrors: new Counter({ name: "sessiongate_bff_redis_errors_total", help: "Redis command or connection errors", registers: [registry] }),
-		opErrors: new Counter({ name: "sessiongate_bff_op_errors_total", help: "Identity provider unreachable or 5xx", labelNames: ["app"], registers: [registry] }),
-		redisUp: new Gauge({ name: "sessiongate_bff_redis_up", help: "1 while the Redis connection is ready", registers: [registry] }),
-		httpDuration: new Histogram({ name: "sessiongate_bff_http_request_duration_seconds", help: "Request latency by listener, route and status", labelNames: ["listener", "route", "status"], buckets, registers: [registry] }),
-		refreshDuration: new Histogram({ name: "sessiongate_bff_refresh_duration_seconds", help: "OP refresh call latency", labelNames: ["app"], buckets, registers: [registry] }),
-	};
+  const registry = new Registry();
+  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "sessiongate_bff_" });
+  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  return {
+    registry,
+    logins: new Counter({
+      name: "sessiongate_bff_logins_total",
+      help: "Completed callbacks by app and result",
+      labelNames: ["app", "result"],
+      registers: [registry],
+    }),
+    logouts: new Counter({
+      name: "sessiongate_bff_logouts_total",
+      help: "Logouts by app and kind (rp, backchannel)",
+      labelNames: ["app", "kind"],
+      registers: [registry],
+    }),
+    refreshes: new Counter({
+      name: "sessiongate_bff_refreshes_total",
+      help: "Token refreshes at the OP by app and result",
+      labelNames: ["app", "result"],
+      registers: [registry],
+    }),
+    refreshWaits: new Counter({
+      name: "sessiongate_bff_refresh_waits_total",
+      help: "Requests that waited for another replica's refresh",
+      labelNames: ["app"],
+      registers: [registry],
+    }),
+    refreshConflicts: new Counter({
+      name: "sessiongate_bff_refresh_conflicts_total",
+      help: "Lock contention events (lock busy, or fenced write refused)",
+      labelNames: ["app", "kind"],
+      registers: [registry],
+    }),
+    redisErrors: new Counter({
+      name: "sessiongate_bff_redis_errors_total",
+      help: "Redis command or connection errors",
+      registers: [registry],
+    }),
+    opErrors: new Counter({
+      name: "sessiongate_bff_op_errors_total",
+      help: "Identity provider unreachable or 5xx",
+      labelNames: ["app"],
+      registers: [registry],
+    }),
+    redisUp: new Gauge({
+      name: "sessiongate_bff_redis_up",
+      help: "1 while the Redis connection is ready",
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "sessiongate_bff_http_request_duration_seconds",
+      help: "Request latency by listener, route and status",
+      labelNames: ["listener", "route", "status"],
+      buckets,
+      registers: [registry],
+    }),
+    refreshDuration: new Histogram({
+      name: "sessiongate_bff_refresh_duration_seconds",
+      help: "OP refresh call latency",
+      labelNames: ["app"],
+      buckets,
+      registers: [registry],
+    }),
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

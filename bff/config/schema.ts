@@ -5,52 +5,52 @@ import { Buffer } from "node:buffer";
 export type SessionMode = "bff" | "tokenExchange";
 
 export interface AppConfig {
-	id: string;
-	mode: SessionMode;
-	issuer: string;
-	clientId: string;
-	clientSecret?: string;
-	redirectUri: string;
-	postLogoutRedirectUri?: string;
-	scopes: string[];
-	cookie: string;
-	/** Origin the app is served from (default: the redirect_uri's origin). */
-	publicOrigin: string;
-	/** Origins a `return_to` may point at and a CSRF-checked request may come from. */
-	allowedOrigins: string[];
-	/** Extra authorization parameters (e.g. `resource`, `audience`, `prompt`). */
-	authParams: Record<string, string>;
+  id: string;
+  mode: SessionMode;
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  redirectUri: string;
+  postLogoutRedirectUri?: string;
+  scopes: string[];
+  cookie: string;
+  /** Origin the app is served from (default: the redirect_uri's origin). */
+  publicOrigin: string;
+  /** Origins a `return_to` may point at and a CSRF-checked request may come from. */
+  allowedOrigins: string[];
+  /** Extra authorization parameters (e.g. `resource`, `audience`, `prompt`). */
+  authParams: Record<string, string>;
 }
 
 export interface BffConfig {
-	publicListen: { host: string; port: number };
-	internalListen: { host: string; port: number };
-	prefix: string;
-	/** Optional shared secret the filter sends as `x-sessiongate-internal-key`. */
-	internalKey?: string;
-	redisUrl: string;
-	redisKeyPrefix: string;
-	keys: { active: string; keys: Map<string, Buffer>; hashKey: Buffer };
-	refreshSkewS: number;
-	idleTimeoutS: number;
-	absoluteTimeoutS: number;
-	loginTimeoutS: number;
-	opTimeoutMs: number;
-	refreshWaitMs: number;
-	/** Lets the BFF talk to an `http://` issuer (tests, local demo only). */
-	allowInsecureIssuer: boolean;
-	logLevel: string;
-	apps: AppConfig[];
+  publicListen: { host: string; port: number };
+  internalListen: { host: string; port: number };
+  prefix: string;
+  /** Optional shared secret the filter sends as `x-sessiongate-internal-key`. */
+  internalKey?: string;
+  redisUrl: string;
+  redisKeyPrefix: string;
+  keys: { active: string; keys: Map<string, Buffer>; hashKey: Buffer };
+  refreshSkewS: number;
+  idleTimeoutS: number;
+  absoluteTimeoutS: number;
+  loginTimeoutS: number;
+  opTimeoutMs: number;
+  refreshWaitMs: number;
+  /** Lets the BFF talk to an `http://` issuer (tests, local demo only). */
+  allowInsecureIssuer: boolean;
+  logLevel: string;
+  apps: AppConfig[];
 }
 
 export class ConfigError extends Error {
-	constructor(
-		readonly field: string,
-		reason: string,
-	) {
-		super(`invalid config: ${field}: ${reason}`);
-		this.name = "ConfigError";
-	}
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`invalid config: ${field}: ${reason}`);
+    this.name = "ConfigError";
+  }
 }
 
 type Obj = Record<string, unknown>;
@@ -60,197 +60,223 @@ const APP_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
 
 function isObj(v: unknown): v is Obj {
-	return typeof v === "object" && v !== null && !Array.isArray(v);
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function str(o: Obj, key: string, path: string, def?: string): string {
-	const v = o[key];
-	if (v === undefined || v === null || v === "") {
-		if (def !== undefined) return def;
-		throw new ConfigError(`${path}${key}`, "is required");
-	}
-	if (typeof v !== "string") throw new ConfigError(`${path}${key}`, "must be a string");
-	return v;
+  const v = o[key];
+  if (v === undefined || v === null || v === "") {
+    if (def !== undefined) return def;
+    throw new ConfigError(`${path}${key}`, "is required");
+  }
+  if (typeof v !== "string") throw new ConfigError(`${path}${key}`, "must be a string");
+  return v;
 }
 
 function optStr(o: Obj, key: string, path: string): string | undefined {
-	const v = o[key];
-	if (v === undefined || v === null || v === "") return undefined;
-	if (typeof v !== "string") throw new ConfigError(`${path}${key}`, "must be a string");
-	return v;
+  const v = o[key];
+  if (v === undefined || v === null || v === "") return undefined;
+  if (typeof v !== "string") throw new ConfigError(`${path}${key}`, "must be a string");
+  return v;
 }
 
 function int(o: Obj, key: string, path: string, def: number, min: number, max: number): number {
-	const v = o[key];
-	if (v === undefined || v === null) return def;
-	if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-		throw new ConfigError(`${path}${key}`, `must be an integer in [${min}, ${max}]`);
-	}
-	return v;
+  const v = o[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`${path}${key}`, `must be an integer in [${min}, ${max}]`);
+  }
+  return v;
 }
 
 function obj(o: Obj, key: string, path: string): Obj {
-	const v = o[key];
-	if (v === undefined || v === null) return {};
-	if (!isObj(v)) throw new ConfigError(`${path}${key}`, "must be an object");
-	return v;
+  const v = o[key];
+  if (v === undefined || v === null) return {};
+  if (!isObj(v)) throw new ConfigError(`${path}${key}`, "must be an object");
+  return v;
 }
 
 function listen(v: unknown, field: string, defHost: string): { host: string; port: number } {
-	if (typeof v !== "string") throw new ConfigError(field, 'must be "host:port"');
-	const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v) ?? /^()()(\d{1,5})$/.exec(v);
-	if (!m) throw new ConfigError(field, 'must be "host:port" (or a port)');
-	const port = Number(m[3]);
-	if (port > 65535) throw new ConfigError(field, "port out of range");
-	return { host: m[1] || m[2] || defHost, port };
+  if (typeof v !== "string") throw new ConfigError(field, 'must be "host:port"');
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v) ?? /^()()(\d{1,5})$/.exec(v);
+  if (!m) throw new ConfigError(field, 'must be "host:port" (or a port)');
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(field, "port out of range");
+  return { host: m[1] || m[2] || defHost, port };
 }
 
 function url(v: string, field: string, protocols: string[]): URL {
-	let u: URL;
-	try {
-		u = new URL(v);
-	} catch {
-		throw new ConfigError(field, "must be an absolute URL");
-	}
-	if (!protocols.includes(u.protocol)) throw new ConfigError(field, `scheme must be one of ${protocols.join(", ")}`);
-	if (u.hash) throw new ConfigError(field, "must not have a fragment");
-	return u;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(field, "must be an absolute URL");
+  }
+  if (!protocols.includes(u.protocol))
+    throw new ConfigError(field, `scheme must be one of ${protocols.join(", ")}`);
+  if (u.hash) throw new ConfigError(field, "must not have a fragment");
+  return u;
 }
 
 function key32(v: unknown, field: string): Buffer {
-	if (typeof v !== "string") throw new ConfigError(field, "must be a base64 string");
-	const b = Buffer.from(v, "base64");
-	if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(v) || b.length !== 32) {
-		throw new ConfigError(field, "must be exactly 32 bytes, base64-encoded");
-	}
-	return b;
+  if (typeof v !== "string") throw new ConfigError(field, "must be a base64 string");
+  const b = Buffer.from(v, "base64");
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(v) || b.length !== 32) {
+    throw new ConfigError(field, "must be exactly 32 bytes, base64-encoded");
+  }
+  return b;
 }
 
 function parseKeys(raw: Obj): BffConfig["keys"] {
-	const k = obj(raw, "keys", "");
-	const entries = obj(k, "keys", "keys.");
-	const keys = new Map<string, Buffer>();
-	for (const [id, v] of Object.entries(entries)) {
-		if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new ConfigError(`keys.keys.${id}`, "key id must be 1..32 of [A-Za-z0-9_-]");
-		keys.set(id, key32(v, `keys.keys.${id}`));
-	}
-	if (keys.size === 0) throw new ConfigError("keys.keys", "needs at least one key (id -> 32-byte base64)");
-	const active = str(k, "active", "keys.", keys.size === 1 ? [...keys.keys()][0] : undefined);
-	if (!keys.has(active)) throw new ConfigError("keys.active", `names no key in keys.keys`);
-	const hk = optStr(k, "hash_key", "keys.");
-	// Without a pepper, HMAC with a fixed label is a domain-separated SHA-256: still
-	// irreversible for 256-bit random ids; a configured hash_key adds defence in depth.
-	const hashKey = hk ? key32(hk, "keys.hash_key") : Buffer.from("sessiongate/session-key/v1");
-	return { active, keys, hashKey };
+  const k = obj(raw, "keys", "");
+  const entries = obj(k, "keys", "keys.");
+  const keys = new Map<string, Buffer>();
+  for (const [id, v] of Object.entries(entries)) {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id))
+      throw new ConfigError(`keys.keys.${id}`, "key id must be 1..32 of [A-Za-z0-9_-]");
+    keys.set(id, key32(v, `keys.keys.${id}`));
+  }
+  if (keys.size === 0) throw new ConfigError("keys.keys", "needs at least one key (id -> 32-byte base64)");
+  const active = str(k, "active", "keys.", keys.size === 1 ? [...keys.keys()][0] : undefined);
+  if (!keys.has(active)) throw new ConfigError("keys.active", `names no key in keys.keys`);
+  const hk = optStr(k, "hash_key", "keys.");
+  // Without a pepper, HMAC with a fixed label is a domain-separated SHA-256: still
+  // irreversible for 256-bit random ids; a configured hash_key adds defence in depth.
+  const hashKey = hk ? key32(hk, "keys.hash_key") : Buffer.from("sessiongate/session-key/v1");
+  return { active, keys, hashKey };
 }
 
 function parseApp(raw: unknown, i: number, seen: Set<string>): AppConfig {
-	const p = `apps[${i}].`;
-	if (!isObj(raw)) throw new ConfigError(`apps[${i}]`, "must be an object");
-	const id = str(raw, "id", p);
-	if (!APP_ID.test(id)) throw new ConfigError(`${p}id`, "must match [a-z0-9][a-z0-9-]{0,62}");
-	if (seen.has(id)) throw new ConfigError(`${p}id`, `duplicate app id "${id}"`);
-	seen.add(id);
-	const mode = str(raw, "mode", p, "bff");
-	if (mode !== "bff" && mode !== "tokenExchange") throw new ConfigError(`${p}mode`, 'must be "bff" or "tokenExchange"');
-	const issuer = str(raw, "issuer", p);
-	url(issuer, `${p}issuer`, ["https:", "http:"]);
-	const redirectUri = str(raw, "redirect_uri", p);
-	const ru = url(redirectUri, `${p}redirect_uri`, ["https:", "http:"]);
-	const post = optStr(raw, "post_logout_redirect_uri", p);
-	if (post) url(post, `${p}post_logout_redirect_uri`, ["https:", "http:"]);
-	const scopesRaw = raw.scopes ?? ["openid", "profile", "email", "offline_access"];
-	const scopes = typeof scopesRaw === "string" ? scopesRaw.split(/\s+/).filter(Boolean) : scopesRaw;
-	if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === "string" && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s))) {
-		throw new ConfigError(`${p}scopes`, "must be a list of scope tokens");
-	}
-	if (!scopes.includes("openid")) throw new ConfigError(`${p}scopes`, 'must include "openid"');
-	const cookie = str(raw, "cookie", p, `__Host-sg-${id}`);
-	if (!COOKIE_NAME.test(cookie)) throw new ConfigError(`${p}cookie`, "is not a valid cookie name");
-	if (!cookie.startsWith("__Host-")) throw new ConfigError(`${p}cookie`, 'must start with "__Host-"');
-	const publicOrigin = url(str(raw, "public_origin", p, ru.origin), `${p}public_origin`, ["https:", "http:"]).origin;
-	const originsRaw = raw.allowed_origins ?? [publicOrigin];
-	if (!Array.isArray(originsRaw)) throw new ConfigError(`${p}allowed_origins`, "must be a list of origins");
-	const allowedOrigins = originsRaw.map((o, j) => {
-		if (typeof o !== "string") throw new ConfigError(`${p}allowed_origins[${j}]`, "must be a string");
-		const u = url(o, `${p}allowed_origins[${j}]`, ["https:", "http:"]);
-		if (u.origin !== o.replace(/\/$/, "")) throw new ConfigError(`${p}allowed_origins[${j}]`, "must be a bare origin (scheme://host[:port])");
-		return u.origin;
-	});
-	if (!allowedOrigins.includes(publicOrigin)) allowedOrigins.unshift(publicOrigin);
-	const ap = obj(raw, "auth_params", p);
-	const authParams: Record<string, string> = {};
-	for (const [k, v] of Object.entries(ap)) {
-		if (typeof v !== "string") throw new ConfigError(`${p}auth_params.${k}`, "must be a string");
-		authParams[k] = v;
-	}
-	return {
-		id,
-		mode,
-		issuer,
-		clientId: str(raw, "client_id", p),
-		clientSecret: optStr(raw, "client_secret", p),
-		redirectUri,
-		postLogoutRedirectUri: post,
-		scopes,
-		cookie,
-		publicOrigin,
-		allowedOrigins,
-		authParams,
-	};
+  const p = `apps[${i}].`;
+  if (!isObj(raw)) throw new ConfigError(`apps[${i}]`, "must be an object");
+  const id = str(raw, "id", p);
+  if (!APP_ID.test(id)) throw new ConfigError(`${p}id`, "must match [a-z0-9][a-z0-9-]{0,62}");
+  if (seen.has(id)) throw new ConfigError(`${p}id`, `duplicate app id "${id}"`);
+  seen.add(id);
+  const mode = str(raw, "mode", p, "bff");
+  if (mode !== "bff" && mode !== "tokenExchange")
+    throw new ConfigError(`${p}mode`, 'must be "bff" or "tokenExchange"');
+  const issuer = str(raw, "issuer", p);
+  url(issuer, `${p}issuer`, ["https:", "http:"]);
+  const redirectUri = str(raw, "redirect_uri", p);
+  const ru = url(redirectUri, `${p}redirect_uri`, ["https:", "http:"]);
+  const post = optStr(raw, "post_logout_redirect_uri", p);
+  if (post) url(post, `${p}post_logout_redirect_uri`, ["https:", "http:"]);
+  const scopesRaw = raw.scopes ?? ["openid", "profile", "email", "offline_access"];
+  const scopes = typeof scopesRaw === "string" ? scopesRaw.split(/\s+/).filter(Boolean) : scopesRaw;
+  if (
+    !Array.isArray(scopes) ||
+    !scopes.every((s) => typeof s === "string" && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s))
+  ) {
+    throw new ConfigError(`${p}scopes`, "must be a list of scope tokens");
+  }
+  if (!scopes.includes("openid")) throw new ConfigError(`${p}scopes`, 'must include "openid"');
+  const cookie = str(raw, "cookie", p, `__Host-sg-${id}`);
+  if (!COOKIE_NAME.test(cookie)) throw new ConfigError(`${p}cookie`, "is not a valid cookie name");
+  if (!cookie.startsWith("__Host-")) throw new ConfigError(`${p}cookie`, 'must start with "__Host-"');
+  const publicOrigin = url(str(raw, "public_origin", p, ru.origin), `${p}public_origin`, [
+    "https:",
+    "http:",
+  ]).origin;
+  const originsRaw = raw.allowed_origins ?? [publicOrigin];
+  if (!Array.isArray(originsRaw)) throw new ConfigError(`${p}allowed_origins`, "must be a list of origins");
+  const allowedOrigins = originsRaw.map((o, j) => {
+    if (typeof o !== "string") throw new ConfigError(`${p}allowed_origins[${j}]`, "must be a string");
+    const u = url(o, `${p}allowed_origins[${j}]`, ["https:", "http:"]);
+    if (u.origin !== o.replace(/\/$/, ""))
+      throw new ConfigError(`${p}allowed_origins[${j}]`, "must be a bare origin (scheme://host[:port])");
+    return u.origin;
+  });
+  if (!allowedOrigins.includes(publicOrigin)) allowedOrigins.unshift(publicOrigin);
+  const ap = obj(raw, "auth_params", p);
+  const authParams: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ap)) {
+    if (typeof v !== "string") throw new ConfigError(`${p}auth_params.${k}`, "must be a string");
+    authParams[k] = v;
+  }
+  return {
+    id,
+    mode,
+    issuer,
+    clientId: str(raw, "client_id", p),
+    clientSecret: optStr(raw, "client_secret", p),
+    redirectUri,
+    postLogoutRedirectUri: post,
+    scopes,
+    cookie,
+    publicOrigin,
+    allowedOrigins,
+    authParams,
+  };
 }
 
 /** Validates a parsed YAML/JSON document; throws ConfigError naming the field. */
 export function validateConfig(raw: unknown): BffConfig {
-	if (!isObj(raw)) throw new ConfigError("(root)", "must be a mapping");
-	const pub = obj(raw, "public", "");
-	const internal = obj(raw, "internal", "");
-	const redis = obj(raw, "redis", "");
-	const session = obj(raw, "session", "");
-	const timeouts = obj(raw, "timeouts", "");
-	const prefix = str(pub, "prefix", "public.", "/auth");
-	if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix)) throw new ConfigError("public.prefix", 'must look like "/auth" (no trailing slash)');
-	const redisUrl = str(redis, "url", "redis.");
-	// Not WHATWG URL: Sentinel/Cluster forms list several comma-separated hosts.
-	if (!/^rediss?(-sentinel|-cluster)?:\/\/([^:@/\s]*(:[^@/\s]*)?@)?[^/?@\s]+(\/[^?\s]*)?(\?\S*)?$/.test(redisUrl)) {
-		throw new ConfigError("redis.url", "must be redis://, rediss://, redis-sentinel://h1:p1,h2:p2/<master> or redis-cluster://h1:p1,h2:p2");
-	}
-	const idleTimeoutS = int(session, "idle_timeout_s", "session.", 1800, 10, 30 * 86400);
-	const absoluteTimeoutS = int(session, "absolute_timeout_s", "session.", 8 * 3600, 10, 90 * 86400);
-	if (absoluteTimeoutS < idleTimeoutS) throw new ConfigError("session.absolute_timeout_s", "must be >= session.idle_timeout_s");
-	const appsRaw = raw.apps;
-	if (!Array.isArray(appsRaw) || appsRaw.length === 0) throw new ConfigError("apps", "must be a non-empty list");
-	const seen = new Set<string>();
-	const apps = appsRaw.map((a, i) => parseApp(a, i, seen));
-	const internalKey = optStr(internal, "key", "internal.");
-	if (internalKey !== undefined && internalKey.length < 16) throw new ConfigError("internal.key", "must be at least 16 characters");
-	const logLevel = str(raw, "log_level", "", "info");
-	if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
-		throw new ConfigError("log_level", "must be one of trace|debug|info|warn|error|fatal|silent");
-	}
-	const allowInsecure = raw.allow_insecure_issuer ?? false;
-	if (typeof allowInsecure !== "boolean") throw new ConfigError("allow_insecure_issuer", "must be true or false");
-	if (!allowInsecure) {
-		for (const [i, a] of apps.entries()) {
-			if (a.issuer.startsWith("http:")) throw new ConfigError(`apps[${i}].issuer`, "is http:// (set allow_insecure_issuer: true for local tests only)");
-		}
-	}
-	return {
-		publicListen: listen(pub.listen ?? "0.0.0.0:8080", "public.listen", "0.0.0.0"),
-		internalListen: listen(internal.listen ?? "127.0.0.1:8081", "internal.listen", "127.0.0.1"),
-		prefix,
-		internalKey,
-		redisUrl,
-		redisKeyPrefix: str(redis, "key_prefix", "redis.", "sg:"),
-		keys: parseKeys(raw),
-		refreshSkewS: int(session, "refresh_skew_s", "session.", 30, 0, 3600),
-		idleTimeoutS,
-		absoluteTimeoutS,
-		loginTimeoutS: int(session, "login_timeout_s", "session.", 600, 30, 3600),
-		opTimeoutMs: int(timeouts, "op_ms", "timeouts.", 5000, 100, 60_000),
-		refreshWaitMs: int(timeouts, "refresh_wait_ms", "timeouts.", 10_000, 100, 60_000),
-		allowInsecureIssuer: allowInsecure,
-		logLevel,
-		apps,
-	};
+  if (!isObj(raw)) throw new ConfigError("(root)", "must be a mapping");
+  const pub = obj(raw, "public", "");
+  const internal = obj(raw, "internal", "");
+  const redis = obj(raw, "redis", "");
+  const session = obj(raw, "session", "");
+  const timeouts = obj(raw, "timeouts", "");
+  const prefix = str(pub, "prefix", "public.", "/auth");
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix))
+    throw new ConfigError("public.prefix", 'must look like "/auth" (no trailing slash)');
+  const redisUrl = str(redis, "url", "redis.");
+  // Not WHATWG URL: Sentinel/Cluster forms list several comma-separated hosts.
+  if (
+    !/^rediss?(-sentinel|-cluster)?:\/\/([^:@/\s]*(:[^@/\s]*)?@)?[^/?@\s]+(\/[^?\s]*)?(\?\S*)?$/.test(
+      redisUrl,
+    )
+  ) {
+    throw new ConfigError(
+      "redis.url",
+      "must be redis://, rediss://, redis-sentinel://h1:p1,h2:p2/<master> or redis-cluster://h1:p1,h2:p2",
+    );
+  }
+  const idleTimeoutS = int(session, "idle_timeout_s", "session.", 1800, 10, 30 * 86400);
+  const absoluteTimeoutS = int(session, "absolute_timeout_s", "session.", 8 * 3600, 10, 90 * 86400);
+  if (absoluteTimeoutS < idleTimeoutS)
+    throw new ConfigError("session.absolute_timeout_s", "must be >= session.idle_timeout_s");
+  const appsRaw = raw.apps;
+  if (!Array.isArray(appsRaw) || appsRaw.length === 0)
+    throw new ConfigError("apps", "must be a non-empty list");
+  const seen = new Set<string>();
+  const apps = appsRaw.map((a, i) => parseApp(a, i, seen));
+  const internalKey = optStr(internal, "key", "internal.");
+  if (internalKey !== undefined && internalKey.length < 16)
+    throw new ConfigError("internal.key", "must be at least 16 characters");
+  const logLevel = str(raw, "log_level", "", "info");
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
+    throw new ConfigError("log_level", "must be one of trace|debug|info|warn|error|fatal|silent");
+  }
+  const allowInsecure = raw.allow_insecure_issuer ?? false;
+  if (typeof allowInsecure !== "boolean")
+    throw new ConfigError("allow_insecure_issuer", "must be true or false");
+  if (!allowInsecure) {
+    for (const [i, a] of apps.entries()) {
+      if (a.issuer.startsWith("http:"))
+        throw new ConfigError(
+          `apps[${i}].issuer`,
+          "is http:// (set allow_insecure_issuer: true for local tests only)",
+        );
+    }
+  }
+  return {
+    publicListen: listen(pub.listen ?? "0.0.0.0:8080", "public.listen", "0.0.0.0"),
+    internalListen: listen(internal.listen ?? "127.0.0.1:8081", "internal.listen", "127.0.0.1"),
+    prefix,
+    internalKey,
+    redisUrl,
+    redisKeyPrefix: str(redis, "key_prefix", "redis.", "sg:"),
+    keys: parseKeys(raw),
+    refreshSkewS: int(session, "refresh_skew_s", "session.", 30, 0, 3600),
+    idleTimeoutS,
+    absoluteTimeoutS,
+    loginTimeoutS: int(session, "login_timeout_s", "session.", 600, 30, 3600),
+    opTimeoutMs: int(timeouts, "op_ms", "timeouts.", 5000, 100, 60_000),
+    refreshWaitMs: int(timeouts, "refresh_wait_ms", "timeouts.", 10_000, 100, 60_000),
+    allowInsecureIssuer: allowInsecure,
+    logLevel,
+    apps,
+  };
 }

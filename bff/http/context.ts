@@ -9,13 +9,13 @@ import type { RedisClient } from "../session/redis.js";
 import type { SessionStore } from "../session/store.js";
 
 export interface Ctx {
-	config: BffConfig;
-	apps: Map<string, AppConfig>;
-	ring: KeyRing;
-	redis: RedisClient;
-	store: SessionStore;
-	clients: OidcClients;
-	tokens: TokenService;
-	metrics: Metrics;
-	log: Logger;
+  config: BffConfig;
+  apps: Map<string, AppConfig>;
+  ring: KeyRing;
+  redis: RedisClient;
+  store: SessionStore;
+  clients: OidcClients;
+  tokens: TokenService;
+  metrics: Metrics;
+  log: Logger;
 }

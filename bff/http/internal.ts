@@ -8,44 +8,66 @@ import { HttpError, header, sendJson } from "./util.js";
 const SESSION_VALUE = /^[A-Za-z0-9_-]{1,256}$/;
 
 function keyMatches(expected: string, got: string | undefined): boolean {
-	if (got === undefined) return false;
-	const a = Buffer.from(expected);
-	const b = Buffer.from(got);
-	return a.length === b.length && timingSafeEqual(a, b);
+  if (got === undefined) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(got);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export async function handleInternal(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL): Promise<string> {
-	switch (url.pathname) {
-		case "/internal/v1/session-token": {
-			if (req.method !== "GET") throw new HttpError(405, "method_not_allowed");
-			if (ctx.config.internalKey && !keyMatches(ctx.config.internalKey, header(req, "x-sessiongate-internal-key"))) {
-				throw new HttpError(403, "forbidden", "x-sessiongate-internal-key missing or wrong");
-			}
-			const appId = header(req, "x-sessiongate-app");
-			const app = appId ? ctx.apps.get(appId) : undefined;
-			if (!app) throw new HttpError(400, "unknown_app", "x-sessiongate-app missing or not configured");
-			const sessionId = header(req, "x-sessiongate-session");
-			const t = sessionId && SESSION_VALUE.test(sessionId) ? await ctx.tokens.get(app, sessionId) : null;
-			if (!t) sendJson(res, 401, { error: "no_session" });
-			else sendJson(res, 200, { access_token: t.accessToken, token_type: "Bearer", expires_in: t.expiresIn });
-			return "session-token";
-		}
-		case "/metrics": {
-			const body = await ctx.metrics.registry.metrics();
-			res.writeHead(200, { "content-type": ctx.metrics.registry.contentType });
-			res.end(body);
-			return "metrics";
-		}
-		case "/healthz":
-			sendJson(res, 200, { status: "ok" });
-			return "healthz";
-		case "/readyz": {
-			let ok = ctx.redis.status === "ready";
-			if (ok) ok = await ctx.redis.ping().then(() => true, () => false);
-			sendJson(res, ok ? 200 : 503, ok ? { status: "ready" } : { status: "not_ready", error: "session_store_unavailable", error_description: `redis: ${ctx.redis.status}` });
-			return "readyz";
-		}
-		default:
-			throw new HttpError(404, "not_found");
-	}
+export async function handleInternal(
+  ctx: Ctx,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<string> {
+  switch (url.pathname) {
+    case "/internal/v1/session-token": {
+      if (req.method !== "GET") throw new HttpError(405, "method_not_allowed");
+      if (
+        ctx.config.internalKey &&
+        !keyMatches(ctx.config.internalKey, header(req, "x-sessiongate-internal-key"))
+      ) {
+        throw new HttpError(403, "forbidden", "x-sessiongate-internal-key missing or wrong");
+      }
+      const appId = header(req, "x-sessiongate-app");
+      const app = appId ? ctx.apps.get(appId) : undefined;
+      if (!app) throw new HttpError(400, "unknown_app", "x-sessiongate-app missing or not configured");
+      const sessionId = header(req, "x-sessiongate-session");
+      const t = sessionId && SESSION_VALUE.test(sessionId) ? await ctx.tokens.get(app, sessionId) : null;
+      if (!t) sendJson(res, 401, { error: "no_session" });
+      else sendJson(res, 200, { access_token: t.accessToken, token_type: "Bearer", expires_in: t.expiresIn });
+      return "session-token";
+    }
+    case "/metrics": {
+      const body = await ctx.metrics.registry.metrics();
+      res.writeHead(200, { "content-type": ctx.metrics.registry.contentType });
+      res.end(body);
+      return "metrics";
+    }
+    case "/healthz":
+      sendJson(res, 200, { status: "ok" });
+      return "healthz";
+    case "/readyz": {
+      let ok = ctx.redis.status === "ready";
+      if (ok)
+        ok = await ctx.redis.ping().then(
+          () => true,
+          () => false,
+        );
+      sendJson(
+        res,
+        ok ? 200 : 503,
+        ok
+          ? { status: "ready" }
+          : {
+              status: "not_ready",
+              error: "session_store_unavailable",
+              error_description: `redis: ${ctx.redis.status}`,
+            },
+      );
+      return "readyz";
+    }
+    default:
+      throw new HttpError(404, "not_found");
+  }
 }

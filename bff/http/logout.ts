@@ -5,64 +5,80 @@ import type { AppConfig } from "../config/schema.js";
 import { verifyLogoutToken } from "../oidc/logout-token.js";
 import type { Ctx } from "./context.js";
 import { checkSameOrigin } from "./csrf.js";
-import { HttpError, clearCookie, parseCookies, readBody, redirect } from "./util.js";
+import { clearCookie, HttpError, parseCookies, readBody, redirect } from "./util.js";
 
 export function logoutCallbackUri(ctx: Ctx, app: AppConfig): string {
-	return app.postLogoutRedirectUri ?? `${app.publicOrigin}${ctx.config.prefix}/${app.id}/logout/callback`;
+  return app.postLogoutRedirectUri ?? `${app.publicOrigin}${ctx.config.prefix}/${app.id}/logout/callback`;
 }
 
-export async function logout(ctx: Ctx, app: AppConfig, req: IncomingMessage, res: ServerResponse): Promise<void> {
-	// GET is tolerated (SameSite=Strict keeps cross-site navigations cookie-less);
-	// POST must come from the app's own origin.
-	if (req.method === "POST") checkSameOrigin(req, app);
-	const cookieVal = parseCookies(req.headers.cookie).get(app.cookie);
-	const s = cookieVal && /^[A-Za-z0-9_-]{1,256}$/.test(cookieVal) ? await ctx.store.load(app.id, cookieVal) : null;
-	const cookies = [clearCookie(app.cookie)];
-	let config: oidc.Configuration | undefined;
-	if (s) {
-		// Delete first: the session is dead even if the OP cannot be reached below.
-		await ctx.store.remove(s);
-		ctx.metrics.logouts.inc({ app: app.id, kind: "rp" });
-		try {
-			config = await ctx.clients.get(app);
-			const rt = s.tokens.refreshToken;
-			if (rt && config.serverMetadata().revocation_endpoint) {
-				await oidc.tokenRevocation(config, rt, { token_type_hint: "refresh_token" });
-			}
-		} catch (err) {
-			ctx.log.warn({ app: app.id, err: (err as Error).message }, "refresh token revocation failed; session deleted locally");
-		}
-	}
-	const after = logoutCallbackUri(ctx, app);
-	if (config?.serverMetadata().end_session_endpoint) {
-		const params: Record<string, string> = { post_logout_redirect_uri: after, client_id: app.clientId };
-		if (s?.tokens.idToken) params.id_token_hint = s.tokens.idToken;
-		redirect(res, oidc.buildEndSessionUrl(config, params).href, cookies, 303);
-		return;
-	}
-	redirect(res, after, cookies, 303);
+export async function logout(
+  ctx: Ctx,
+  app: AppConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  // GET is tolerated (SameSite=Strict keeps cross-site navigations cookie-less);
+  // POST must come from the app's own origin.
+  if (req.method === "POST") checkSameOrigin(req, app);
+  const cookieVal = parseCookies(req.headers.cookie).get(app.cookie);
+  const s =
+    cookieVal && /^[A-Za-z0-9_-]{1,256}$/.test(cookieVal) ? await ctx.store.load(app.id, cookieVal) : null;
+  const cookies = [clearCookie(app.cookie)];
+  let config: oidc.Configuration | undefined;
+  if (s) {
+    // Delete first: the session is dead even if the OP cannot be reached below.
+    await ctx.store.remove(s);
+    ctx.metrics.logouts.inc({ app: app.id, kind: "rp" });
+    try {
+      config = await ctx.clients.get(app);
+      const rt = s.tokens.refreshToken;
+      if (rt && config.serverMetadata().revocation_endpoint) {
+        await oidc.tokenRevocation(config, rt, { token_type_hint: "refresh_token" });
+      }
+    } catch (err) {
+      ctx.log.warn(
+        { app: app.id, err: (err as Error).message },
+        "refresh token revocation failed; session deleted locally",
+      );
+    }
+  }
+  const after = logoutCallbackUri(ctx, app);
+  if (config?.serverMetadata().end_session_endpoint) {
+    const params: Record<string, string> = { post_logout_redirect_uri: after, client_id: app.clientId };
+    if (s?.tokens.idToken) params.id_token_hint = s.tokens.idToken;
+    redirect(res, oidc.buildEndSessionUrl(config, params).href, cookies, 303);
+    return;
+  }
+  redirect(res, after, cookies, 303);
 }
 
 export function logoutCallback(_ctx: Ctx, app: AppConfig, _req: IncomingMessage, res: ServerResponse): void {
-	redirect(res, `${app.publicOrigin}/`, [clearCookie(app.cookie)]);
+  redirect(res, `${app.publicOrigin}/`, [clearCookie(app.cookie)]);
 }
 
-export async function backchannelLogout(ctx: Ctx, app: AppConfig, req: IncomingMessage, res: ServerResponse): Promise<void> {
-	if (req.method !== "POST") throw new HttpError(405, "method_not_allowed");
-	const ct = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
-	if (ct !== "application/x-www-form-urlencoded") throw new HttpError(400, "invalid_request", "expected application/x-www-form-urlencoded");
-	const form = new URLSearchParams(await readBody(req));
-	const token = form.get("logout_token");
-	if (!token || form.getAll("logout_token").length !== 1) throw new HttpError(400, "invalid_request", "logout_token missing");
-	const config = await ctx.clients.get(app);
-	const claims = await verifyLogoutToken(config, token, 60);
-	// A logout token is single-use (spec §2.6 step 10 "MAY"; cheap, so we do it).
-	if (claims.jti && !(await ctx.store.once(`jti:${app.id}:${claims.iss}:${claims.jti}`, 600))) {
-		throw new HttpError(400, "invalid_request", "logout_token replayed");
-	}
-	const n = await ctx.store.removeBy(app.id, { sid: claims.sid, sub: claims.sub });
-	ctx.metrics.logouts.inc({ app: app.id, kind: "backchannel" }, n);
-	ctx.log.info({ app: app.id, sub: claims.sub, removed: n }, "back-channel logout");
-	res.writeHead(200, { "cache-control": "no-store" });
-	res.end();
+export async function backchannelLogout(
+  ctx: Ctx,
+  app: AppConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  if (req.method !== "POST") throw new HttpError(405, "method_not_allowed");
+  const ct = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+  if (ct !== "application/x-www-form-urlencoded")
+    throw new HttpError(400, "invalid_request", "expected application/x-www-form-urlencoded");
+  const form = new URLSearchParams(await readBody(req));
+  const token = form.get("logout_token");
+  if (!token || form.getAll("logout_token").length !== 1)
+    throw new HttpError(400, "invalid_request", "logout_token missing");
+  const config = await ctx.clients.get(app);
+  const claims = await verifyLogoutToken(config, token, 60);
+  // A logout token is single-use (spec §2.6 step 10 "MAY"; cheap, so we do it).
+  if (claims.jti && !(await ctx.store.once(`jti:${app.id}:${claims.iss}:${claims.jti}`, 600))) {
+    throw new HttpError(400, "invalid_request", "logout_token replayed");
+  }
+  const n = await ctx.store.removeBy(app.id, { sid: claims.sid, sub: claims.sub });
+  ctx.metrics.logouts.inc({ app: app.id, kind: "backchannel" }, n);
+  ctx.log.info({ app: app.id, sub: claims.sub, removed: n }, "back-channel logout");
+  res.writeHead(200, { "cache-control": "no-store" });
+  res.end();
 }

@@ -6,70 +6,92 @@ import type { Ctx } from "./context.js";
 import { checkCsrfHeader, checkSameOrigin } from "./csrf.js";
 import { callback, login } from "./login.js";
 import { backchannelLogout, logout, logoutCallback } from "./logout.js";
-import { HttpError, clearCookie, parseCookies, sendJson } from "./util.js";
+import { clearCookie, HttpError, parseCookies, sendJson } from "./util.js";
 
-type Handler = (ctx: Ctx, app: AppConfig, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+type Handler = (
+  ctx: Ctx,
+  app: AppConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+) => Promise<void> | void;
 
 const ROUTES: Record<string, { methods: string[]; handler: Handler }> = {
-	login: { methods: ["GET"], handler: login },
-	callback: { methods: ["GET"], handler: callback },
-	logout: { methods: ["GET", "POST"], handler: logout },
-	"logout/callback": { methods: ["GET"], handler: logoutCallback },
-	session: { methods: ["GET"], handler: sessionInfo },
-	token: { methods: ["GET", "POST"], handler: token },
-	"backchannel-logout": { methods: ["POST"], handler: backchannelLogout },
+  login: { methods: ["GET"], handler: login },
+  callback: { methods: ["GET"], handler: callback },
+  logout: { methods: ["GET", "POST"], handler: logout },
+  "logout/callback": { methods: ["GET"], handler: logoutCallback },
+  session: { methods: ["GET"], handler: sessionInfo },
+  token: { methods: ["GET", "POST"], handler: token },
+  "backchannel-logout": { methods: ["POST"], handler: backchannelLogout },
 };
 
 /** Returns the route label (for metrics) and runs it; throws HttpError for bad paths. */
-export async function handlePublic(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL): Promise<string> {
-	const p = ctx.config.prefix;
-	if (!url.pathname.startsWith(`${p}/`)) throw new HttpError(404, "not_found");
-	const rest = url.pathname.slice(p.length + 1);
-	const slash = rest.indexOf("/");
-	const appId = slash < 0 ? rest : rest.slice(0, slash);
-	const action = slash < 0 ? "" : rest.slice(slash + 1);
-	const app = ctx.apps.get(appId);
-	if (!app) throw new HttpError(404, "unknown_app");
-	const route = ROUTES[action];
-	if (!route) throw new HttpError(404, "not_found");
-	if (!route.methods.includes(req.method ?? "")) throw new HttpError(405, "method_not_allowed");
-	await route.handler(ctx, app, req, res, url);
-	return action;
+export async function handlePublic(
+  ctx: Ctx,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<string> {
+  const p = ctx.config.prefix;
+  if (!url.pathname.startsWith(`${p}/`)) throw new HttpError(404, "not_found");
+  const rest = url.pathname.slice(p.length + 1);
+  const slash = rest.indexOf("/");
+  const appId = slash < 0 ? rest : rest.slice(0, slash);
+  const action = slash < 0 ? "" : rest.slice(slash + 1);
+  const app = ctx.apps.get(appId);
+  if (!app) throw new HttpError(404, "unknown_app");
+  const route = ROUTES[action];
+  if (!route) throw new HttpError(404, "not_found");
+  if (!route.methods.includes(req.method ?? "")) throw new HttpError(405, "method_not_allowed");
+  await route.handler(ctx, app, req, res, url);
+  return action;
 }
 
 function sessionCookie(req: IncomingMessage, app: AppConfig): string | null {
-	const v = parseCookies(req.headers.cookie).get(app.cookie);
-	return v && /^[A-Za-z0-9_-]{1,256}$/.test(v) ? v : null;
+  const v = parseCookies(req.headers.cookie).get(app.cookie);
+  return v && /^[A-Za-z0-9_-]{1,256}$/.test(v) ? v : null;
 }
 
-async function sessionInfo(ctx: Ctx, app: AppConfig, req: IncomingMessage, res: ServerResponse): Promise<void> {
-	const id = sessionCookie(req, app);
-	const s = id ? await ctx.store.load(app.id, id) : null;
-	if (!s) {
-		sendJson(res, 401, { error: "no_session" }, parseCookies(req.headers.cookie).has(app.cookie) ? { "set-cookie": clearCookie(app.cookie) } : {});
-		return;
-	}
-	// User info only: never tokens or the session id (invariant 1).
-	sendJson(res, 200, {
-		authenticated: true,
-		app: app.id,
-		mode: app.mode,
-		sub: s.sub,
-		user: { sub: s.sub, ...s.user },
-		session_expires_at: new Date(s.absExpiresAt).toISOString(),
-	});
+async function sessionInfo(
+  ctx: Ctx,
+  app: AppConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const id = sessionCookie(req, app);
+  const s = id ? await ctx.store.load(app.id, id) : null;
+  if (!s) {
+    sendJson(
+      res,
+      401,
+      { error: "no_session" },
+      parseCookies(req.headers.cookie).has(app.cookie) ? { "set-cookie": clearCookie(app.cookie) } : {},
+    );
+    return;
+  }
+  // User info only: never tokens or the session id (invariant 1).
+  sendJson(res, 200, {
+    authenticated: true,
+    app: app.id,
+    mode: app.mode,
+    sub: s.sub,
+    user: { sub: s.sub, ...s.user },
+    session_expires_at: new Date(s.absExpiresAt).toISOString(),
+  });
 }
 
 async function token(ctx: Ctx, app: AppConfig, req: IncomingMessage, res: ServerResponse): Promise<void> {
-	if (app.mode !== "tokenExchange") throw new HttpError(404, "not_enabled", "the token endpoint exists in tokenExchange mode only");
-	checkCsrfHeader(req);
-	checkSameOrigin(req, app);
-	const id = sessionCookie(req, app);
-	const t = id ? await ctx.tokens.get(app, id) : null;
-	if (!t) {
-		sendJson(res, 401, { error: "no_session" });
-		return;
-	}
-	// The access token only: never the refresh or ID token (invariant 1).
-	sendJson(res, 200, { access_token: t.accessToken, token_type: "Bearer", expires_in: t.expiresIn });
+  if (app.mode !== "tokenExchange")
+    throw new HttpError(404, "not_enabled", "the token endpoint exists in tokenExchange mode only");
+  checkCsrfHeader(req);
+  checkSameOrigin(req, app);
+  const id = sessionCookie(req, app);
+  const t = id ? await ctx.tokens.get(app, id) : null;
+  if (!t) {
+    sendJson(res, 401, { error: "no_session" });
+    return;
+  }
+  // The access token only: never the refresh or ID token (invariant 1).
+  sendJson(res, 200, { access_token: t.accessToken, token_type: "Bearer", expires_in: t.expiresIn });
 }

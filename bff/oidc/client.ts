@@ -4,66 +4,67 @@ import * as oidc from "openid-client";
 import type { AppConfig } from "../config/schema.js";
 
 export class OpUnavailableError extends Error {
-	constructor(cause: unknown) {
-		super(`identity provider unreachable: ${(cause as Error)?.message ?? String(cause)}`);
-		this.name = "OpUnavailableError";
-	}
+  constructor(cause: unknown) {
+    super(`identity provider unreachable: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = "OpUnavailableError";
+  }
 }
 
 /** The OP answered with an OAuth error (e.g. invalid_grant): the grant is dead, not the OP. */
 export function isGrantError(err: unknown): boolean {
-	return err instanceof oidc.ResponseBodyError && (err.error === "invalid_grant" || err.status === 400 || err.status === 401);
+  return (
+    err instanceof oidc.ResponseBodyError &&
+    (err.error === "invalid_grant" || err.status === 400 || err.status === 401)
+  );
 }
 
 /** Network failure, timeout or 5xx from the OP. */
 export function isOpUnavailable(err: unknown): boolean {
-	if (err instanceof OpUnavailableError) return true;
-	if (err instanceof oidc.ResponseBodyError) return err.status >= 500;
-	if (!(err instanceof Error)) return false;
-	const code = (err as { code?: string }).code;
-	return (
-		err.name === "TimeoutError" ||
-		err.name === "AbortError" ||
-		(err instanceof TypeError && /fetch failed/i.test(err.message)) ||
-		code === "OAUTH_RESPONSE_IS_NOT_CONFORM" ||
-		code === "OAUTH_RESPONSE_IS_NOT_JSON"
-	);
+  if (err instanceof OpUnavailableError) return true;
+  if (err instanceof oidc.ResponseBodyError) return err.status >= 500;
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: string }).code;
+  return (
+    err.name === "TimeoutError" ||
+    err.name === "AbortError" ||
+    (err instanceof TypeError && /fetch failed/i.test(err.message)) ||
+    code === "OAUTH_RESPONSE_IS_NOT_CONFORM" ||
+    code === "OAUTH_RESPONSE_IS_NOT_JSON"
+  );
 }
 
 export class OidcClients {
-	private readonly configs = new Map<string, Promise<oidc.Configuration>>();
+  private readonly configs = new Map<string, Promise<oidc.Configuration>>();
 
-	constructor(
-		private readonly opts: { timeoutMs: number; allowInsecure: boolean },
-	) {}
+  constructor(private readonly opts: { timeoutMs: number; allowInsecure: boolean }) {}
 
-	get(app: AppConfig): Promise<oidc.Configuration> {
-		let p = this.configs.get(app.id);
-		if (!p) {
-			p = this.discover(app);
-			this.configs.set(app.id, p);
-			// Forget a failed discovery so the next request tries again.
-			p.catch(() => {
-				if (this.configs.get(app.id) === p) this.configs.delete(app.id);
-			});
-		}
-		return p;
-	}
+  get(app: AppConfig): Promise<oidc.Configuration> {
+    let p = this.configs.get(app.id);
+    if (!p) {
+      p = this.discover(app);
+      this.configs.set(app.id, p);
+      // Forget a failed discovery so the next request tries again.
+      p.catch(() => {
+        if (this.configs.get(app.id) === p) this.configs.delete(app.id);
+      });
+    }
+    return p;
+  }
 
-	private async discover(app: AppConfig): Promise<oidc.Configuration> {
-		try {
-			return await oidc.discovery(
-				new URL(app.issuer),
-				app.clientId,
-				{ redirect_uris: [app.redirectUri], response_types: ["code"] },
-				app.clientSecret ? oidc.ClientSecretBasic(app.clientSecret) : oidc.None(),
-				{
-					timeout: Math.max(1, Math.ceil(this.opts.timeoutMs / 1000)),
-					execute: this.opts.allowInsecure ? [oidc.allowInsecureRequests] : [],
-				},
-			);
-		} catch (err) {
-			throw new OpUnavailableError(err);
-		}
-	}
+  private async discover(app: AppConfig): Promise<oidc.Configuration> {
+    try {
+      return await oidc.discovery(
+        new URL(app.issuer),
+        app.clientId,
+        { redirect_uris: [app.redirectUri], response_types: ["code"] },
+        app.clientSecret ? oidc.ClientSecretBasic(app.clientSecret) : oidc.None(),
+        {
+          timeout: Math.max(1, Math.ceil(this.opts.timeoutMs / 1000)),
+          execute: this.opts.allowInsecure ? [oidc.allowInsecureRequests] : [],
+        },
+      );
+    } catch (err) {
+      throw new OpUnavailableError(err);
+    }
+  }
 }

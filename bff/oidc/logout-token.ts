@@ -1,6 +1,6 @@
 // OIDC Back-Channel Logout 1.0 §2.6: validate a logout_token against the OP's JWKS.
 // openid-client v6 has no helper for it, so jose does the signature and claim checks.
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
 import type { Configuration } from "openid-client";
 
 const EVENT = "http://schemas.openid.net/event/backchannel-logout";
@@ -9,40 +9,44 @@ const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 export class LogoutTokenError extends Error {}
 
 export interface LogoutClaims {
-	iss: string;
-	sub?: string;
-	sid?: string;
-	jti?: string;
-	exp?: number;
+  iss: string;
+  sub?: string;
+  sid?: string;
+  jti?: string;
+  exp?: number;
 }
 
-export async function verifyLogoutToken(config: Configuration, token: string, clockToleranceS: number): Promise<LogoutClaims> {
-	const meta = config.serverMetadata();
-	if (!meta.jwks_uri) throw new LogoutTokenError("provider has no jwks_uri");
-	let jwks = jwksCache.get(meta.jwks_uri);
-	if (!jwks) {
-		jwks = createRemoteJWKSet(new URL(meta.jwks_uri));
-		jwksCache.set(meta.jwks_uri, jwks);
-	}
-	let payload: JWTPayload;
-	try {
-		({ payload } = await jwtVerify(token, jwks, {
-			issuer: meta.issuer,
-			audience: config.clientMetadata().client_id,
-			requiredClaims: ["iat", "jti"],
-			clockTolerance: clockToleranceS,
-			typ: undefined,
-		}));
-	} catch (err) {
-		throw new LogoutTokenError(`logout_token rejected: ${(err as Error).message}`);
-	}
-	const events = payload.events as Record<string, unknown> | undefined;
-	if (!events || typeof events !== "object" || typeof events[EVENT] !== "object") {
-		throw new LogoutTokenError("logout_token lacks the back-channel-logout event");
-	}
-	if ("nonce" in payload) throw new LogoutTokenError("logout_token must not contain a nonce");
-	const sid = typeof payload.sid === "string" ? payload.sid : undefined;
-	const sub = typeof payload.sub === "string" ? payload.sub : undefined;
-	if (!sid && !sub) throw new LogoutTokenError("logout_token has neither sid nor sub");
-	return { iss: payload.iss as string, sub, sid, jti: payload.jti, exp: payload.exp };
+export async function verifyLogoutToken(
+  config: Configuration,
+  token: string,
+  clockToleranceS: number,
+): Promise<LogoutClaims> {
+  const meta = config.serverMetadata();
+  if (!meta.jwks_uri) throw new LogoutTokenError("provider has no jwks_uri");
+  let jwks = jwksCache.get(meta.jwks_uri);
+  if (!jwks) {
+    jwks = createRemoteJWKSet(new URL(meta.jwks_uri));
+    jwksCache.set(meta.jwks_uri, jwks);
+  }
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, jwks, {
+      issuer: meta.issuer,
+      audience: config.clientMetadata().client_id,
+      requiredClaims: ["iat", "jti"],
+      clockTolerance: clockToleranceS,
+      typ: undefined,
+    }));
+  } catch (err) {
+    throw new LogoutTokenError(`logout_token rejected: ${(err as Error).message}`);
+  }
+  const events = payload.events as Record<string, unknown> | undefined;
+  if (!events || typeof events !== "object" || typeof events[EVENT] !== "object") {
+    throw new LogoutTokenError("logout_token lacks the back-channel-logout event");
+  }
+  if ("nonce" in payload) throw new LogoutTokenError("logout_token must not contain a nonce");
+  const sid = typeof payload.sid === "string" ? payload.sid : undefined;
+  const sub = typeof payload.sub === "string" ? payload.sub : undefined;
+  if (!sid && !sub) throw new LogoutTokenError("logout_token has neither sid nor sub");
+  return { iss: payload.iss as string, sub, sid, jti: payload.jti, exp: payload.exp };
 }

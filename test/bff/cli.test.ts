@@ -6,45 +6,62 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateReturnTo } from "../../bff/http/return-to.js";
-import { DecryptError, decrypt, encrypt, hashSessionId, newSessionId, type KeyRing } from "../../bff/session/crypto.js";
+import {
+  DecryptError,
+  decrypt,
+  encrypt,
+  hashSessionId,
+  type KeyRing,
+  newSessionId,
+} from "../../bff/session/crypto.js";
 import { REPO_ROOT } from "../harness/index.js";
-import { KEY1, KEY2, bffConfig, writeConfig } from "./helpers.js";
+import { bffConfig, KEY1, KEY2, writeConfig } from "./helpers.js";
 
 const tsx = join(REPO_ROOT, "node_modules", ".bin", "tsx");
-const run = (...args: string[]) => spawnSync(tsx, [join(REPO_ROOT, "bff", "main.ts"), ...args], { cwd: REPO_ROOT, encoding: "utf8", timeout: 30_000 });
+const run = (...args: string[]) =>
+  spawnSync(tsx, [join(REPO_ROOT, "bff", "main.ts"), ...args], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
 
 describe("bff/main.ts", () => {
-	it("--help prints usage and exits 0", () => {
-		const r = run("--help");
-		expect(r.status).toBe(0);
-		expect(r.stdout).toMatch(/--config <file>/);
-		expect(r.stdout).toMatch(/Exit codes/);
-	});
+  it("--help prints usage and exits 0", () => {
+    const r = run("--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--config <file>/);
+    expect(r.stdout).toMatch(/Exit codes/);
+  });
 
-	it("exits 2 naming the field for a bad config, a syntax error or no --config", () => {
-		const good = bffConfig({ publicPort: 0, redisUrl: "redis://127.0.0.1:1", issuer: "http://127.0.0.1:2", apps: [{ id: "web", mode: "bff", secret: "s" }] });
-		const bad = writeConfig("bad-config", { ...good, session: { idle_timeout_s: "soon" } });
-		const r = run("--config", bad);
-		expect(r.status).toBe(2);
-		expect(r.stderr).toMatch(/session\.idle_timeout_s/);
-		const yamlFile = join(REPO_ROOT, "test", ".logs", `bad-${process.pid}.yaml`);
-		writeFileSync(yamlFile, "apps: [\n  - id: x\n   bad indent: {");
-		const y = run("--config", yamlFile);
-		expect(y.status).toBe(2);
-		expect(y.stderr).toMatch(/invalid config/);
-		expect(run().status).toBe(2);
-		expect(run("--config", "/nonexistent/file.yaml").status).toBe(2);
-		expect(run("--bogus").status).toBe(2);
-		const ok = run("--config", writeConfig("good-config", good), "--check");
-		expect(ok.status).toBe(0);
-		expect(ok.stdout).toMatch(/config ok/);
-	});
+  it("exits 2 naming the field for a bad config, a syntax error or no --config", () => {
+    const good = bffConfig({
+      publicPort: 0,
+      redisUrl: "redis://127.0.0.1:1",
+      issuer: "http://127.0.0.1:2",
+      apps: [{ id: "web", mode: "bff", secret: "s" }],
+    });
+    const bad = writeConfig("bad-config", { ...good, session: { idle_timeout_s: "soon" } });
+    const r = run("--config", bad);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/session\.idle_timeout_s/);
+    const yamlFile = join(REPO_ROOT, "test", ".logs", `bad-${process.pid}.yaml`);
+    writeFileSync(yamlFile, "apps: [\n  - id: x\n   bad indent: {");
+    const y = run("--config", yamlFile);
+    expect(y.status).toBe(2);
+    expect(y.stderr).toMatch(/invalid config/);
+    expect(run().status).toBe(2);
+    expect(run("--config", "/nonexistent/file.yaml").status).toBe(2);
+    expect(run("--bogus").status).toBe(2);
+    const ok = run("--config", writeConfig("good-config", good), "--check");
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/config ok/);
+  });
 
-	it("YAML config with defaults: cookie __Host-sg-<id>, prefix /auth, internal on 127.0.0.1", async () => {
-		const { parse } = await import("yaml");
-		const { validateConfig } = await import("../../bff/config/schema.js");
-		const c = validateConfig(
-			parse(`
+  it("YAML config with defaults: cookie __Host-sg-<id>, prefix /auth, internal on 127.0.0.1", async () => {
+    const { parse } = await import("yaml");
+    const { validateConfig } = await import("../../bff/config/schema.js");
+    const c = validateConfig(
+      parse(`
 public: { listen: ":8080" }
 redis: { url: "redis-sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379/mymaster" }
 keys: { keys: { k1: "${KEY1}" } }
@@ -55,56 +72,72 @@ apps:
     client_secret: s3cret
     redirect_uri: https://shop.example/auth/shop/callback
 `),
-		);
-		expect(c.prefix).toBe("/auth");
-		expect(c.internalListen).toEqual({ host: "127.0.0.1", port: 8081 });
-		expect(c.publicListen).toEqual({ host: "0.0.0.0", port: 8080 });
-		expect(c.apps[0]).toMatchObject({ cookie: "__Host-sg-shop", mode: "bff", publicOrigin: "https://shop.example", allowedOrigins: ["https://shop.example"] });
-		expect(c.keys.active).toBe("k1");
-	});
+    );
+    expect(c.prefix).toBe("/auth");
+    expect(c.internalListen).toEqual({ host: "127.0.0.1", port: 8081 });
+    expect(c.publicListen).toEqual({ host: "0.0.0.0", port: 8080 });
+    expect(c.apps[0]).toMatchObject({
+      cookie: "__Host-sg-shop",
+      mode: "bff",
+      publicOrigin: "https://shop.example",
+      allowedOrigins: ["https://shop.example"],
+    });
+    expect(c.keys.active).toBe("k1");
+  });
 });
 
 describe("crypto", () => {
-	const ring = (active: string, keys: Record<string, string>): KeyRing => ({
-		active,
-		keys: new Map(Object.entries(keys).map(([k, v]) => [k, Buffer.from(v, "base64")])),
-		hashKey: Buffer.from("pepper"),
-	});
+  const ring = (active: string, keys: Record<string, string>): KeyRing => ({
+    active,
+    keys: new Map(Object.entries(keys).map(([k, v]) => [k, Buffer.from(v, "base64")])),
+    hashKey: Buffer.from("pepper"),
+  });
 
-	it("encrypts with the active key, decrypts with any configured key, refuses tampering and other AAD", () => {
-		const old = ring("k1", { k1: KEY1 });
-		const blob = encrypt(old, "secret", "aad");
-		expect(blob).toMatch(/^v1\.k1\./);
-		expect(blob).not.toContain("secret");
-		const rotated = ring("k2", { k1: KEY1, k2: KEY2 });
-		expect(decrypt(rotated, blob, "aad")).toBe("secret");
-		expect(encrypt(rotated, "x", "aad")).toMatch(/^v1\.k2\./);
-		expect(() => decrypt(rotated, blob, "other")).toThrow(DecryptError);
-		const flipped = blob.slice(0, -2) + (blob.endsWith("A") ? "B" : "A") + blob.slice(-1);
-		expect(() => decrypt(rotated, flipped, "aad")).toThrow(DecryptError);
-		expect(() => decrypt(ring("k2", { k2: KEY2 }), blob, "aad")).toThrow(/unknown key id/);
-		expect(() => decrypt(old, "garbage", "aad")).toThrow(DecryptError);
-	});
+  it("encrypts with the active key, decrypts with any configured key, refuses tampering and other AAD", () => {
+    const old = ring("k1", { k1: KEY1 });
+    const blob = encrypt(old, "secret", "aad");
+    expect(blob).toMatch(/^v1\.k1\./);
+    expect(blob).not.toContain("secret");
+    const rotated = ring("k2", { k1: KEY1, k2: KEY2 });
+    expect(decrypt(rotated, blob, "aad")).toBe("secret");
+    expect(encrypt(rotated, "x", "aad")).toMatch(/^v1\.k2\./);
+    expect(() => decrypt(rotated, blob, "other")).toThrow(DecryptError);
+    const flipped = blob.slice(0, -2) + (blob.endsWith("A") ? "B" : "A") + blob.slice(-1);
+    expect(() => decrypt(rotated, flipped, "aad")).toThrow(DecryptError);
+    expect(() => decrypt(ring("k2", { k2: KEY2 }), blob, "aad")).toThrow(/unknown key id/);
+    expect(() => decrypt(old, "garbage", "aad")).toThrow(DecryptError);
+  });
 
-	it("session ids are 43 base64url chars and their Redis hash does not reveal them", () => {
-		const id = newSessionId();
-		expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
-		expect(newSessionId()).not.toBe(id);
-		const h = hashSessionId(ring("k1", { k1: KEY1 }), id);
-		expect(h).not.toContain(id);
-		expect(h).toBe(hashSessionId(ring("k2", { k2: KEY2 }), id)); // independent of the encryption keys
-	});
+  it("session ids are 43 base64url chars and their Redis hash does not reveal them", () => {
+    const id = newSessionId();
+    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(newSessionId()).not.toBe(id);
+    const h = hashSessionId(ring("k1", { k1: KEY1 }), id);
+    expect(h).not.toContain(id);
+    expect(h).toBe(hashSessionId(ring("k2", { k2: KEY2 }), id)); // independent of the encryption keys
+  });
 });
 
 describe("return_to", () => {
-	const o = "https://app.example";
-	it("keeps same-origin targets and refuses everything else", () => {
-		expect(validateReturnTo(null, o, [o])).toBe(`${o}/`);
-		expect(validateReturnTo("/a/b?c=d", o, [o])).toBe(`${o}/a/b?c=d`);
-		expect(validateReturnTo(`${o}/x`, o, [o])).toBe(`${o}/x`);
-		expect(validateReturnTo("https://other.example/", o, [o, "https://other.example"])).toBe("https://other.example/");
-		for (const bad of ["//evil", "/\\evil", "https://evil/", "javascript:x", "/a\tb", "https://app.example.evil.com/", "http://app.example/", "x".repeat(3000)]) {
-			expect(validateReturnTo(bad, o, [o]), bad).toBeNull();
-		}
-	});
+  const o = "https://app.example";
+  it("keeps same-origin targets and refuses everything else", () => {
+    expect(validateReturnTo(null, o, [o])).toBe(`${o}/`);
+    expect(validateReturnTo("/a/b?c=d", o, [o])).toBe(`${o}/a/b?c=d`);
+    expect(validateReturnTo(`${o}/x`, o, [o])).toBe(`${o}/x`);
+    expect(validateReturnTo("https://other.example/", o, [o, "https://other.example"])).toBe(
+      "https://other.example/",
+    );
+    for (const bad of [
+      "//evil",
+      "/\\evil",
+      "https://evil/",
+      "javascript:x",
+      "/a\tb",
+      "https://app.example.evil.com/",
+      "http://app.example/",
+      "x".repeat(3000),
+    ]) {
+      expect(validateReturnTo(bad, o, [o]), bad).toBeNull();
+    }
+  });
 });

@@ -1,149 +1,160 @@
 // Shared test helpers for the BFF: config builder, a BFF-side cookie jar and a
 // login driver that goes BFF -> OP (harness OpBrowser) -> BFF callback.
 import { randomBytes } from "node:crypto";
-import { writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClientMetadata } from "oidc-provider";
-import { OpBrowser, freePort, type OpHandle } from "../harness/index.js";
+import { freePort, OpBrowser, type OpHandle } from "../harness/index.js";
 
 export const KEY1 = randomBytes(32).toString("base64");
 export const KEY2 = randomBytes(32).toString("base64");
 
 export interface TestApp {
-	id: string;
-	mode: "bff" | "tokenExchange";
-	secret: string;
+  id: string;
+  mode: "bff" | "tokenExchange";
+  secret: string;
 }
 
 /** OP client metadata for an app served by a BFF on `publicUrl`. */
 export function opClient(publicUrl: string, app: TestApp): ClientMetadata {
-	return {
-		client_id: `client-${app.id}`,
-		client_secret: app.secret,
-		redirect_uris: [`${publicUrl}/auth/${app.id}/callback`],
-		post_logout_redirect_uris: [`${publicUrl}/auth/${app.id}/logout/callback`],
-		backchannel_logout_uri: `${publicUrl}/auth/${app.id}/backchannel-logout`,
-		backchannel_logout_session_required: true,
-	};
+  return {
+    client_id: `client-${app.id}`,
+    client_secret: app.secret,
+    redirect_uris: [`${publicUrl}/auth/${app.id}/callback`],
+    post_logout_redirect_uris: [`${publicUrl}/auth/${app.id}/logout/callback`],
+    backchannel_logout_uri: `${publicUrl}/auth/${app.id}/backchannel-logout`,
+    backchannel_logout_session_required: true,
+  };
 }
 
 export function bffConfig(o: {
-	publicPort: number;
-	internalPort?: number;
-	redisUrl: string;
-	issuer: string;
-	apps: TestApp[];
-	skew?: number;
-	keys?: Record<string, string>;
-	active?: string;
-	extra?: Record<string, unknown>;
+  publicPort: number;
+  internalPort?: number;
+  redisUrl: string;
+  issuer: string;
+  apps: TestApp[];
+  skew?: number;
+  keys?: Record<string, string>;
+  active?: string;
+  extra?: Record<string, unknown>;
 }): Record<string, unknown> {
-	const publicUrl = `http://127.0.0.1:${o.publicPort}`;
-	return {
-		log_level: "warn",
-		allow_insecure_issuer: true,
-		public: { listen: `127.0.0.1:${o.publicPort}` },
-		internal: { listen: `127.0.0.1:${o.internalPort ?? 0}` },
-		redis: { url: o.redisUrl },
-		keys: { active: o.active ?? "k1", keys: o.keys ?? { k1: KEY1 } },
-		session: { refresh_skew_s: o.skew ?? 5, idle_timeout_s: 600, absolute_timeout_s: 3600 },
-		timeouts: { op_ms: 3000, refresh_wait_ms: 10000 },
-		apps: o.apps.map((a) => ({
-			id: a.id,
-			mode: a.mode,
-			issuer: o.issuer,
-			client_id: `client-${a.id}`,
-			client_secret: a.secret,
-			redirect_uri: `${publicUrl}/auth/${a.id}/callback`,
-			scopes: ["openid", "profile", "email"],
-		})),
-		...o.extra,
-	};
+  const publicUrl = `http://127.0.0.1:${o.publicPort}`;
+  return {
+    log_level: "warn",
+    allow_insecure_issuer: true,
+    public: { listen: `127.0.0.1:${o.publicPort}` },
+    internal: { listen: `127.0.0.1:${o.internalPort ?? 0}` },
+    redis: { url: o.redisUrl },
+    keys: { active: o.active ?? "k1", keys: o.keys ?? { k1: KEY1 } },
+    session: { refresh_skew_s: o.skew ?? 5, idle_timeout_s: 600, absolute_timeout_s: 3600 },
+    timeouts: { op_ms: 3000, refresh_wait_ms: 10000 },
+    apps: o.apps.map((a) => ({
+      id: a.id,
+      mode: a.mode,
+      issuer: o.issuer,
+      client_id: `client-${a.id}`,
+      client_secret: a.secret,
+      redirect_uri: `${publicUrl}/auth/${a.id}/callback`,
+      scopes: ["openid", "profile", "email"],
+    })),
+    ...o.extra,
+  };
 }
 
 export function writeConfig(name: string, cfg: unknown): string {
-	const dir = join(import.meta.dirname, "..", ".logs");
-	mkdirSync(dir, { recursive: true });
-	const file = join(dir, `${name}-${process.pid}-${Date.now().toString(36)}.json`);
-	writeFileSync(file, JSON.stringify(cfg, null, 2));
-	return file;
+  const dir = join(import.meta.dirname, "..", ".logs");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}-${process.pid}-${Date.now().toString(36)}.json`);
+  writeFileSync(file, JSON.stringify(cfg, null, 2));
+  return file;
 }
 
 export async function ports(n: number): Promise<number[]> {
-	const out: number[] = [];
-	while (out.length < n) {
-		const p = await freePort();
-		if (!out.includes(p)) out.push(p);
-	}
-	return out;
+  const out: number[] = [];
+  while (out.length < n) {
+    const p = await freePort();
+    if (!out.includes(p)) out.push(p);
+  }
+  return out;
 }
 
 /** Set-Cookie lines of a response as name -> { value, attrs } (last wins). */
 export function setCookies(res: Response): Map<string, { value: string; line: string }> {
-	const m = new Map<string, { value: string; line: string }>();
-	for (const line of res.headers.getSetCookie()) {
-		const [pair] = line.split(";");
-		const eq = pair.indexOf("=");
-		m.set(pair.slice(0, eq).trim(), { value: pair.slice(eq + 1).trim(), line });
-	}
-	return m;
+  const m = new Map<string, { value: string; line: string }>();
+  for (const line of res.headers.getSetCookie()) {
+    const [pair] = line.split(";");
+    const eq = pair.indexOf("=");
+    m.set(pair.slice(0, eq).trim(), { value: pair.slice(eq + 1).trim(), line });
+  }
+  return m;
 }
 
 export interface LoginResult {
-	/** The session cookie value (the session id). */
-	session: string;
-	cookieLine: string;
-	callbackRes: Response;
-	callbackBody: string;
-	loginRes: Response;
-	op: OpBrowser;
-	callbackUrl: string;
-	loginCookie: string;
+  /** The session cookie value (the session id). */
+  session: string;
+  cookieLine: string;
+  callbackRes: Response;
+  callbackBody: string;
+  loginRes: Response;
+  op: OpBrowser;
+  callbackUrl: string;
+  loginCookie: string;
 }
 
 export async function startLogin(publicUrl: string, appId: string, returnTo?: string) {
-	const q = returnTo === undefined ? "" : `?return_to=${encodeURIComponent(returnTo)}`;
-	const res = await fetch(`${publicUrl}/auth/${appId}/login${q}`, { redirect: "manual" });
-	const loginCookie = setCookies(res).get(`__Host-sg-${appId}-login`)?.value ?? "";
-	return { res, location: res.headers.get("location") ?? "", loginCookie };
+  const q = returnTo === undefined ? "" : `?return_to=${encodeURIComponent(returnTo)}`;
+  const res = await fetch(`${publicUrl}/auth/${appId}/login${q}`, { redirect: "manual" });
+  const loginCookie = setCookies(res).get(`__Host-sg-${appId}-login`)?.value ?? "";
+  return { res, location: res.headers.get("location") ?? "", loginCookie };
 }
 
 export async function login(
-	publicUrl: string,
-	op: OpHandle,
-	appId: string,
-	opts: { user?: string; password?: string; returnTo?: string; browser?: OpBrowser } = {},
+  publicUrl: string,
+  op: OpHandle,
+  appId: string,
+  opts: { user?: string; password?: string; returnTo?: string; browser?: OpBrowser } = {},
 ): Promise<LoginResult> {
-	const start = await startLogin(publicUrl, appId, opts.returnTo);
-	if (start.res.status !== 302) throw new Error(`login answered ${start.res.status}: ${await start.res.text()}`);
-	const browser = opts.browser ?? new OpBrowser(op.issuer);
-	const callbackUrl = await browser.login(start.location, {
-		username: opts.user ?? "alice",
-		password: opts.password ?? "wonderland",
-	});
-	const cb = await fetch(callbackUrl, {
-		redirect: "manual",
-		headers: { cookie: `__Host-sg-${appId}-login=${start.loginCookie}` },
-	});
-	const body = await cb.text();
-	const c = setCookies(cb).get(`__Host-sg-${appId}`);
-	if (cb.status !== 200 || !c) throw new Error(`callback answered ${cb.status}: ${body}`);
-	return {
-		session: c.value,
-		cookieLine: c.line,
-		callbackRes: cb,
-		callbackBody: body,
-		loginRes: start.res,
-		op: browser,
-		callbackUrl,
-		loginCookie: start.loginCookie,
-	};
+  const start = await startLogin(publicUrl, appId, opts.returnTo);
+  if (start.res.status !== 302)
+    throw new Error(`login answered ${start.res.status}: ${await start.res.text()}`);
+  const browser = opts.browser ?? new OpBrowser(op.issuer);
+  const callbackUrl = await browser.login(start.location, {
+    username: opts.user ?? "alice",
+    password: opts.password ?? "wonderland",
+  });
+  const cb = await fetch(callbackUrl, {
+    redirect: "manual",
+    headers: { cookie: `__Host-sg-${appId}-login=${start.loginCookie}` },
+  });
+  const body = await cb.text();
+  const c = setCookies(cb).get(`__Host-sg-${appId}`);
+  if (cb.status !== 200 || !c) throw new Error(`callback answered ${cb.status}: ${body}`);
+  return {
+    session: c.value,
+    cookieLine: c.line,
+    callbackRes: cb,
+    callbackBody: body,
+    loginRes: start.res,
+    op: browser,
+    callbackUrl,
+    loginCookie: start.loginCookie,
+  };
 }
 
-export function internalToken(internalUrl: string, appId: string, session: string, extra: Record<string, string> = {}) {
-	return fetch(`${internalUrl}/internal/v1/session-token`, {
-		headers: { "x-sessiongate-app": appId, "x-sessiongate-session": session, ...extra },
-	});
+export function internalToken(
+  internalUrl: string,
+  appId: string,
+  session: string,
+  extra: Record<string, string> = {},
+) {
+  return fetch(`${internalUrl}/internal/v1/session-token`, {
+    headers: { "x-sessiongate-app": appId, "x-sessiongate-session": session, ...extra },
+  });
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// biome-ignore lint/suspicious/noExplicitAny: test-side JSON bodies are checked by assertions
+export type Json = any;
+/** `res.json()` typed loosely for assertions (Node's types say `unknown`). */
+export const json = (res: Response): Promise<Json> => res.json();

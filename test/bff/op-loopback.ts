@@ -7,11 +7,13 @@ import instance from "oidc-provider/lib/helpers/weak_cache.js";
 import type { OpHandle } from "../harness/index.js";
 
 export function allowLoopbackCallbacks(op: OpHandle): void {
-	const conf = (instance as (p: unknown) => { configuration: { fetch: typeof fetch } })(op.provider).configuration;
-	const original = conf.fetch;
-	conf.fetch = ((url: string | URL, init: RequestInit & { dispatcher?: unknown }) => {
-		const host = new URL(url).hostname;
-		if (host === "127.0.0.1" || host === "localhost" || host === "[::1]") delete init.dispatcher;
-		return original(url, init);
-	}) as typeof fetch;
+  const conf = (instance as (p: unknown) => { configuration: { fetch: typeof fetch } })(
+    op.provider,
+  ).configuration;
+  const original = conf.fetch;
+  conf.fetch = ((url: string | URL, init: RequestInit & { dispatcher?: unknown }) => {
+    const host = new URL(url).hostname;
+    if (host === "127.0.0.1" || host === "localhost" || host === "[::1]") delete init.dispatcher;
+    return original(url, init);
+  }) as typeof fetch;
 }

@@ -1,9 +1,9 @@
 // Redis killed and restarted mid-test: 503 with a JSON body naming the cause while it
 // is down, /readyz fails, and service resumes by itself (ioredis reconnects).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBff, validateConfig, type RunningBff } from "../../bff/index.js";
-import { startOP, startRedis, waitFor, type OpHandle, type RedisHandle } from "../harness/index.js";
-import { bffConfig, internalToken, login, opClient, ports, type TestApp } from "./helpers.js";
+import { type RunningBff, startBff, validateConfig } from "../../bff/index.js";
+import { type OpHandle, type RedisHandle, startOP, startRedis, waitFor } from "../harness/index.js";
+import { bffConfig, internalToken, json, login, opClient, ports, type TestApp } from "./helpers.js";
 
 const WEB: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
 let op: OpHandle;
@@ -12,47 +12,56 @@ let bff: RunningBff;
 let publicUrl: string;
 
 beforeAll(async () => {
-	const [publicPort] = await ports(1);
-	publicUrl = `http://127.0.0.1:${publicPort}`;
-	redis = await startRedis();
-	op = await startOP({ clients: [opClient(publicUrl, WEB)] });
-	bff = await startBff(validateConfig(bffConfig({ publicPort, redisUrl: redis.url, issuer: op.issuer, apps: [WEB] })), { defaultMetrics: false });
+  const [publicPort] = await ports(1);
+  publicUrl = `http://127.0.0.1:${publicPort}`;
+  redis = await startRedis();
+  op = await startOP({ clients: [opClient(publicUrl, WEB)] });
+  bff = await startBff(
+    validateConfig(bffConfig({ publicPort, redisUrl: redis.url, issuer: op.issuer, apps: [WEB] })),
+    { defaultMetrics: false },
+  );
 });
 
 afterAll(async () => {
-	await bff?.close();
+  await bff?.close();
 });
 
 describe("Redis outage", () => {
-	it("503 naming the cause while Redis is down, recovery by itself when it is back", async () => {
-		const r = await login(publicUrl, op, "web");
-		expect((await internalToken(bff.internalUrl, "web", r.session)).status).toBe(200);
-		expect((await fetch(`${bff.internalUrl}/readyz`)).status).toBe(200);
+  it("503 naming the cause while Redis is down, recovery by itself when it is back", async () => {
+    const r = await login(publicUrl, op, "web");
+    expect((await internalToken(bff.internalUrl, "web", r.session)).status).toBe(200);
+    expect((await fetch(`${bff.internalUrl}/readyz`)).status).toBe(200);
 
-		await redis.kill();
-		const down = await internalToken(bff.internalUrl, "web", r.session);
-		expect(down.status).toBe(503);
-		const body = await down.json();
-		expect(body.error).toBe("session_store_unavailable");
-		expect(body.error_description).toMatch(/^redis: /);
-		const pub = await fetch(`${publicUrl}/auth/web/session`, { headers: { cookie: `__Host-sg-web=${r.session}` } });
-		expect(pub.status).toBe(503);
-		expect((await pub.json()).error).toBe("session_store_unavailable");
-		const ready = await fetch(`${bff.internalUrl}/readyz`);
-		expect(ready.status).toBe(503);
-		expect((await ready.json()).error).toBe("session_store_unavailable");
-		expect((await fetch(`${bff.internalUrl}/healthz`)).status).toBe(200);
-		// A callback can't store the session: 503, not a half-made login.
-		await expect(login(publicUrl, op, "web")).rejects.toThrow(/callback answered 503/);
-		const metrics = await (await fetch(`${bff.internalUrl}/metrics`)).text();
-		expect(metrics).toMatch(/sessiongate_bff_redis_errors_total [1-9]/);
-		expect(metrics).toMatch(/sessiongate_bff_redis_up 0/);
+    await redis.kill();
+    const down = await internalToken(bff.internalUrl, "web", r.session);
+    expect(down.status).toBe(503);
+    const body = await json(down);
+    expect(body.error).toBe("session_store_unavailable");
+    expect(body.error_description).toMatch(/^redis: /);
+    const pub = await fetch(`${publicUrl}/auth/web/session`, {
+      headers: { cookie: `__Host-sg-web=${r.session}` },
+    });
+    expect(pub.status).toBe(503);
+    expect((await json(pub)).error).toBe("session_store_unavailable");
+    const ready = await fetch(`${bff.internalUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect((await json(ready)).error).toBe("session_store_unavailable");
+    expect((await fetch(`${bff.internalUrl}/healthz`)).status).toBe(200);
+    // A callback can't store the session: 503, not a half-made login.
+    await expect(login(publicUrl, op, "web")).rejects.toThrow(/callback answered 503/);
+    const metrics = await (await fetch(`${bff.internalUrl}/metrics`)).text();
+    expect(metrics).toMatch(/sessiongate_bff_redis_errors_total [1-9]/);
+    expect(metrics).toMatch(/sessiongate_bff_redis_up 0/);
 
-		await redis.restart();
-		await waitFor("readyz after Redis restart", async () => (await fetch(`${bff.internalUrl}/readyz`)).status === 200, 15_000);
-		// This Redis has no persistence, so the old session is gone: a clean 401, then a new login works.
-		expect((await internalToken(bff.internalUrl, "web", r.session)).status).toBe(401);
-		const again = await login(publicUrl, op, "web");
-		expect((await internalToken(bff.internalUrl, "web", again.session)).status).toBe(200);
-	}, 45_000);
+    await redis.restart();
+    await waitFor(
+      "readyz after Redis restart",
+      async () => (await fetch(`${bff.internalUrl}/readyz`)).status === 200,
+      15_000,
+    );
+    // This Redis has no persistence, so the old session is gone: a clean 401, then a new login works.
+    expect((await internalToken(bff.internalUrl, "web", r.session)).status).toBe(401);
+    const again = await login(publicUrl, op, "web");
+    expect((await internalToken(bff.internalUrl, "web", again.session)).status).toBe(200);
+  }, 45_000);
 });

@@ -3,8 +3,18 @@
 // the OP revoke the grant, so exactly one refresh must happen).
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, startOP, startProcess, startRedis, type OpHandle } from "../harness/index.js";
-import { bffConfig, internalToken, login, opClient, ports, sleep, writeConfig, type TestApp } from "./helpers.js";
+import { type OpHandle, REPO_ROOT, startOP, startProcess, startRedis } from "../harness/index.js";
+import {
+  bffConfig,
+  internalToken,
+  json,
+  login,
+  opClient,
+  ports,
+  sleep,
+  type TestApp,
+  writeConfig,
+} from "./helpers.js";
 
 const APP: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
 const TTL = 12; // OP access-token lifetime (s)
@@ -16,75 +26,85 @@ let intA: string;
 let intB: string;
 
 async function startBffProcess(name: string, cfg: unknown, internalUrl: string) {
-	const file = writeConfig(name, cfg);
-	return startProcess({
-		name,
-		cmd: join(REPO_ROOT, "node_modules", ".bin", "tsx"),
-		args: [join(REPO_ROOT, "bff", "main.ts"), "--config", file],
-		cwd: REPO_ROOT,
-		ready: { url: `${internalUrl}/healthz` },
-	});
+  const file = writeConfig(name, cfg);
+  return startProcess({
+    name,
+    cmd: join(REPO_ROOT, "node_modules", ".bin", "tsx"),
+    args: [join(REPO_ROOT, "bff", "main.ts"), "--config", file],
+    cwd: REPO_ROOT,
+    ready: { url: `${internalUrl}/healthz` },
+  });
 }
 
 async function metric(internalUrl: string, name: string): Promise<number> {
-	const text = await (await fetch(`${internalUrl}/metrics`)).text();
-	let sum = 0;
-	for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.split(" ").pop());
-	return sum;
+  const text = await (await fetch(`${internalUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.split(" ").pop());
+  return sum;
 }
 
 beforeAll(async () => {
-	const [pa, ia, pb, ib] = await ports(4);
-	pubA = `http://127.0.0.1:${pa}`;
-	intA = `http://127.0.0.1:${ia}`;
-	intB = `http://127.0.0.1:${ib}`;
-	const redis = await startRedis();
-	op = await startOP({ clients: [opClient(pubA, APP)], ttl: TTL, rotateRefreshToken: true });
-	const base = { redisUrl: redis.url, issuer: op.issuer, apps: [APP], skew: SKEW };
-	// Both replicas use A's public URL as redirect_uri, as replicas behind one Envoy would.
-	const cfgA = bffConfig({ ...base, publicPort: pa, internalPort: ia });
-	const cfgB = bffConfig({ ...base, publicPort: pa, internalPort: ib });
-	(cfgB.public as { listen: string }).listen = `127.0.0.1:${pb}`;
-	await Promise.all([startBffProcess("bff-a", cfgA, intA), startBffProcess("bff-b", cfgB, intB)]);
+  const [pa, ia, pb, ib] = await ports(4);
+  pubA = `http://127.0.0.1:${pa}`;
+  intA = `http://127.0.0.1:${ia}`;
+  intB = `http://127.0.0.1:${ib}`;
+  const redis = await startRedis();
+  op = await startOP({ clients: [opClient(pubA, APP)], ttl: TTL, rotateRefreshToken: true });
+  const base = { redisUrl: redis.url, issuer: op.issuer, apps: [APP], skew: SKEW };
+  // Both replicas use A's public URL as redirect_uri, as replicas behind one Envoy would.
+  const cfgA = bffConfig({ ...base, publicPort: pa, internalPort: ia });
+  const cfgB = bffConfig({ ...base, publicPort: pa, internalPort: ib });
+  (cfgB.public as { listen: string }).listen = `127.0.0.1:${pb}`;
+  await Promise.all([startBffProcess("bff-a", cfgA, intA), startBffProcess("bff-b", cfgB, intB)]);
 }, 60_000);
 
 describe("refresh single-flight", () => {
-	it("two BFF processes, 50 concurrent internal-token requests on an expiring session: one refresh at the OP, all served", async () => {
-		const r = await login(pubA, op, "web");
-		const first = await (await internalToken(intA, "web", r.session)).json();
-		expect(first.expires_in).toBeGreaterThan(SKEW);
-		await sleep((TTL - SKEW) * 1000 + 300);
-		const before = { ...op.counts };
-		const results = await Promise.all(
-			Array.from({ length: 50 }, (_, i) => internalToken(i % 2 ? intB : intA, "web", r.session).then(async (res) => ({ status: res.status, body: await res.json() }))),
-		);
-		expect(results.map((x) => x.status)).toEqual(Array(50).fill(200));
-		const tokens = new Set(results.map((x) => x.body.access_token));
-		expect(tokens.size).toBe(1);
-		expect(tokens.has(first.access_token)).toBe(false);
-		expect(op.counts.refresh_token - before.refresh_token).toBe(1);
-		expect(op.counts.grant_revoked - before.grant_revoked).toBe(0);
-		expect((await metric(intA, 'sessiongate_bff_refreshes_total{app="web",result="ok"}')) + (await metric(intB, 'sessiongate_bff_refreshes_total{app="web",result="ok"}'))).toBe(1);
-		// The rotated refresh token was stored: the next refresh works too.
-		await sleep((TTL - SKEW) * 1000 + 300);
-		const again = await Promise.all(Array.from({ length: 10 }, (_, i) => internalToken(i % 2 ? intB : intA, "web", r.session)));
-		expect(again.map((x) => x.status)).toEqual(Array(10).fill(200));
-		expect(op.counts.refresh_token - before.refresh_token).toBe(2);
-		expect(op.counts.grant_revoked - before.grant_revoked).toBe(0);
-	}, 60_000);
+  it("two BFF processes, 50 concurrent internal-token requests on an expiring session: one refresh at the OP, all served", async () => {
+    const r = await login(pubA, op, "web");
+    const first = await json(await internalToken(intA, "web", r.session));
+    expect(first.expires_in).toBeGreaterThan(SKEW);
+    await sleep((TTL - SKEW) * 1000 + 300);
+    const before = { ...op.counts };
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        internalToken(i % 2 ? intB : intA, "web", r.session).then(async (res) => ({
+          status: res.status,
+          body: await json(res),
+        })),
+      ),
+    );
+    expect(results.map((x) => x.status)).toEqual(Array(50).fill(200));
+    const tokens = new Set(results.map((x) => x.body.access_token));
+    expect(tokens.size).toBe(1);
+    expect(tokens.has(first.access_token)).toBe(false);
+    expect(op.counts.refresh_token - before.refresh_token).toBe(1);
+    expect(op.counts.grant_revoked - before.grant_revoked).toBe(0);
+    expect(
+      (await metric(intA, 'sessiongate_bff_refreshes_total{app="web",result="ok"}')) +
+        (await metric(intB, 'sessiongate_bff_refreshes_total{app="web",result="ok"}')),
+    ).toBe(1);
+    // The rotated refresh token was stored: the next refresh works too.
+    await sleep((TTL - SKEW) * 1000 + 300);
+    const again = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => internalToken(i % 2 ? intB : intA, "web", r.session)),
+    );
+    expect(again.map((x) => x.status)).toEqual(Array(10).fill(200));
+    expect(op.counts.refresh_token - before.refresh_token).toBe(2);
+    expect(op.counts.grant_revoked - before.grant_revoked).toBe(0);
+  }, 60_000);
 
-	it("OP down during a due refresh gives an error (502), not a pass or a 401; the session survives", async () => {
-		const r = await login(pubA, op, "web");
-		await sleep((TTL - SKEW) * 1000 + 300);
-		await op.pause();
-		try {
-			const res = await internalToken(intA, "web", r.session);
-			expect(res.status).toBe(502);
-			expect((await res.json()).error).toBe("idp_unavailable");
-		} finally {
-			await op.start();
-		}
-		const ok = await internalToken(intB, "web", r.session);
-		expect(ok.status).toBe(200);
-	}, 60_000);
+  it("OP down during a due refresh gives an error (502), not a pass or a 401; the session survives", async () => {
+    const r = await login(pubA, op, "web");
+    await sleep((TTL - SKEW) * 1000 + 300);
+    await op.pause();
+    try {
+      const res = await internalToken(intA, "web", r.session);
+      expect(res.status).toBe(502);
+      expect((await json(res)).error).toBe("idp_unavailable");
+    } finally {
+      await op.start();
+    }
+    const ok = await internalToken(intB, "web", r.session);
+    expect(ok.status).toBe(200);
+  }, 60_000);
 });
