@@ -237,6 +237,16 @@ export function validateConfig(raw: unknown): BffConfig {
   const absoluteTimeoutS = int(session, "absolute_timeout_s", "session.", 8 * 3600, 10, 90 * 86400);
   if (absoluteTimeoutS < idleTimeoutS)
     throw new ConfigError("session.absolute_timeout_s", "must be >= session.idle_timeout_s");
+  const opTimeoutMs = int(timeouts, "op_ms", "timeouts.", 5000, 100, 60_000);
+  // Waiters must outlast the refresh lock (2 x op_ms + 1 s, see oidc/tokens.ts), so a
+  // replica that dies mid-refresh is taken over instead of everyone timing out.
+  const refreshWaitMs = int(timeouts, "refresh_wait_ms", "timeouts.", 2 * opTimeoutMs + 3000, 100, 180_000);
+  if (refreshWaitMs <= 2 * opTimeoutMs + 1000) {
+    throw new ConfigError(
+      "timeouts.refresh_wait_ms",
+      "must exceed 2 x timeouts.op_ms + 1000 (the refresh lock lifetime)",
+    );
+  }
   const appsRaw = raw.apps;
   if (!Array.isArray(appsRaw) || appsRaw.length === 0)
     throw new ConfigError("apps", "must be a non-empty list");
@@ -273,8 +283,8 @@ export function validateConfig(raw: unknown): BffConfig {
     idleTimeoutS,
     absoluteTimeoutS,
     loginTimeoutS: int(session, "login_timeout_s", "session.", 600, 30, 3600),
-    opTimeoutMs: int(timeouts, "op_ms", "timeouts.", 5000, 100, 60_000),
-    refreshWaitMs: int(timeouts, "refresh_wait_ms", "timeouts.", 10_000, 100, 60_000),
+    opTimeoutMs,
+    refreshWaitMs,
     allowInsecureIssuer: allowInsecure,
     logLevel,
     apps,

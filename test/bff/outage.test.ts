@@ -65,3 +65,26 @@ describe("Redis outage", () => {
     expect((await internalToken(bff.internalUrl, "web", again.session)).status).toBe(200);
   }, 45_000);
 });
+
+describe("identity provider outage", () => {
+  it("login gives 502 JSON while the OP is unreachable and works once it is back (discovery retried)", async () => {
+    const [publicPort] = await ports(1);
+    const url = `http://127.0.0.1:${publicPort}`;
+    const op2 = await startOP({ clients: [opClient(url, WEB)] });
+    await op2.pause();
+    const cfg = bffConfig({ publicPort, redisUrl: redis.url, issuer: op2.issuer, apps: [WEB] });
+    const b = await startBff(validateConfig(cfg), { defaultMetrics: false });
+    try {
+      const res = await fetch(`${url}/auth/web/login`, { redirect: "manual" });
+      expect(res.status).toBe(502);
+      const body = await json(res);
+      expect(body.error).toBe("idp_unavailable");
+      expect(body.error_description).toMatch(/identity provider unreachable/);
+      await op2.start();
+      const r = await login(url, op2, "web");
+      expect((await internalToken(b.internalUrl, "web", r.session)).status).toBe(200);
+    } finally {
+      await b.close();
+    }
+  });
+});

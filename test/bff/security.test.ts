@@ -249,7 +249,9 @@ describe("sessions at rest", () => {
     }
     const rec = JSON.parse((await rc.get((await sessionKeys())[0])) ?? "{}");
     expect(rec.data).toMatch(/^v1\.k1\./);
-    expect((await rc.pttl((await sessionKeys())[0])) > 0).toBe(true);
+    const ttl = await rc.pttl((await sessionKeys())[0]);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(600_000); // the idle timeout, not the absolute one
   });
 
   it("key rotation: a BFF with a new active key still reads sessions sealed with the old one", async () => {
@@ -364,6 +366,33 @@ describe("invariant 9: malformed cookies, headers, tokens, configs and API reque
     expect((await sessionKeys()).length).toBe(n);
     expect((await internalToken(bff.internalUrl, "web", r.session)).status).toBe(200);
     expect((await fetch(`${bff.internalUrl}/healthz`)).status).toBe(200);
+  });
+
+  it("internal endpoint: with internal.key configured, a missing or wrong key is 403", async () => {
+    const r = await login(publicUrl, op, "web");
+    const [p2] = await ports(1);
+    const key = "k".repeat(32);
+    const cfg = bffConfig({
+      publicPort: p2,
+      redisUrl,
+      issuer: op.issuer,
+      apps: [WEB],
+      extra: { internal: { listen: "127.0.0.1:0", key } },
+    });
+    const keyed = await startBff(validateConfig(cfg), { defaultMetrics: false });
+    try {
+      expect((await internalToken(keyed.internalUrl, "web", r.session)).status).toBe(403);
+      const wrong = await internalToken(keyed.internalUrl, "web", r.session, {
+        "x-sessiongate-internal-key": "x".repeat(32),
+      });
+      expect(wrong.status).toBe(403);
+      const ok = await internalToken(keyed.internalUrl, "web", r.session, {
+        "x-sessiongate-internal-key": key,
+      });
+      expect(ok.status).toBe(200);
+    } finally {
+      await keyed.close();
+    }
   });
 
   it("malformed configs are refused with the field named", () => {
