@@ -155,7 +155,10 @@ export class DeltaStream {
     // First answer for a non-wildcard subscription to names we do not have:
     // still answer (empty) so the node's init does not wait for a timeout.
     const firstAnswer = st.pending.size === 0 && !this.answered.has(t);
-    if (changed.length === 0 && removed.length === 0 && !firstAnswer) return;
+    if (changed.length === 0 && removed.length === 0 && !firstAnswer) {
+      if (st.pending.size === 0) this.obs.onCurrent?.(this.node!, t, "delta", this.snap!);
+      return;
+    }
     this.answered.add(t);
     for (const r of changed) st.known.set(r.name, r.version);
     for (const n of removed) st.known.delete(n);

@@ -1,6 +1,6 @@
 // The ADS gRPC service (SotW + Delta), defined by hand over protobuf-es
 // serializers so no proto loader is needed at run time.
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -20,7 +20,9 @@ import type { AdsObserver, SnapshotSource } from "./types.js";
 
 export function codec<T extends Message>(schema: GenMessage<T>) {
   return {
-    serialize: (m: T) => Buffer.from(toBinary(schema, m)),
+    // Accepts plain init objects too (client convenience): create() fills defaults.
+    // biome-ignore lint/suspicious/noExplicitAny: init shape of T.
+    serialize: (m: T) => Buffer.from(toBinary(schema, isMessage(m, schema) ? m : create(schema, m as any))),
     deserialize: (b: Buffer) => fromBinary(schema, b),
   };
 }

@@ -170,7 +170,10 @@ export class SotwStream {
     const st = this.types.get(t)!;
     const target = this.target(t, st);
     if (!st.subscriptionDirty) {
-      if (target.version === st.sentVersion) return;
+      if (target.version === st.sentVersion) {
+        if (!st.inflight && st.nackedVersion === undefined) this.obs.onCurrent?.(this.node!, t, "sotw", this.snap!);
+        return;
+      }
       if (target.version === st.nackedVersion) return; // never re-send what the node refused
     }
     st.subscriptionDirty = false;

@@ -64,4 +64,6 @@ export interface AdsObserver {
   onAck?(e: AckNack): void;
   onNack?(e: AckNack): void;
   onPush?(node: NodeInfo, typeUrl: string, mode: "sotw" | "delta", count: number): void;
+  /** The node already runs this type as in `snapshot` (nothing to send): it is current. */
+  onCurrent?(node: NodeInfo, typeUrl: string, mode: "sotw" | "delta", snapshot: NodeSnapshot): void;
 }

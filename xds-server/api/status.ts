@@ -1,6 +1,6 @@
 // Per-app delivery status from ADS ACK/NACK events: which connected nodes run
 // a config containing the app's current revision, and which refused it.
-import type { AckNack, AdsObserver, NodeInfo } from "../ads/types.js";
+import type { AckNack, AdsObserver, NodeInfo, NodeSnapshot } from "../ads/types.js";
 import type { Metrics } from "../metrics.js";
 
 interface NodeState {
@@ -43,6 +43,11 @@ export class StatusBoard implements AdsObserver {
 
   onPush(_node: NodeInfo, typeUrl: string, mode: "sotw" | "delta"): void {
     this.metrics?.xdsPushes.inc({ type_url: typeUrl, mode });
+  }
+
+  onCurrent(node: NodeInfo, typeUrl: string, mode: "sotw" | "delta", snapshot: NodeSnapshot): void {
+    const st = this.nodes.get(this.key(node, mode));
+    if (st?.acked.has(typeUrl)) st.acked.set(typeUrl, Math.max(st.acked.get(typeUrl) ?? 0, snapshot.revision));
   }
 
   onAck(e: AckNack): void {

@@ -1,0 +1,161 @@
+// Test helpers for the xds-server: start the real control plane as a process,
+// drive the real CLI, serve a JWKS and sign tokens with jose.
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import YAML from "yaml";
+import { REPO_ROOT, freePort, onCleanup, startProcess, waitFor } from "../harness/index.js";
+
+export const TOKEN = "test-token-0123456789abcdef";
+
+export interface ControlPlane {
+  xdsPort: number;
+  apiPort: number;
+  httpPort: number;
+  api: string;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  /** Starts it again on the same ports (after stop/kill). */
+  restart(): Promise<void>;
+}
+
+export async function startControlPlane(opts: { name?: string; redisUrl?: string; extraArgs?: string[] } = {}): Promise<ControlPlane> {
+  const [xdsPort, apiPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const name = opts.name ?? "xds-server";
+  const args = [
+    "--import",
+    "tsx",
+    join(REPO_ROOT, "xds-server/main.ts"),
+    `--xds-port=${xdsPort}`,
+    `--api-port=${apiPort}`,
+    `--http-port=${httpPort}`,
+    `--api-token=${TOKEN}`,
+    "--gateway-address=127.0.0.1",
+    `--wasm-file=${join(REPO_ROOT, "build/session-to-token.wasm")}`,
+    ...(opts.redisUrl ? [`--redis-url=${opts.redisUrl}`] : []),
+    ...(opts.extraArgs ?? []),
+  ];
+  const launch = () =>
+    startProcess({ name, cmd: process.execPath, args, cwd: REPO_ROOT, ready: { url: `http://127.0.0.1:${httpPort}/healthz` }, readyTimeoutMs: 30_000 });
+  let proc = await launch();
+  return {
+    xdsPort,
+    apiPort,
+    httpPort,
+    api: `127.0.0.1:${apiPort}`,
+    stop: () => proc.stop(),
+    kill: () => proc.kill(),
+    restart: async () => {
+      proc = await launch();
+    },
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `sessiongate` bin. */
+export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, "bin/sessiongate.js"), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), "sg-xds-"));
+let n = 0;
+export function writeApp(spec: object): string {
+  const f = join(dir, `app-${++n}.yaml`);
+  writeFileSync(f, YAML.stringify(spec));
+  return f;
+}
+
+export interface Jwks {
+  uri: string;
+  issuer: string;
+  sign(claims?: Record<string, unknown>, opts?: { aud?: string; iss?: string; expSeconds?: number }): Promise<string>;
+}
+
+/** An issuer's JWKS served on loopback and a signer for its tokens. */
+export async function startJwks(): Promise<Jwks> {
+  const { publicKey, privateKey } = await generateKeyPair("RS256");
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" };
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  onCleanup(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as AddressInfo).port;
+  const issuer = "https://issuer.test";
+  return {
+    uri: `http://127.0.0.1:${port}/jwks.json`,
+    issuer,
+    sign: (claims = {}, o = {}) =>
+      new SignJWT({ sub: "alice", ...claims })
+        .setProtectedHeader({ alg: "RS256", kid: "k1" })
+        .setIssuer(o.iss ?? issuer)
+        .setAudience(o.aud ?? "api")
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + (o.expSeconds ?? 600))
+        .sign(privateKey),
+  };
+}
+
+export function appSpec(id: string, o: { host?: string; prefix?: string; upstream: number; jwks: Jwks; extra?: object }) {
+  return {
+    id,
+    hosts: [o.host ?? `${id}.test`],
+    path_prefix: o.prefix ?? "/",
+    oidc: { issuer: "https://op.test", client_id: `${id}-client`, client_secret: `secret-of-${id}`, scopes: ["openid", "profile"] },
+    session: { mode: "bff" },
+    upstreams: [`127.0.0.1:${o.upstream}`],
+    jwt: { issuer: o.jwks.issuer, audiences: ["api"], remote_jwks_uri: o.jwks.uri, claim_headers: [{ claim: "sub", header: "x-user" }] },
+    ...o.extra,
+  };
+}
+
+/** GET through Envoy with a Host header (fetch cannot set Host, so use node:http). */
+export async function get(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  const { request } = await import("node:http");
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, headers, agent: false, timeout: 5000 }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.end();
+  });
+}
+
+/** Polls until `get` answers with `status`; returns the time it took (ms). */
+export async function until(port: number, path: string, headers: Record<string, string>, status: number, timeoutMs = 20_000): Promise<number> {
+  const t0 = performance.now();
+  await waitFor(
+    `${headers.host}${path} -> ${status}`,
+    async () => {
+      const r = await get(port, path, headers).catch(() => ({ status: 0 }));
+      return r.status === status;
+    },
+    timeoutMs,
+    20,
+  );
+  return performance.now() - t0;
+}
