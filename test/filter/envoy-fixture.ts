@@ -44,8 +44,9 @@ export async function wasmCounters(envoy: EnvoyHandle): Promise<Record<string, n
   const stats = await envoy.stats();
   const out: Record<string, number> = {};
   for (const [k, v] of stats) {
-    const m = /session_to_token\.([a-z_]+)$/.exec(k);
-    if (m && k.includes("wasmcustom")) out[m[1]] = v;
+    // Envoy names wasm-defined metrics "wasmcustom.<name>" (Prometheus: session_to_token_<x>).
+    const m = /^wasmcustom\.session_to_token\.([a-z_]+)$/.exec(k);
+    if (m) out[m[1]] = v;
   }
   return out;
 }
