@@ -1,0 +1,117 @@
+// Starts the side-by-side Envoy (envoy/bench-side-by-side.yaml) through the
+// harness, quiets the wasm/lua debug logging the harness turns on for tests,
+// and pins it to the Envoy CPU.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import {
+  type EnvoyHandle,
+  freePort,
+  REPO_ROOT,
+  renderTemplate,
+  startEnvoy,
+  WASM_PATH,
+} from "../../harness/index.js";
+import { pin } from "./pin.js";
+import { APP_ID, COOKIE } from "./stack.js";
+
+export const SIDE_BY_SIDE_YAML = join(REPO_ROOT, "envoy", "bench-side-by-side.yaml");
+export const LUA_REFERENCE_YAML = join(REPO_ROOT, "envoy", "lua-reference.yaml");
+export const LUA_FALLBACK = join(import.meta.dirname, "lua-fallback.lua");
+
+export interface Ports {
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+}
+
+export interface BenchEnvoy {
+  envoy: EnvoyHandle;
+  ports: Ports;
+  luaSource: string;
+  pinned: boolean;
+}
+
+export function filterConfig(cache: boolean): string {
+  return JSON.stringify({
+    bff_cluster: "sessiongate_bff_internal",
+    bff_authority: "sessiongate-bff",
+    bff_path: "/internal/v1/session-token",
+    bff_timeout_ms: 2000,
+    cache: { enabled: cache, slots: 16384, skew_s: 10, max_ttl_s: 30 },
+    apps: [{ id: APP_ID, hosts: ["*"], path_prefix: "/", cookie: COOKIE, allowed_origins: [] }],
+  });
+}
+
+/** Values for the reference Lua's own placeholders (the bench app). */
+export const LUA_VARS = {
+  COOKIE_NAME: COOKIE,
+  APP_ID,
+  ALLOWED_ORIGIN: "https://localhost",
+  BFF_TIMEOUT_MS: 2000,
+};
+
+/** The Lua source of envoy/lua-reference.yaml (its lua filter's inline code, placeholders filled), or null. */
+export function luaReferenceSource(file = LUA_REFERENCE_YAML): string | null {
+  if (!existsSync(file)) return null;
+  let found: string | null = null;
+  const walk = (v: unknown): void => {
+    if (found || v === null || typeof v !== "object") return;
+    const o = v as Record<string, unknown>;
+    const type = String(o["@type"] ?? "");
+    if (type.endsWith("lua.v3.Lua")) {
+      const dsc = o.default_source_code as Record<string, unknown> | undefined;
+      const code = dsc?.inline_string ?? o.inline_code;
+      if (typeof code === "string") found = code;
+    }
+    for (const x of Object.values(o)) walk(x);
+  };
+  try {
+    // Placeholders outside flow collections and inside block scalars parse as text.
+    walk(parse(readFileSync(file, "utf8"), { logLevel: "error" }));
+    // An unknown placeholder in the Lua makes renderTemplate throw: then the fallback is used.
+    return found === null ? null : renderTemplate(found, LUA_VARS);
+  } catch {
+    return null;
+  }
+}
+
+export async function startBenchEnvoy(o: {
+  bffPort: number;
+  issuer: string;
+  audience: string;
+  jwks: string;
+  lua: string;
+  cpus: string;
+  name: string;
+}): Promise<BenchEnvoy> {
+  const ports: Ports = { a: await freePort(), b: await freePort(), c: await freePort(), d: await freePort() };
+  const q = (s: string) => JSON.stringify(s);
+  const envoy = await startEnvoy({
+    file: SIDE_BY_SIDE_YAML,
+    name: o.name,
+    concurrency: 1,
+    logLevel: "warning",
+    vars: {
+      PORT_A: ports.a,
+      PORT_B: ports.b,
+      PORT_C: ports.c,
+      PORT_D: ports.d,
+      BFF_PORT: o.bffPort,
+      WASM_PATH: q(WASM_PATH),
+      JWT_ISSUER: q(o.issuer),
+      JWT_AUDIENCE: q(o.audience),
+      JWKS_JSON: q(o.jwks),
+      LUA_CODE: q(o.lua),
+      FILTER_CONFIG_CACHE: q(filterConfig(true)),
+      FILTER_CONFIG_NOCACHE: q(filterConfig(false)),
+    },
+  });
+  // The harness runs tests with wasm/lua at debug; a benchmark must not pay for logging.
+  await fetch(`${envoy.adminUrl}/logging?paths=wasm:warning,lua:warning`, { method: "POST" }).then((r) =>
+    r.arrayBuffer(),
+  );
+  const pinned = pin(envoy.proc.pid, o.cpus);
+  return { envoy, ports, luaSource: o.lua, pinned };
+}
