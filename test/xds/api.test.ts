@@ -5,21 +5,9 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type Client } from "../../xds-server/cli/client.js";
 import { type RunningServer, startServer } from "../../xds-server/server.js";
-import { TOKEN } from "./helpers.js";
+import { TOKEN, baseSpec } from "./helpers.js";
 
 const S = grpc.status;
-
-export function baseSpec(id = "base"): Record<string, unknown> {
-  return {
-    id,
-    hosts: [`${id}.test`],
-    pathPrefix: "/",
-    oidc: { issuer: "https://op.test", clientId: "c1", clientSecret: "s3cr3t-value", scopes: ["openid"] },
-    session: { mode: "bff" },
-    upstreams: ["127.0.0.1:8080"],
-    jwt: { issuer: "https://op.test", audiences: ["api"], remoteJwksUri: "https://op.test/jwks", claimHeaders: [{ claim: "sub", header: "x-user" }] },
-  };
-}
 
 type Spec = ReturnType<typeof baseSpec>;
 const mod = (f: (s: Spec) => void, id = "fresh") => {

@@ -159,3 +159,17 @@ export async function until(port: number, path: string, headers: Record<string, 
   );
   return performance.now() - t0;
 }
+
+/** A valid AppSpec in protobuf-es init form (camelCase), for API-level tests. */
+export function baseSpec(id = "base"): Record<string, unknown> {
+  return {
+    id,
+    hosts: [`${id}.test`],
+    pathPrefix: "/",
+    oidc: { issuer: "https://op.test", clientId: "c1", clientSecret: "s3cr3t-value", scopes: ["openid"] },
+    session: { mode: "bff" },
+    upstreams: ["127.0.0.1:8080"],
+    jwt: { issuer: "https://op.test", audiences: ["api"], remoteJwksUri: "https://op.test/jwks", claimHeaders: [{ claim: "sub", header: "x-user" }] },
+  };
+}
+

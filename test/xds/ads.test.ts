@@ -1,0 +1,248 @@
+// ADS protocol against the real server with a scripted client: ordering,
+// ACK/NACK, no re-send of a NACKed version, delta pushes only changes, and
+// removed clusters held until listeners/routes moved on.
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  DeltaDiscoveryRequestSchema,
+  type DeltaDiscoveryResponse,
+  DiscoveryRequestSchema,
+  type DiscoveryResponse,
+} from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
+import { AdsClient } from "../../xds-server/ads/service.js";
+import { TYPE_URLS as T } from "../../xds-server/ads/types.js";
+import { type Client, connect } from "../../xds-server/cli/client.js";
+import { type RunningServer, startServer } from "../../xds-server/server.js";
+import { TOKEN, baseSpec } from "./helpers.js";
+
+let srv: RunningServer;
+let api: Client;
+
+beforeAll(async () => {
+  srv = await startServer(
+    {
+      xds: { address: "127.0.0.1", port: 0 },
+      api: { address: "127.0.0.1", port: 0 },
+      http: { address: "127.0.0.1", port: 0 },
+      wasmFetchHost: "127.0.0.1",
+      apiTokens: [TOKEN],
+      redisPrefix: "sg:",
+      bff: { publicAddr: { host: "127.0.0.1", port: 3000 }, internalAddr: { host: "127.0.0.1", port: 3001 }, prefix: "/auth", authority: "b", internalKey: "", timeoutMs: 2000 },
+      cache: { enabled: true, slots: 16, skewS: 10, maxTtlS: 30 },
+      gateway: { address: "127.0.0.1", port: 10000 },
+      logLevel: "silent",
+    },
+    pino({ level: "silent" }),
+  );
+  api = connect(`127.0.0.1:${srv.apiPort}`, TOKEN);
+});
+
+afterAll(async () => {
+  api?.close();
+  await srv?.stop();
+});
+
+/** A scripted Envoy: queue of responses, bounded waits. */
+class Fake<Res extends { typeUrl: string; nonce: string }> {
+  readonly got: Res[] = [];
+  private waiters: (() => void)[] = [];
+  constructor(readonly stream: grpc.ClientDuplexStream<unknown, Res>) {
+    stream.on("data", (r: Res) => {
+      this.got.push(r);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    stream.on("error", () => {});
+  }
+  async next(typeUrl?: string, ms = 3000): Promise<Res> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const i = this.got.findIndex((r) => !typeUrl || r.typeUrl === typeUrl);
+      if (i >= 0) return this.got.splice(i, 1)[0];
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${typeUrl ?? "response"} within ${ms} ms`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+  async none(ms = 400): Promise<void> {
+    await new Promise((r) => setTimeout(r, ms));
+    expect(this.got.map((r) => r.typeUrl)).toEqual([]);
+  }
+  end() {
+    this.stream.cancel();
+  }
+}
+
+const node = (id: string) => ({ id, cluster: "sessiongate-gateway", metadata: { role: "gateway", listener_port: 10001 } });
+const names = (r: DiscoveryResponse) => r.resources.map((a) => a.typeUrl && a.value.length).length;
+const unpackNames = (r: DeltaDiscoveryResponse) => r.resources.map((x) => x.name).sort();
+
+async function createApp(id: string, extra: Record<string, unknown> = {}) {
+  return api.unary<unknown, { revision: bigint }>("createApp", { app: { ...baseSpec(id), ...extra } }, 5000);
+}
+
+describe("SotW", () => {
+  it("orders CDS, EDS, LDS, RDS; a NACK is recorded and not re-sent; removed clusters go last", async () => {
+    const c = new AdsClient(`127.0.0.1:${srv.xdsPort}`, grpc.credentials.createInsecure());
+    const f = new Fake<DiscoveryResponse>(c.streamAggregatedResources());
+    const send = (o: object) => f.stream.write(create(DiscoveryRequestSchema, o));
+    send({ node: node("sotw-1"), typeUrl: T.cluster });
+    const cds0 = await f.next(T.cluster);
+    expect(cds0.resources.length).toBe(2); // BFF public + internal (no wasm file here)
+    send({ typeUrl: T.cluster, versionInfo: cds0.versionInfo, responseNonce: cds0.nonce });
+    send({ typeUrl: T.listener });
+    const lds0 = await f.next(T.listener);
+    send({ typeUrl: T.listener, versionInfo: lds0.versionInfo, responseNonce: lds0.nonce });
+    send({ typeUrl: T.route, resourceNames: ["sessiongate_gateway"] });
+    const rds0 = await f.next(T.route);
+    send({ typeUrl: T.route, versionInfo: rds0.versionInfo, responseNonce: rds0.nonce, resourceNames: ["sessiongate_gateway"] });
+    send({ typeUrl: T.endpoint, resourceNames: ["sg_app_s1"] });
+    const eds0 = await f.next(T.endpoint);
+    expect(eds0.resources.length).toBe(0);
+    send({ typeUrl: T.endpoint, versionInfo: eds0.versionInfo, responseNonce: eds0.nonce, resourceNames: ["sg_app_s1"] });
+    await f.none(200);
+
+    // Registration: pushed in make-before-break order.
+    await createApp("s1");
+    const order: string[] = [];
+    const got = new Map<string, DiscoveryResponse>();
+    for (let i = 0; i < 4; i++) {
+      const r = await f.next();
+      order.push(r.typeUrl);
+      got.set(r.typeUrl, r);
+    }
+    expect(order).toEqual([T.cluster, T.endpoint, T.listener, T.route]);
+    expect(got.get(T.cluster)!.resources.length).toBe(4); // + sg_app_s1 + its JWKS host
+    for (const [t, r] of got) {
+      const extra = t === T.route ? { resourceNames: ["sessiongate_gateway"] } : t === T.endpoint ? { resourceNames: ["sg_app_s1"] } : {};
+      if (t !== T.listener) send({ typeUrl: t, versionInfo: r.versionInfo, responseNonce: r.nonce, ...extra });
+    }
+    // NACK the listener: recorded, and the same version is not sent again.
+    const lds1 = got.get(T.listener)!;
+    const nacks0 = await metric("sessiongate_xds_nacks_total");
+    send({ typeUrl: T.listener, versionInfo: lds0.versionInfo, responseNonce: lds1.nonce, errorDetail: { code: 3, message: "bad listener (test)" } });
+    await f.none(500);
+    expect(await metric("sessiongate_xds_nacks_total")).toBe(nacks0 + 1);
+    const st = await api.unary<unknown, { status: { state: string; nacks: { message: string }[] } }>("getApp", { id: "s1" }, 5000);
+    expect(st.status.state).toBe("rejected");
+    expect(st.status.nacks[0].message).toContain("bad listener (test)");
+    // A stale nonce is ignored (no answer, no state change).
+    send({ typeUrl: T.listener, versionInfo: lds0.versionInfo, responseNonce: "stale-nonce" });
+    await f.none(200);
+
+    // Delete: routes and listener move first, the cluster is removed last.
+    await api.unary("deleteApp", { id: "s1" }, 5000);
+    const cds2 = await f.next(T.cluster);
+    expect(cds2.resources.length).toBe(4); // still holds sg_app_s1
+    send({ typeUrl: T.cluster, versionInfo: cds2.versionInfo, responseNonce: cds2.nonce });
+    const eds2 = await f.next(T.endpoint);
+    expect(eds2.resources.length).toBe(0);
+    send({ typeUrl: T.endpoint, versionInfo: eds2.versionInfo, responseNonce: eds2.nonce, resourceNames: ["sg_app_s1"] });
+    const lds2 = await f.next(T.listener);
+    const rds2 = await f.next(T.route);
+    send({ typeUrl: T.listener, versionInfo: lds2.versionInfo, responseNonce: lds2.nonce });
+    await f.none(200); // the route update is not ACKed yet: no removal
+    send({ typeUrl: T.route, versionInfo: rds2.versionInfo, responseNonce: rds2.nonce, resourceNames: ["sessiongate_gateway"] });
+    const cds3 = await f.next(T.cluster);
+    expect(cds3.resources.length).toBe(2);
+    expect(cds3.versionInfo).toBe(cds0.versionInfo); // content-hash versions: same config, same version
+    f.end();
+    c.close();
+  });
+});
+
+describe("Delta", () => {
+  it("pushes only what changed, removes last, never re-sends a NACKed resource", async () => {
+    const c = new AdsClient(`127.0.0.1:${srv.xdsPort}`, grpc.credentials.createInsecure());
+    const f = new Fake<DeltaDiscoveryResponse>(c.deltaAggregatedResources());
+    const send = (o: object) => f.stream.write(create(DeltaDiscoveryRequestSchema, o));
+    send({ node: node("delta-1"), typeUrl: T.cluster });
+    const cds0 = await f.next(T.cluster);
+    expect(unpackNames(cds0)).toEqual(["sessiongate_bff_internal", "sessiongate_bff_public"]);
+    send({ typeUrl: T.cluster, responseNonce: cds0.nonce });
+    send({ typeUrl: T.listener });
+    const lds0 = await f.next(T.listener);
+    send({ typeUrl: T.listener, responseNonce: lds0.nonce });
+    send({ typeUrl: T.route, resourceNamesSubscribe: ["sessiongate_gateway"] });
+    const rds0 = await f.next(T.route);
+    send({ typeUrl: T.route, responseNonce: rds0.nonce });
+    await f.none(200);
+
+    await createApp("d1");
+    const cds1 = await f.next(T.cluster);
+    // Only the new clusters, not the unchanged BFF ones.
+    expect(unpackNames(cds1)).toEqual(["sg_app_d1", "sg_jwks_op.test_443"]);
+    expect(cds1.removedResources).toEqual([]);
+    send({ typeUrl: T.cluster, responseNonce: cds1.nonce });
+    send({ typeUrl: T.endpoint, resourceNamesSubscribe: ["sg_app_d1"] });
+    const eds1 = await f.next(T.endpoint);
+    expect(unpackNames(eds1)).toEqual(["sg_app_d1"]);
+    send({ typeUrl: T.endpoint, responseNonce: eds1.nonce });
+    const lds1 = await f.next(T.listener);
+    const rds1 = await f.next(T.route);
+    send({ typeUrl: T.route, responseNonce: rds1.nonce });
+    // NACK the listener: it is not re-sent while it is unchanged.
+    send({ typeUrl: T.listener, responseNonce: lds1.nonce, errorDetail: { code: 3, message: "nope (test)" } });
+    await f.none(500);
+    // A change to another app re-sends the listener (new version), once.
+    await createApp("d2");
+    const cds2 = await f.next(T.cluster);
+    expect(unpackNames(cds2)).toEqual(["sg_app_d2"]); // the shared JWKS cluster is unchanged
+    send({ typeUrl: T.cluster, responseNonce: cds2.nonce });
+    const lds2 = await f.next(T.listener);
+    expect(unpackNames(lds2)).toEqual(["sessiongate_gateway"]);
+    send({ typeUrl: T.listener, responseNonce: lds2.nonce });
+    const rds2 = await f.next(T.route);
+    send({ typeUrl: T.route, responseNonce: rds2.nonce });
+
+    // Delete d1: its cluster is removed only after LDS and RDS are settled.
+    await api.unary("deleteApp", { id: "d1" }, 5000);
+    const first = await f.next();
+    expect(first.typeUrl).toBe(T.endpoint);
+    expect(first.removedResources).toEqual(["sg_app_d1"]);
+    const lds3 = await f.next(T.listener);
+    const rds3 = await f.next(T.route);
+    expect(f.got.filter((r) => r.typeUrl === T.cluster)).toEqual([]);
+    send({ typeUrl: T.listener, responseNonce: lds3.nonce });
+    send({ typeUrl: T.route, responseNonce: rds3.nonce });
+    const cds3 = await f.next(T.cluster);
+    expect(cds3.resources).toEqual([]);
+    expect(cds3.removedResources).toEqual(["sg_app_d1"]);
+    await api.unary("deleteApp", { id: "d2" }, 5000);
+    f.end();
+    c.close();
+  });
+
+  it("a reconnecting node that already has the config gets nothing new", async () => {
+    await createApp("d3");
+    const c = new AdsClient(`127.0.0.1:${srv.xdsPort}`, grpc.credentials.createInsecure());
+    const f = new Fake<DeltaDiscoveryResponse>(c.deltaAggregatedResources());
+    const send = (o: object) => f.stream.write(create(DeltaDiscoveryRequestSchema, o));
+    send({ node: node("delta-2"), typeUrl: T.cluster });
+    const cds = await f.next(T.cluster);
+    send({ typeUrl: T.cluster, responseNonce: cds.nonce });
+    f.end();
+    const versions = Object.fromEntries(cds.resources.map((r) => [r.name, r.version]));
+    const f2 = new Fake<DeltaDiscoveryResponse>(c.deltaAggregatedResources());
+    f2.stream.write(create(DeltaDiscoveryRequestSchema, { node: node("delta-2"), typeUrl: T.cluster, initialResourceVersions: versions }));
+    const again = await f2.next(T.cluster);
+    expect(again.resources).toEqual([]);
+    expect(again.removedResources).toEqual([]);
+    f2.end();
+    c.close();
+    await api.unary("deleteApp", { id: "d3" }, 5000);
+  });
+});
+
+async function metric(name: string): Promise<number> {
+  const m = await srv.register.getSingleMetric(name)?.get();
+  return (m?.values ?? []).reduce((s, v) => s + v.value, 0);
+}
+void names;
