@@ -24,17 +24,20 @@ export async function logout(
   const s =
     cookieVal && /^[A-Za-z0-9_-]{1,256}$/.test(cookieVal) ? await ctx.store.load(app.id, cookieVal) : null;
   const cookies = [clearCookie(app.cookie)];
-  let config: oidc.Configuration | undefined;
   if (s) {
     // Delete first: the session is dead even if the OP cannot be reached below.
     await ctx.store.remove(s);
     ctx.metrics.logouts.inc({ app: app.id, kind: "rp" });
+  }
+  // Without a BFF session the user may still have an OP session: still go to end_session.
+  const config = await ctx.clients.get(app).catch((err: Error) => {
+    ctx.log.warn({ app: app.id, err: err.message }, "provider unreachable at logout; local logout only");
+    return undefined;
+  });
+  const rt = s?.tokens.refreshToken;
+  if (config && rt && config.serverMetadata().revocation_endpoint) {
     try {
-      config = await ctx.clients.get(app);
-      const rt = s.tokens.refreshToken;
-      if (rt && config.serverMetadata().revocation_endpoint) {
-        await oidc.tokenRevocation(config, rt, { token_type_hint: "refresh_token" });
-      }
+      await oidc.tokenRevocation(config, rt, { token_type_hint: "refresh_token" });
     } catch (err) {
       ctx.log.warn(
         { app: app.id, err: (err as Error).message },
