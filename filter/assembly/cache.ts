@@ -5,8 +5,7 @@
 // (app id, session id) and is only returned when that digest matches, so a
 // slot collision is a miss, never another session's token. Writes use the
 // CAS value read at lookup time: a concurrent writer wins, we just skip.
-import { SharedValue, WasmResult, sharedGet, sharedSet } from "./abi/host";
-import { latin1Encode } from "./abi/host";
+import { latin1Encode, SharedValue, sharedGet, sharedSet, WasmResult } from "./abi/host";
 import { sha256 } from "./sha256";
 
 const VERSION: u8 = 1;
@@ -15,7 +14,10 @@ const HEADER = 1 + 32 + 8;
 export const MAX_CACHED_TOKEN = 8192;
 
 export class CacheKey {
-  constructor(public digest: ArrayBuffer, public slotKey: string) {}
+  constructor(
+    public digest: ArrayBuffer,
+    public slotKey: string,
+  ) {}
 }
 
 export class Lookup {

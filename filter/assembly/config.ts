@@ -1,7 +1,7 @@
 // Plugin configuration (JSON, see CONTRACTS "Filter plugin configuration").
 // Every key but "apps" is optional. Unknown keys are refused so that a typo
 // cannot silently disable a check; every error names the field.
-import { JKind, JValue, JsonParser } from "./json";
+import { JKind, JsonParser, JValue } from "./json";
 
 export class AppConfig {
   id: string = "";
@@ -25,7 +25,10 @@ export class Config {
 }
 
 export class ConfigResult {
-  constructor(public config: Config | null, public error: string) {}
+  constructor(
+    public config: Config | null,
+    public error: string,
+  ) {}
 }
 
 const MAX_SLOTS: f64 = 1048576;
@@ -67,25 +70,37 @@ let bad: string = "";
 function readString(o: JValue, key: string, field: string, def: string): string {
   const v = o.get(key);
   if (v === null) return def;
-  if (v.kind != JKind.Str) { bad = field; return def; }
+  if (v.kind != JKind.Str) {
+    bad = field;
+    return def;
+  }
   return v.s;
 }
 
 function readInt(o: JValue, key: string, field: string, def: u32, min: f64, max: f64): u32 {
   const v = o.get(key);
   if (v === null) return def;
-  if (v.kind != JKind.Num || v.n != Math.floor(v.n) || v.n < min || v.n > max) { bad = field; return def; }
+  if (v.kind != JKind.Num || v.n != Math.floor(v.n) || v.n < min || v.n > max) {
+    bad = field;
+    return def;
+  }
   return <u32>v.n;
 }
 
 function readStrings(o: JValue, key: string, field: string, def: string[]): string[] {
   const v = o.get(key);
   if (v === null) return def;
-  if (v.kind != JKind.Arr) { bad = field; return def; }
-  const out = new Array<string>();
+  if (v.kind != JKind.Arr) {
+    bad = field;
+    return def;
+  }
+  const out: string[] = [];
   for (let i = 0; i < v.items.length; i++) {
     const it = v.items[i];
-    if (it.kind != JKind.Str || it.s.length == 0 || !isVisibleAscii(it.s)) { bad = field + "[" + i.toString() + "]"; return def; }
+    if (it.kind != JKind.Str || it.s.length == 0 || !isVisibleAscii(it.s)) {
+      bad = field + "[" + i.toString() + "]";
+      return def;
+    }
     out.push(it.s);
   }
   return out;
@@ -97,7 +112,11 @@ export function parseConfig(text: string): ConfigResult {
   const root = p.parse();
   if (root === null) return err("(root)", "not valid JSON: " + p.error);
   if (root.kind != JKind.Obj) return err("(root)", "must be a JSON object");
-  const unknown = checkKeys(root, ["bff_cluster", "bff_authority", "bff_path", "bff_timeout_ms", "bff_internal_key", "cache", "apps"], "");
+  const unknown = checkKeys(
+    root,
+    ["bff_cluster", "bff_authority", "bff_path", "bff_timeout_ms", "bff_internal_key", "cache", "apps"],
+    "",
+  );
   if (unknown.length > 0) return err(unknown, "unknown field");
 
   const c = new Config();
@@ -106,7 +125,8 @@ export function parseConfig(text: string): ConfigResult {
   if (bad.length == 0 && c.bffCluster.length == 0) bad = "bff_cluster";
   if (bad.length > 0) return err(bad, "must be a non-empty string");
   c.bffAuthority = readString(root, "bff_authority", "bff_authority", c.bffAuthority);
-  if (bad.length == 0 && (c.bffAuthority.length == 0 || !isVisibleAscii(c.bffAuthority))) bad = "bff_authority";
+  if (bad.length == 0 && (c.bffAuthority.length == 0 || !isVisibleAscii(c.bffAuthority)))
+    bad = "bff_authority";
   if (bad.length > 0) return err(bad, "must be a non-empty host[:port] string");
   c.bffPath = readString(root, "bff_path", "bff_path", c.bffPath);
   if (bad.length == 0 && (!c.bffPath.startsWith("/") || !isVisibleAscii(c.bffPath))) bad = "bff_path";
@@ -146,22 +166,26 @@ export function parseConfig(text: string): ConfigResult {
     if (u.length > 0) return err(u, "unknown field");
     const app = new AppConfig();
     app.id = readString(a, "id", f + ".id", "");
-    if (bad.length == 0 && (app.id.length == 0 || app.id.length > 128 || !isVisibleAscii(app.id))) bad = f + ".id";
+    if (bad.length == 0 && (app.id.length == 0 || app.id.length > 128 || !isVisibleAscii(app.id)))
+      bad = f + ".id";
     if (bad.length > 0) return err(bad, "is required: 1..128 visible ASCII characters");
-    for (let j = 0; j < c.apps.length; j++) if (c.apps[j].id == app.id) return err(f + ".id", "duplicate app id '" + app.id + "'");
+    for (let j = 0; j < c.apps.length; j++)
+      if (c.apps[j].id == app.id) return err(f + ".id", "duplicate app id '" + app.id + "'");
     app.hosts = readStrings(a, "hosts", f + ".hosts", app.hosts);
     if (bad.length == 0 && app.hosts.length == 0) bad = f + ".hosts";
-    if (bad.length > 0) return err(bad, "must be a non-empty array of host[:port] strings or \"*\"");
+    if (bad.length > 0) return err(bad, 'must be a non-empty array of host[:port] strings or "*"');
     for (let j = 0; j < app.hosts.length; j++) app.hosts[j] = app.hosts[j].toLowerCase();
     app.pathPrefix = readString(a, "path_prefix", f + ".path_prefix", app.pathPrefix);
-    if (bad.length == 0 && (!app.pathPrefix.startsWith("/") || !isVisibleAscii(app.pathPrefix))) bad = f + ".path_prefix";
+    if (bad.length == 0 && (!app.pathPrefix.startsWith("/") || !isVisibleAscii(app.pathPrefix)))
+      bad = f + ".path_prefix";
     if (bad.length > 0) return err(bad, "must be a string starting with '/'");
     app.cookie = readString(a, "cookie", f + ".cookie", "__Host-sg-" + app.id);
     if (bad.length == 0 && (!isToken(app.cookie) || app.cookie.length > 256)) bad = f + ".cookie";
     if (bad.length > 0) return err(bad, "must be a cookie name (RFC 6265 token)");
     app.allowedOrigins = readStrings(a, "allowed_origins", f + ".allowed_origins", app.allowedOrigins);
-    if (bad.length > 0) return err(bad, "must be an array of origins like \"https://example.com\"");
-    for (let j = 0; j < app.allowedOrigins.length; j++) app.allowedOrigins[j] = app.allowedOrigins[j].toLowerCase();
+    if (bad.length > 0) return err(bad, 'must be an array of origins like "https://example.com"');
+    for (let j = 0; j < app.allowedOrigins.length; j++)
+      app.allowedOrigins[j] = app.allowedOrigins[j].toLowerCase();
     c.apps.push(app);
   }
   return new ConfigResult(c, "");

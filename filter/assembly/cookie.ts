@@ -43,7 +43,8 @@ export function scanCookies(headerValues: string[], name: string): CookieScan {
       }
       if (r.found) continue; // duplicate of the session cookie: dropped, not forwarded
       let v = trimOws(piece.substring(eq + 1));
-      if (v.length >= 2 && v.charCodeAt(0) == 0x22 && v.charCodeAt(v.length - 1) == 0x22) v = v.substring(1, v.length - 1);
+      if (v.length >= 2 && v.charCodeAt(0) == 0x22 && v.charCodeAt(v.length - 1) == 0x22)
+        v = v.substring(1, v.length - 1);
       r.found = true;
       r.value = v;
     }
@@ -56,7 +57,12 @@ export function isValidSessionId(v: string): bool {
   if (v.length == 0 || v.length > 256) return false;
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d || c == 0x5f;
+    const ok =
+      (c >= 0x30 && c <= 0x39) ||
+      (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x61 && c <= 0x7a) ||
+      c == 0x2d ||
+      c == 0x5f;
     if (!ok) return false;
   }
   return true;

@@ -19,7 +19,14 @@ export function originAllowed(app: AppConfig, origin: string, scheme: string, au
 }
 
 /** True when the request must be refused. `origin`/`fetchSite` are null when absent. */
-export function isCrossSite(app: AppConfig, method: string, origin: string | null, fetchSite: string | null, scheme: string, authority: string): bool {
+export function isCrossSite(
+  app: AppConfig,
+  method: string,
+  origin: string | null,
+  fetchSite: string | null,
+  scheme: string,
+  authority: string,
+): bool {
   if (isSafeMethod(method)) return false;
   if (fetchSite !== null) {
     const fs = fetchSite.trim().toLowerCase();

@@ -2,15 +2,28 @@
 // the handler classes of ./abi. No raw pointers here.
 import { Action, RootHandler, StreamHandler } from "./abi/handlers";
 import {
-  BufferType, Header, LogLevel, MapType, continueRequest, getBuffer, getHeader, getHeaderPairs, httpCall, log,
-  nowMs, removeHeader, replaceHeader, sendLocalResponse, setEffectiveContext,
+  BufferType,
+  continueRequest,
+  getBuffer,
+  getHeader,
+  getHeaderPairs,
+  Header,
+  httpCall,
+  LogLevel,
+  log,
+  MapType,
+  nowMs,
+  removeHeader,
+  replaceHeader,
+  sendLocalResponse,
+  setEffectiveContext,
 } from "./abi/host";
 import { CacheKey, cacheKey, lookup, store, ttlMs } from "./cache";
 import { AppConfig, Config, matchApp, parseConfig } from "./config";
 import { isValidSessionId, scanCookies } from "./cookie";
 import { isCrossSite } from "./csrf";
-import { Metrics, inc } from "./metrics";
-import { TokenAnswer, parseTokenAnswer } from "./token";
+import { inc, Metrics } from "./metrics";
+import { parseTokenAnswer, TokenAnswer } from "./token";
 
 export class FilterRoot extends RootHandler {
   config: Config | null = null;
@@ -26,8 +39,13 @@ export class FilterRoot extends RootHandler {
     }
     if (this.metrics === null) this.metrics = new Metrics();
     this.config = cfg;
-    log(LogLevel.Info, "session-to-token: configured " + cfg.apps.length.toString() + " app(s), cache " +
-      (cfg.cacheEnabled ? cfg.cacheSlots.toString() + " slots" : "off"));
+    log(
+      LogLevel.Info,
+      "session-to-token: configured " +
+        cfg.apps.length.toString() +
+        " app(s), cache " +
+        (cfg.cacheEnabled ? cfg.cacheSlots.toString() + " slots" : "off"),
+    );
     return true;
   }
 
@@ -63,18 +81,29 @@ export class SessionStream extends StreamHandler {
   key: CacheKey | null = null;
   cas: u32 = 0;
 
-  constructor(public root: FilterRoot, public id: u32) { super(); }
+  constructor(
+    public root: FilterRoot,
+    public id: u32,
+  ) {
+    super();
+  }
 
-  private get m(): Metrics { return this.root.metrics!; }
+  private get m(): Metrics {
+    return this.root.metrics!;
+  }
 
-  onRequestHeaders(endOfStream: bool): Action {
+  onRequestHeaders(_endOfStream: bool): Action {
     const cfg = this.root.config;
     if (cfg === null) return Action.Continue;
     const hs = getHeaderPairs(MapType.RequestHeaders);
-    let authority = "", path = "", method = "", scheme = "";
-    let origin: string | null = null, fetchSite: string | null = null;
+    let authority = "",
+      path = "",
+      method = "",
+      scheme = "";
+    let origin: string | null = null,
+      fetchSite: string | null = null;
     let hasAuth = false;
-    const cookies = new Array<string>();
+    const cookies: string[] = [];
     for (let i = 0; i < hs.length; i++) {
       const n = hs[i].name.toLowerCase();
       const v = hs[i].value;
@@ -83,9 +112,13 @@ export class SessionStream extends StreamHandler {
       else if (n == ":path") path = v;
       else if (n == ":method") method = v;
       else if (n == ":scheme") scheme = v;
-      else if (n == "authorization") { if (v.trim().length > 0) hasAuth = true; }
-      else if (n == "origin") { if (origin === null) origin = v; }
-      else if (n == "sec-fetch-site") { if (fetchSite === null) fetchSite = v; }
+      else if (n == "authorization") {
+        if (v.trim().length > 0) hasAuth = true;
+      } else if (n == "origin") {
+        if (origin === null) origin = v;
+      } else if (n == "sec-fetch-site") {
+        if (fetchSite === null) fetchSite = v;
+      }
     }
     const app = matchApp(cfg, authority, path);
     if (app === null || cookies.length == 0) return this.pass();
@@ -98,7 +131,7 @@ export class SessionStream extends StreamHandler {
     if (hasAuth) return this.pass();
     if (isCrossSite(app, method, origin, fetchSite, scheme, authority)) {
       inc(this.m.csrfDenied);
-      sendLocalResponse(403, "session_to_token_csrf_denied", "{\"error\":\"csrf_denied\"}", jsonHeaders());
+      sendLocalResponse(403, "session_to_token_csrf_denied", '{"error":"csrf_denied"}', jsonHeaders());
       return Action.Pause;
     }
     this.app = app;
@@ -122,7 +155,8 @@ export class SessionStream extends StreamHandler {
       new Header("x-sessiongate-app", app.id),
       new Header("x-sessiongate-session", scan.value),
     ];
-    if (cfg.bffInternalKey.length > 0) call.push(new Header("x-sessiongate-internal-key", cfg.bffInternalKey));
+    if (cfg.bffInternalKey.length > 0)
+      call.push(new Header("x-sessiongate-internal-key", cfg.bffInternalKey));
     const token = httpCall(cfg.bffCluster, call, cfg.bffTimeoutMs);
     if (token == 0) return this.bffError("dispatch failed");
     this.callToken = token;
@@ -169,15 +203,22 @@ export class SessionStream extends StreamHandler {
   private noSession(): Action {
     inc(this.m.noSession);
     const h = jsonHeaders();
-    h.push(new Header("set-cookie", this.app!.cookie + "=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict"));
-    sendLocalResponse(401, "session_to_token_no_session", "{\"error\":\"no_session\"}", h);
+    h.push(
+      new Header("set-cookie", this.app!.cookie + "=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict"),
+    );
+    sendLocalResponse(401, "session_to_token_no_session", '{"error":"no_session"}', h);
     return Action.Pause;
   }
 
   private bffError(why: string): Action {
     inc(this.m.bffErrors);
     log(LogLevel.Warn, "session-to-token: session service error for app '" + this.app!.id + "': " + why);
-    sendLocalResponse(503, "session_to_token_bff_error", "{\"error\":\"session_service_unavailable\"}", jsonHeaders());
+    sendLocalResponse(
+      503,
+      "session_to_token_bff_error",
+      '{"error":"session_service_unavailable"}',
+      jsonHeaders(),
+    );
     return Action.Pause;
   }
 }

@@ -2,7 +2,14 @@
 // BFF's token answer. AssemblyScript has no exceptions, so failures are
 // reported through `JsonParser.error` and a null result.
 
-export const enum JKind { Null, Bool, Num, Str, Arr, Obj }
+export const enum JKind {
+  Null,
+  Bool,
+  Num,
+  Str,
+  Arr,
+  Obj,
+}
 
 export class JValue {
   kind: JKind = JKind.Null;
@@ -67,8 +74,15 @@ export class JsonParser {
       v.s = s;
       return v;
     }
-    if (this.lit("true")) { v.kind = JKind.Bool; v.b = true; return v; }
-    if (this.lit("false")) { v.kind = JKind.Bool; return v; }
+    if (this.lit("true")) {
+      v.kind = JKind.Bool;
+      v.b = true;
+      return v;
+    }
+    if (this.lit("false")) {
+      v.kind = JKind.Bool;
+      return v;
+    }
     if (this.lit("null")) return v;
     return this.num();
   }
@@ -78,15 +92,21 @@ export class JsonParser {
     v.kind = JKind.Obj;
     this.pos++;
     this.ws();
-    if (this.pos < this.src.length && this.src.charCodeAt(this.pos) == 0x7d) { this.pos++; return v; }
+    if (this.pos < this.src.length && this.src.charCodeAt(this.pos) == 0x7d) {
+      this.pos++;
+      return v;
+    }
     while (true) {
       this.ws();
-      if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x22) return this.fail("expected a key");
+      if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x22)
+        return this.fail("expected a key");
       const k = this.str();
       if (k === null) return null;
-      for (let i = 0; i < v.keys.length; i++) if (v.keys[i] == k) return this.fail("duplicate key '" + k + "'");
+      for (let i = 0; i < v.keys.length; i++)
+        if (v.keys[i] == k) return this.fail("duplicate key '" + k + "'");
       this.ws();
-      if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x3a) return this.fail("expected ':'");
+      if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x3a)
+        return this.fail("expected ':'");
       this.pos++;
       const item = this.value(depth + 1);
       if (item === null) return null;
@@ -105,7 +125,10 @@ export class JsonParser {
     v.kind = JKind.Arr;
     this.pos++;
     this.ws();
-    if (this.pos < this.src.length && this.src.charCodeAt(this.pos) == 0x5d) { this.pos++; return v; }
+    if (this.pos < this.src.length && this.src.charCodeAt(this.pos) == 0x5d) {
+      this.pos++;
+      return v;
+    }
     while (true) {
       const item = this.value(depth + 1);
       if (item === null) return null;
@@ -136,23 +159,35 @@ export class JsonParser {
 
   private str(): string | null {
     this.pos++; // opening quote
-    const parts = new Array<string>();
+    const parts: string[] = [];
     let start = this.pos;
     while (true) {
-      if (this.pos >= this.src.length) { this.fail("unterminated string"); return null; }
+      if (this.pos >= this.src.length) {
+        this.fail("unterminated string");
+        return null;
+      }
       const c = this.src.charCodeAt(this.pos);
       if (c == 0x22) {
         parts.push(this.src.substring(start, this.pos));
         this.pos++;
         return parts.join("");
       }
-      if (c < 0x20) { this.fail("control character in string"); return null; }
-      if (c != 0x5c) { this.pos++; continue; }
+      if (c < 0x20) {
+        this.fail("control character in string");
+        return null;
+      }
+      if (c != 0x5c) {
+        this.pos++;
+        continue;
+      }
       parts.push(this.src.substring(start, this.pos));
       this.pos++;
-      if (this.pos >= this.src.length) { this.fail("unterminated string"); return null; }
+      if (this.pos >= this.src.length) {
+        this.fail("unterminated string");
+        return null;
+      }
       const e = this.src.charCodeAt(this.pos++);
-      if (e == 0x22) parts.push("\"");
+      if (e == 0x22) parts.push('"');
       else if (e == 0x5c) parts.push("\\");
       else if (e == 0x2f) parts.push("/");
       else if (e == 0x62) parts.push("\b");
@@ -162,9 +197,15 @@ export class JsonParser {
       else if (e == 0x74) parts.push("\t");
       else if (e == 0x75) {
         const h = this.hex4();
-        if (h < 0) { this.fail("bad \\u escape"); return null; }
+        if (h < 0) {
+          this.fail("bad \\u escape");
+          return null;
+        }
         parts.push(String.fromCharCode(h));
-      } else { this.fail("bad escape"); return null; }
+      } else {
+        this.fail("bad escape");
+        return null;
+      }
       start = this.pos;
     }
   }
@@ -186,7 +227,8 @@ export class JsonParser {
     }
     if (this.pos < src.length && (src.charCodeAt(this.pos) | 0x20) == 0x65) {
       this.pos++;
-      if (this.pos < src.length && (src.charCodeAt(this.pos) == 0x2b || src.charCodeAt(this.pos) == 0x2d)) this.pos++;
+      if (this.pos < src.length && (src.charCodeAt(this.pos) == 0x2b || src.charCodeAt(this.pos) == 0x2d))
+        this.pos++;
       const e = this.pos;
       while (this.pos < src.length && isDigit(src.charCodeAt(this.pos))) this.pos++;
       if (this.pos == e) return this.fail("bad number");

@@ -15,8 +15,17 @@ function isB64Token(s: string): bool {
   if (s.length == 0 || s.length > MAX_TOKEN) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
-      c == 0x2d || c == 0x2e || c == 0x5f || c == 0x7e || c == 0x2b || c == 0x2f || c == 0x3d;
+    const ok =
+      (c >= 0x30 && c <= 0x39) ||
+      (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x61 && c <= 0x7a) ||
+      c == 0x2d ||
+      c == 0x2e ||
+      c == 0x5f ||
+      c == 0x7e ||
+      c == 0x2b ||
+      c == 0x2f ||
+      c == 0x3d;
     if (!ok) return false;
   }
   return true;

@@ -12,11 +12,25 @@ async function configure(json: string) {
 
 describe("plugin configuration", () => {
   it("accepts the contract's example and fills defaults", async () => {
-    const { ok, h } = await configure(JSON.stringify({
-      bff_cluster: "sessiongate_bff_internal", bff_authority: "sessiongate-bff", bff_path: "/internal/v1/session-token",
-      bff_timeout_ms: 2000, bff_internal_key: "", cache: { enabled: true, slots: 16384, skew_s: 10, max_ttl_s: 30 },
-      apps: [{ id: "demo", hosts: ["localhost:10000"], path_prefix: "/", cookie: "__Host-sg-demo", allowed_origins: ["https://localhost:10000"] }],
-    }));
+    const { ok, h } = await configure(
+      JSON.stringify({
+        bff_cluster: "sessiongate_bff_internal",
+        bff_authority: "sessiongate-bff",
+        bff_path: "/internal/v1/session-token",
+        bff_timeout_ms: 2000,
+        bff_internal_key: "",
+        cache: { enabled: true, slots: 16384, skew_s: 10, max_ttl_s: 30 },
+        apps: [
+          {
+            id: "demo",
+            hosts: ["localhost:10000"],
+            path_prefix: "/",
+            cookie: "__Host-sg-demo",
+            allowed_origins: ["https://localhost:10000"],
+          },
+        ],
+      }),
+    );
     expect(ok).toBe(true);
     expect(h.logs.some((l) => l.message.includes("configured 1 app(s), cache 16384 slots"))).toBe(true);
   });
@@ -24,7 +38,12 @@ describe("plugin configuration", () => {
   it("defaults the cookie to __Host-sg-<id>, the BFF cluster and the timeout", async () => {
     const { ok, h } = await configure('{"apps":[{"id":"shop"}]}');
     expect(ok).toBe(true);
-    const o = h.request([[":method", "GET"], [":path", "/"], [":authority", "any"], ["cookie", `__Host-sg-shop=${"a".repeat(43)}`]]);
+    const o = h.request([
+      [":method", "GET"],
+      [":path", "/"],
+      [":authority", "any"],
+      ["cookie", `__Host-sg-shop=${"a".repeat(43)}`],
+    ]);
     expect(o.call?.cluster).toBe("sessiongate_bff_internal");
     expect(o.call?.timeoutMs).toBe(2000);
     expect(Object.fromEntries(o.call!.headers)[":authority"]).toBe("sessiongate-bff");
@@ -78,9 +97,12 @@ describe("plugin configuration", () => {
       fc.json({ maxDepth: 4 }),
       fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify({ apps: [{ id: "a", hosts: v }], cache: v })),
     );
-    fc.assert(fc.property(jsonish, (text) => {
-      expect(typeof h.configure(text)).toBe("boolean");
-    }), { numRuns: 5000 });
+    fc.assert(
+      fc.property(jsonish, (text) => {
+        expect(typeof h.configure(text)).toBe("boolean");
+      }),
+      { numRuns: 5000 },
+    );
     expect(h.configure('{"apps":[]}')).toBe(true);
   });
 });

@@ -1,8 +1,16 @@
 // Starts the pieces for the filter's real-Envoy tests: echo upstream, the
 // token-server fixture (BFF internal contract) and Envoy from envoy/*.yaml.
 import { join } from "node:path";
-import { type EchoHandle, type EnvoyHandle, REPO_ROOT, freePort, onCleanup, startEcho, startEnvoy } from "../harness/index.js";
-import { type TokenServer, startTokenServer } from "../fixtures/token-server.js";
+import { startTokenServer, type TokenServer } from "../fixtures/token-server.js";
+import {
+  type EchoHandle,
+  type EnvoyHandle,
+  freePort,
+  onCleanup,
+  REPO_ROOT,
+  startEcho,
+  startEnvoy,
+} from "../harness/index.js";
 import { ensureWasm } from "./wasm-build.js";
 
 export const COOKIE = "__Host-sg-demo";
@@ -25,7 +33,15 @@ export interface Stack {
   url: string;
 }
 
-export async function startStack(opts: { file?: string; config?: string; vars?: Record<string, string | number>; name?: string; concurrency?: number } = {}): Promise<Stack> {
+export async function startStack(
+  opts: {
+    file?: string;
+    config?: string;
+    vars?: Record<string, string | number>;
+    name?: string;
+    concurrency?: number;
+  } = {},
+): Promise<Stack> {
   ensureWasm();
   const echo = await startEcho();
   const bff = await startTokenServer();
@@ -35,7 +51,13 @@ export async function startStack(opts: { file?: string; config?: string; vars?: 
     file: join(REPO_ROOT, "envoy", opts.file ?? "wasm-filter.yaml"),
     name: opts.name ?? "envoy-filter",
     concurrency: opts.concurrency ?? 2,
-    vars: { LISTEN_PORT: listenPort, ECHO_PORT: echo.port, BFF_PORT: bff.port, FILTER_CONFIG: opts.config ?? filterConfig(), ...opts.vars },
+    vars: {
+      LISTEN_PORT: listenPort,
+      ECHO_PORT: echo.port,
+      BFF_PORT: bff.port,
+      FILTER_CONFIG: opts.config ?? filterConfig(),
+      ...opts.vars,
+    },
   });
   return { echo, bff, envoy, url: `http://127.0.0.1:${listenPort}` };
 }

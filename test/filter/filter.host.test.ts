@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { createHost } from "../wasm-host/index.js";
 import { WA } from "../wasm-host/wasm.js";
-import { HOST, SID, SID2, config, host, req, tokenBody, wasmModule } from "./helpers.js";
+import { config, HOST, host, req, SID, SID2, tokenBody, wasmModule } from "./helpers.js";
 
 const C = "__Host-sg-demo";
 const M = (n: string) => `session_to_token.${n}`;
@@ -14,8 +14,18 @@ describe("module shape", () => {
     expect(imports.length).toBeGreaterThan(0);
     for (const i of imports) expect(`${i.module}.${i.name}`).toMatch(/^env\.proxy_[a-z_0-9]+$/);
     const names = WA.Module.exports(m).map((e) => e.name);
-    for (const n of ["proxy_abi_version_0_2_1", "_initialize", "proxy_on_memory_allocate", "malloc", "proxy_on_context_create",
-      "proxy_on_configure", "proxy_on_request_headers", "proxy_on_http_call_response", "proxy_on_delete", "memory"]) {
+    for (const n of [
+      "proxy_abi_version_0_2_1",
+      "_initialize",
+      "proxy_on_memory_allocate",
+      "malloc",
+      "proxy_on_context_create",
+      "proxy_on_configure",
+      "proxy_on_request_headers",
+      "proxy_on_http_call_response",
+      "proxy_on_delete",
+      "memory",
+    ]) {
       expect(names).toContain(n);
     }
   });
@@ -32,21 +42,34 @@ describe("pass-through", () => {
   });
   it("leaves requests for other hosts or without the app's cookie untouched", async () => {
     const h = await host();
-    const other = h.request([[":method", "GET"], [":path", "/"], [":authority", "other.example"], ["cookie", `${C}=${SID}`]]);
+    const other = h.request([
+      [":method", "GET"],
+      [":path", "/"],
+      [":authority", "other.example"],
+      ["cookie", `${C}=${SID}`],
+    ]);
     expect(other.state).toBe("continue");
     expect(other.header("cookie")).toBe(`${C}=${SID}`);
     const foreign = h.request(req([["cookie", "a=b; __Host-sg-other=x"]]));
     expect(foreign.state).toBe("continue");
     expect(foreign.header("cookie")).toBe("a=b; __Host-sg-other=x");
   });
-  it("passes everything with {\"apps\":[]}", async () => {
+  it('passes everything with {"apps":[]}', async () => {
     const h = await host('{"apps":[]}');
     expect(h.configured).toBe(true);
     expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("continue");
   });
   it("keeps an own authorization header, strips only the session cookie, calls no BFF", async () => {
     const h = await host();
-    const o = h.request(req([["authorization", "Bearer mine"], ["cookie", `x=1; ${C}=${SID}`]], "POST"));
+    const o = h.request(
+      req(
+        [
+          ["authorization", "Bearer mine"],
+          ["cookie", `x=1; ${C}=${SID}`],
+        ],
+        "POST",
+      ),
+    );
     expect(o.state).toBe("continue");
     expect(o.header("authorization")).toBe("Bearer mine");
     expect(o.header("cookie")).toBe("x=1");
@@ -56,13 +79,25 @@ describe("pass-through", () => {
 
 describe("session swap", () => {
   it("calls the BFF on a miss, sets authorization, strips only the session cookie", async () => {
-    const h = await host(config({ bff_internal_key: "k1", bff_authority: "bff.internal", bff_path: "/internal/v1/session-token" }));
+    const h = await host(
+      config({
+        bff_internal_key: "k1",
+        bff_authority: "bff.internal",
+        bff_path: "/internal/v1/session-token",
+      }),
+    );
     const o = h.request(req([["cookie", `a=1; ${C}=${SID}; b="2"`]]));
     expect(o.state).toBe("paused");
     expect(o.call?.cluster).toBe("bff");
     const ch = Object.fromEntries(o.call?.headers ?? []);
-    expect(ch).toMatchObject({ ":method": "GET", ":path": "/internal/v1/session-token", ":authority": "bff.internal",
-      "x-sessiongate-app": "demo", "x-sessiongate-session": SID, "x-sessiongate-internal-key": "k1" });
+    expect(ch).toMatchObject({
+      ":method": "GET",
+      ":path": "/internal/v1/session-token",
+      ":authority": "bff.internal",
+      "x-sessiongate-app": "demo",
+      "x-sessiongate-session": SID,
+      "x-sessiongate-internal-key": "k1",
+    });
     expect(o.call?.timeoutMs).toBe(2000);
     const done = h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("tok.en.1") });
     expect(done.state).toBe("continue");
@@ -141,7 +176,10 @@ describe("failures", () => {
     expect(r.state).toBe("local");
     expect(r.local?.status).toBe(401);
     expect(JSON.parse(r.local!.body)).toEqual({ error: "no_session" });
-    expect(r.local?.headers).toContainEqual(["set-cookie", `${C}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict`]);
+    expect(r.local?.headers).toContainEqual([
+      "set-cookie",
+      `${C}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict`,
+    ]);
     expect(r.local?.headers).toContainEqual(["content-type", "application/json"]);
     expect(h.metrics.get(M("no_session"))).toBe(1);
   });
@@ -192,7 +230,13 @@ describe("cross-site requests", () => {
     ["DELETE", [["origin", "https://evil.example"]]],
     ["PUT", [["origin", "null"]]],
     ["PATCH", [["sec-fetch-site", "same-site"]]],
-    ["POST", [["origin", `https://${HOST}`], ["sec-fetch-site", "cross-site"]]],
+    [
+      "POST",
+      [
+        ["origin", `https://${HOST}`],
+        ["sec-fetch-site", "cross-site"],
+      ],
+    ],
   ] as [string, [string, string][]][])("refuses %s with %j", async (method, extra) => {
     const h = await host();
     const o = h.request(req([cookie, ...extra], method));
@@ -202,16 +246,31 @@ describe("cross-site requests", () => {
     expect(h.pendingCalls.size).toBe(0);
   });
   it.each([
-    ["POST", [["origin", `https://${HOST}`], ["sec-fetch-site", "same-origin"]]],
+    [
+      "POST",
+      [
+        ["origin", `https://${HOST}`],
+        ["sec-fetch-site", "same-origin"],
+      ],
+    ],
     ["POST", [["origin", `HTTPS://${HOST.toUpperCase()}`]]],
     ["POST", []],
-    ["GET", [["origin", "https://evil.example"], ["sec-fetch-site", "cross-site"]]],
+    [
+      "GET",
+      [
+        ["origin", "https://evil.example"],
+        ["sec-fetch-site", "cross-site"],
+      ],
+    ],
     ["OPTIONS", [["sec-fetch-site", "cross-site"]]],
-  ] as [string, [string, string][]][])("lets %s with %j through to the session lookup", async (method, extra) => {
-    const h = await host();
-    const o = h.request(req([cookie, ...extra], method));
-    expect(o.state).toBe("paused");
-  });
+  ] as [string, [string, string][]][])(
+    "lets %s with %j through to the session lookup",
+    async (method, extra) => {
+      const h = await host();
+      const o = h.request(req([cookie, ...extra], method));
+      expect(o.state).toBe("paused");
+    },
+  );
   it("uses the request's own origin when allowed_origins is empty", async () => {
     const h = await host(config({}, { allowed_origins: [] }));
     expect(h.request(req([cookie, ["origin", `https://${HOST}`]], "POST")).state).toBe("paused");
@@ -222,7 +281,13 @@ describe("cross-site requests", () => {
 describe("cookie parsing", () => {
   it("finds the session cookie across several headers, with spaces and quotes, first one wins", async () => {
     const h = await host();
-    const o = h.request(req([["cookie", "a=1;b=2"], ["cookie", ` ${C} = "${SID}" ; c=3`], ["cookie", `${C}=${SID2}`]]));
+    const o = h.request(
+      req([
+        ["cookie", "a=1;b=2"],
+        ["cookie", ` ${C} = "${SID}" ; c=3`],
+        ["cookie", `${C}=${SID2}`],
+      ]),
+    );
     expect(o.state).toBe("paused");
     expect(Object.fromEntries(o.call!.headers)["x-sessiongate-session"]).toBe(SID);
     expect(o.all("cookie")).toEqual(["a=1; b=2; c=3"]);
@@ -242,11 +307,14 @@ describe("cookie parsing", () => {
 
 describe("app selection", () => {
   it("takes the longest path prefix, then an exact host over *", async () => {
-    const cfg = JSON.stringify({ bff_cluster: "bff", apps: [
-      { id: "root", hosts: ["*"], path_prefix: "/", cookie: "c_root" },
-      { id: "api", hosts: ["*"], path_prefix: "/api/", cookie: "c_api" },
-      { id: "apiexact", hosts: [HOST.toUpperCase()], path_prefix: "/api/", cookie: "c_exact" },
-    ] });
+    const cfg = JSON.stringify({
+      bff_cluster: "bff",
+      apps: [
+        { id: "root", hosts: ["*"], path_prefix: "/", cookie: "c_root" },
+        { id: "api", hosts: ["*"], path_prefix: "/api/", cookie: "c_api" },
+        { id: "apiexact", hosts: [HOST.toUpperCase()], path_prefix: "/api/", cookie: "c_exact" },
+      ],
+    });
     const h = await host(cfg);
     const sessionApp = (path: string, cookie: string) => {
       const o = h.request(req([["cookie", cookie]], "GET", path));

@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, WASM_PATH, envoyBin, freePort, renderTemplate } from "../harness/index.js";
-import { COOKIE, ORIGIN, type Stack, filterConfig, startStack, wasmCounters } from "./envoy-fixture.js";
+import { envoyBin, freePort, REPO_ROOT, renderTemplate, WASM_PATH } from "../harness/index.js";
+import { COOKIE, filterConfig, ORIGIN, type Stack, startStack, wasmCounters } from "./envoy-fixture.js";
 
 const SID = "s".repeat(43);
 const SID_UNKNOWN = "u".repeat(43);
@@ -58,24 +58,38 @@ describe("session-to-token in Envoy", () => {
     const res = await fetch(`${s.url}/api/x`, { headers: { cookie: `${COOKIE}=${SID_UNKNOWN}` } });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: "no_session" });
-    expect(res.headers.get("set-cookie")).toBe(`${COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict`);
+    expect(res.headers.get("set-cookie")).toBe(
+      `${COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict`,
+    );
     expect(s.echo.requests.length).toBe(n);
   });
 
   it("refuses a cross-site POST with 403 and allows a same-origin one", async () => {
     const n = s.echo.requests.length;
-    const bad = await fetch(`${s.url}/api/x`, { method: "POST", body: "x", headers: { cookie: `${COOKIE}=${SID}`, "sec-fetch-site": "cross-site", origin: "https://evil.test" } });
+    const bad = await fetch(`${s.url}/api/x`, {
+      method: "POST",
+      body: "x",
+      headers: { cookie: `${COOKIE}=${SID}`, "sec-fetch-site": "cross-site", origin: "https://evil.test" },
+    });
     expect(bad.status).toBe(403);
     expect(await bad.json()).toEqual({ error: "csrf_denied" });
     expect(s.echo.requests.length).toBe(n);
-    const ok = await fetch(`${s.url}/api/x`, { method: "POST", body: "x", headers: { cookie: `${COOKIE}=${SID}`, "sec-fetch-site": "same-origin", origin: ORIGIN } });
+    const ok = await fetch(`${s.url}/api/x`, {
+      method: "POST",
+      body: "x",
+      headers: { cookie: `${COOKIE}=${SID}`, "sec-fetch-site": "same-origin", origin: ORIGIN },
+    });
     expect(ok.status).toBe(200);
     expect(s.echo.requests.at(-1)!.headers.authorization).toBe("Bearer header.payload.sig");
   });
 
   it("leaves a request with its own bearer token untouched", async () => {
     const before = s.bff.requests.length;
-    const res = await fetch(`${s.url}/api/m2m`, { method: "POST", body: "{}", headers: { authorization: "Bearer machine", cookie: `${COOKIE}=${SID}` } });
+    const res = await fetch(`${s.url}/api/m2m`, {
+      method: "POST",
+      body: "{}",
+      headers: { authorization: "Bearer machine", cookie: `${COOKIE}=${SID}` },
+    });
     expect(res.status).toBe(200);
     const got = s.echo.requests.at(-1)!;
     expect(got.headers.authorization).toBe("Bearer machine");
@@ -102,7 +116,14 @@ describe("session-to-token in Envoy", () => {
 
   it("shows its counters in Envoy's /stats", async () => {
     const c = await wasmCounters(s.envoy);
-    expect(Object.keys(c).sort()).toEqual(["bff_errors", "csrf_denied", "hits", "misses", "no_session", "passthrough"]);
+    expect(Object.keys(c).sort()).toEqual([
+      "bff_errors",
+      "csrf_denied",
+      "hits",
+      "misses",
+      "no_session",
+      "passthrough",
+    ]);
     expect(c.hits).toBeGreaterThanOrEqual(5);
     expect(c.misses).toBeGreaterThanOrEqual(1);
     expect(c.no_session).toBe(1);
@@ -118,13 +139,22 @@ describe("bad configuration", () => {
   it("fails on_configure with a log line naming the field", async () => {
     const dir = mkdtempSync(join(tmpdir(), "s2t-badcfg-"));
     const yaml = renderTemplate(readFileSync(join(REPO_ROOT, "envoy", "wasm-filter.yaml"), "utf8"), {
-      ADMIN_PORT: await freePort(), LISTEN_PORT: await freePort(), ECHO_PORT: 9, BFF_PORT: 9, WASM_PATH,
+      ADMIN_PORT: await freePort(),
+      LISTEN_PORT: await freePort(),
+      ECHO_PORT: 9,
+      BFF_PORT: 9,
+      WASM_PATH,
       FILTER_CONFIG: filterConfig({ cache: { slots: 0 } }),
     });
     writeFileSync(join(dir, "envoy.yaml"), yaml);
-    const run = spawnSync(envoyBin(), ["-c", join(dir, "envoy.yaml"), "--disable-hot-restart", "--concurrency", "1", "-l", "info"], {
-      encoding: "utf8", timeout: 30_000,
-    });
+    const run = spawnSync(
+      envoyBin(),
+      ["-c", join(dir, "envoy.yaml"), "--disable-hot-restart", "--concurrency", "1", "-l", "info"],
+      {
+        encoding: "utf8",
+        timeout: 30_000,
+      },
+    );
     const log = `${run.stdout}${run.stderr}`;
     expect(run.status).not.toBe(0);
     expect(log).toContain("invalid configuration: field 'cache.slots'");

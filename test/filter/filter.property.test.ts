@@ -21,7 +21,10 @@ function run(h: Host, headers: [string, string][]): Outcome {
     const call = o.call!;
     const sid = Object.fromEntries(call.headers)["x-sessiongate-session"];
     o = LIVE.has(sid)
-      ? h.answerHttpCall(call.token, { status: 200, body: JSON.stringify({ access_token: tokenFor(sid), token_type: "Bearer", expires_in: 120 }) })
+      ? h.answerHttpCall(call.token, {
+          status: 200,
+          body: JSON.stringify({ access_token: tokenFor(sid), token_type: "Bearer", expires_in: 120 }),
+        })
       : h.answerHttpCall(call.token, { status: 401, body: '{"error":"no_session"}' });
   }
   return o;
@@ -43,10 +46,12 @@ function modelSession(cookieHeaders: string[]): string | undefined {
 }
 
 function sessionCookieForwarded(o: Outcome): boolean {
-  return o.all("cookie").some((hv) => hv.split(";").some((p) => {
-    const eq = p.indexOf("=");
-    return eq >= 0 && p.slice(0, eq).trim() === C;
-  }));
+  return o.all("cookie").some((hv) =>
+    hv.split(";").some((p) => {
+      const eq = p.indexOf("=");
+      return eq >= 0 && p.slice(0, eq).trim() === C;
+    }),
+  );
 }
 
 // Latin-1 text with the characters that matter to cookie parsing over-represented.
@@ -55,39 +60,58 @@ const cookieChar = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)) },
 );
 const junk = fc.array(cookieChar, { maxLength: 20 }).map((a) => a.join(""));
-const sessionPair = fc.tuple(fc.constantFrom(...SESSIONS, "", "bad value", "x".repeat(300)), fc.constantFrom("", " ", "\t"), fc.boolean())
+const sessionPair = fc
+  .tuple(
+    fc.constantFrom(...SESSIONS, "", "bad value", "x".repeat(300)),
+    fc.constantFrom("", " ", "\t"),
+    fc.boolean(),
+  )
   .map(([sid, ws, quote]) => `${ws}${C}${ws}=${ws}${quote ? `"${sid}"` : sid}${ws}`);
-const otherPair = fc.tuple(fc.constantFrom("a", "b", `${C}x`, `x${C}`, "__Host-sg-other", ""), junk).map(([n, v]) => `${n}=${v}`);
-const cookieHeader = fc.tuple(fc.array(fc.oneof(sessionPair, otherPair, junk), { maxLength: 5 }), fc.constantFrom(";", "; ", " ;")).map(([parts, sep]) => parts.join(sep));
+const otherPair = fc
+  .tuple(fc.constantFrom("a", "b", `${C}x`, `x${C}`, "__Host-sg-other", ""), junk)
+  .map(([n, v]) => `${n}=${v}`);
+const cookieHeader = fc
+  .tuple(fc.array(fc.oneof(sessionPair, otherPair, junk), { maxLength: 5 }), fc.constantFrom(";", "; ", " ;"))
+  .map(([parts, sep]) => parts.join(sep));
 const cookieHeaders = fc.array(cookieHeader, { maxLength: 3 });
 
 describe("property: cookie headers", () => {
   let h: Host;
   beforeAll(async () => {
-    h = await host(JSON.stringify({ bff_cluster: "bff", cache: { slots: 8 }, apps: [{ id: "demo", hosts: [HOST], cookie: C, allowed_origins: [`https://${HOST}`] }] }));
+    h = await host(
+      JSON.stringify({
+        bff_cluster: "bff",
+        cache: { slots: 8 },
+        apps: [{ id: "demo", hosts: [HOST], cookie: C, allowed_origins: [`https://${HOST}`] }],
+      }),
+    );
   });
 
   it(`${RUNS} generated Cookie header sets: no trap, right session's token or none, cookie stripped`, () => {
     fc.assert(
-      fc.property(cookieHeaders, fc.array(fc.tuple(fc.constantFrom("x-a", "accept", "origin"), junk), { maxLength: 2 }), (cookies, extra) => {
-        const o = run(h, req([...cookies.map((c) => ["cookie", c] as [string, string]), ...extra]));
-        const sid = modelSession(cookies);
-        const auth = o.header("authorization");
-        expect(sessionCookieForwarded(o)).toBe(false);
-        if (sid === undefined) {
-          expect(o.state).toBe("continue");
-          expect(auth).toBeUndefined();
-          // untouched: the filter only rewrites Cookie when the session cookie is there
-          expect(o.all("cookie")).toEqual(cookies);
-        } else if (o.state === "continue") {
-          expect(auth).toBe(`Bearer ${tokenFor(sid)}`);
-          expect(LIVE.has(sid)).toBe(true);
-        } else {
-          expect(auth).toBeUndefined();
-          expect(o.local?.status).toBe(401);
-          expect(LIVE.has(sid)).toBe(false);
-        }
-      }),
+      fc.property(
+        cookieHeaders,
+        fc.array(fc.tuple(fc.constantFrom("x-a", "accept", "origin"), junk), { maxLength: 2 }),
+        (cookies, extra) => {
+          const o = run(h, req([...cookies.map((c) => ["cookie", c] as [string, string]), ...extra]));
+          const sid = modelSession(cookies);
+          const auth = o.header("authorization");
+          expect(sessionCookieForwarded(o)).toBe(false);
+          if (sid === undefined) {
+            expect(o.state).toBe("continue");
+            expect(auth).toBeUndefined();
+            // untouched: the filter only rewrites Cookie when the session cookie is there
+            expect(o.all("cookie")).toEqual(cookies);
+          } else if (o.state === "continue") {
+            expect(auth).toBe(`Bearer ${tokenFor(sid)}`);
+            expect(LIVE.has(sid)).toBe(true);
+          } else {
+            expect(auth).toBeUndefined();
+            expect(o.local?.status).toBe(401);
+            expect(LIVE.has(sid)).toBe(false);
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
     expect(h.metrics.get("session_to_token.hits")).toBeGreaterThan(0);
@@ -98,11 +122,36 @@ describe("property: cookie headers", () => {
 describe("property: Origin / Sec-Fetch-Site", () => {
   let h: Host;
   beforeAll(async () => {
-    h = await host(JSON.stringify({ bff_cluster: "bff", cache: { slots: 8 }, apps: [{ id: "demo", hosts: [HOST], cookie: C, allowed_origins: [`https://${HOST}`] }] }));
+    h = await host(
+      JSON.stringify({
+        bff_cluster: "bff",
+        cache: { slots: 8 },
+        apps: [{ id: "demo", hosts: [HOST], cookie: C, allowed_origins: [`https://${HOST}`] }],
+      }),
+    );
   });
   const method = fc.constantFrom("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "get", "TRACE");
-  const origin = fc.option(fc.oneof(fc.constantFrom(`https://${HOST}`, `HTTPS://${HOST.toUpperCase()}`, `http://${HOST}`, "https://evil.example", "null", ""), junk), { nil: undefined });
-  const site = fc.option(fc.oneof(fc.constantFrom("same-origin", "same-site", "cross-site", "none", "CROSS-SITE", " cross-site "), junk), { nil: undefined });
+  const origin = fc.option(
+    fc.oneof(
+      fc.constantFrom(
+        `https://${HOST}`,
+        `HTTPS://${HOST.toUpperCase()}`,
+        `http://${HOST}`,
+        "https://evil.example",
+        "null",
+        "",
+      ),
+      junk,
+    ),
+    { nil: undefined },
+  );
+  const site = fc.option(
+    fc.oneof(
+      fc.constantFrom("same-origin", "same-site", "cross-site", "none", "CROSS-SITE", " cross-site "),
+      junk,
+    ),
+    { nil: undefined },
+  );
 
   it(`${RUNS} generated method/Origin/Sec-Fetch-Site combinations: unsafe cross-site never gets a token`, () => {
     fc.assert(
@@ -113,8 +162,11 @@ describe("property: Origin / Sec-Fetch-Site", () => {
         const o = run(h, req(extra, m));
         const unsafe = !["GET", "HEAD", "OPTIONS"].includes(m);
         const fsv = fs?.trim().toLowerCase();
-        const crossSite = unsafe && (fsv === "cross-site" || (fsv === "same-site" && org === undefined) ||
-          (org !== undefined && org.trim().toLowerCase() !== `https://${HOST}`));
+        const crossSite =
+          unsafe &&
+          (fsv === "cross-site" ||
+            (fsv === "same-site" && org === undefined) ||
+            (org !== undefined && org.trim().toLowerCase() !== `https://${HOST}`));
         if (crossSite) {
           expect(o.local?.status).toBe(403);
           expect(o.header("authorization")).toBeUndefined();
@@ -132,9 +184,18 @@ describe("property: Origin / Sec-Fetch-Site", () => {
 describe("property: authorization", () => {
   let h: Host;
   beforeAll(async () => {
-    h = await host(JSON.stringify({ bff_cluster: "bff", cache: { slots: 8 }, apps: [{ id: "demo", hosts: ["*"], cookie: C }] }));
+    h = await host(
+      JSON.stringify({
+        bff_cluster: "bff",
+        cache: { slots: 8 },
+        apps: [{ id: "demo", hosts: ["*"], cookie: C }],
+      }),
+    );
   });
-  const authz = fc.option(fc.oneof(fc.constantFrom("Bearer abc", "Basic dXNlcg==", "", " ", "bearer"), junk), { nil: undefined });
+  const authz = fc.option(
+    fc.oneof(fc.constantFrom("Bearer abc", "Basic dXNlcg==", "", " ", "bearer"), junk),
+    { nil: undefined },
+  );
 
   it(`${RUNS} generated authorization headers: an own credential is never replaced`, () => {
     fc.assert(

@@ -1,6 +1,6 @@
 // Shared fixtures for the filter's Node-host tests.
-import { type Host, createHost } from "../wasm-host/index.js";
-import { type WasmModule, WA } from "../wasm-host/wasm.js";
+import { createHost, type Host } from "../wasm-host/index.js";
+import { WA, type WasmModule } from "../wasm-host/wasm.js";
 import { ensureWasm } from "./wasm-build.js";
 
 let compiled: WasmModule | undefined;
@@ -18,7 +18,16 @@ export function config(over: Record<string, unknown> = {}, app: Record<string, u
   return JSON.stringify({
     bff_cluster: "bff",
     cache: { enabled: true, slots: 64, skew_s: 10, max_ttl_s: 30 },
-    apps: [{ id: "demo", hosts: [HOST], path_prefix: "/", cookie: "__Host-sg-demo", allowed_origins: [`https://${HOST}`], ...app }],
+    apps: [
+      {
+        id: "demo",
+        hosts: [HOST],
+        path_prefix: "/",
+        cookie: "__Host-sg-demo",
+        allowed_origins: [`https://${HOST}`],
+        ...app,
+      },
+    ],
     ...over,
   });
 }

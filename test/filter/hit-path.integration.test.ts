@@ -18,7 +18,9 @@ describe.each([
 
   it("swaps the cookie for the token and strips only the session cookie", async () => {
     for (let i = 0; i < 3; i++) {
-      const res = await fetch(`${s.url}/api/p?i=${i}`, { headers: { cookie: `x=1; ${COOKIE}="${SID}"; y=2` } });
+      const res = await fetch(`${s.url}/api/p?i=${i}`, {
+        headers: { cookie: `x=1; ${COOKIE}="${SID}"; y=2` },
+      });
       expect(res.status).toBe(200);
       const got = s.echo.requests.at(-1)!;
       expect(got.path).toBe(`/api/p?i=${i}`);
@@ -42,8 +44,14 @@ describe.each([
     const r401 = await fetch(`${s.url}/api`, { headers: { cookie: `${COOKIE}=${"n".repeat(43)}` } });
     expect(r401.status).toBe(401);
     expect(await r401.json()).toEqual({ error: "no_session" });
-    expect(r401.headers.get("set-cookie")).toBe(`${COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict`);
-    const r403 = await fetch(`${s.url}/api`, { method: "POST", body: "x", headers: { cookie: `${COOKIE}=${SID}`, "sec-fetch-site": "cross-site" } });
+    expect(r401.headers.get("set-cookie")).toBe(
+      `${COOKIE}=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict`,
+    );
+    const r403 = await fetch(`${s.url}/api`, {
+      method: "POST",
+      body: "x",
+      headers: { cookie: `${COOKIE}=${SID}`, "sec-fetch-site": "cross-site" },
+    });
     expect(r403.status).toBe(403);
     s.bff.mode = "down";
     const r503 = await fetch(`${s.url}/api`, { headers: { cookie: `${COOKIE}=${"d".repeat(43)}` } });

@@ -11,8 +11,14 @@ async function signer() {
   const { privateKey, publicKey } = await generateKeyPair("ES256");
   const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
   const sign = (claims: Record<string, unknown>, iss = ISSUER) =>
-    new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(iss).setAudience(AUDIENCE)
-      .setSubject("alice").setIssuedAt().setExpirationTime("5m").sign(privateKey);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setIssuer(iss)
+      .setAudience(AUDIENCE)
+      .setSubject("alice")
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(privateKey);
   return { jwks: JSON.stringify({ keys: [jwk] }), sign, privateKey };
 }
 
@@ -25,7 +31,11 @@ describe("session-to-token -> jwt_authn in Envoy", () => {
     const attacker = await signer(); // same kid, different key: a forgery
     good = await real.sign({ scope: "api" });
     forged = await attacker.sign({ scope: "api" });
-    s = await startStack({ file: "wasm-jwt.yaml", name: "envoy-jwt", vars: { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS: real.jwks } });
+    s = await startStack({
+      file: "wasm-jwt.yaml",
+      name: "envoy-jwt",
+      vars: { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS: real.jwks },
+    });
     s.bff.sessions.set("g".repeat(43), { accessToken: good, expiresIn: 300 });
     s.bff.sessions.set("f".repeat(43), { accessToken: forged, expiresIn: 300 });
   });

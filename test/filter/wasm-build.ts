@@ -1,7 +1,7 @@
 // Builds build/session-to-token.wasm when it is missing or older than the
 // filter's sources, so `npx vitest run test/filter` works on a fresh tree.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -17,9 +17,16 @@ function newestSource(dir: string): number {
 }
 
 export function ensureWasm(): Uint8Array {
-  const src = Math.max(newestSource(join(ROOT, "filter", "assembly")), statSync(join(ROOT, "asconfig.json")).mtimeMs);
+  const src = Math.max(
+    newestSource(join(ROOT, "filter", "assembly")),
+    statSync(join(ROOT, "asconfig.json")).mtimeMs,
+  );
   if (!existsSync(WASM_PATH) || statSync(WASM_PATH).mtimeMs < src) {
-    execFileSync(join(ROOT, "node_modules", ".bin", "asc"), ["filter/assembly/index.ts", "--target", "release"], { cwd: ROOT, stdio: "inherit" });
+    execFileSync(
+      join(ROOT, "node_modules", ".bin", "asc"),
+      ["filter/assembly/index.ts", "--target", "release"],
+      { cwd: ROOT, stdio: "inherit" },
+    );
   }
   return readFileSync(WASM_PATH);
 }

@@ -48,6 +48,12 @@ export function decodePairs(b: Uint8Array): HeaderPair[] {
   return out;
 }
 
-export const WasmResult = { Ok: 0, NotFound: 1, BadArgument: 2, CasMismatch: 8, InternalFailure: 10 } as const;
+export const WasmResult = {
+  Ok: 0,
+  NotFound: 1,
+  BadArgument: 2,
+  CasMismatch: 8,
+  InternalFailure: 10,
+} as const;
 export const MapType = { RequestHeaders: 0, HttpCallResponseHeaders: 6 } as const;
 export const BufferType = { HttpCallResponseBody: 4, PluginConfiguration: 7 } as const;

@@ -3,8 +3,18 @@
 // with CAS, an HTTP-call queue the test answers, metrics, logs, effective
 // context and local responses. For fast unit/property tests and the
 // micro-benchmark; the real-Envoy integration tests are the other evidence.
-import { type WasmInstance, type WasmMemory, type WasmModule, WA, isModule } from "./wasm.js";
-import { BufferType, type HeaderPair, MapType, WasmResult, decodePairs, encodePairs, fromLatin1, latin1 } from "./abi.js";
+
+import {
+  BufferType,
+  decodePairs,
+  encodePairs,
+  fromLatin1,
+  type HeaderPair,
+  latin1,
+  MapType,
+  WasmResult,
+} from "./abi.js";
+import { isModule, WA, type WasmInstance, type WasmMemory, type WasmModule } from "./wasm.js";
 
 export type { HeaderPair } from "./abi.js";
 
@@ -71,7 +81,11 @@ interface StreamState {
 
 const ROOT_ID = 1;
 
-export async function createHost(wasm: Uint8Array | WasmModule, configJson: string, opts: HostOptions = {}): Promise<Host & { configured: boolean }> {
+export async function createHost(
+  wasm: Uint8Array | WasmModule,
+  configJson: string,
+  opts: HostOptions = {},
+): Promise<Host & { configured: boolean }> {
   const module = isModule(wasm) ? wasm : await WA.compile(wasm);
   let instance: WasmInstance;
   const mem = () => new Uint8Array((instance.exports.memory as WasmMemory).buffer);
@@ -165,18 +179,48 @@ export async function createHost(wasm: Uint8Array | WasmModule, configJson: stri
       for (let j = m.length - 1; j >= 0; j--) if (m[j][0] === k) m.splice(j, 1);
       return WasmResult.Ok;
     },
-    proxy_send_local_response(status: number, dp: number, dn: number, bp: number, bn: number, hp: number, hn: number) {
+    proxy_send_local_response(
+      status: number,
+      dp: number,
+      dn: number,
+      bp: number,
+      bn: number,
+      hp: number,
+      hn: number,
+    ) {
       const s = streams.get(current);
       if (!s) return WasmResult.NotFound;
       s.outcome.state = "local";
-      s.outcome.local = { status, details: readUtf8(dp, dn), body: readUtf8(bp, bn), headers: decodePairs(read(hp, hn)) };
+      s.outcome.local = {
+        status,
+        details: readUtf8(dp, dn),
+        body: readUtf8(bp, bn),
+        headers: decodePairs(read(hp, hn)),
+      };
       return WasmResult.Ok;
     },
-    proxy_http_call(up: number, un: number, hp: number, hn: number, _bp: number, _bn: number, _tp: number, _tn: number, timeoutMs: number, retToken: number) {
+    proxy_http_call(
+      up: number,
+      un: number,
+      hp: number,
+      hn: number,
+      _bp: number,
+      _bn: number,
+      _tp: number,
+      _tn: number,
+      timeoutMs: number,
+      retToken: number,
+    ) {
       const cluster = readUtf8(up, un);
       if (opts.clusters && !opts.clusters.includes(cluster)) return WasmResult.BadArgument;
       const token = nextToken++;
-      pendingCalls.set(token, { token, cluster, headers: decodePairs(read(hp, hn)), timeoutMs, contextId: current });
+      pendingCalls.set(token, {
+        token,
+        cluster,
+        headers: decodePairs(read(hp, hn)),
+        timeoutMs,
+        contextId: current,
+      });
       dv().setUint32(retToken, token, true);
       return WasmResult.Ok;
     },
@@ -247,7 +291,9 @@ export async function createHost(wasm: Uint8Array | WasmModule, configJson: stri
   };
 
   const request = (input: HeaderPair[] | Record<string, string>): Outcome => {
-    const headers: HeaderPair[] = Array.isArray(input) ? input.map(([k, v]) => [k.toLowerCase(), v]) : Object.entries(input).map(([k, v]) => [k.toLowerCase(), v]);
+    const headers: HeaderPair[] = Array.isArray(input)
+      ? input.map(([k, v]) => [k.toLowerCase(), v])
+      : Object.entries(input).map(([k, v]) => [k.toLowerCase(), v]);
     const id = nextContext++;
     const outcome: Outcome = {
       contextId: id,
@@ -276,7 +322,10 @@ export async function createHost(wasm: Uint8Array | WasmModule, configJson: stri
     pendingCalls.delete(token);
     const s = streams.get(call.contextId);
     callResponse = answer
-      ? { headers: [[":status", String(answer.status)], ...(answer.headers ?? [])], body: Buffer.from(answer.body ?? "", "utf8") }
+      ? {
+          headers: [[":status", String(answer.status)], ...(answer.headers ?? [])],
+          body: Buffer.from(answer.body ?? "", "utf8"),
+        }
       : { headers: [], body: new Uint8Array(0) };
     current = ROOT_ID;
     ex.proxy_on_http_call_response(ROOT_ID, token, callResponse.headers.length, callResponse.body.length, 0);
@@ -299,7 +348,16 @@ export async function createHost(wasm: Uint8Array | WasmModule, configJson: stri
 
   const configured = configure(configJson);
   return {
-    configured, configure, request, answerHttpCall, abandon, pendingCalls, metrics, logs, shared, clock,
+    configured,
+    configure,
+    request,
+    answerHttpCall,
+    abandon,
+    pendingCalls,
+    metrics,
+    logs,
+    shared,
+    clock,
     memoryBytes: () => (instance.exports.memory as WasmMemory).buffer.byteLength,
   };
 }

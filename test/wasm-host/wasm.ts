@@ -15,7 +15,11 @@ export interface WasmImportDescriptor {
   kind: string;
 }
 interface WasmStatic {
-  Module: { new (bytes: Uint8Array): WasmModule; imports(m: WasmModule): WasmImportDescriptor[]; exports(m: WasmModule): { name: string; kind: string }[] };
+  Module: {
+    new (bytes: Uint8Array): WasmModule;
+    imports(m: WasmModule): WasmImportDescriptor[];
+    exports(m: WasmModule): { name: string; kind: string }[];
+  };
   compile(bytes: Uint8Array): Promise<WasmModule>;
   instantiate(m: WasmModule, imports: Record<string, Record<string, unknown>>): Promise<WasmInstance>;
 }

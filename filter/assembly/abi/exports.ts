@@ -1,7 +1,8 @@
 // The proxy_on_* entry points Envoy calls, dispatching to plain classes.
 // index.ts re-exports everything here (AssemblyScript exports only from the entry file).
-import { BufferType, getBuffer } from "./host";
+
 import { Action, rootFactory, roots, streams } from "./handlers";
+import { BufferType, getBuffer } from "./host";
 // Referenced so that asc finds the abort replacement named in asconfig.json.
 import "./abort";
 
@@ -24,7 +25,7 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   if (roots.has(parentId)) streams.set(contextId, roots.get(parentId).newStream(contextId));
 }
 
-export function proxy_on_vm_start(rootId: u32, vmConfigSize: u32): u32 {
+export function proxy_on_vm_start(_rootId: u32, _vmConfigSize: u32): u32 {
   return 1;
 }
 
@@ -35,20 +36,26 @@ export function proxy_on_configure(rootId: u32, configSize: u32): u32 {
   return roots.get(rootId).onConfigure(cfg) ? 1 : 0;
 }
 
-export function proxy_on_request_headers(contextId: u32, numHeaders: u32, endOfStream: u32): u32 {
+export function proxy_on_request_headers(contextId: u32, _numHeaders: u32, endOfStream: u32): u32 {
   if (!streams.has(contextId)) return Action.Continue;
   return streams.get(contextId).onRequestHeaders(endOfStream != 0);
 }
 
-export function proxy_on_http_call_response(rootId: u32, token: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
+export function proxy_on_http_call_response(
+  rootId: u32,
+  token: u32,
+  numHeaders: u32,
+  bodySize: u32,
+  _numTrailers: u32,
+): void {
   if (roots.has(rootId)) roots.get(rootId).onHttpCallResponse(token, numHeaders, bodySize);
 }
 
-export function proxy_on_done(contextId: u32): u32 {
+export function proxy_on_done(_contextId: u32): u32 {
   return 1;
 }
 
-export function proxy_on_log(contextId: u32): void {}
+export function proxy_on_log(_contextId: u32): void {}
 
 export function proxy_on_delete(contextId: u32): void {
   if (streams.has(contextId)) {

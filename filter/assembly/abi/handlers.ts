@@ -1,6 +1,9 @@
 // Handler classes the policy code implements, and the context registries
 // the ABI entry points dispatch through.
-export const enum Action { Continue = 0, Pause = 1 }
+export const enum Action {
+  Continue = 0,
+  Pause = 1,
+}
 
 export abstract class StreamHandler {
   abstract onRequestHeaders(endOfStream: bool): Action;
@@ -23,4 +26,3 @@ export const streams = new Map<u32, StreamHandler>();
 export function setRootFactory(f: RootFactory): void {
   rootFactory = f;
 }
-

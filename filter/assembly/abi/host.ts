@@ -3,13 +3,34 @@
 // policy code never sees pointers.
 import * as raw from "./imports";
 
-export const enum LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 }
-export const enum MapType { RequestHeaders = 0, HttpCallResponseHeaders = 6 }
-export const enum BufferType { HttpCallResponseBody = 4, VmConfiguration = 6, PluginConfiguration = 7 }
-export const enum WasmResult { Ok = 0, NotFound = 1, CasMismatch = 8 }
+export const enum LogLevel {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5,
+}
+export const enum MapType {
+  RequestHeaders = 0,
+  HttpCallResponseHeaders = 6,
+}
+export const enum BufferType {
+  HttpCallResponseBody = 4,
+  VmConfiguration = 6,
+  PluginConfiguration = 7,
+}
+export const enum WasmResult {
+  Ok = 0,
+  NotFound = 1,
+  CasMismatch = 8,
+}
 
 export class Header {
-  constructor(public name: string, public value: string) {}
+  constructor(
+    public name: string,
+    public value: string,
+  ) {}
 }
 
 // Scratch cells where the host writes returned pointers/sizes.
@@ -19,7 +40,7 @@ const RET_CAS = memory.data(8);
 
 export function latin1Decode(ptr: usize, len: usize): string {
   if (len == 0) return "";
-  const out = changetype<string>(__new(len << 1, idof<String>()));
+  const out = changetype<string>(__new(len << 1, idof<string>()));
   const dst = changetype<usize>(out);
   for (let i: usize = 0; i < len; i++) store<u16>(dst + (i << 1), <u16>load<u8>(ptr + i));
   return out;
@@ -70,7 +91,7 @@ export function getBuffer(bufferType: BufferType, size: u32): ArrayBuffer | null
 
 export function getHeaderPairs(mapType: MapType): Header[] {
   resetRet();
-  const out = new Array<Header>();
+  const out: Header[] = [];
   if (raw.proxy_get_header_map_pairs(mapType, RET_PTR, RET_SIZE) != WasmResult.Ok) return out;
   const buf = takeHostBytes();
   const base = changetype<usize>(buf);
@@ -97,7 +118,13 @@ export function getHeaderPairs(mapType: MapType): Header[] {
 export function getHeader(mapType: MapType, name: string): string | null {
   const k = latin1Encode(name);
   resetRet();
-  const r = raw.proxy_get_header_map_value(mapType, changetype<usize>(k), <usize>k.byteLength, RET_PTR, RET_SIZE);
+  const r = raw.proxy_get_header_map_value(
+    mapType,
+    changetype<usize>(k),
+    <usize>k.byteLength,
+    RET_PTR,
+    RET_SIZE,
+  );
   if (r != WasmResult.Ok) return null;
   const b = takeHostBytes();
   return latin1Decode(changetype<usize>(b), <usize>b.byteLength);
@@ -106,13 +133,25 @@ export function getHeader(mapType: MapType, name: string): string | null {
 export function replaceHeader(mapType: MapType, name: string, value: string): void {
   const k = latin1Encode(name);
   const v = latin1Encode(value);
-  raw.proxy_replace_header_map_value(mapType, changetype<usize>(k), <usize>k.byteLength, changetype<usize>(v), <usize>v.byteLength);
+  raw.proxy_replace_header_map_value(
+    mapType,
+    changetype<usize>(k),
+    <usize>k.byteLength,
+    changetype<usize>(v),
+    <usize>v.byteLength,
+  );
 }
 
 export function addHeader(mapType: MapType, name: string, value: string): void {
   const k = latin1Encode(name);
   const v = latin1Encode(value);
-  raw.proxy_add_header_map_value(mapType, changetype<usize>(k), <usize>k.byteLength, changetype<usize>(v), <usize>v.byteLength);
+  raw.proxy_add_header_map_value(
+    mapType,
+    changetype<usize>(k),
+    <usize>k.byteLength,
+    changetype<usize>(v),
+    <usize>v.byteLength,
+  );
 }
 
 export function removeHeader(mapType: MapType, name: string): void {
@@ -154,8 +193,16 @@ export function sendLocalResponse(status: u32, details: string, body: string, he
   const d = String.UTF8.encode(details);
   const b = String.UTF8.encode(body);
   const h = serializeHeaders(headers);
-  raw.proxy_send_local_response(status, changetype<usize>(d), <usize>d.byteLength, changetype<usize>(b), <usize>b.byteLength,
-    changetype<usize>(h), <usize>h.byteLength, -1);
+  raw.proxy_send_local_response(
+    status,
+    changetype<usize>(d),
+    <usize>d.byteLength,
+    changetype<usize>(b),
+    <usize>b.byteLength,
+    changetype<usize>(h),
+    <usize>h.byteLength,
+    -1,
+  );
 }
 
 /** Starts an HTTP call; returns the call token, or 0 when the host refused it. */
@@ -164,8 +211,18 @@ export function httpCall(cluster: string, headers: Header[], timeoutMs: u32): u3
   const h = serializeHeaders(headers);
   const t = serializeHeaders([]);
   store<u32>(RET_CAS, 0);
-  const r = raw.proxy_http_call(changetype<usize>(c), <usize>c.byteLength, changetype<usize>(h), <usize>h.byteLength,
-    0, 0, changetype<usize>(t), <usize>t.byteLength, timeoutMs, RET_CAS);
+  const r = raw.proxy_http_call(
+    changetype<usize>(c),
+    <usize>c.byteLength,
+    changetype<usize>(h),
+    <usize>h.byteLength,
+    0,
+    0,
+    changetype<usize>(t),
+    <usize>t.byteLength,
+    timeoutMs,
+    RET_CAS,
+  );
   if (r != WasmResult.Ok) return 0;
   const token = load<u32>(RET_CAS);
   // Token 0 is our "failed" marker; hosts start at 1 in practice.
@@ -173,7 +230,11 @@ export function httpCall(cluster: string, headers: Header[], timeoutMs: u32): u3
 }
 
 export class SharedValue {
-  constructor(public found: bool, public bytes: ArrayBuffer, public cas: u32) {}
+  constructor(
+    public found: bool,
+    public bytes: ArrayBuffer,
+    public cas: u32,
+  ) {}
 }
 
 export function sharedGet(key: string): SharedValue {
@@ -188,14 +249,21 @@ export function sharedGet(key: string): SharedValue {
 
 export function sharedSet(key: string, value: ArrayBuffer, cas: u32): u32 {
   const k = String.UTF8.encode(key);
-  return raw.proxy_set_shared_data(changetype<usize>(k), <usize>k.byteLength, changetype<usize>(value), <usize>value.byteLength, cas);
+  return raw.proxy_set_shared_data(
+    changetype<usize>(k),
+    <usize>k.byteLength,
+    changetype<usize>(value),
+    <usize>value.byteLength,
+    cas,
+  );
 }
 
 /** Defines a counter; returns its id, or u32.MAX_VALUE when the host refused. */
 export function defineCounter(name: string): u32 {
   const n = String.UTF8.encode(name);
   store<u32>(RET_CAS, 0);
-  if (raw.proxy_define_metric(0, changetype<usize>(n), <usize>n.byteLength, RET_CAS) != WasmResult.Ok) return u32.MAX_VALUE;
+  if (raw.proxy_define_metric(0, changetype<usize>(n), <usize>n.byteLength, RET_CAS) != WasmResult.Ok)
+    return u32.MAX_VALUE;
   return load<u32>(RET_CAS);
 }
 
