@@ -233,8 +233,8 @@ export function validateConfig(raw: unknown): BffConfig {
       "must be redis://, rediss://, redis-sentinel://h1:p1,h2:p2/<master> or redis-cluster://h1:p1,h2:p2",
     );
   }
-  const idleTimeoutS = int(session, "idle_timeout_s", "session.", 1800, 10, 30 * 86400);
-  const absoluteTimeoutS = int(session, "absolute_timeout_s", "session.", 8 * 3600, 10, 90 * 86400);
+  const idleTimeoutS = int(session, "idle_timeout_s", "session.", 1800, 1, 30 * 86400);
+  const absoluteTimeoutS = int(session, "absolute_timeout_s", "session.", 8 * 3600, 1, 90 * 86400);
   if (absoluteTimeoutS < idleTimeoutS)
     throw new ConfigError("session.absolute_timeout_s", "must be >= session.idle_timeout_s");
   const opTimeoutMs = int(timeouts, "op_ms", "timeouts.", 5000, 100, 60_000);
