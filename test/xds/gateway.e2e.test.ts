@@ -69,7 +69,7 @@ describe.each([
     expect(c.status).toBe(503);
     expect(echo1.requests.length).toBe(before);
     const dump = JSON.stringify(await envoy.configDump());
-    expect(dump).toContain("envoy.filters.http.wasm");
+    expect(dump).toContain("type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm");
     expect(dump).toContain("sessiongate_bff_internal");
   });
 
