@@ -49,6 +49,10 @@ describe.each([
     expect(last.path).toBe("/api/items");
     expect(last.headers["x-user"]).toBe("alice");
     expect(last.headers["x-sessiongate-app"]).toBe("shop");
+    // A client cannot forge the identity header jwt_authn sets from the token.
+    await get(port, "/api/items", { host, authorization: `Bearer ${token}`, "x-user": "mallory", "x-sessiongate-app": "evil" });
+    expect(echo1.requests.at(-1)!.headers["x-user"]).toBe("alice");
+    expect(echo1.requests.at(-1)!.headers["x-sessiongate-app"]).toBe("shop");
     // No token, a token for another audience, a forged token: refused by jwt_authn.
     expect((await get(port, "/api/items", { host })).status).toBe(401);
     expect((await get(port, "/api/items", { host, authorization: `Bearer ${await jwks.sign({}, { aud: "other" })}` })).status).toBe(403);
