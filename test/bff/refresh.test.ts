@@ -3,7 +3,14 @@
 // the OP revoke the grant, so exactly one refresh must happen).
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type OpHandle, REPO_ROOT, startOP, startProcess, startRedis } from "../harness/index.js";
+import {
+  type ManagedProcess,
+  type OpHandle,
+  REPO_ROOT,
+  startOP,
+  startProcess,
+  startRedis,
+} from "../harness/index.js";
 import {
   bffConfig,
   internalToken,
@@ -24,6 +31,7 @@ let op: OpHandle;
 let pubA: string;
 let intA: string;
 let intB: string;
+let procs: ManagedProcess[] = [];
 
 async function startBffProcess(name: string, cfg: unknown, internalUrl: string) {
   const file = writeConfig(name, cfg);
@@ -55,7 +63,10 @@ beforeAll(async () => {
   const cfgA = bffConfig({ ...base, publicPort: pa, internalPort: ia });
   const cfgB = bffConfig({ ...base, publicPort: pa, internalPort: ib });
   (cfgB.public as { listen: string }).listen = `127.0.0.1:${pb}`;
-  await Promise.all([startBffProcess("bff-a", cfgA, intA), startBffProcess("bff-b", cfgB, intB)]);
+  // info level, so the log check below has real lines to look at.
+  cfgA.log_level = "info";
+  cfgB.log_level = "info";
+  procs = await Promise.all([startBffProcess("bff-a", cfgA, intA), startBffProcess("bff-b", cfgB, intB)]);
 }, 60_000);
 
 describe("refresh single-flight", () => {
@@ -91,6 +102,12 @@ describe("refresh single-flight", () => {
     expect(again.map((x) => x.status)).toEqual(Array(10).fill(200));
     expect(op.counts.refresh_token - before.refresh_token).toBe(2);
     expect(op.counts.grant_revoked - before.grant_revoked).toBe(0);
+    // The replicas' JSON logs never carry the session id or a token.
+    const logs = procs.map((p) => p.log()).join("\n");
+    expect(logs).toMatch(/"msg":"sessiongate BFF listening"/);
+    expect(logs).not.toContain(r.session);
+    expect(logs).not.toContain(first.access_token);
+    expect(logs).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
   }, 60_000);
 
   it("OP down during a due refresh gives an error (502), not a pass or a 401; the session survives", async () => {
