@@ -1,10 +1,10 @@
 // Shared test helpers for the BFF: config builder, a BFF-side cookie jar and a
 // login driver that goes BFF -> OP (harness OpBrowser) -> BFF callback.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClientMetadata } from "oidc-provider";
-import { freePort, OpBrowser, type OpHandle } from "../harness/index.js";
+import { freePort, OpBrowser, type OpHandle, onCleanup } from "../harness/index.js";
 
 export const KEY1 = randomBytes(32).toString("base64");
 export const KEY2 = randomBytes(32).toString("base64");
@@ -66,6 +66,7 @@ export function writeConfig(name: string, cfg: unknown): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}-${process.pid}-${Date.now().toString(36)}.json`);
   writeFileSync(file, JSON.stringify(cfg, null, 2));
+  onCleanup(() => rmSync(file, { force: true }));
   return file;
 }
 

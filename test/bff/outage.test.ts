@@ -88,3 +88,31 @@ describe("identity provider outage", () => {
     }
   });
 });
+
+describe("Redis down at start-up", () => {
+  it("the BFF starts anyway, /readyz is 503 until Redis appears, then it serves", async () => {
+    const [publicPort, redisPort] = await ports(2);
+    const url = `http://127.0.0.1:${publicPort}`;
+    const op3 = await startOP({ clients: [opClient(url, WEB)] });
+    const cfg = bffConfig({
+      publicPort,
+      redisUrl: `redis://127.0.0.1:${redisPort}`,
+      issuer: op3.issuer,
+      apps: [WEB],
+    });
+    const b = await startBff(validateConfig(cfg), { defaultMetrics: false });
+    try {
+      expect((await fetch(`${b.internalUrl}/healthz`)).status).toBe(200);
+      expect((await fetch(`${b.internalUrl}/readyz`)).status).toBe(503);
+      const res = await internalToken(b.internalUrl, "web", "A".repeat(43));
+      expect(res.status).toBe(503);
+      expect((await json(res)).error).toBe("session_store_unavailable");
+      await startRedis({ port: redisPort });
+      await waitFor("readyz", async () => (await fetch(`${b.internalUrl}/readyz`)).status === 200, 15_000);
+      const r = await login(url, op3, "web");
+      expect((await internalToken(b.internalUrl, "web", r.session)).status).toBe(200);
+    } finally {
+      await b.close();
+    }
+  }, 30_000);
+});
