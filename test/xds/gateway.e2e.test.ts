@@ -126,6 +126,8 @@ describe.each([
     // Control plane down: Envoy still serves its last config.
     for (let i = 0; i < 5; i++) expect((await get(port, "/blog/1", auth)).status).toBe(200);
     await cp.restart();
+    // The registry lives in Redis: the restarted control plane still has the app.
+    expect((await cli(["apps", "get", "blog"], env)).code).toBe(0);
     // Back up (registry in Redis): a change made now reaches Envoy over the new stream.
     const file2 = writeApp(appSpec("news", { host, prefix: "/news", upstream: echo2.port, jwks }));
     expect((await cli(["apps", "register", "-f", file2], env)).code).toBe(0);

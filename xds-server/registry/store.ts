@@ -43,9 +43,14 @@ export class SnapshotHolder {
     return this.current;
   }
 
-  /** Installs `next` if it is newer; returns whether it was. */
+  /**
+   * Installs `next` unless it is the revision we have; returns whether it did.
+   * Reads are serialised, so a lower revision means the store was reset (a
+   * Redis without persistence came back empty): follow it rather than serve
+   * a registry that no longer exists.
+   */
   offer(next: RegistrySnapshot): boolean {
-    if (next.revision <= this.current.revision && this.current !== EMPTY) return false;
+    if (next.revision === this.current.revision && this.current !== EMPTY) return false;
     if (next.revision === 0 && this.current === EMPTY) {
       this.current = next;
       return false;
