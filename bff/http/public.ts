@@ -26,6 +26,8 @@ const ROUTES: Record<string, { methods: string[]; handler: Handler }> = {
   "backchannel-logout": { methods: ["POST"], handler: backchannelLogout },
 };
 
+export const PUBLIC_ACTIONS = new Set(Object.keys(ROUTES));
+
 /** Returns the route label (for metrics) and runs it; throws HttpError for bad paths. */
 export async function handlePublic(
   ctx: Ctx,

@@ -3,10 +3,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Ctx } from "./context.js";
 import { sendError } from "./errors.js";
 import { handleInternal } from "./internal.js";
-import { handlePublic } from "./public.js";
+import { handlePublic, PUBLIC_ACTIONS } from "./public.js";
 import { HttpError } from "./util.js";
 
 type Handler = (ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<string>;
+
+// Metric label known before the handler runs, so failures are attributed too.
+const INTERNAL_ROUTES = new Set(["/internal/v1/session-token", "/metrics", "/healthz", "/readyz"]);
+function label(ctx: Ctx, listener: "public" | "internal", url: URL): string {
+  if (listener === "internal")
+    return INTERNAL_ROUTES.has(url.pathname) ? url.pathname.split("/").pop() || "unknown" : "unknown";
+  const m = /^\/[^/]+\/(.+)$/.exec(url.pathname.slice(ctx.config.prefix.length));
+  return m && PUBLIC_ACTIONS.has(m[1]) ? m[1] : "unknown";
+}
 
 function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler): Server {
   const server = createServer(async (req, res) => {
@@ -19,11 +28,14 @@ function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler): Ser
       } catch {
         throw new HttpError(400, "invalid_request", "unparsable request target");
       }
-      route = await handler(ctx, req, res, url);
+      route = label(ctx, listener, url);
+      await handler(ctx, req, res, url);
       end({ route, status: res.statusCode });
+      ctx.log.debug({ listener, method: req.method, route, status: res.statusCode }, "request");
     } catch (err) {
       const status = sendError(ctx, res, err, route);
       end({ route, status });
+      ctx.log.debug({ listener, method: req.method, route, status }, "request");
     }
   });
   server.headersTimeout = 10_000;

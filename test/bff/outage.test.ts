@@ -52,6 +52,9 @@ describe("Redis outage", () => {
     const metrics = await (await fetch(`${bff.internalUrl}/metrics`)).text();
     expect(metrics).toMatch(/sessiongate_bff_redis_errors_total [1-9]/);
     expect(metrics).toMatch(/sessiongate_bff_redis_up 0/);
+    expect(metrics).toMatch(
+      /sessiongate_bff_http_request_duration_seconds_count\{(?=[^}]*route="session-token")(?=[^}]*status="503")[^}]*\} [1-9]/,
+    );
 
     await redis.restart();
     await waitFor(
