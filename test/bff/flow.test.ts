@@ -216,21 +216,21 @@ describe("timeouts", () => {
     const url = `http://127.0.0.1:${p2}`;
     const op2 = await startOP({ clients: [opClient(url, WEB)], ttl: 120 });
     const c = bffConfig({ publicPort: p2, redisUrl: redis.url, issuer: op2.issuer, apps: [WEB] });
-    c.session = { idle_timeout_s: 2, absolute_timeout_s: 4, refresh_skew_s: 5 };
+    c.session = { idle_timeout_s: 3, absolute_timeout_s: 6, refresh_skew_s: 5 };
     const b = await startBff(validateConfig(c), { defaultMetrics: false });
     try {
       const idle = await login(url, op2, "web");
       const busy = await login(url, op2, "web");
       const t0 = Date.now();
       const at = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, t0 + ms - Date.now())));
-      for (const ms of [1200, 2400, 3500]) {
+      for (const ms of [1500, 3000, 4500]) {
         await at(ms);
         expect((await internalToken(b.internalUrl, "web", busy.session)).status, `busy at ${ms} ms`).toBe(
           200,
         );
       }
       expect((await internalToken(b.internalUrl, "web", idle.session)).status).toBe(401);
-      await at(4300);
+      await at(6400);
       expect((await internalToken(b.internalUrl, "web", busy.session)).status).toBe(401);
     } finally {
       await b.close();

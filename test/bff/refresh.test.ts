@@ -24,8 +24,8 @@ import {
 } from "./helpers.js";
 
 const APP: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
-const TTL = 12; // OP access-token lifetime (s)
-const SKEW = 9; // BFF refresh skew (s): a token is due 3 s after it was issued
+const TTL = 15; // OP access-token lifetime (s)
+const SKEW = 11; // BFF refresh skew (s): a token is due 4 s after it was issued, and fresh for 4 s after a refresh
 
 let op: OpHandle;
 let pubA: string;
