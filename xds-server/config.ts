@@ -12,13 +12,25 @@ export const OPTIONS = {
   "api-port": { def: "18001", help: "registration API port" },
   "http-address": { def: "127.0.0.1", help: "HTTP bind address (wasm module, /metrics, /healthz)" },
   "http-port": { def: "18002", help: "HTTP port" },
-  "wasm-fetch-host": { def: "", help: "host Envoy uses to fetch the wasm module (default: http address, 127.0.0.1 for 0.0.0.0)" },
-  "api-token": { def: "", help: "bearer token(s) for the registration API, comma-separated (>= 16 chars each)" },
+  "wasm-fetch-host": {
+    def: "",
+    help: "host Envoy uses to fetch the wasm module (default: http address, 127.0.0.1 for 0.0.0.0)",
+  },
+  "api-token": {
+    def: "",
+    help: "bearer token(s) for the registration API, comma-separated (>= 16 chars each)",
+  },
   "api-token-file": { def: "", help: "file holding the API token(s), one per line" },
   "redis-url": { def: "", help: "Redis URL for the registry; empty: in-memory registry (demo, one replica)" },
   "redis-prefix": { def: "sg:", help: "Redis key prefix" },
-  "wasm-file": { def: "build/session-to-token.wasm", help: "session-to-token module served to gateways (pinned by sha256)" },
-  "bff-public": { def: "127.0.0.1:3000", help: "BFF public listener host:port (routed under <app prefix><bff prefix>)" },
+  "wasm-file": {
+    def: "build/session-to-token.wasm",
+    help: "session-to-token module served to gateways (pinned by sha256)",
+  },
+  "bff-public": {
+    def: "127.0.0.1:3000",
+    help: "BFF public listener host:port (routed under <app prefix><bff prefix>)",
+  },
   "bff-internal": { def: "127.0.0.1:3001", help: "BFF internal token endpoint host:port (never routed)" },
   "bff-prefix": { def: "/auth", help: "BFF public route prefix" },
   "bff-authority": { def: "sessiongate-bff", help: ":authority the wasm filter sends to the BFF" },
@@ -27,8 +39,14 @@ export const OPTIONS = {
   "cache-enabled": { def: "true", help: "wasm filter token cache on/off" },
   "cache-slots": { def: "16384", help: "wasm filter token cache slots (bounds its memory)" },
   "cache-skew-s": { def: "10", help: "cache until expiry minus this skew" },
-  "cache-max-ttl-s": { def: "30", help: "upper bound on a cached token's life: logout takes effect within it" },
-  "gateway-address": { def: "0.0.0.0", help: "gateway listener address (node metadata listener_address overrides)" },
+  "cache-max-ttl-s": {
+    def: "30",
+    help: "upper bound on a cached token's life: logout takes effect within it",
+  },
+  "gateway-address": {
+    def: "0.0.0.0",
+    help: "gateway listener address (node metadata listener_address overrides)",
+  },
   "gateway-port": { def: "10000", help: "gateway listener port (node metadata listener_port overrides)" },
   "log-level": { def: "info", help: "pino log level" },
 } as const;
@@ -41,12 +59,16 @@ export class ConfigError extends Error {}
 
 function int(name: string, v: string, min: number, max: number): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) throw new ConfigError(`--${name}: expected an integer ${min}..${max}, got ${JSON.stringify(v)}`);
+  if (!/^\d+$/.test(v) || n < min || n > max)
+    throw new ConfigError(`--${name}: expected an integer ${min}..${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
 export function helpText(): string {
-  const lines = Object.entries(OPTIONS).map(([k, o]) => `  --${k.padEnd(18)} ${o.help}\n  ${"".padEnd(20)} env ${envName(k)}${o.def ? `, default ${o.def}` : ""}`);
+  const lines = Object.entries(OPTIONS).map(
+    ([k, o]) =>
+      `  --${k.padEnd(18)} ${o.help}\n  ${"".padEnd(20)} env ${envName(k)}${o.def ? `, default ${o.def}` : ""}`,
+  );
   return `Usage: sessiongate-xds-server [options]\n\nThe sessiongate xDS control plane: ADS (SotW + Delta) for Envoy, the\nregistration gRPC API, and the wasm module server.\n\nOptions:\n${lines.join("\n")}\n  --help               show this help\n\nExit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.\n`;
 }
 
@@ -54,19 +76,27 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
   const options = Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: "string" as const }]));
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: argv, options: { ...options, help: { type: "boolean" } }, strict: true }).values;
+    values = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean" } },
+      strict: true,
+    }).values;
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
   if (values.help) return "help";
-  const get = (k: OptionName): string => (values[k] as string | undefined) ?? env[envName(k)] ?? OPTIONS[k].def;
+  const get = (k: OptionName): string =>
+    (values[k] as string | undefined) ?? env[envName(k)] ?? OPTIONS[k].def;
   const tokens = [
     ...get("api-token").split(","),
     ...(get("api-token-file") ? readFileSync(get("api-token-file"), "utf8").split("\n") : []),
   ]
     .map((t) => t.trim())
     .filter(Boolean);
-  if (tokens.length === 0) throw new ConfigError(`an API token is required (--api-token, --api-token-file or ${envName("api-token")})`);
+  if (tokens.length === 0)
+    throw new ConfigError(
+      `an API token is required (--api-token, --api-token-file or ${envName("api-token")})`,
+    );
   if (tokens.some((t) => t.length < 16)) throw new ConfigError("API tokens must be at least 16 characters");
   const hp = (k: OptionName) => {
     try {
@@ -77,12 +107,15 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
   };
   const httpAddress = get("http-address");
   const prefix = get("bff-prefix");
-  if (!/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(prefix)) throw new ConfigError(`--bff-prefix: expected a path like /auth, got ${JSON.stringify(prefix)}`);
+  if (!/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(prefix))
+    throw new ConfigError(`--bff-prefix: expected a path like /auth, got ${JSON.stringify(prefix)}`);
   return {
     xds: { address: get("xds-address"), port: int("xds-port", get("xds-port"), 0, 65535) },
     api: { address: get("api-address"), port: int("api-port", get("api-port"), 0, 65535) },
     http: { address: httpAddress, port: int("http-port", get("http-port"), 0, 65535) },
-    wasmFetchHost: get("wasm-fetch-host") || (httpAddress === "0.0.0.0" || httpAddress === "::" ? "127.0.0.1" : httpAddress),
+    wasmFetchHost:
+      get("wasm-fetch-host") ||
+      (httpAddress === "0.0.0.0" || httpAddress === "::" ? "127.0.0.1" : httpAddress),
     apiTokens: tokens,
     redisUrl: get("redis-url") || undefined,
     redisPrefix: get("redis-prefix"),

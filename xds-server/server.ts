@@ -2,7 +2,7 @@
 // ADS; registration API; HTTP for the wasm module, metrics and health.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { type Server as HttpServer, createServer } from "node:http";
+import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
@@ -29,7 +29,14 @@ export interface ServerConfig {
   redisUrl?: string;
   redisPrefix: string;
   wasmFile?: string;
-  bff: { publicAddr: HostPort; internalAddr: HostPort; prefix: string; authority: string; internalKey: string; timeoutMs: number };
+  bff: {
+    publicAddr: HostPort;
+    internalAddr: HostPort;
+    prefix: string;
+    authority: string;
+    internalKey: string;
+    timeoutMs: number;
+  };
   cache: TranslateConfig["cache"];
   gateway: TranslateConfig["gateway"];
   logLevel: string;
@@ -49,7 +56,9 @@ export interface RunningServer {
 
 function bindGrpc(server: grpc.Server, address: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${address}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(`${address}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    );
   });
 }
 
@@ -65,7 +74,10 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
       const bytes = readFileSync(cfg.wasmFile);
       wasm = { bytes, sha256: createHash("sha256").update(bytes).digest("hex") };
     } catch (e) {
-      log.warn({ file: cfg.wasmFile, err: (e as Error).message }, "wasm module not readable: gateways get no session-to-token filter");
+      log.warn(
+        { file: cfg.wasmFile, err: (e as Error).message },
+        "wasm module not readable: gateways get no session-to-token filter",
+      );
     }
   }
 
@@ -73,7 +85,11 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/wasm/session-to-token.wasm" && wasm) {
       metrics.wasmFetches.inc();
-      res.writeHead(200, { "content-type": "application/wasm", "content-length": wasm.bytes.length, "x-sha256": wasm.sha256 });
+      res.writeHead(200, {
+        "content-type": "application/wasm",
+        "content-length": wasm.bytes.length,
+        "x-sha256": wasm.sha256,
+      });
       res.end(wasm.bytes);
     } else if (req.method === "GET" && path === "/metrics") {
       register.metrics().then((text) => {
@@ -107,7 +123,11 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
   };
 
   const store: Store = cfg.redisUrl
-    ? new RedisStore({ url: cfg.redisUrl, prefix: cfg.redisPrefix, onError: (e) => log.warn({ err: e.message }, "redis error") })
+    ? new RedisStore({
+        url: cfg.redisUrl,
+        prefix: cfg.redisPrefix,
+        onError: (e) => log.warn({ err: e.message }, "redis error"),
+      })
     : new MemoryStore();
   const cache = new SnapshotCache(translateCfg, log, (s) => metrics.snapshotBuild.observe(s));
   const status = new StatusBoard(metrics, log);
@@ -115,7 +135,10 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
     metrics.registryRevision.set(snap.revision);
     metrics.apps.set(snap.apps.length);
     cache.setRegistry(snap);
-    log.info({ revision: snap.revision, apps: snap.apps.length }, "registry changed; snapshots rebuilt on demand");
+    log.info(
+      { revision: snap.revision, apps: snap.apps.length },
+      "registry changed; snapshots rebuilt on demand",
+    );
   });
   await store.start();
   cache.setRegistry(store.snapshot());
@@ -129,7 +152,10 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
   addApiService(api, { store, auth, status, metrics, log });
   const apiPort = await bindGrpc(api, cfg.api.address, cfg.api.port);
 
-  log.info({ xdsPort, apiPort, httpPort, store: store.kind, wasm: wasm?.sha256 ?? null }, "sessiongate xds-server ready");
+  log.info(
+    { xdsPort, apiPort, httpPort, store: store.kind, wasm: wasm?.sha256 ?? null },
+    "sessiongate xds-server ready",
+  );
 
   return {
     xdsPort,

@@ -15,7 +15,7 @@ import { AdsClient } from "../../xds-server/ads/service.js";
 import { TYPE_URLS as T } from "../../xds-server/ads/types.js";
 import { type Client, connect } from "../../xds-server/cli/client.js";
 import { type RunningServer, startServer } from "../../xds-server/server.js";
-import { TOKEN, baseSpec } from "./helpers.js";
+import { baseSpec, TOKEN } from "./helpers.js";
 
 let srv: RunningServer;
 let api: Client;
@@ -29,7 +29,14 @@ beforeAll(async () => {
       wasmFetchHost: "127.0.0.1",
       apiTokens: [TOKEN],
       redisPrefix: "sg:",
-      bff: { publicAddr: { host: "127.0.0.1", port: 3000 }, internalAddr: { host: "127.0.0.1", port: 3001 }, prefix: "/auth", authority: "b", internalKey: "", timeoutMs: 2000 },
+      bff: {
+        publicAddr: { host: "127.0.0.1", port: 3000 },
+        internalAddr: { host: "127.0.0.1", port: 3001 },
+        prefix: "/auth",
+        authority: "b",
+        internalKey: "",
+        timeoutMs: 2000,
+      },
       cache: { enabled: true, slots: 16, skewS: 10, maxTtlS: 30 },
       gateway: { address: "127.0.0.1", port: 10000 },
       logLevel: "silent",
@@ -80,7 +87,11 @@ class Fake<Res extends { typeUrl: string; nonce: string }> {
   }
 }
 
-const node = (id: string) => ({ id, cluster: "sessiongate-gateway", metadata: { role: "gateway", listener_port: 10001 } });
+const node = (id: string) => ({
+  id,
+  cluster: "sessiongate-gateway",
+  metadata: { role: "gateway", listener_port: 10001 },
+});
 const names = (r: DiscoveryResponse) => r.resources.map((a) => a.typeUrl && a.value.length).length;
 const unpackNames = (r: DeltaDiscoveryResponse) => r.resources.map((x) => x.name).sort();
 
@@ -102,11 +113,21 @@ describe("SotW", () => {
     send({ typeUrl: T.listener, versionInfo: lds0.versionInfo, responseNonce: lds0.nonce });
     send({ typeUrl: T.route, resourceNames: ["sessiongate_gateway"] });
     const rds0 = await f.next(T.route);
-    send({ typeUrl: T.route, versionInfo: rds0.versionInfo, responseNonce: rds0.nonce, resourceNames: ["sessiongate_gateway"] });
+    send({
+      typeUrl: T.route,
+      versionInfo: rds0.versionInfo,
+      responseNonce: rds0.nonce,
+      resourceNames: ["sessiongate_gateway"],
+    });
     send({ typeUrl: T.endpoint, resourceNames: ["sg_app_s1"] });
     const eds0 = await f.next(T.endpoint);
     expect(eds0.resources.length).toBe(0);
-    send({ typeUrl: T.endpoint, versionInfo: eds0.versionInfo, responseNonce: eds0.nonce, resourceNames: ["sg_app_s1"] });
+    send({
+      typeUrl: T.endpoint,
+      versionInfo: eds0.versionInfo,
+      responseNonce: eds0.nonce,
+      resourceNames: ["sg_app_s1"],
+    });
     await f.none(200);
 
     // Registration: pushed in make-before-break order.
@@ -121,16 +142,31 @@ describe("SotW", () => {
     expect(order).toEqual([T.cluster, T.endpoint, T.listener, T.route]);
     expect(got.get(T.cluster)!.resources.length).toBe(4); // + sg_app_s1 + its JWKS host
     for (const [t, r] of got) {
-      const extra = t === T.route ? { resourceNames: ["sessiongate_gateway"] } : t === T.endpoint ? { resourceNames: ["sg_app_s1"] } : {};
-      if (t !== T.listener) send({ typeUrl: t, versionInfo: r.versionInfo, responseNonce: r.nonce, ...extra });
+      const extra =
+        t === T.route
+          ? { resourceNames: ["sessiongate_gateway"] }
+          : t === T.endpoint
+            ? { resourceNames: ["sg_app_s1"] }
+            : {};
+      if (t !== T.listener)
+        send({ typeUrl: t, versionInfo: r.versionInfo, responseNonce: r.nonce, ...extra });
     }
     // NACK the listener: recorded, and the same version is not sent again.
     const lds1 = got.get(T.listener)!;
     const nacks0 = await metric("sessiongate_xds_nacks_total");
-    send({ typeUrl: T.listener, versionInfo: lds0.versionInfo, responseNonce: lds1.nonce, errorDetail: { code: 3, message: "bad listener (test)" } });
+    send({
+      typeUrl: T.listener,
+      versionInfo: lds0.versionInfo,
+      responseNonce: lds1.nonce,
+      errorDetail: { code: 3, message: "bad listener (test)" },
+    });
     await f.none(500);
     expect(await metric("sessiongate_xds_nacks_total")).toBe(nacks0 + 1);
-    const st = await api.unary<unknown, { status: { state: string; nacks: { message: string }[] } }>("getApp", { id: "s1" }, 5000);
+    const st = await api.unary<unknown, { status: { state: string; nacks: { message: string }[] } }>(
+      "getApp",
+      { id: "s1" },
+      5000,
+    );
     expect(st.status.state).toBe("rejected");
     expect(st.status.nacks[0].message).toContain("bad listener (test)");
     // A stale nonce is ignored (no answer, no state change).
@@ -144,12 +180,22 @@ describe("SotW", () => {
     send({ typeUrl: T.cluster, versionInfo: cds2.versionInfo, responseNonce: cds2.nonce });
     const eds2 = await f.next(T.endpoint);
     expect(eds2.resources.length).toBe(0);
-    send({ typeUrl: T.endpoint, versionInfo: eds2.versionInfo, responseNonce: eds2.nonce, resourceNames: ["sg_app_s1"] });
+    send({
+      typeUrl: T.endpoint,
+      versionInfo: eds2.versionInfo,
+      responseNonce: eds2.nonce,
+      resourceNames: ["sg_app_s1"],
+    });
     const lds2 = await f.next(T.listener);
     const rds2 = await f.next(T.route);
     send({ typeUrl: T.listener, versionInfo: lds2.versionInfo, responseNonce: lds2.nonce });
     await f.none(200); // the route update is not ACKed yet: no removal
-    send({ typeUrl: T.route, versionInfo: rds2.versionInfo, responseNonce: rds2.nonce, resourceNames: ["sessiongate_gateway"] });
+    send({
+      typeUrl: T.route,
+      versionInfo: rds2.versionInfo,
+      responseNonce: rds2.nonce,
+      resourceNames: ["sessiongate_gateway"],
+    });
     const cds3 = await f.next(T.cluster);
     expect(cds3.resources.length).toBe(2);
     expect(cds3.versionInfo).toBe(cds0.versionInfo); // content-hash versions: same config, same version
@@ -189,7 +235,11 @@ describe("Delta", () => {
     const rds1 = await f.next(T.route);
     send({ typeUrl: T.route, responseNonce: rds1.nonce });
     // NACK the listener: it is not re-sent while it is unchanged.
-    send({ typeUrl: T.listener, responseNonce: lds1.nonce, errorDetail: { code: 3, message: "nope (test)" } });
+    send({
+      typeUrl: T.listener,
+      responseNonce: lds1.nonce,
+      errorDetail: { code: 3, message: "nope (test)" },
+    });
     await f.none(500);
     // A change to another app re-sends the listener (new version), once.
     await createApp("d2");
@@ -231,7 +281,13 @@ describe("Delta", () => {
     f.end();
     const versions = Object.fromEntries(cds.resources.map((r) => [r.name, r.version]));
     const f2 = new Fake<DeltaDiscoveryResponse>(c.deltaAggregatedResources());
-    f2.stream.write(create(DeltaDiscoveryRequestSchema, { node: node("delta-2"), typeUrl: T.cluster, initialResourceVersions: versions }));
+    f2.stream.write(
+      create(DeltaDiscoveryRequestSchema, {
+        node: node("delta-2"),
+        typeUrl: T.cluster,
+        initialResourceVersions: versions,
+      }),
+    );
     const again = await f2.next(T.cluster);
     expect(again.resources).toEqual([]);
     expect(again.removedResources).toEqual([]);

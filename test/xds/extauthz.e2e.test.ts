@@ -4,10 +4,15 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type CheckRequest, CheckRequestSchema, type CheckResponse, CheckResponseSchema } from "../../protos/gen/envoy/service/auth/v3/external_auth_pb.js";
+import {
+  type CheckRequest,
+  CheckRequestSchema,
+  type CheckResponse,
+  CheckResponseSchema,
+} from "../../protos/gen/envoy/service/auth/v3/external_auth_pb.js";
 import { codec } from "../../xds-server/ads/service.js";
-import { REPO_ROOT, freePort, onCleanup, startEcho, startEnvoy } from "../harness/index.js";
-import { TOKEN, appSpec, cli, get, startControlPlane, startJwks, until, writeApp } from "./helpers.js";
+import { freePort, onCleanup, REPO_ROOT, startEcho, startEnvoy } from "../harness/index.js";
+import { appSpec, cli, get, startControlPlane, startJwks, TOKEN, until, writeApp } from "./helpers.js";
 
 const seen: { app: string; path: string }[] = [];
 
@@ -28,15 +33,36 @@ async function startPdp(port: number): Promise<grpc.Server> {
       },
     },
     {
-      check: (call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>, cb: grpc.sendUnaryData<CheckResponse>) => {
+      check: (
+        call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>,
+        cb: grpc.sendUnaryData<CheckResponse>,
+      ) => {
         const http = call.request.attributes?.request?.http;
         seen.push({ app: call.request.attributes?.contextExtensions.app ?? "", path: http?.path ?? "" });
         const allow = http?.headers["x-allow"] === "yes";
-        cb(null, create(CheckResponseSchema, allow ? { status: { code: 0 } } : { status: { code: 7 }, httpResponse: { case: "deniedResponse", value: { status: { code: 403 }, body: "denied by pdp" } } }));
+        cb(
+          null,
+          create(
+            CheckResponseSchema,
+            allow
+              ? { status: { code: 0 } }
+              : {
+                  status: { code: 7 },
+                  httpResponse: {
+                    case: "deniedResponse",
+                    value: { status: { code: 403 }, body: "denied by pdp" },
+                  },
+                },
+          ),
+        );
       },
     },
   );
-  await new Promise<void>((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e) =>
+      e ? reject(e) : resolve(),
+    ),
+  );
   onCleanup(async () => server.forceShutdown());
   return server;
 }
@@ -51,15 +77,34 @@ describe("ext_authz per app", () => {
     const pdpPort = await freePort();
     pdp = await startPdp(pdpPort);
     const env = { SESSIONGATE_SERVER: cp.api, SESSIONGATE_TOKEN: TOKEN };
-    const guarded = appSpec("guarded", { host: "pdp.test", prefix: "/g", upstream: echo.port, jwks, extra: { ext_authz: { target: `127.0.0.1:${pdpPort}`, timeout_ms: 500 } } });
-    const open = appSpec("lenient", { host: "pdp.test", prefix: "/l", upstream: echo.port, jwks, extra: { ext_authz: { target: `127.0.0.1:${pdpPort}`, fail_mode: "open" } } });
+    const guarded = appSpec("guarded", {
+      host: "pdp.test",
+      prefix: "/g",
+      upstream: echo.port,
+      jwks,
+      extra: { ext_authz: { target: `127.0.0.1:${pdpPort}`, timeout_ms: 500 } },
+    });
+    const open = appSpec("lenient", {
+      host: "pdp.test",
+      prefix: "/l",
+      upstream: echo.port,
+      jwks,
+      extra: { ext_authz: { target: `127.0.0.1:${pdpPort}`, fail_mode: "open" } },
+    });
     const plain = appSpec("plain", { host: "pdp.test", prefix: "/p", upstream: echo.port, jwks });
-    for (const s of [guarded, open, plain]) expect((await cli(["apps", "register", "-f", writeApp(s)], env)).code).toBe(0);
+    for (const s of [guarded, open, plain])
+      expect((await cli(["apps", "register", "-f", writeApp(s)], env)).code).toBe(0);
     port = await freePort();
     await startEnvoy({
       file: join(REPO_ROOT, "envoy/gateway-ads.yaml"),
       name: "gw-extauthz",
-      vars: { NODE_ID: "gw-extauthz", XDS_HOST: "127.0.0.1", XDS_PORT: cp.xdsPort, LISTENER_ADDRESS: "127.0.0.1", LISTENER_PORT: port },
+      vars: {
+        NODE_ID: "gw-extauthz",
+        XDS_HOST: "127.0.0.1",
+        XDS_PORT: cp.xdsPort,
+        LISTENER_ADDRESS: "127.0.0.1",
+        LISTENER_PORT: port,
+      },
     });
     auth = { host: "pdp.test", authorization: `Bearer ${await jwks.sign()}` };
     await until(port, "/p/1", auth, 200);
@@ -81,7 +126,9 @@ describe("ext_authz per app", () => {
 
   it("PDP down: fail closed denies, fail open allows", async () => {
     pdp.forceShutdown();
-    await expect.poll(async () => (await get(port, "/g/2", { ...auth, "x-allow": "yes" })).status, { timeout: 10_000 }).toBe(403);
+    await expect
+      .poll(async () => (await get(port, "/g/2", { ...auth, "x-allow": "yes" })).status, { timeout: 10_000 })
+      .toBe(403);
     expect((await get(port, "/l/2", { ...auth, "x-allow": "yes" })).status).toBe(200);
     expect((await get(port, "/p/2", auth)).status).toBe(200);
   });

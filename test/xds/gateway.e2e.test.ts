@@ -3,8 +3,27 @@
 // Runs the same scenario over the Delta and the SotW bootstrap.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EchoHandle, type EnvoyHandle, REPO_ROOT, freePort, startEcho, startEnvoy, startRedis } from "../harness/index.js";
-import { type ControlPlane, type Jwks, TOKEN, appSpec, cli, get, startControlPlane, startJwks, until, writeApp } from "./helpers.js";
+import {
+  type EchoHandle,
+  type EnvoyHandle,
+  freePort,
+  REPO_ROOT,
+  startEcho,
+  startEnvoy,
+  startRedis,
+} from "../harness/index.js";
+import {
+  appSpec,
+  type ControlPlane,
+  cli,
+  get,
+  type Jwks,
+  startControlPlane,
+  startJwks,
+  TOKEN,
+  until,
+  writeApp,
+} from "./helpers.js";
 
 describe.each([
   ["delta", "gateway-ads.yaml"],
@@ -24,12 +43,22 @@ describe.each([
     const redis = await startRedis();
     cp = await startControlPlane({ name: `xds-${mode}`, redisUrl: redis.url });
     env = { SESSIONGATE_SERVER: cp.api, SESSIONGATE_TOKEN: TOKEN };
-    [echo1, echo2, jwks] = await Promise.all([startEcho({ name: "echo1" }), startEcho({ name: "echo2" }), startJwks()]);
+    [echo1, echo2, jwks] = await Promise.all([
+      startEcho({ name: "echo1" }),
+      startEcho({ name: "echo2" }),
+      startJwks(),
+    ]);
     port = await freePort();
     envoy = await startEnvoy({
       file: join(REPO_ROOT, "envoy", bootstrap),
       name: `gw-${mode}`,
-      vars: { NODE_ID: `gw-${mode}`, XDS_HOST: "127.0.0.1", XDS_PORT: cp.xdsPort, LISTENER_ADDRESS: "127.0.0.1", LISTENER_PORT: port },
+      vars: {
+        NODE_ID: `gw-${mode}`,
+        XDS_HOST: "127.0.0.1",
+        XDS_PORT: cp.xdsPort,
+        LISTENER_ADDRESS: "127.0.0.1",
+        LISTENER_PORT: port,
+      },
     });
     uptime0 = envoy.proc.pid;
   });
@@ -50,16 +79,32 @@ describe.each([
     expect(last.headers["x-user"]).toBe("alice");
     expect(last.headers["x-sessiongate-app"]).toBe("shop");
     // A client cannot forge the identity header jwt_authn sets from the token.
-    await get(port, "/api/items", { host, authorization: `Bearer ${token}`, "x-user": "mallory", "x-sessiongate-app": "evil" });
+    await get(port, "/api/items", {
+      host,
+      authorization: `Bearer ${token}`,
+      "x-user": "mallory",
+      "x-sessiongate-app": "evil",
+    });
     expect(echo1.requests.at(-1)!.headers["x-user"]).toBe("alice");
     expect(echo1.requests.at(-1)!.headers["x-sessiongate-app"]).toBe("shop");
     // No token, a token for another audience, a forged token: refused by jwt_authn.
     expect((await get(port, "/api/items", { host })).status).toBe(401);
-    expect((await get(port, "/api/items", { host, authorization: `Bearer ${await jwks.sign({}, { aud: "other" })}` })).status).toBe(403);
-    expect((await get(port, "/api/items", { host, authorization: `Bearer ${token.slice(0, -4)}AAAA` })).status).toBe(401);
+    expect(
+      (
+        await get(port, "/api/items", {
+          host,
+          authorization: `Bearer ${await jwks.sign({}, { aud: "other" })}`,
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (await get(port, "/api/items", { host, authorization: `Bearer ${token.slice(0, -4)}AAAA` })).status,
+    ).toBe(401);
     // Outside the prefix, or another host: no route.
     expect((await get(port, "/apix", { host, authorization: `Bearer ${token}` })).status).toBe(404);
-    expect((await get(port, "/api/items", { host: "other.test", authorization: `Bearer ${token}` })).status).toBe(404);
+    expect(
+      (await get(port, "/api/items", { host: "other.test", authorization: `Bearer ${token}` })).status,
+    ).toBe(404);
   });
 
   it("routes <prefix>/auth to the BFF without a JWT; the wasm filter fails closed on a cookie", async () => {
@@ -98,7 +143,10 @@ describe.each([
     expect(app.spec.oidc.client_secret_status).toMatch(/^set \(sha256:[0-9a-f]{8}\)$/);
     expect(g.stdout).not.toContain("secret-of-shop");
     await expect
-      .poll(async () => JSON.parse((await cli(["apps", "get", "shop", "-o", "json"], env)).stdout).status?.state, { timeout: 10_000 })
+      .poll(
+        async () => JSON.parse((await cli(["apps", "get", "shop", "-o", "json"], env)).stdout).status?.state,
+        { timeout: 10_000 },
+      )
       .toBe("serving");
     const l = await cli(["apps", "list"], env);
     expect(l.code).toBe(0);

@@ -6,9 +6,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import YAML from "yaml";
-import { REPO_ROOT, freePort, onCleanup, startProcess, waitFor } from "../harness/index.js";
+import { freePort, onCleanup, REPO_ROOT, startProcess, waitFor } from "../harness/index.js";
 
 export const TOKEN = "test-token-0123456789abcdef";
 
@@ -23,7 +23,9 @@ export interface ControlPlane {
   restart(): Promise<void>;
 }
 
-export async function startControlPlane(opts: { name?: string; redisUrl?: string; extraArgs?: string[] } = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+  opts: { name?: string; redisUrl?: string; extraArgs?: string[] } = {},
+): Promise<ControlPlane> {
   const [xdsPort, apiPort, httpPort] = [await freePort(), await freePort(), await freePort()];
   const name = opts.name ?? "xds-server";
   const args = [
@@ -40,7 +42,14 @@ export async function startControlPlane(opts: { name?: string; redisUrl?: string
     ...(opts.extraArgs ?? []),
   ];
   const launch = () =>
-    startProcess({ name, cmd: process.execPath, args, cwd: REPO_ROOT, ready: { url: `http://127.0.0.1:${httpPort}/healthz` }, readyTimeoutMs: 30_000 });
+    startProcess({
+      name,
+      cmd: process.execPath,
+      args,
+      cwd: REPO_ROOT,
+      ready: { url: `http://127.0.0.1:${httpPort}/healthz` },
+      readyTimeoutMs: 30_000,
+    });
   let proc = await launch();
   return {
     xdsPort,
@@ -88,7 +97,10 @@ export function writeApp(spec: object): string {
 export interface Jwks {
   uri: string;
   issuer: string;
-  sign(claims?: Record<string, unknown>, opts?: { aud?: string; iss?: string; expSeconds?: number }): Promise<string>;
+  sign(
+    claims?: Record<string, unknown>,
+    opts?: { aud?: string; iss?: string; expSeconds?: number },
+  ): Promise<string>;
 }
 
 /** An issuer's JWKS served on loopback and a signer for its tokens. */
@@ -117,21 +129,38 @@ export async function startJwks(): Promise<Jwks> {
   };
 }
 
-export function appSpec(id: string, o: { host?: string; prefix?: string; upstream: number; jwks: Jwks; extra?: object }) {
+export function appSpec(
+  id: string,
+  o: { host?: string; prefix?: string; upstream: number; jwks: Jwks; extra?: object },
+) {
   return {
     id,
     hosts: [o.host ?? `${id}.test`],
     path_prefix: o.prefix ?? "/",
-    oidc: { issuer: "https://op.test", client_id: `${id}-client`, client_secret: `secret-of-${id}`, scopes: ["openid", "profile"] },
+    oidc: {
+      issuer: "https://op.test",
+      client_id: `${id}-client`,
+      client_secret: `secret-of-${id}`,
+      scopes: ["openid", "profile"],
+    },
     session: { mode: "bff" },
     upstreams: [`127.0.0.1:${o.upstream}`],
-    jwt: { issuer: o.jwks.issuer, audiences: ["api"], remote_jwks_uri: o.jwks.uri, claim_headers: [{ claim: "sub", header: "x-user" }] },
+    jwt: {
+      issuer: o.jwks.issuer,
+      audiences: ["api"],
+      remote_jwks_uri: o.jwks.uri,
+      claim_headers: [{ claim: "sub", header: "x-user" }],
+    },
     ...o.extra,
   };
 }
 
 /** GET through Envoy with a Host header (fetch cannot set Host, so use node:http). */
-export async function get(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+export async function get(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   const { request } = await import("node:http");
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, headers, agent: false, timeout: 5000 }, (res) => {
@@ -146,7 +175,13 @@ export async function get(port: number, path: string, headers: Record<string, st
 }
 
 /** Polls until `get` answers with `status`; returns the time it took (ms). */
-export async function until(port: number, path: string, headers: Record<string, string>, status: number, timeoutMs = 20_000): Promise<number> {
+export async function until(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  status: number,
+  timeoutMs = 20_000,
+): Promise<number> {
   const t0 = performance.now();
   await waitFor(
     `${headers.host}${path} -> ${status}`,
@@ -169,7 +204,11 @@ export function baseSpec(id = "base"): Record<string, unknown> {
     oidc: { issuer: "https://op.test", clientId: "c1", clientSecret: "s3cr3t-value", scopes: ["openid"] },
     session: { mode: "bff" },
     upstreams: ["127.0.0.1:8080"],
-    jwt: { issuer: "https://op.test", audiences: ["api"], remoteJwksUri: "https://op.test/jwks", claimHeaders: [{ claim: "sub", header: "x-user" }] },
+    jwt: {
+      issuer: "https://op.test",
+      audiences: ["api"],
+      remoteJwksUri: "https://op.test/jwks",
+      claimHeaders: [{ claim: "sub", header: "x-user" }],
+    },
   };
 }
-

@@ -3,10 +3,10 @@
 // through the change feed, a restart losing nothing, and a clear error (and no
 // change) while Redis is down.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisHandle, startRedis } from "../harness/index.js";
 import { RedisStore } from "../../xds-server/registry/redis.js";
-import { RegistryError } from "../../xds-server/registry/types.js";
+import type { RegistryError } from "../../xds-server/registry/types.js";
 import { validateApp } from "../../xds-server/registry/validate.js";
+import { type RedisHandle, startRedis } from "../harness/index.js";
 import { baseSpec } from "./helpers.js";
 
 let redis: RedisHandle;
@@ -61,7 +61,9 @@ describe("RedisStore", () => {
     await expect.poll(() => b.snapshot().revision, { timeout: 3000 }).toBe(rec.revision);
     await a.update({ ...s.spec, upstreams: [{ host: "127.0.0.1", port: 1 }] }, s.clientSecret, rec.revision);
     await a.delete("conv", 0);
-    await expect.poll(() => seen.filter((x) => x.endsWith(":conv")), { timeout: 3000 }).toEqual(["ADDED:conv", "MODIFIED:conv", "DELETED:conv"]);
+    await expect
+      .poll(() => seen.filter((x) => x.endsWith(":conv")), { timeout: 3000 })
+      .toEqual(["ADDED:conv", "MODIFIED:conv", "DELETED:conv"]);
     expect(b.snapshot().apps.map((x) => x.spec.id)).toEqual(a.snapshot().apps.map((x) => x.spec.id));
   });
 
@@ -72,8 +74,12 @@ describe("RedisStore", () => {
     const r1 = await a.create(s1.spec, s1.clientSecret);
     await a.create(s2.spec, s2.clientSecret);
     const before = JSON.stringify(a.snapshot());
-    await expect(a.update({ ...s1.spec, pathPrefix: "/x" }, "s", r1.revision - 1)).rejects.toMatchObject({ kind: "FAILED_PRECONDITION" });
-    await expect(a.update({ ...s1.spec, hosts: ["keep2.test"] }, "s", r1.revision)).rejects.toMatchObject({ kind: "FAILED_PRECONDITION" });
+    await expect(a.update({ ...s1.spec, pathPrefix: "/x" }, "s", r1.revision - 1)).rejects.toMatchObject({
+      kind: "FAILED_PRECONDITION",
+    });
+    await expect(a.update({ ...s1.spec, hosts: ["keep2.test"] }, "s", r1.revision)).rejects.toMatchObject({
+      kind: "FAILED_PRECONDITION",
+    });
     await expect(a.create(s1.spec, s1.clientSecret)).rejects.toMatchObject({ kind: "ALREADY_EXISTS" });
     const fresh = await store();
     expect(JSON.stringify(fresh.snapshot())).toBe(before);
@@ -93,14 +99,19 @@ describe("RedisStore", () => {
     await redis.restart();
     // The harness Redis has no persistence: it comes back empty. The store must
     // recover by itself and follow Redis (not keep serving a registry that is gone).
-    await expect.poll(async () => {
-      try {
-        await a.create(s.spec, s.clientSecret);
-        return true;
-      } catch (e) {
-        return false;
-      }
-    }, { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(
+        async () => {
+          try {
+            await a.create(s.spec, s.clientSecret);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(true);
     expect(a.snapshot().apps.map((x) => x.spec.id)).toEqual(["during-outage"]);
     expect(before.apps.length).toBeGreaterThan(1);
   });

@@ -4,34 +4,102 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+
+// biome-ignore lint/suspicious/noExplicitAny: assertions walk proto3-JSON trees.
+type J = any;
+
 import { encodeResource } from "../../xds-server/cache/encode.js";
 import type { AppRecord, RegistrySnapshot } from "../../xds-server/registry/types.js";
 import { type RawAppSpec, validateApp } from "../../xds-server/registry/validate.js";
-import { type NodeRole, PUSH_ORDER, type TranslateConfig, roleOf, translate } from "../../xds-server/translate/index.js";
+import {
+  type NodeRole,
+  PUSH_ORDER,
+  roleOf,
+  type TranslateConfig,
+  translate,
+} from "../../xds-server/translate/index.js";
 import { pluginConfig } from "../../xds-server/translate/wasm.js";
 
 const GOLDEN = join(import.meta.dirname, "golden");
 
 const cfg: TranslateConfig = {
-  bff: { publicAddr: { host: "127.0.0.1", port: 3000 }, internalAddr: { host: "127.0.0.1", port: 3001 }, prefix: "/auth", authority: "sessiongate-bff", internalKey: "k", timeoutMs: 2000 },
-  wasm: { url: "http://127.0.0.1:18002/wasm/session-to-token.wasm", sha256: "0123456789abcdef".repeat(4), codeServer: { host: "127.0.0.1", port: 18002 } },
+  bff: {
+    publicAddr: { host: "127.0.0.1", port: 3000 },
+    internalAddr: { host: "127.0.0.1", port: 3001 },
+    prefix: "/auth",
+    authority: "sessiongate-bff",
+    internalKey: "k",
+    timeoutMs: 2000,
+  },
+  wasm: {
+    url: "http://127.0.0.1:18002/wasm/session-to-token.wasm",
+    sha256: "0123456789abcdef".repeat(4),
+    codeServer: { host: "127.0.0.1", port: 18002 },
+  },
   cache: { enabled: true, slots: 16384, skewS: 10, maxTtlS: 30 },
   gateway: { address: "0.0.0.0", port: 10000 },
 };
 
 function rec(raw: RawAppSpec, revision: number): AppRecord {
-  const { spec, clientSecret } = validateApp({ oidc: { issuer: "https://op.test", clientId: "c", clientSecret: "s" }, ...raw });
-  return { spec, clientSecret, revision, createdAt: "2026-01-01T00:00:00.000Z", updatedAt: "2026-01-01T00:00:00.000Z" };
+  const { spec, clientSecret } = validateApp({
+    oidc: { issuer: "https://op.test", clientId: "c", clientSecret: "s" },
+    ...raw,
+  });
+  return {
+    spec,
+    clientSecret,
+    revision,
+    createdAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-01T00:00:00.000Z",
+  };
 }
 
-const jwt = (iss: string, jwks: string, claims: { claim: string; header: string }[] = []) => ({ issuer: iss, audiences: ["api"], remoteJwksUri: jwks, claimHeaders: claims });
+const jwt = (iss: string, jwks: string, claims: { claim: string; header: string }[] = []) => ({
+  issuer: iss,
+  audiences: ["api"],
+  remoteJwksUri: jwks,
+  claimHeaders: claims,
+});
 
 const apps: AppRecord[] = [
-  rec({ id: "shop", hosts: ["shop.example.com"], pathPrefix: "/", upstreams: ["10.0.0.1:8080", "10.0.0.2:8080"], jwt: jwt("https://op.test", "https://op.test/jwks", [{ claim: "sub", header: "x-user" }]) }, 3),
-  rec({ id: "api", hosts: ["shop.example.com", "api.example.com:8443"], pathPrefix: "/api", session: { mode: "tokenExchange" }, upstreams: ["api.internal:9000"], jwt: jwt("https://op.test", "https://op.test/jwks"), extAuthz: { target: "127.0.0.1:9191", timeoutMs: 500, failMode: "open" } }, 5),
-  rec({ id: "any", hosts: ["*"], pathPrefix: "/public", upstreams: ["10.0.0.9:80"], jwt: jwt("http://127.0.0.1:9000", "http://127.0.0.1:9000/jwks.json"), sidecar: { service: "any-svc", inboundPort: 15001 } }, 7),
+  rec(
+    {
+      id: "shop",
+      hosts: ["shop.example.com"],
+      pathPrefix: "/",
+      upstreams: ["10.0.0.1:8080", "10.0.0.2:8080"],
+      jwt: jwt("https://op.test", "https://op.test/jwks", [{ claim: "sub", header: "x-user" }]),
+    },
+    3,
+  ),
+  rec(
+    {
+      id: "api",
+      hosts: ["shop.example.com", "api.example.com:8443"],
+      pathPrefix: "/api",
+      session: { mode: "tokenExchange" },
+      upstreams: ["api.internal:9000"],
+      jwt: jwt("https://op.test", "https://op.test/jwks"),
+      extAuthz: { target: "127.0.0.1:9191", timeoutMs: 500, failMode: "open" },
+    },
+    5,
+  ),
+  rec(
+    {
+      id: "any",
+      hosts: ["*"],
+      pathPrefix: "/public",
+      upstreams: ["10.0.0.9:80"],
+      jwt: jwt("http://127.0.0.1:9000", "http://127.0.0.1:9000/jwks.json"),
+      sidecar: { service: "any-svc", inboundPort: 15001 },
+    },
+    7,
+  ),
 ];
-const snap: RegistrySnapshot = { revision: 7, apps: [...apps].sort((a, b) => a.spec.id.localeCompare(b.spec.id)) };
+const snap: RegistrySnapshot = {
+  revision: 7,
+  apps: [...apps].sort((a, b) => a.spec.id.localeCompare(b.spec.id)),
+};
 
 function golden(name: string, value: unknown) {
   const file = join(GOLDEN, `${name}.json`);
@@ -55,24 +123,49 @@ function render(role: NodeRole) {
 }
 
 describe("translate", () => {
-  it("gateway: golden", () => golden("gateway", render({ kind: "gateway", address: "127.0.0.1", port: 10000 })));
-  it("sidecar: golden", () => golden("sidecar", render({ kind: "sidecar", service: "any-svc", address: "127.0.0.1" })));
+  it("gateway: golden", () =>
+    golden("gateway", render({ kind: "gateway", address: "127.0.0.1", port: 10000 })));
+  it("sidecar: golden", () =>
+    golden("sidecar", render({ kind: "sidecar", service: "any-svc", address: "127.0.0.1" })));
   it("empty registry: golden", () => {
-    const set = translate({ revision: 0, apps: [] }, { ...cfg, wasm: undefined }, { kind: "gateway", address: "127.0.0.1", port: 10000 });
-    golden("empty", Object.fromEntries(PUSH_ORDER.map((t) => [t.split(".").at(-1), set[t].map((r) => r.json)])));
+    const set = translate(
+      { revision: 0, apps: [] },
+      { ...cfg, wasm: undefined },
+      { kind: "gateway", address: "127.0.0.1", port: 10000 },
+    );
+    golden(
+      "empty",
+      Object.fromEntries(PUSH_ORDER.map((t) => [t.split(".").at(-1), set[t].map((r) => r.json)])),
+    );
   });
 
   it("HTTP filter order is wasm -> jwt_authn -> ext_authz -> router", () => {
-    const l = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[PUSH_ORDER[2]][0].json as any;
-    const filters = l.filter_chains[0].filters[0].typed_config.http_filters.map((f: { name: string }) => f.name);
-    expect(filters).toEqual(["envoy.filters.http.wasm", "envoy.filters.http.jwt_authn", "envoy.filters.http.ext_authz.api", "envoy.filters.http.router"]);
+    const l = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[PUSH_ORDER[2]][0]
+      .json as J;
+    const filters = l.filter_chains[0].filters[0].typed_config.http_filters.map(
+      (f: { name: string }) => f.name,
+    );
+    expect(filters).toEqual([
+      "envoy.filters.http.wasm",
+      "envoy.filters.http.jwt_authn",
+      "envoy.filters.http.ext_authz.api",
+      "envoy.filters.http.router",
+    ]);
   });
 
   it("routes: longest prefix first, BFF routes without JWT, internal BFF never routed", () => {
-    const r = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[PUSH_ORDER[3]][0].json as any;
+    const r = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[PUSH_ORDER[3]][0]
+      .json as J;
     const vh = r.virtual_hosts.find((v: { domains: string[] }) => v.domains.includes("shop.example.com"));
     const names = vh.routes.map((x: { name: string }) => x.name);
-    expect(names).toEqual(["sg_bff_any", "sg_bff_api", "sg_app_any", "sg_bff_shop", "sg_app_api", "sg_app_shop"]);
+    expect(names).toEqual([
+      "sg_bff_any",
+      "sg_bff_api",
+      "sg_app_any",
+      "sg_bff_shop",
+      "sg_app_api",
+      "sg_app_shop",
+    ]);
     const bff = vh.routes.find((x: { name: string }) => x.name === "sg_bff_api");
     expect(bff.match).toEqual({ path_separated_prefix: "/api/auth" });
     expect(bff.typed_per_filter_config["envoy.filters.http.jwt_authn"].disabled).toBe(true);
@@ -82,7 +175,7 @@ describe("translate", () => {
   });
 
   it("wasm plugin configuration follows the contract", () => {
-    const pc = pluginConfig(snap.apps, cfg) as any;
+    const pc = pluginConfig(snap.apps, cfg) as J;
     expect(pc.bff_cluster).toBe("sessiongate_bff_internal");
     expect(pc.bff_path).toBe("/internal/v1/session-token");
     expect(pc.apps.find((a: { id: string }) => a.id === "shop")).toEqual({
@@ -96,10 +189,22 @@ describe("translate", () => {
 
   it("is deterministic and node roles follow node identity", () => {
     const a = JSON.stringify(translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 1 }));
-    const b = JSON.stringify(translate({ ...snap, apps: [...snap.apps] }, cfg, { kind: "gateway", address: "127.0.0.1", port: 1 }));
+    const b = JSON.stringify(
+      translate({ ...snap, apps: [...snap.apps] }, cfg, { kind: "gateway", address: "127.0.0.1", port: 1 }),
+    );
     expect(a).toBe(b);
-    expect(roleOf({ cluster: "any-svc", metadata: {} }, snap, cfg)).toEqual({ kind: "sidecar", service: "any-svc", address: "0.0.0.0" });
-    expect(roleOf({ cluster: "gw", metadata: { listener_port: 8080, listener_address: "127.0.0.1" } }, snap, cfg)).toEqual({ kind: "gateway", address: "127.0.0.1", port: 8080 });
-    expect(roleOf({ cluster: "gw", metadata: { listener_port: "nope" } }, snap, cfg)).toEqual({ kind: "gateway", address: "0.0.0.0", port: 10000 });
+    expect(roleOf({ cluster: "any-svc", metadata: {} }, snap, cfg)).toEqual({
+      kind: "sidecar",
+      service: "any-svc",
+      address: "0.0.0.0",
+    });
+    expect(
+      roleOf({ cluster: "gw", metadata: { listener_port: 8080, listener_address: "127.0.0.1" } }, snap, cfg),
+    ).toEqual({ kind: "gateway", address: "127.0.0.1", port: 8080 });
+    expect(roleOf({ cluster: "gw", metadata: { listener_port: "nope" } }, snap, cfg)).toEqual({
+      kind: "gateway",
+      address: "0.0.0.0",
+      port: 10000,
+    });
   });
 });

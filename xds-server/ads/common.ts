@@ -44,6 +44,9 @@ export const dependentTypes = [TYPE_URLS.listener, TYPE_URLS.route];
 
 export function viewVersion(base: string, held: Map<string, VersionedResource>): string {
   if (held.size === 0) return base;
-  const h = createHash("sha256").update([...held.keys()].sort().join(",")).digest("hex").slice(0, 8);
+  const h = createHash("sha256")
+    .update([...held.keys()].sort().join(","))
+    .digest("hex")
+    .slice(0, 8);
   return `${base}+hold.${h}`;
 }

@@ -90,15 +90,27 @@ export class DeltaStream {
     let st = this.types.get(t);
     if (!st) {
       const wildcard =
-        (WILDCARD_TYPES.has(t) && req.resourceNamesSubscribe.length === 0) || req.resourceNamesSubscribe.includes("*");
-      st = { wildcard, names: new Set(), known: new Map(Object.entries(req.initialResourceVersions)), pending: new Map() };
+        (WILDCARD_TYPES.has(t) && req.resourceNamesSubscribe.length === 0) ||
+        req.resourceNamesSubscribe.includes("*");
+      st = {
+        wildcard,
+        names: new Set(),
+        known: new Map(Object.entries(req.initialResourceVersions)),
+        pending: new Map(),
+      };
       this.types.set(t, st);
     }
     if (req.responseNonce) {
       const p = st.pending.get(req.responseNonce);
       st.pending.delete(req.responseNonce);
       if (p) {
-        const e = { node: this.node, typeUrl: t, mode: "delta" as const, snapshot: p.snapshot, names: p.names };
+        const e = {
+          node: this.node,
+          typeUrl: t,
+          mode: "delta" as const,
+          snapshot: p.snapshot,
+          names: p.names,
+        };
         if (req.errorDetail) this.obs.onNack?.({ ...e, error: req.errorDetail.message });
         else this.obs.onAck?.(e);
       }
@@ -169,7 +181,9 @@ export class DeltaStream {
       systemVersionInfo: ts?.version ?? "",
       typeUrl: t,
       nonce,
-      resources: changed.map((r) => create(ResourceSchema, { name: r.name, version: r.version, resource: r.any })),
+      resources: changed.map((r) =>
+        create(ResourceSchema, { name: r.name, version: r.version, resource: r.any }),
+      ),
       removedResources: removed,
     });
     this.call.write(res);

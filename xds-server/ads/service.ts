@@ -1,8 +1,9 @@
 // The ADS gRPC service (SotW + Delta), defined by hand over protobuf-es
 // serializers so no proto loader is needed at run time.
+
+import type { Message } from "@bufbuild/protobuf";
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import {
   type DeltaDiscoveryRequest,
@@ -52,7 +53,10 @@ export const AdsServiceDefinition = {
   },
 } satisfies grpc.ServiceDefinition;
 
-export const AdsClient = grpc.makeGenericClientConstructor(AdsServiceDefinition, "AggregatedDiscoveryService");
+export const AdsClient = grpc.makeGenericClientConstructor(
+  AdsServiceDefinition,
+  "AggregatedDiscoveryService",
+);
 
 export function addAdsService(
   server: grpc.Server,
@@ -64,7 +68,9 @@ export function addAdsService(
     streamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => {
       new SotwStream(call, source, obs, log);
     },
-    deltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>) => {
+    deltaAggregatedResources: (
+      call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
+    ) => {
       new DeltaStream(call, source, obs, log);
     },
   });

@@ -89,9 +89,18 @@ export class SotwStream {
     }
     let st = this.types.get(t);
     const names = new Set(req.resourceNames.filter((n) => n !== "*"));
-    const wildcard = (WILDCARD_TYPES.has(t) && req.resourceNames.length === 0) || req.resourceNames.includes("*");
+    const wildcard =
+      (WILDCARD_TYPES.has(t) && req.resourceNames.length === 0) || req.resourceNames.includes("*");
     if (!st) {
-      st = { wildcard, names, nonce: "", sentNames: [], sentResources: new Map(), inflight: false, subscriptionDirty: true };
+      st = {
+        wildcard,
+        names,
+        nonce: "",
+        sentNames: [],
+        sentResources: new Map(),
+        inflight: false,
+        subscriptionDirty: true,
+      };
       this.types.set(t, st);
       // Reconnect: the node already runs this exact version (versions are
       // content hashes, identical across replicas and restarts): treat as ACKed.
@@ -109,7 +118,13 @@ export class SotwStream {
       if (req.responseNonce !== st.nonce) return; // stale: superseded by a newer response
       if (st.inflight) {
         st.inflight = false;
-        const e = { node: this.node, typeUrl: t, mode: "sotw" as const, snapshot: st.sentSnapshot!, names: st.sentNames };
+        const e = {
+          node: this.node,
+          typeUrl: t,
+          mode: "sotw" as const,
+          snapshot: st.sentSnapshot!,
+          names: st.sentNames,
+        };
         if (req.errorDetail) {
           st.nackedVersion = st.sentVersion;
           this.obs.onNack?.({ ...e, error: req.errorDetail.message });
@@ -171,7 +186,8 @@ export class SotwStream {
     const target = this.target(t, st);
     if (!st.subscriptionDirty) {
       if (target.version === st.sentVersion) {
-        if (!st.inflight && st.nackedVersion === undefined) this.obs.onCurrent?.(this.node!, t, "sotw", this.snap!);
+        if (!st.inflight && st.nackedVersion === undefined)
+          this.obs.onCurrent?.(this.node!, t, "sotw", this.snap!);
         return;
       }
       if (target.version === st.nackedVersion) return; // never re-send what the node refused

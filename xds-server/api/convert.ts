@@ -1,8 +1,8 @@
 // Domain records -> wire messages. Secrets never leave: only a status string.
 import { create } from "@bufbuild/protobuf";
 import { type App, AppSchema } from "../../protos/gen/sessiongate/v1/apps_pb.js";
-import { secretStatus } from "../registry/validate.js";
 import type { AppRecord, HostPort } from "../registry/types.js";
+import { secretStatus } from "../registry/validate.js";
 import type { StatusBoard } from "./status.js";
 
 const hp = (h: HostPort) => (h.host.includes(":") ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`);
@@ -15,8 +15,18 @@ export function toWire(rec: AppRecord, status?: StatusBoard): App {
       id: s.id,
       hosts: s.hosts,
       pathPrefix: s.pathPrefix,
-      oidc: { issuer: s.oidc.issuer, clientId: s.oidc.clientId, scopes: s.oidc.scopes, clientSecret: "", clientSecretStatus: secretStatus(rec.clientSecret) },
-      session: { mode: s.session.mode, cookieName: s.session.cookieName, allowedOrigins: s.session.allowedOrigins },
+      oidc: {
+        issuer: s.oidc.issuer,
+        clientId: s.oidc.clientId,
+        scopes: s.oidc.scopes,
+        clientSecret: "",
+        clientSecretStatus: secretStatus(rec.clientSecret),
+      },
+      session: {
+        mode: s.session.mode,
+        cookieName: s.session.cookieName,
+        allowedOrigins: s.session.allowedOrigins,
+      },
       upstreams: s.upstreams.map(hp),
       jwt: {
         issuer: s.jwt.issuer,
@@ -25,7 +35,15 @@ export function toWire(rec: AppRecord, status?: StatusBoard): App {
         claimHeaders: s.jwt.claimHeaders,
         jwksCacheDurationS: s.jwt.jwksCacheDurationS,
       },
-      ...(s.extAuthz ? { extAuthz: { target: hp(s.extAuthz), timeoutMs: s.extAuthz.timeoutMs, failMode: s.extAuthz.failMode } } : {}),
+      ...(s.extAuthz
+        ? {
+            extAuthz: {
+              target: hp(s.extAuthz),
+              timeoutMs: s.extAuthz.timeoutMs,
+              failMode: s.extAuthz.failMode,
+            },
+          }
+        : {}),
       ...(s.sidecar ? { sidecar: { service: s.sidecar.service, inboundPort: s.sidecar.inboundPort } } : {}),
     },
     revision: BigInt(rec.revision),
@@ -37,7 +55,12 @@ export function toWire(rec: AppRecord, status?: StatusBoard): App {
             state: st.state,
             nodesAcked: st.nodesAcked,
             nodesTotal: st.nodesTotal,
-            nacks: st.nacks.map((n) => ({ nodeId: n.nodeId, typeUrl: n.typeUrl, message: n.message, at: n.at })),
+            nacks: st.nacks.map((n) => ({
+              nodeId: n.nodeId,
+              typeUrl: n.typeUrl,
+              message: n.message,
+              at: n.at,
+            })),
           },
         }
       : {}),

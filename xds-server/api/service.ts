@@ -14,8 +14,8 @@ import type { Store } from "../registry/store.js";
 import { RegistryError } from "../registry/types.js";
 import { validateApp } from "../registry/validate.js";
 import type { TokenAuth } from "./auth.js";
-import { AppRegistryDefinition } from "./definition.js";
 import { toWire } from "./convert.js";
+import { AppRegistryDefinition } from "./definition.js";
 import type { StatusBoard } from "./status.js";
 
 const ID_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -46,7 +46,8 @@ const KIND_CODE: Record<string, grpc.status> = {
 };
 
 function checkId(id: string): string {
-  if (!ID_RE.test(id)) throw new ApiError(grpc.status.INVALID_ARGUMENT, "id: must be 1-63 chars of a-z, 0-9 and '-'");
+  if (!ID_RE.test(id))
+    throw new ApiError(grpc.status.INVALID_ARGUMENT, "id: must be 1-63 chars of a-z, 0-9 and '-'");
   return id;
 }
 
@@ -91,18 +92,24 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
       log.info({ app: spec.id, revision: rec.revision }, "app created");
       return toWire(rec, status);
     }),
-    updateApp: unary("UpdateApp", async (req: { app?: Parameters<typeof validateApp>[0]; revision: bigint }) => {
-      if (req.revision === 0n) throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: required (the app's current revision)");
-      if (req.revision > BigInt(Number.MAX_SAFE_INTEGER)) throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: out of range");
-      const existing = find(checkId(req.app?.id ?? ""));
-      const { spec, clientSecret } = validateApp(req.app, existing);
-      const rec = await store.update(spec, clientSecret, Number(req.revision));
-      log.info({ app: spec.id, revision: rec.revision }, "app updated");
-      return toWire(rec, status);
-    }),
+    updateApp: unary(
+      "UpdateApp",
+      async (req: { app?: Parameters<typeof validateApp>[0]; revision: bigint }) => {
+        if (req.revision === 0n)
+          throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: required (the app's current revision)");
+        if (req.revision > BigInt(Number.MAX_SAFE_INTEGER))
+          throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: out of range");
+        const existing = find(checkId(req.app?.id ?? ""));
+        const { spec, clientSecret } = validateApp(req.app, existing);
+        const rec = await store.update(spec, clientSecret, Number(req.revision));
+        log.info({ app: spec.id, revision: rec.revision }, "app updated");
+        return toWire(rec, status);
+      },
+    ),
     deleteApp: unary("DeleteApp", async (req: { id: string; revision: bigint }) => {
       checkId(req.id);
-      if (req.revision > BigInt(Number.MAX_SAFE_INTEGER)) throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: out of range");
+      if (req.revision > BigInt(Number.MAX_SAFE_INTEGER))
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: out of range");
       const revision = await store.delete(req.id, Number(req.revision));
       log.info({ app: req.id, revision }, "app deleted");
       return create(DeleteAppResponseSchema, { revision: BigInt(revision) });
@@ -110,7 +117,10 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
     getApp: unary("GetApp", async (req: { id: string }) => toWire(find(checkId(req.id)), status)),
     listApps: unary("ListApps", async () => {
       const snap = store.snapshot();
-      return create(ListAppsResponseSchema, { apps: snap.apps.map((a) => toWire(a, status)), revision: BigInt(snap.revision) });
+      return create(ListAppsResponseSchema, {
+        apps: snap.apps.map((a) => toWire(a, status)),
+        revision: BigInt(snap.revision),
+      });
     }),
     watchApps: (call: grpc.ServerWritableStream<WatchAppsRequest, AppEvent>) => {
       if (!auth.check(call.metadata)) {
@@ -121,7 +131,14 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
       metrics?.apiRequests.inc({ method: "WatchApps", code: "OK" });
       if (call.request.initial) {
         for (const a of store.snapshot().apps) {
-          call.write(create(AppEventSchema, { type: "ADDED", id: a.spec.id, app: toWire(a, status), revision: BigInt(a.revision) }));
+          call.write(
+            create(AppEventSchema, {
+              type: "ADDED",
+              id: a.spec.id,
+              app: toWire(a, status),
+              revision: BigInt(a.revision),
+            }),
+          );
         }
       }
       const off = store.onChange((_snap, events) => {

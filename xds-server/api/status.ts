@@ -47,7 +47,8 @@ export class StatusBoard implements AdsObserver {
 
   onCurrent(node: NodeInfo, typeUrl: string, mode: "sotw" | "delta", snapshot: NodeSnapshot): void {
     const st = this.nodes.get(this.key(node, mode));
-    if (st?.acked.has(typeUrl)) st.acked.set(typeUrl, Math.max(st.acked.get(typeUrl) ?? 0, snapshot.revision));
+    if (st?.acked.has(typeUrl))
+      st.acked.set(typeUrl, Math.max(st.acked.get(typeUrl) ?? 0, snapshot.revision));
   }
 
   onAck(e: AckNack): void {
@@ -57,14 +58,18 @@ export class StatusBoard implements AdsObserver {
     // An ACK of a newer revision of an app clears that node's NACK for it.
     for (const [app, byNode] of this.nacks) {
       const n = byNode.get(e.node.id);
-      if (n && n.typeUrl === e.typeUrl && (e.snapshot.appRevisions.get(app) ?? 0) > n.appRevision) byNode.delete(e.node.id);
+      if (n && n.typeUrl === e.typeUrl && (e.snapshot.appRevisions.get(app) ?? 0) > n.appRevision)
+        byNode.delete(e.node.id);
       if (n && !e.snapshot.appRevisions.has(app)) byNode.delete(e.node.id);
     }
   }
 
   onNack(e: AckNack): void {
     this.metrics?.xdsNacks.inc({ type_url: e.typeUrl, mode: e.mode });
-    this.log?.warn({ node: e.node.id, typeUrl: e.typeUrl, error: e.error?.slice(0, 500) }, "config NACKed by node; it keeps its last good config");
+    this.log?.warn(
+      { node: e.node.id, typeUrl: e.typeUrl, error: e.error?.slice(0, 500) },
+      "config NACKed by node; it keeps its last good config",
+    );
     const st = this.nodes.get(this.key(e.node, e.mode));
     const good = st?.acked.get(e.typeUrl) ?? 0;
     const involved = new Set<string>();
@@ -76,12 +81,24 @@ export class StatusBoard implements AdsObserver {
     const at = new Date().toISOString();
     for (const a of blamed) {
       let byNode = this.nacks.get(a);
-      if (!byNode) this.nacks.set(a, (byNode = new Map()));
-      byNode.set(e.node.id, { nodeId: e.node.id, typeUrl: e.typeUrl, message: (e.error ?? "").slice(0, 1000), at, appRevision: e.snapshot.appRevisions.get(a) ?? 0 });
+      if (!byNode) {
+        byNode = new Map();
+        this.nacks.set(a, byNode);
+      }
+      byNode.set(e.node.id, {
+        nodeId: e.node.id,
+        typeUrl: e.typeUrl,
+        message: (e.error ?? "").slice(0, 1000),
+        at,
+        appRevision: e.snapshot.appRevisions.get(a) ?? 0,
+      });
     }
   }
 
-  appStatus(id: string, revision: number): { state: string; nodesAcked: number; nodesTotal: number; nacks: NackRecord[] } {
+  appStatus(
+    id: string,
+    revision: number,
+  ): { state: string; nodesAcked: number; nodesTotal: number; nacks: NackRecord[] } {
     const nacks = [...(this.nacks.get(id)?.values() ?? [])];
     let acked = 0;
     for (const st of this.nodes.values()) {
@@ -89,7 +106,13 @@ export class StatusBoard implements AdsObserver {
       if (revs.length && Math.min(...revs) >= revision) acked++;
     }
     const total = this.nodes.size;
-    const state = nacks.length ? "rejected" : total === 0 ? "no_nodes" : acked === total ? "serving" : "pending";
+    const state = nacks.length
+      ? "rejected"
+      : total === 0
+        ? "no_nodes"
+        : acked === total
+          ? "serving"
+          : "pending";
     return { state, nodesAcked: acked, nodesTotal: total, nacks };
   }
 }

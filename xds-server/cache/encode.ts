@@ -1,13 +1,24 @@
 // proto3-JSON resources -> protobuf Any. The registry resolves the "@type" of
 // nested typed_config / per-route configs; an unknown field or type throws,
 // so a translator typo fails in unit tests instead of in Envoy.
-import { type Registry, createRegistry, fromJson, toBinary } from "@bufbuild/protobuf";
+import { create, createRegistry, fromJson, type Registry, toBinary } from "@bufbuild/protobuf";
 import { type Any, AnySchema, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
-import { create } from "@bufbuild/protobuf";
-import { ClusterSchema, file_envoy_config_cluster_v3_cluster } from "../../protos/gen/envoy/config/cluster/v3/cluster_pb.js";
-import { ClusterLoadAssignmentSchema, file_envoy_config_endpoint_v3_endpoint } from "../../protos/gen/envoy/config/endpoint/v3/endpoint_pb.js";
-import { ListenerSchema, file_envoy_config_listener_v3_listener } from "../../protos/gen/envoy/config/listener/v3/listener_pb.js";
-import { RouteConfigurationSchema, file_envoy_config_route_v3_route } from "../../protos/gen/envoy/config/route/v3/route_pb.js";
+import {
+  ClusterSchema,
+  file_envoy_config_cluster_v3_cluster,
+} from "../../protos/gen/envoy/config/cluster/v3/cluster_pb.js";
+import {
+  ClusterLoadAssignmentSchema,
+  file_envoy_config_endpoint_v3_endpoint,
+} from "../../protos/gen/envoy/config/endpoint/v3/endpoint_pb.js";
+import {
+  file_envoy_config_listener_v3_listener,
+  ListenerSchema,
+} from "../../protos/gen/envoy/config/listener/v3/listener_pb.js";
+import {
+  file_envoy_config_route_v3_route,
+  RouteConfigurationSchema,
+} from "../../protos/gen/envoy/config/route/v3/route_pb.js";
 import { file_envoy_extensions_filters_http_ext_authz_v3_ext_authz } from "../../protos/gen/envoy/extensions/filters/http/ext_authz/v3/ext_authz_pb.js";
 import { file_envoy_extensions_filters_http_jwt_authn_v3_config } from "../../protos/gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";
 import { file_envoy_extensions_filters_http_router_v3_router } from "../../protos/gen/envoy/extensions/filters/http/router/v3/router_pb.js";
@@ -15,7 +26,7 @@ import { file_envoy_extensions_filters_http_wasm_v3_wasm } from "../../protos/ge
 import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from "../../protos/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
 import { file_envoy_extensions_transport_sockets_tls_v3_tls } from "../../protos/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from "../../protos/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
-import { TYPE, type Json, type TypeUrl } from "../translate/types.js";
+import { type Json, TYPE, type TypeUrl } from "../translate/types.js";
 
 export const registry: Registry = createRegistry(
   file_envoy_config_cluster_v3_cluster,

@@ -4,9 +4,15 @@
 // same registry: an Envoy moving between them is not re-pushed.
 import { createHash } from "node:crypto";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import type { NodeInfo, NodeSnapshot, SnapshotSource, TypeSnapshot, VersionedResource } from "../ads/types.js";
+import type {
+  NodeInfo,
+  NodeSnapshot,
+  SnapshotSource,
+  TypeSnapshot,
+  VersionedResource,
+} from "../ads/types.js";
 import type { RegistrySnapshot } from "../registry/types.js";
-import { type NodeRole, PUSH_ORDER, type TranslateConfig, roleOf, translate } from "../translate/index.js";
+import { type NodeRole, PUSH_ORDER, roleOf, type TranslateConfig, translate } from "../translate/index.js";
 import { encodeResource } from "./encode.js";
 
 const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
@@ -58,7 +64,10 @@ export class SnapshotCache implements SnapshotSource {
     try {
       snap = this.build(role);
     } catch (e) {
-      this.log.error({ err: (e as Error).message, role }, "translation failed; keeping the last good snapshot");
+      this.log.error(
+        { err: (e as Error).message, role },
+        "translation failed; keeping the last good snapshot",
+      );
       snap = this.lastGood.get(key) ?? { revision: 0, appRevisions: new Map(), types: new Map() };
     }
     this.byRole.set(key, snap);

@@ -24,8 +24,11 @@ export function connect(server: string, token: string): Client {
     unary: <Req, Res>(method: string, req: Req, deadlineMs: number) =>
       new Promise<Res>((resolve, reject) => {
         // biome-ignore lint/suspicious/noExplicitAny: generic client method lookup.
-        (raw as any)[method](req, metadata(), { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, res: Res) =>
-          err ? reject(err) : resolve(res),
+        (raw as any)[method](
+          req,
+          metadata(),
+          { deadline: Date.now() + deadlineMs },
+          (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)),
         );
       }),
     close: () => raw.close(),

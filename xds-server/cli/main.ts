@@ -2,7 +2,7 @@
 // registration API. Exit codes say what went wrong (see HELP).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { create, fromJson, toJson } from "@bufbuild/protobuf";
+import { type create, fromJson, toJson } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import YAML from "yaml";
 import {
@@ -43,7 +43,16 @@ Exit codes:
   6 unauthenticated / permission denied   7 server unavailable or deadline exceeded
 `;
 
-export const EXIT = { ok: 0, error: 1, usage: 2, invalid: 3, notFound: 4, conflict: 5, auth: 6, unavailable: 7 } as const;
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  invalid: 3,
+  notFound: 4,
+  conflict: 5,
+  auth: 6,
+  unavailable: 7,
+} as const;
 
 class Usage extends Error {}
 
@@ -79,15 +88,31 @@ function table(apps: App[]): string {
   const rows = [["ID", "REVISION", "HOSTS", "PREFIX", "MODE", "UPSTREAMS", "STATUS"]];
   for (const a of apps) {
     const s = a.spec!;
-    rows.push([s.id, String(a.revision), s.hosts.join(","), s.pathPrefix, s.session?.mode ?? "", s.upstreams.join(","), a.status?.state ?? ""]);
+    rows.push([
+      s.id,
+      String(a.revision),
+      s.hosts.join(","),
+      s.pathPrefix,
+      s.session?.mode ?? "",
+      s.upstreams.join(","),
+      a.status?.state ?? "",
+    ]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return `${rows.map((r) => r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd()).join("\n")}\n`;
+  return `${rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(w[i]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")}\n`;
 }
 
 function revisionArg(v: string | undefined): bigint {
   if (v === undefined) return 0n;
-  if (!/^\d{1,15}$/.test(v)) throw new Usage(`--revision: expected a positive integer, got ${JSON.stringify(v)}`);
+  if (!/^\d{1,15}$/.test(v))
+    throw new Usage(`--revision: expected a positive integer, got ${JSON.stringify(v)}`);
   return BigInt(v);
 }
 
@@ -115,11 +140,15 @@ export async function run(argv: string[]): Promise<number> {
   const [group, cmd, ...rest] = positionals;
   if (group !== "apps" || !cmd) throw new Usage(`unknown command ${JSON.stringify(positionals.join(" "))}`);
   const server = values.server ?? process.env.SESSIONGATE_SERVER ?? "127.0.0.1:18001";
-  const token = values["token-file"] ? readFileSync(values["token-file"], "utf8").trim() : (values.token ?? process.env.SESSIONGATE_TOKEN ?? "");
+  const token = values["token-file"]
+    ? readFileSync(values["token-file"], "utf8").trim()
+    : (values.token ?? process.env.SESSIONGATE_TOKEN ?? "");
   const timeout = Number(values["timeout-ms"] ?? 10000);
-  if (!Number.isInteger(timeout) || timeout <= 0) throw new Usage("--timeout-ms: expected a positive integer");
+  if (!Number.isInteger(timeout) || timeout <= 0)
+    throw new Usage("--timeout-ms: expected a positive integer");
   const output = values.output ?? "";
-  if (output && !["table", "json", "yaml"].includes(output)) throw new Usage(`--output: expected table, json or yaml`);
+  if (output && !["table", "json", "yaml"].includes(output))
+    throw new Usage(`--output: expected table, json or yaml`);
   const needId = () => {
     if (rest.length !== 1) throw new Usage(`apps ${cmd} takes exactly one app id`);
     return rest[0];
@@ -146,7 +175,11 @@ export async function run(argv: string[]): Promise<number> {
             print(output || "yaml", appJson(app));
             return EXIT.ok;
           } catch (e) {
-            if ((e as grpc.ServiceError).code !== grpc.status.ALREADY_EXISTS || (e as Error).message.includes("path_prefix")) throw e;
+            if (
+              (e as grpc.ServiceError).code !== grpc.status.ALREADY_EXISTS ||
+              (e as Error).message.includes("path_prefix")
+            )
+              throw e;
           }
           const cur = await c.unary<unknown, App>("getApp", { id: spec.id }, timeout);
           revision = cur.revision;
@@ -170,7 +203,11 @@ export async function run(argv: string[]): Promise<number> {
         return EXIT.ok;
       }
       case "delete": {
-        const res = await c.unary<unknown, DeleteAppResponse>("deleteApp", { id: needId(), revision: revisionArg(values.revision) }, timeout);
+        const res = await c.unary<unknown, DeleteAppResponse>(
+          "deleteApp",
+          { id: needId(), revision: revisionArg(values.revision) },
+          timeout,
+        );
         process.stderr.write(`deleted app ${rest[0]} (registry revision ${res.revision})\n`);
         return EXIT.ok;
       }
@@ -182,13 +219,17 @@ export async function run(argv: string[]): Promise<number> {
         return await new Promise<number>((resolve, reject) => {
           let n = 0;
           stream.on("data", (e: AppEvent) => {
-            process.stdout.write(`${JSON.stringify(toJson(AppEventSchema, e, { useProtoFieldName: true }))}\n`);
+            process.stdout.write(
+              `${JSON.stringify(toJson(AppEventSchema, e, { useProtoFieldName: true }))}\n`,
+            );
             if (++n >= max) {
               stream.cancel();
               resolve(EXIT.ok);
             }
           });
-          stream.on("error", (e: grpc.ServiceError) => (e.code === grpc.status.CANCELLED ? resolve(EXIT.ok) : reject(e)));
+          stream.on("error", (e: grpc.ServiceError) =>
+            e.code === grpc.status.CANCELLED ? resolve(EXIT.ok) : reject(e),
+          );
           stream.on("end", () => resolve(EXIT.ok));
         });
       }
@@ -204,7 +245,12 @@ if (process.argv[1] && /sessiongate(\.js)?$|cli\/main\.(ts|js)$/.test(process.ar
   run(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: Error & { code?: number; details?: string }) => {
-      if (e instanceof Usage || (e as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || (e as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" || (e as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      if (
+        e instanceof Usage ||
+        (e as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ||
+        (e as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" ||
+        (e as NodeJS.ErrnoException).code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE"
+      ) {
         process.stderr.write(`sessiongate: ${e.message}\n(see sessiongate --help)\n`);
         process.exit(EXIT.usage);
       }

@@ -1,5 +1,5 @@
 // In-memory registry for the demo and unit tests (one process, no replicas).
-import { EMPTY, SnapshotHolder, type ChangeListener, type Store, sortApps } from "./store.js";
+import { type ChangeListener, EMPTY, SnapshotHolder, type Store, sortApps } from "./store.js";
 import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot, routeKeys } from "./types.js";
 
 export class MemoryStore implements Store {
@@ -26,7 +26,11 @@ export class MemoryStore implements Store {
       for (const k of routeKeys(a.spec)) {
         if (mine.has(k)) {
           const [host, prefix] = k.split("|");
-          throw new RegistryError("FAILED_PRECONDITION", `hosts: ${host} with path_prefix ${prefix} is already served by app ${a.spec.id}`, "hosts");
+          throw new RegistryError(
+            "FAILED_PRECONDITION",
+            `hosts: ${host} with path_prefix ${prefix} is already served by app ${a.spec.id}`,
+            "hosts",
+          );
         }
       }
     }
@@ -38,7 +42,8 @@ export class MemoryStore implements Store {
 
   async create(spec: AppSpec, clientSecret: string): Promise<AppRecord> {
     const cur = this.snapshot();
-    if (cur.apps.some((a) => a.spec.id === spec.id)) throw new RegistryError("ALREADY_EXISTS", `app ${spec.id} already exists`, "id");
+    if (cur.apps.some((a) => a.spec.id === spec.id))
+      throw new RegistryError("ALREADY_EXISTS", `app ${spec.id} already exists`, "id");
     this.checkRoutes(spec, cur.apps);
     const revision = cur.revision + 1;
     const now = new Date().toISOString();
@@ -52,11 +57,21 @@ export class MemoryStore implements Store {
     const old = cur.apps.find((a) => a.spec.id === spec.id);
     if (!old) throw new RegistryError("NOT_FOUND", `app ${spec.id} not found`, "id");
     if (old.revision !== expectedRevision) {
-      throw new RegistryError("FAILED_PRECONDITION", `revision: app ${spec.id} is at revision ${old.revision}, not ${expectedRevision}`, "revision");
+      throw new RegistryError(
+        "FAILED_PRECONDITION",
+        `revision: app ${spec.id} is at revision ${old.revision}, not ${expectedRevision}`,
+        "revision",
+      );
     }
     this.checkRoutes(spec, cur.apps);
     const revision = cur.revision + 1;
-    const rec: AppRecord = { spec, clientSecret, revision, createdAt: old.createdAt, updatedAt: new Date().toISOString() };
+    const rec: AppRecord = {
+      spec,
+      clientSecret,
+      revision,
+      createdAt: old.createdAt,
+      updatedAt: new Date().toISOString(),
+    };
     this.commit([...cur.apps.filter((a) => a !== old), rec], revision);
     return rec;
   }
@@ -66,7 +81,11 @@ export class MemoryStore implements Store {
     const old = cur.apps.find((a) => a.spec.id === id);
     if (!old) throw new RegistryError("NOT_FOUND", `app ${id} not found`, "id");
     if (expectedRevision && old.revision !== expectedRevision) {
-      throw new RegistryError("FAILED_PRECONDITION", `revision: app ${id} is at revision ${old.revision}, not ${expectedRevision}`, "revision");
+      throw new RegistryError(
+        "FAILED_PRECONDITION",
+        `revision: app ${id} is at revision ${old.revision}, not ${expectedRevision}`,
+        "revision",
+      );
     }
     const revision = cur.revision + 1;
     this.commit(

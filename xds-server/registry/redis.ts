@@ -3,7 +3,7 @@
 // control-plane replicas converge; a periodic revision poll covers missed
 // pub/sub messages (e.g. across a reconnect).
 import { Redis } from "ioredis";
-import { SnapshotHolder, type ChangeListener, type Store, sortApps } from "./store.js";
+import { type ChangeListener, SnapshotHolder, type Store, sortApps } from "./store.js";
 import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot, routeKeys } from "./types.js";
 
 // KEYS: 1 apps(hash id->json) 2 apprev(hash id->rev) 3 created(hash id->iso)
@@ -135,13 +135,30 @@ export class RedisStore implements Store {
         do {
           this.reloadAgain = false;
           const [apps, revs, created] = this.keys;
-          const res = await this.cmd.multi().get(this.revKey).hgetall(apps).hgetall(revs).hgetall(created).exec();
+          const res = await this.cmd
+            .multi()
+            .get(this.revKey)
+            .hgetall(apps)
+            .hgetall(revs)
+            .hgetall(created)
+            .exec();
           if (!res) return;
           for (const [err] of res) if (err) throw err;
-          const [rev, a, r, c] = res.map(([, v]) => v) as [string | null, Record<string, string>, Record<string, string>, Record<string, string>];
+          const [rev, a, r, c] = res.map(([, v]) => v) as [
+            string | null,
+            Record<string, string>,
+            Record<string, string>,
+            Record<string, string>,
+          ];
           const list: AppRecord[] = Object.entries(a).map(([id, json]) => {
             const s = JSON.parse(json) as Stored;
-            return { spec: s.spec, clientSecret: s.clientSecret, updatedAt: s.updatedAt, revision: Number(r[id] ?? 0), createdAt: c[id] ?? s.updatedAt };
+            return {
+              spec: s.spec,
+              clientSecret: s.clientSecret,
+              updatedAt: s.updatedAt,
+              revision: Number(r[id] ?? 0),
+              createdAt: c[id] ?? s.updatedAt,
+            };
           });
           this.holder.offer({ revision: Number(rev ?? 0), apps: sortApps(list) });
         } while (this.reloadAgain);
@@ -154,10 +171,27 @@ export class RedisStore implements Store {
     return this.reloading;
   }
 
-  private async run(op: string, id: string, expected: number, rec: string, routes: string[]): Promise<number> {
+  private async run(
+    op: string,
+    id: string,
+    expected: number,
+    rec: string,
+    routes: string[],
+  ): Promise<number> {
     let out: string[];
     try {
-      out = (await this.cmd.eval(PUT, this.keys.length, ...this.keys, op, id, String(expected), rec, new Date().toISOString(), JSON.stringify(routes), this.channel)) as string[];
+      out = (await this.cmd.eval(
+        PUT,
+        this.keys.length,
+        ...this.keys,
+        op,
+        id,
+        String(expected),
+        rec,
+        new Date().toISOString(),
+        JSON.stringify(routes),
+        this.channel,
+      )) as string[];
     } catch (e) {
       throw new RegistryError("UNAVAILABLE", `registry store unavailable: ${(e as Error).message}`);
     }
@@ -172,10 +206,18 @@ export class RedisStore implements Store {
       case "NOT_FOUND":
         throw new RegistryError("NOT_FOUND", `app ${id} not found`, "id");
       case "REVISION":
-        throw new RegistryError("FAILED_PRECONDITION", `revision: app ${id} is at revision ${out[1]}, not ${expected}`, "revision");
+        throw new RegistryError(
+          "FAILED_PRECONDITION",
+          `revision: app ${id} is at revision ${out[1]}, not ${expected}`,
+          "revision",
+        );
       case "ROUTE": {
         const [host, prefix] = (out[1] ?? "").split("|");
-        throw new RegistryError("FAILED_PRECONDITION", `hosts: ${host} with path_prefix ${prefix} is already served by app ${out[2]}`, "hosts");
+        throw new RegistryError(
+          "FAILED_PRECONDITION",
+          `hosts: ${host} with path_prefix ${prefix} is already served by app ${out[2]}`,
+          "hosts",
+        );
       }
       default:
         throw new RegistryError("UNAVAILABLE", `unexpected store reply ${JSON.stringify(out)}`);

@@ -30,7 +30,8 @@ export function diff(prev: RegistrySnapshot, next: RegistrySnapshot): ChangeEven
     if (!b) out.push({ type: "ADDED", id, app: a, revision: a.revision });
     else if (b.revision !== a.revision) out.push({ type: "MODIFIED", id, app: a, revision: a.revision });
   }
-  for (const id of before.keys()) if (!after.has(id)) out.push({ type: "DELETED", id, revision: next.revision });
+  for (const id of before.keys())
+    if (!after.has(id)) out.push({ type: "DELETED", id, revision: next.revision });
   return out.sort((x, y) => x.revision - y.revision || x.id.localeCompare(y.id));
 }
 

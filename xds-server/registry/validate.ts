@@ -47,6 +47,15 @@ const RESERVED_HEADERS = new Set([
   "x-envoy-original-path",
 ]);
 
+/** Control characters (C0 and DEL) are never valid in names, URLs or secrets. */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 function bad(field: string, why: string): never {
   throw new RegistryError("INVALID_ARGUMENT", `${field}: ${why}`, field);
 }
@@ -60,7 +69,8 @@ function isHostname(h: string): boolean {
 
 function port(field: string, p: string | number): number {
   const n = typeof p === "number" ? p : /^\d{1,5}$/.test(p) ? Number(p) : Number.NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 65535) bad(field, `port must be 1..65535, got ${JSON.stringify(p)}`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    bad(field, `port must be 1..65535, got ${JSON.stringify(p)}`);
   return n;
 }
 
@@ -97,13 +107,14 @@ function url(field: string, v: string | undefined, required: boolean): string {
 function str(field: string, v: string | undefined, max = 256): string {
   if (!v) bad(field, "required");
   if (v.length > max) bad(field, `longer than ${max} characters`);
-  if (/[\x00-\x1f\x7f]/.test(v)) bad(field, "contains control characters");
+  if (hasControl(v)) bad(field, "contains control characters");
   return v;
 }
 
 function list<T>(field: string, v: T[] | undefined, min: number, max: number): T[] {
   const a = v ?? [];
-  if (a.length < min) bad(field, min === 1 ? "at least one entry required" : `at least ${min} entries required`);
+  if (a.length < min)
+    bad(field, min === 1 ? "at least one entry required" : `at least ${min} entries required`);
   if (a.length > max) bad(field, `at most ${max} entries`);
   return a;
 }
@@ -120,7 +131,10 @@ function noDuplicates(field: string, a: string[]): void {
  * Validates and normalises an app spec. `existing` is the stored record on
  * update (an empty client_secret then keeps the stored one).
  */
-export function validateApp(raw: RawAppSpec | undefined, existing?: AppRecord): { spec: AppSpec; clientSecret: string } {
+export function validateApp(
+  raw: RawAppSpec | undefined,
+  existing?: AppRecord,
+): { spec: AppSpec; clientSecret: string } {
   if (!raw) bad("app", "required");
   const id = raw.id ?? "";
   if (!ID_RE.test(id)) bad("id", "must be 1-63 chars of a-z, 0-9 and '-', starting and ending alphanumeric");
@@ -137,28 +151,34 @@ export function validateApp(raw: RawAppSpec | undefined, existing?: AppRecord): 
   noDuplicates("hosts", hosts);
 
   const pathPrefix = raw.pathPrefix || "/";
-  if (!PREFIX_RE.test(pathPrefix)) bad("path_prefix", "must start with '/' and contain only URL path characters");
-  if (/(^|\/)\.\.?(\/|$)/.test(pathPrefix) || pathPrefix.includes("//")) bad("path_prefix", "must be normalised (no '.', '..' or '//')");
-  if (pathPrefix.length > 1 && pathPrefix.endsWith("/")) bad("path_prefix", "must not end with '/' (except the root '/')");
+  if (!PREFIX_RE.test(pathPrefix))
+    bad("path_prefix", "must start with '/' and contain only URL path characters");
+  if (/(^|\/)\.\.?(\/|$)/.test(pathPrefix) || pathPrefix.includes("//"))
+    bad("path_prefix", "must be normalised (no '.', '..' or '//')");
+  if (pathPrefix.length > 1 && pathPrefix.endsWith("/"))
+    bad("path_prefix", "must not end with '/' (except the root '/')");
 
   const o = raw.oidc;
   if (!o) bad("oidc", "required");
   const issuer = url("oidc.issuer", o.issuer, true);
   const clientId = str("oidc.client_id", o.clientId);
   const scopes = list("oidc.scopes", o.scopes?.length ? o.scopes : ["openid"], 1, 32);
-  for (const [i, s] of scopes.entries()) if (!SCOPE_RE.test(s)) bad(`oidc.scopes[${i}]`, "invalid scope token");
+  for (const [i, s] of scopes.entries())
+    if (!SCOPE_RE.test(s)) bad(`oidc.scopes[${i}]`, "invalid scope token");
   if (!scopes.includes("openid")) bad("oidc.scopes", "must include 'openid'");
   let clientSecret = o.clientSecret ?? "";
   if (clientSecret.length > 512) bad("oidc.client_secret", "longer than 512 characters");
-  if (/[\x00-\x1f\x7f]/.test(clientSecret)) bad("oidc.client_secret", "contains control characters");
+  if (hasControl(clientSecret)) bad("oidc.client_secret", "contains control characters");
   if (!clientSecret) {
-    if (!existing?.clientSecret) bad("oidc.client_secret", "required (write-only; leave empty on update to keep it)");
+    if (!existing?.clientSecret)
+      bad("oidc.client_secret", "required (write-only; leave empty on update to keep it)");
     clientSecret = existing.clientSecret;
   }
 
   const s = raw.session ?? {};
   const mode = s.mode || "bff";
-  if (mode !== "bff" && mode !== "tokenExchange") bad("session.mode", `must be "bff" or "tokenExchange", got ${JSON.stringify(mode.slice(0, 40))}`);
+  if (mode !== "bff" && mode !== "tokenExchange")
+    bad("session.mode", `must be "bff" or "tokenExchange", got ${JSON.stringify(mode.slice(0, 40))}`);
   const cookieName = s.cookieName || `__Host-sg-${id}`;
   if (!COOKIE_RE.test(cookieName)) bad("session.cookie_name", "invalid cookie name");
   const allowedOrigins = list("session.allowed_origins", s.allowedOrigins, 0, 32).map((v, i) => {
@@ -168,7 +188,9 @@ export function validateApp(raw: RawAppSpec | undefined, existing?: AppRecord): 
     return v;
   });
 
-  const upstreams = list("upstreams", raw.upstreams, 1, 64).map((u, i) => parseHostPort(`upstreams[${i}]`, u));
+  const upstreams = list("upstreams", raw.upstreams, 1, 64).map((u, i) =>
+    parseHostPort(`upstreams[${i}]`, u),
+  );
   noDuplicates("upstreams", raw.upstreams ?? []);
 
   const j = raw.jwt;
@@ -181,7 +203,11 @@ export function validateApp(raw: RawAppSpec | undefined, existing?: AppRecord): 
     if (!c.claim || !CLAIM_RE.test(c.claim)) bad(`jwt.claim_headers[${i}].claim`, "invalid claim name");
     const header = (c.header ?? "").toLowerCase();
     if (!HEADER_RE.test(header)) bad(`jwt.claim_headers[${i}].header`, "invalid header name");
-    if (RESERVED_HEADERS.has(header) || header.startsWith("x-envoy-") || header.startsWith("x-sessiongate-")) {
+    if (
+      RESERVED_HEADERS.has(header) ||
+      header.startsWith("x-envoy-") ||
+      header.startsWith("x-sessiongate-")
+    ) {
       bad(`jwt.claim_headers[${i}].header`, `reserved header ${JSON.stringify(header)}`);
     }
     return { claim: c.claim, header };
@@ -200,7 +226,8 @@ export function validateApp(raw: RawAppSpec | undefined, existing?: AppRecord): 
     const timeoutMs = e.timeoutMs || 1000;
     if (timeoutMs > 60000) bad("ext_authz.timeout_ms", "at most 60000");
     const failMode = e.failMode || "closed";
-    if (failMode !== "closed" && failMode !== "open") bad("ext_authz.fail_mode", `must be "closed" or "open"`);
+    if (failMode !== "closed" && failMode !== "open")
+      bad("ext_authz.fail_mode", `must be "closed" or "open"`);
     extAuthz = { ...hp, timeoutMs, failMode };
   }
 

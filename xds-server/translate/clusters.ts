@@ -3,10 +3,11 @@
 // JWKS host and each ext_authz service.
 import { isIP } from "node:net";
 import type { AppRecord, HostPort } from "../registry/types.js";
-import { BFF_INTERNAL, BFF_PUBLIC, WASM_CODE, appCluster, extAuthzCluster, jwksCluster } from "./names.js";
-import { type Json, type Resource, TYPE, type TranslateConfig } from "./types.js";
+import { appCluster, BFF_INTERNAL, BFF_PUBLIC, extAuthzCluster, jwksCluster, WASM_CODE } from "./names.js";
+import { type Json, type Resource, type TranslateConfig, TYPE } from "./types.js";
 
-const lbEndpoints = (hosts: HostPort[]) => hosts.map((h) => ({ endpoint: { address: { socket_address: { address: h.host, port_value: h.port } } } }));
+const lbEndpoints = (hosts: HostPort[]) =>
+  hosts.map((h) => ({ endpoint: { address: { socket_address: { address: h.host, port_value: h.port } } } }));
 
 export function loadAssignment(name: string, hosts: HostPort[]): Json {
   return { cluster_name: name, endpoints: [{ lb_endpoints: lbEndpoints(hosts) }] };
@@ -45,7 +46,12 @@ function jwksClusterJson(uri: string): Resource["json"] & { name: string } {
   const t = jwksTarget(uri);
   const name = jwksCluster(t.host, t.port);
   const tls = t.tls
-    ? { transport_socket: { name: "envoy.transport_sockets.tls", typed_config: { "@type": TYPE.upstreamTls, sni: t.host } } }
+    ? {
+        transport_socket: {
+          name: "envoy.transport_sockets.tls",
+          typed_config: { "@type": TYPE.upstreamTls, sni: t.host },
+        },
+      }
     : {};
   return { ...inlineCluster(name, [t]), ...tls } as Json & { name: string };
 }
@@ -89,6 +95,7 @@ export function gatewayClusters(cfg: TranslateConfig): Resource[] {
     { name: BFF_PUBLIC, apps: [], json: inlineCluster(BFF_PUBLIC, [cfg.bff.publicAddr]) },
     { name: BFF_INTERNAL, apps: [], json: inlineCluster(BFF_INTERNAL, [cfg.bff.internalAddr]) },
   ];
-  if (cfg.wasm) out.push({ name: WASM_CODE, apps: [], json: inlineCluster(WASM_CODE, [cfg.wasm.codeServer]) });
+  if (cfg.wasm)
+    out.push({ name: WASM_CODE, apps: [], json: inlineCluster(WASM_CODE, [cfg.wasm.codeServer]) });
   return out;
 }

@@ -14,7 +14,10 @@ export function extAuthzFilters(apps: AppRecord[]): Json[] {
         typed_config: {
           "@type": TYPE.extAuthz,
           transport_api_version: "V3",
-          grpc_service: { envoy_grpc: { cluster_name: extAuthzCluster(spec.id) }, timeout: `${e.timeoutMs / 1000}s` },
+          grpc_service: {
+            envoy_grpc: { cluster_name: extAuthzCluster(spec.id) },
+            timeout: `${e.timeoutMs / 1000}s`,
+          },
           failure_mode_allow: e.failMode === "open",
         },
       };

@@ -4,7 +4,7 @@ import type { RegistrySnapshot } from "../registry/types.js";
 import { appClusters, gatewayClusters } from "./clusters.js";
 import { gatewayListener, sidecarListenerFor } from "./listeners.js";
 import { gatewayRoutes, sidecarRouteConfig } from "./routes.js";
-import { type NodeRole, type Resource, type ResourceSet, TYPE, type TranslateConfig } from "./types.js";
+import { type NodeRole, type Resource, type ResourceSet, type TranslateConfig, TYPE } from "./types.js";
 
 export * from "./types.js";
 
@@ -46,8 +46,11 @@ export function roleOf(
 ): NodeRole {
   const md = node.metadata;
   const address = typeof md.listener_address === "string" ? md.listener_address : cfg.gateway.address;
-  const isSidecar = md.role === "sidecar" || (md.role !== "gateway" && snap.apps.some((a) => a.spec.sidecar?.service === node.cluster));
-  if (isSidecar) return { kind: "sidecar", service: typeof md.service === "string" ? md.service : node.cluster, address };
+  const isSidecar =
+    md.role === "sidecar" ||
+    (md.role !== "gateway" && snap.apps.some((a) => a.spec.sidecar?.service === node.cluster));
+  if (isSidecar)
+    return { kind: "sidecar", service: typeof md.service === "string" ? md.service : node.cluster, address };
   const p = Number(md.listener_port);
   return { kind: "gateway", address, port: Number.isInteger(p) && p > 0 && p < 65536 ? p : cfg.gateway.port };
 }

@@ -25,12 +25,20 @@ export function jwtFilter(apps: AppRecord[]): Json {
       // Upstream APIs receive the validated token.
       forward: true,
       ...(spec.jwt.claimHeaders.length
-        ? { claim_to_headers: spec.jwt.claimHeaders.map((c) => ({ header_name: c.header, claim_name: c.claim })) }
+        ? {
+            claim_to_headers: spec.jwt.claimHeaders.map((c) => ({
+              header_name: c.header,
+              claim_name: c.claim,
+            })),
+          }
         : {}),
     };
     requirementMap[name] = { provider_name: name };
   }
-  return { name: JWT_FILTER, typed_config: { "@type": TYPE.jwt, providers, requirement_map: requirementMap } };
+  return {
+    name: JWT_FILTER,
+    typed_config: { "@type": TYPE.jwt, providers, requirement_map: requirementMap },
+  };
 }
 
 /** Per-route: require the app's provider, or disable jwt_authn (BFF routes). */

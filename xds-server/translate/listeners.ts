@@ -5,7 +5,7 @@ import type { AppRecord } from "../registry/types.js";
 import { extAuthzFilters } from "./extauthz.js";
 import { jwtFilter } from "./jwt.js";
 import { GATEWAY_LISTENER, GATEWAY_ROUTES, sidecarListener, sidecarRoutes } from "./names.js";
-import { type Json, type Resource, TYPE, type TranslateConfig } from "./types.js";
+import { type Json, type Resource, type TranslateConfig, TYPE } from "./types.js";
 import { wasmFilter } from "./wasm.js";
 
 function hcm(statPrefix: string, routeConfig: string, filters: Json[]): Json {
@@ -21,18 +21,34 @@ function hcm(statPrefix: string, routeConfig: string, filters: Json[]): Json {
       merge_slashes: true,
       path_with_escaped_slashes_action: "UNESCAPE_AND_REDIRECT",
       use_remote_address: true,
-      http_filters: [...filters, { name: "envoy.filters.http.router", typed_config: { "@type": TYPE.router } }],
+      http_filters: [
+        ...filters,
+        { name: "envoy.filters.http.router", typed_config: { "@type": TYPE.router } },
+      ],
     },
   };
 }
 
 function listener(name: string, address: string, port: number, filter: Json): Json {
-  return { name, address: { socket_address: { address, port_value: port } }, filter_chains: [{ filters: [filter] }] };
+  return {
+    name,
+    address: { socket_address: { address, port_value: port } },
+    filter_chains: [{ filters: [filter] }],
+  };
 }
 
-export function gatewayListener(apps: AppRecord[], cfg: TranslateConfig, address: string, port: number): Resource {
+export function gatewayListener(
+  apps: AppRecord[],
+  cfg: TranslateConfig,
+  address: string,
+  port: number,
+): Resource {
   const wasm = wasmFilter(apps, cfg);
-  const filters = [...(wasm ? [wasm] : []), ...(apps.length ? [jwtFilter(apps)] : []), ...extAuthzFilters(apps)];
+  const filters = [
+    ...(wasm ? [wasm] : []),
+    ...(apps.length ? [jwtFilter(apps)] : []),
+    ...extAuthzFilters(apps),
+  ];
   return {
     name: GATEWAY_LISTENER,
     apps: apps.map((a) => a.spec.id),
@@ -46,6 +62,11 @@ export function sidecarListenerFor(app: AppRecord, address: string): Resource {
   return {
     name,
     apps: [app.spec.id],
-    json: listener(name, address, app.spec.sidecar!.inboundPort, hcm(`sidecar_${app.spec.id}`, sidecarRoutes(app.spec.id), filters)),
+    json: listener(
+      name,
+      address,
+      app.spec.sidecar!.inboundPort,
+      hcm(`sidecar_${app.spec.id}`, sidecarRoutes(app.spec.id), filters),
+    ),
   };
 }

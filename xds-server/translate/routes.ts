@@ -5,7 +5,7 @@
 import type { AppRecord } from "../registry/types.js";
 import { extAuthzPerRoute } from "./extauthz.js";
 import { jwtPerRoute } from "./jwt.js";
-import { BFF_PUBLIC, GATEWAY_ROUTES, JWT_FILTER, appCluster, sidecarRoutes } from "./names.js";
+import { appCluster, BFF_PUBLIC, GATEWAY_ROUTES, JWT_FILTER, sidecarRoutes } from "./names.js";
 import type { Json, Resource, TranslateConfig } from "./types.js";
 
 interface RouteEntry {
@@ -77,7 +77,11 @@ export function gatewayRoutes(apps: AppRecord[], cfg: TranslateConfig): Resource
     const own = byHost.get(h) ?? [];
     const extra = h === "*" ? [] : wildcard.filter((w) => !own.includes(w));
     const entries = [...own, ...extra].flatMap((a) => appRoutes(a, apps, cfg));
-    return { name: `sg_vh_${h.replace(/[^A-Za-z0-9.-]/g, "_")}`, domains: domains(h), routes: sortRoutes(entries) };
+    return {
+      name: `sg_vh_${h.replace(/[^A-Za-z0-9.-]/g, "_")}`,
+      domains: domains(h),
+      routes: sortRoutes(entries),
+    };
   });
   return {
     name: GATEWAY_ROUTES,
@@ -93,7 +97,9 @@ export function sidecarRouteConfig(app: AppRecord): Resource {
     apps: [app.spec.id],
     json: {
       name,
-      virtual_hosts: [{ name: "sg_vh_inbound", domains: ["*"], routes: sortRoutes(appRoutes(app, [app], null)) }],
+      virtual_hosts: [
+        { name: "sg_vh_inbound", domains: ["*"], routes: sortRoutes(appRoutes(app, [app], null)) },
+      ],
       validate_clusters: false,
     },
   };

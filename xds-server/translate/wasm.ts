@@ -3,7 +3,7 @@
 // as fixed in CONTRACTS (filter plugin configuration).
 import type { AppRecord } from "../registry/types.js";
 import { BFF_INTERNAL, WASM_CODE, WASM_FILTER } from "./names.js";
-import { type Json, TYPE, type TranslateConfig } from "./types.js";
+import { type Json, type TranslateConfig, TYPE } from "./types.js";
 
 export function pluginConfig(apps: AppRecord[], cfg: TranslateConfig): Json {
   return {
@@ -12,7 +12,12 @@ export function pluginConfig(apps: AppRecord[], cfg: TranslateConfig): Json {
     bff_path: "/internal/v1/session-token",
     bff_timeout_ms: cfg.bff.timeoutMs,
     bff_internal_key: cfg.bff.internalKey,
-    cache: { enabled: cfg.cache.enabled, slots: cfg.cache.slots, skew_s: cfg.cache.skewS, max_ttl_s: cfg.cache.maxTtlS },
+    cache: {
+      enabled: cfg.cache.enabled,
+      slots: cfg.cache.slots,
+      skew_s: cfg.cache.skewS,
+      max_ttl_s: cfg.cache.maxTtlS,
+    },
     apps: apps.map(({ spec }) => ({
       id: spec.id,
       hosts: spec.hosts,
