@@ -9,6 +9,7 @@ import { latin1Encode, SharedValue, sharedGet, sharedSet, WasmResult } from "./a
 import { sha256 } from "./sha256";
 
 const VERSION: u8 = 1;
+const BEARER = String.UTF8.encode("Bearer ");
 const HEADER = 1 + 32 + 8;
 /** Tokens longer than this are used but not cached (keeps the table's memory bounded). */
 export const MAX_CACHED_TOKEN = 8192;
@@ -21,8 +22,8 @@ export class CacheKey {
 }
 
 export class Lookup {
-  /** Token when the slot holds a fresh entry for this session, else "". */
-  token: string = "";
+  /** "Bearer <token>" bytes when the slot holds a fresh entry for this session, else null. */
+  bearer: ArrayBuffer | null = null;
   /** CAS value of the slot as read (0 when empty): used for the write-back. */
   cas: u32 = 0;
 }
@@ -50,8 +51,13 @@ export function lookup(key: CacheKey, nowMs: u64): Lookup {
   const e = new DataView(v.bytes);
   if (e.getUint8(0) != VERSION || !sameDigest(e, key.digest)) return r;
   if (nowMs >= e.getUint64(33, true)) return r;
-  // Token bytes are ASCII (validated before caching).
-  r.token = String.UTF8.decode(v.bytes.slice(HEADER));
+  // Build the header value straight from the entry's bytes (no string round trip).
+  const t = n - HEADER;
+  const bearer = new ArrayBuffer(7 + t);
+  const b = changetype<usize>(bearer);
+  memory.copy(b, changetype<usize>(BEARER), 7);
+  memory.copy(b + 7, changetype<usize>(v.bytes) + HEADER, <usize>t);
+  r.bearer = bearer;
   return r;
 }
 

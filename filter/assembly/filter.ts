@@ -15,6 +15,7 @@ import {
   nowMs,
   removeHeader,
   replaceHeader,
+  replaceHeaderBytes,
   sendLocalResponse,
   setEffectiveContext,
 } from "./abi/host";
@@ -105,7 +106,8 @@ export class SessionStream extends StreamHandler {
     let hasAuth = false;
     const cookies: string[] = [];
     for (let i = 0; i < hs.length; i++) {
-      const n = hs[i].name.toLowerCase();
+      // Envoy's header maps hold lower-case names (HTTP/1 keys are lowered, HTTP/2+ must be).
+      const n = hs[i].name;
       const v = hs[i].value;
       if (n == "cookie") cookies.push(v);
       else if (n == ":authority") authority = v;
@@ -139,9 +141,10 @@ export class SessionStream extends StreamHandler {
     if (cfg.cacheEnabled) {
       const key = cacheKey(app.id, scan.value, cfg.cacheSlots);
       const hit = lookup(key, nowMs());
-      if (hit.token.length > 0) {
+      const bearer = hit.bearer;
+      if (bearer !== null) {
         inc(this.m.hits);
-        replaceHeader(MapType.RequestHeaders, "authorization", "Bearer " + hit.token);
+        replaceHeaderBytes(MapType.RequestHeaders, "authorization", bearer);
         return Action.Continue;
       }
       this.key = key;

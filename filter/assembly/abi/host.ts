@@ -50,9 +50,10 @@ export function latin1Encode(s: string): ArrayBuffer {
   const len = s.length;
   const out = new ArrayBuffer(len);
   const dst = changetype<usize>(out);
-  for (let i = 0; i < len; i++) {
-    const c = s.charCodeAt(i);
-    store<u8>(dst + <usize>i, c < 256 ? <u8>c : 0x3f);
+  const src = changetype<usize>(s);
+  for (let i: usize = 0; i < <usize>len; i++) {
+    const c = load<u16>(src + (i << 1));
+    store<u8>(dst + i, c < 256 ? <u8>c : 0x3f);
   }
   return out;
 }
@@ -131,8 +132,12 @@ export function getHeader(mapType: MapType, name: string): string | null {
 }
 
 export function replaceHeader(mapType: MapType, name: string, value: string): void {
+  replaceHeaderBytes(mapType, name, latin1Encode(value));
+}
+
+/** Same as replaceHeader with the value already as bytes (hot path: the cached token). */
+export function replaceHeaderBytes(mapType: MapType, name: string, v: ArrayBuffer): void {
   const k = latin1Encode(name);
-  const v = latin1Encode(value);
   raw.proxy_replace_header_map_value(
     mapType,
     changetype<usize>(k),
