@@ -31,7 +31,7 @@ export function sendError(ctx: Ctx, res: ServerResponse, err: unknown, route: st
     body = { error: "idp_unavailable", error_description: (err as Error).message };
   }
   if (status >= 500) ctx.log.warn({ route, status, err: (err as Error)?.message }, "request failed");
-  if (!res.headersSent) sendJson(res, status, body);
+  if (!res.headersSent) sendJson(res, status, body, err instanceof HttpError ? err.headers : {});
   else res.destroy();
   return status;
 }

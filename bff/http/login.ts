@@ -118,6 +118,27 @@ export async function callback(
   res: ServerResponse,
   url: URL,
 ): Promise<void> {
+  try {
+    await completeCallback(ctx, app, req, res, url);
+  } catch (err) {
+    // A refused callback also drops the (now useless) login-state cookie, unless the
+    // state simply did not match: then it may belong to a login still in progress.
+    if (err instanceof HttpError && !/state mismatch/.test(err.detail ?? "")) {
+      throw new HttpError(err.status, err.code, err.detail, {
+        "set-cookie": clearCookie(loginCookieName(app), "Lax"),
+      });
+    }
+    throw err;
+  }
+}
+
+async function completeCallback(
+  ctx: Ctx,
+  app: AppConfig,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
   const state = url.searchParams.get("state");
   if (!state || url.searchParams.getAll("state").length !== 1)
     throw new HttpError(400, "invalid_request", "state missing");

@@ -6,6 +6,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     readonly detail?: string,
+    /** Extra response headers (e.g. a Set-Cookie that clears a stale cookie). */
+    readonly headers: Record<string, string | string[]> = {},
   ) {
     super(detail ? `${code}: ${detail}` : code);
   }

@@ -132,6 +132,7 @@ describe("invariant 2: state, PKCE and nonce checked; a replayed or foreign call
     const again = await callback(callbackUrl, cookie);
     expect(again.status).toBe(400);
     expect(setCookies(again).has("__Host-sg-web")).toBe(false);
+    expect(setCookies(again).get("__Host-sg-web-login")?.line).toMatch(/Max-Age=0/);
     expect((await sessionKeys()).length).toBe(n);
   });
 
