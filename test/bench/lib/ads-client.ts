@@ -1,0 +1,119 @@
+// A simulated Envoy on an ADS stream (SotW or Delta): subscribes to every
+// resource type ("*"), ACKs each response like Envoy does, and counts the
+// bytes and resources it was sent, so a one-app change can be priced.
+import * as grpc from "@grpc/grpc-js";
+import { AdsServiceDefinition } from "../../../xds-server/ads/service.js";
+
+const TYPES = [
+  "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+  "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  "type.googleapis.com/envoy.config.listener.v3.Listener",
+  "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+];
+
+export interface AdsSim {
+  mode: "sotw" | "delta";
+  bytes: number;
+  responses: number;
+  resources: number;
+  /** Time of the last response (ms since epoch). */
+  lastAt: number;
+  close(): void;
+}
+
+interface SotwResponse {
+  typeUrl: string;
+  versionInfo: string;
+  nonce: string;
+  resources: unknown[];
+}
+interface DeltaResponse {
+  typeUrl: string;
+  nonce: string;
+  resources: unknown[];
+  removedResources: string[];
+}
+
+export function startAdsSim(
+  target: string,
+  mode: "sotw" | "delta",
+  nodeId: string,
+  listenerPort: number,
+): AdsSim {
+  const sim: AdsSim = { mode, bytes: 0, responses: 0, resources: 0, lastAt: 0, close: () => {} };
+  // Wrap the deserializers to count the wire bytes of every response.
+  const count =
+    <T>(orig: (b: Buffer) => T) =>
+    (b: Buffer) => {
+      sim.bytes += b.length;
+      sim.lastAt = Date.now();
+      return orig(b);
+    };
+  const def = {
+    streamAggregatedResources: {
+      ...AdsServiceDefinition.streamAggregatedResources,
+      responseDeserialize: count(AdsServiceDefinition.streamAggregatedResources.responseDeserialize),
+    },
+    deltaAggregatedResources: {
+      ...AdsServiceDefinition.deltaAggregatedResources,
+      responseDeserialize: count(AdsServiceDefinition.deltaAggregatedResources.responseDeserialize),
+    },
+  };
+  const Client = grpc.makeGenericClientConstructor(def, "AggregatedDiscoveryService");
+  const client = new Client(target, grpc.credentials.createInsecure());
+  const node = {
+    id: nodeId,
+    cluster: "sessiongate-gateway",
+    metadata: { role: "gateway", listener_address: "127.0.0.1", listener_port: listenerPort },
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: generic client methods.
+  const c = client as any;
+  if (mode === "sotw") {
+    const call: grpc.ClientDuplexStream<unknown, SotwResponse> = c.streamAggregatedResources();
+    call.on("data", (r: SotwResponse) => {
+      sim.responses++;
+      sim.resources += r.resources.length;
+      call.write({
+        typeUrl: r.typeUrl,
+        versionInfo: r.versionInfo,
+        responseNonce: r.nonce,
+        resourceNames: ["*"],
+      });
+    });
+    call.on("error", () => {});
+    TYPES.forEach((t, i) =>
+      call.write({ node: i === 0 ? node : undefined, typeUrl: t, resourceNames: ["*"] }),
+    );
+    sim.close = () => {
+      call.cancel();
+      client.close();
+    };
+  } else {
+    const call: grpc.ClientDuplexStream<unknown, DeltaResponse> = c.deltaAggregatedResources();
+    call.on("data", (r: DeltaResponse) => {
+      sim.responses++;
+      sim.resources += r.resources.length + r.removedResources.length;
+      call.write({ typeUrl: r.typeUrl, responseNonce: r.nonce });
+    });
+    call.on("error", () => {});
+    TYPES.forEach((t, i) =>
+      call.write({ node: i === 0 ? node : undefined, typeUrl: t, resourceNamesSubscribe: ["*"] }),
+    );
+    sim.close = () => {
+      call.cancel();
+      client.close();
+    };
+  }
+  return sim;
+}
+
+/** Resolves once none of `sims` received anything for `quietMs` (bounded by `maxMs`). */
+export async function settle(sims: AdsSim[], quietMs: number, maxMs: number): Promise<boolean> {
+  const deadline = Date.now() + maxMs;
+  while (Date.now() < deadline) {
+    const last = Math.max(0, ...sims.map((s) => s.lastAt));
+    if (last > 0 && Date.now() - last >= quietMs) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
