@@ -37,6 +37,7 @@ export const ENVOY_PATHS = [
   "envoy/extensions/transport_sockets/tls/v3/secret.proto",
   "envoy/service/secret/v3/sds.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+  "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
 ];
 
 function step(msg) {
