@@ -149,7 +149,10 @@ export function appSpec(
       issuer: o.jwks.issuer,
       audiences: ["api"],
       remote_jwks_uri: o.jwks.uri,
-      claim_headers: [{ claim: "sub", header: "x-user" }],
+      claim_headers: [
+        { claim: "sub", header: "x-user" },
+        { claim: "email", header: "x-email" },
+      ],
     },
     ...o.extra,
   };

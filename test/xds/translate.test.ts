@@ -139,7 +139,7 @@ describe("translate", () => {
     );
   });
 
-  it("HTTP filter order is wasm -> jwt_authn -> ext_authz -> router", () => {
+  it("HTTP filter order is wasm -> strip identity headers -> jwt_authn -> ext_authz -> router", () => {
     const l = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[PUSH_ORDER[2]][0]
       .json as J;
     const filters = l.filter_chains[0].filters[0].typed_config.http_filters.map(
@@ -147,6 +147,7 @@ describe("translate", () => {
     );
     expect(filters).toEqual([
       "envoy.filters.http.wasm",
+      "sessiongate.strip_identity_headers",
       "envoy.filters.http.jwt_authn",
       "envoy.filters.http.ext_authz.api",
       "envoy.filters.http.router",

@@ -1,10 +1,11 @@
 // Listeners: the gateway's edge listener and sidecars' inbound listeners.
-// HTTP filter order is fixed: session-to-token (wasm) -> jwt_authn ->
-// ext_authz (per app) -> router.
+// HTTP filter order is fixed: session-to-token (wasm) -> [strip client-sent
+// identity headers] -> jwt_authn -> ext_authz (per app) -> router.
 import type { AppRecord } from "../registry/types.js";
 import { extAuthzFilters } from "./extauthz.js";
 import { jwtFilter } from "./jwt.js";
 import { GATEWAY_LISTENER, GATEWAY_ROUTES, sidecarListener, sidecarRoutes } from "./names.js";
+import { sanitizeFilter } from "./sanitize.js";
 import { type Json, type Resource, type TranslateConfig, TYPE } from "./types.js";
 import { wasmFilter } from "./wasm.js";
 
@@ -44,8 +45,10 @@ export function gatewayListener(
   port: number,
 ): Resource {
   const wasm = wasmFilter(apps, cfg);
+  const strip = sanitizeFilter(apps);
   const filters = [
     ...(wasm ? [wasm] : []),
+    ...(strip ? [strip] : []),
     ...(apps.length ? [jwtFilter(apps)] : []),
     ...extAuthzFilters(apps),
   ];
@@ -58,7 +61,8 @@ export function gatewayListener(
 
 export function sidecarListenerFor(app: AppRecord, address: string): Resource {
   const name = sidecarListener(app.spec.id);
-  const filters = [jwtFilter([app]), ...extAuthzFilters([app])];
+  const strip = sanitizeFilter([app]);
+  const filters = [...(strip ? [strip] : []), jwtFilter([app]), ...extAuthzFilters([app])];
   return {
     name,
     apps: [app.spec.id],

@@ -16,6 +16,7 @@ export const TYPE = {
   wasm: "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
   stringValue: "type.googleapis.com/google.protobuf.StringValue",
   httpOptions: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+  headerMutation: "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
   upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
 } as const;
 
