@@ -81,9 +81,9 @@ export function startAdsSim(
       });
     });
     call.on("error", () => {});
-    TYPES.forEach((t, i) =>
-      call.write({ node: i === 0 ? node : undefined, typeUrl: t, resourceNames: ["*"] }),
-    );
+    for (const [i, t] of TYPES.entries()) {
+      call.write({ node: i === 0 ? node : undefined, typeUrl: t, resourceNames: ["*"] });
+    }
     sim.close = () => {
       call.cancel();
       client.close();
@@ -96,9 +96,9 @@ export function startAdsSim(
       call.write({ typeUrl: r.typeUrl, responseNonce: r.nonce });
     });
     call.on("error", () => {});
-    TYPES.forEach((t, i) =>
-      call.write({ node: i === 0 ? node : undefined, typeUrl: t, resourceNamesSubscribe: ["*"] }),
-    );
+    for (const [i, t] of TYPES.entries()) {
+      call.write({ node: i === 0 ? node : undefined, typeUrl: t, resourceNamesSubscribe: ["*"] });
+    }
     sim.close = () => {
       call.cancel();
       client.close();
