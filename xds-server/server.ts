@@ -126,9 +126,10 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
     ? new RedisStore({
         url: cfg.redisUrl,
         prefix: cfg.redisPrefix,
+        bffPrefix: cfg.bff.prefix,
         onError: (e) => log.warn({ err: e.message }, "redis error"),
       })
-    : new MemoryStore();
+    : new MemoryStore(cfg.bff.prefix);
   const cache = new SnapshotCache(translateCfg, log, (s) => metrics.snapshotBuild.observe(s));
   const status = new StatusBoard(metrics, log);
   store.onChange((snap) => {

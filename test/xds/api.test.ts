@@ -453,13 +453,13 @@ const cases: Case[] = [
   {
     name: "create duplicate id",
     method: "createApp",
-    req: { app: mod((s) => (s.hosts = ["elsewhere.test"]), "base") },
+    req: { app: mod((s) => Object.assign(s, { hosts: ["elsewhere.test"] }), "base") },
     code: S.ALREADY_EXISTS,
   },
   {
     name: "create same host+prefix",
     method: "createApp",
-    req: { app: mod((s) => (s.hosts = ["base.test"]), "dup") },
+    req: { app: mod((s) => Object.assign(s, { hosts: ["base.test"] }), "dup") },
     code: S.FAILED_PRECONDITION,
     field: "hosts",
   },
@@ -473,7 +473,7 @@ const cases: Case[] = [
   {
     name: "update onto other's host",
     method: "updateApp",
-    req: { app: mod((s) => (s.hosts = ["other.test"]), "base"), revision: -1n },
+    req: { app: mod((s) => Object.assign(s, { hosts: ["other.test"] }), "base"), revision: -1n },
     code: S.FAILED_PRECONDITION,
     field: "hosts",
   },
@@ -483,6 +483,13 @@ const cases: Case[] = [
     req: { id: "base", revision: 999n },
     code: S.FAILED_PRECONDITION,
     field: "revision",
+  },
+  {
+    name: "prefix onto another app's BFF routes",
+    method: "createApp",
+    req: { app: mod((s) => Object.assign(s, { hosts: ["base.test"], pathPrefix: "/auth" }), "thief") },
+    code: S.FAILED_PRECONDITION,
+    field: "hosts",
   },
   // --- not found ---
   { name: "get missing", method: "getApp", req: { id: "nope" }, code: S.NOT_FOUND },

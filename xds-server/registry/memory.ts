@@ -1,10 +1,20 @@
 // In-memory registry for the demo and unit tests (one process, no replicas).
 import { type ChangeListener, EMPTY, SnapshotHolder, type Store, sortApps } from "./store.js";
-import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot, routeKeys } from "./types.js";
+import {
+  type AppRecord,
+  type AppSpec,
+  RegistryError,
+  type RegistrySnapshot,
+  routeConflict,
+  routeKeys,
+} from "./types.js";
 
 export class MemoryStore implements Store {
   readonly kind = "memory" as const;
   private readonly holder = new SnapshotHolder();
+
+  /** `bffPrefix`: the BFF route prefix, so apps cannot claim each other's BFF routes. */
+  constructor(private readonly bffPrefix = "") {}
 
   async start(): Promise<void> {
     this.holder.offer(EMPTY);
@@ -20,18 +30,11 @@ export class MemoryStore implements Store {
   }
 
   private checkRoutes(spec: AppSpec, apps: AppRecord[]): void {
-    const mine = new Set(routeKeys(spec));
+    const mine = new Set(routeKeys(spec, this.bffPrefix));
     for (const a of apps) {
       if (a.spec.id === spec.id) continue;
-      for (const k of routeKeys(a.spec)) {
-        if (mine.has(k)) {
-          const [host, prefix] = k.split("|");
-          throw new RegistryError(
-            "FAILED_PRECONDITION",
-            `hosts: ${host} with path_prefix ${prefix} is already served by app ${a.spec.id}`,
-            "hosts",
-          );
-        }
+      for (const k of routeKeys(a.spec, this.bffPrefix)) {
+        if (mine.has(k)) throw routeConflict(k, a.spec.id);
       }
     }
   }

@@ -4,7 +4,14 @@
 // pub/sub messages (e.g. across a reconnect).
 import { Redis } from "ioredis";
 import { type ChangeListener, SnapshotHolder, type Store, sortApps } from "./store.js";
-import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot, routeKeys } from "./types.js";
+import {
+  type AppRecord,
+  type AppSpec,
+  RegistryError,
+  type RegistrySnapshot,
+  routeConflict,
+  routeKeys,
+} from "./types.js";
 
 // KEYS: 1 apps(hash id->json) 2 apprev(hash id->rev) 3 created(hash id->iso)
 //       4 routes(hash routeKey->id) 5 approutes(hash id->json array) 6 rev(counter)
@@ -60,6 +67,8 @@ export interface RedisStoreOptions {
   url: string;
   prefix?: string;
   pollMs?: number;
+  /** The BFF route prefix, so apps cannot claim each other's BFF routes. */
+  bffPrefix?: string;
   onError?: (err: Error) => void;
 }
 
@@ -211,14 +220,8 @@ export class RedisStore implements Store {
           `revision: app ${id} is at revision ${out[1]}, not ${expected}`,
           "revision",
         );
-      case "ROUTE": {
-        const [host, prefix] = (out[1] ?? "").split("|");
-        throw new RegistryError(
-          "FAILED_PRECONDITION",
-          `hosts: ${host} with path_prefix ${prefix} is already served by app ${out[2]}`,
-          "hosts",
-        );
-      }
+      case "ROUTE":
+        throw routeConflict(out[1] ?? "", out[2] ?? "");
       default:
         throw new RegistryError("UNAVAILABLE", `unexpected store reply ${JSON.stringify(out)}`);
     }
@@ -236,12 +239,24 @@ export class RedisStore implements Store {
   }
 
   async create(spec: AppSpec, clientSecret: string): Promise<AppRecord> {
-    await this.run("create", spec.id, 0, this.record(spec, clientSecret), routeKeys(spec));
+    await this.run(
+      "create",
+      spec.id,
+      0,
+      this.record(spec, clientSecret),
+      routeKeys(spec, this.opts.bffPrefix),
+    );
     return this.find(spec.id);
   }
 
   async update(spec: AppSpec, clientSecret: string, expectedRevision: number): Promise<AppRecord> {
-    await this.run("update", spec.id, expectedRevision, this.record(spec, clientSecret), routeKeys(spec));
+    await this.run(
+      "update",
+      spec.id,
+      expectedRevision,
+      this.record(spec, clientSecret),
+      routeKeys(spec, this.opts.bffPrefix),
+    );
     return this.find(spec.id);
   }
 

@@ -76,7 +76,23 @@ export class RegistryError extends Error {
   }
 }
 
-/** The key a (host, prefix) pair claims; two apps may not claim the same key. */
-export function routeKeys(spec: AppSpec): string[] {
-  return spec.hosts.map((h) => `${h.toLowerCase()}|${spec.pathPrefix}`).sort();
+/**
+ * The (host, path prefix) pairs an app routes: its own prefix and, when the
+ * BFF prefix is given, the BFF routes under it (`<prefix><bffPrefix>`). Two
+ * apps may not claim the same pair, so no app can take over another's
+ * login/callback routes.
+ */
+export function routeKeys(spec: AppSpec, bffPrefix = ""): string[] {
+  const paths = [spec.pathPrefix];
+  if (bffPrefix) paths.push((spec.pathPrefix === "/" ? "" : spec.pathPrefix) + bffPrefix);
+  return spec.hosts.flatMap((h) => paths.map((p) => `${h.toLowerCase()}|${p}`)).sort();
+}
+
+export function routeConflict(key: string, owner: string): RegistryError {
+  const [host, path] = key.split("|");
+  return new RegistryError(
+    "FAILED_PRECONDITION",
+    `hosts: ${host} path ${path} is already routed to app ${owner}`,
+    "hosts",
+  );
 }
