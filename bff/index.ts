@@ -41,16 +41,20 @@ function listen(server: Server, host: string, port: number): Promise<string> {
 export async function startBff(config: BffConfig, opts: StartOptions = {}): Promise<RunningBff> {
   const log = opts.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics(opts.defaultMetrics ?? true);
-  let lastRedisError = "";
+  // While Redis is down ioredis reports every reconnect attempt: log each distinct
+  // message at most every 30 s (the counter still sees all of them).
+  const lastLogged = new Map<string, number>();
   const redis = createRedis(config.redisUrl, (err) => {
     metrics.redisErrors.inc();
-    // One line per distinct error, not one per reconnect attempt.
-    if (err.message !== lastRedisError) log.warn({ err: err.message }, "redis error");
-    lastRedisError = err.message;
+    const now = Date.now();
+    if ((lastLogged.get(err.message) ?? 0) + 30_000 < now) {
+      lastLogged.set(err.message, now);
+      log.warn({ err: err.message }, "redis error");
+    }
   });
   redis.on("ready", () => {
     metrics.redisUp.set(1);
-    lastRedisError = "";
+    lastLogged.clear();
     log.info("redis ready");
   });
   redis.on("close", () => metrics.redisUp.set(0));

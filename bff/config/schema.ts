@@ -247,6 +247,12 @@ export function validateConfig(raw: unknown): BffConfig {
       "must exceed 2 x timeouts.op_ms + 1000 (the refresh lock lifetime)",
     );
   }
+  const publicListen = listen(pub.listen ?? "0.0.0.0:8080", "public.listen", "0.0.0.0");
+  const internalListen = listen(internal.listen ?? "127.0.0.1:8081", "internal.listen", "127.0.0.1");
+  if (publicListen.port !== 0 && publicListen.port === internalListen.port) {
+    // The internal port must never be the public one (DESIGN invariant 7).
+    throw new ConfigError("internal.listen", "must use another port than public.listen");
+  }
   const appsRaw = raw.apps;
   if (!Array.isArray(appsRaw) || appsRaw.length === 0)
     throw new ConfigError("apps", "must be a non-empty list");
@@ -272,8 +278,8 @@ export function validateConfig(raw: unknown): BffConfig {
     }
   }
   return {
-    publicListen: listen(pub.listen ?? "0.0.0.0:8080", "public.listen", "0.0.0.0"),
-    internalListen: listen(internal.listen ?? "127.0.0.1:8081", "internal.listen", "127.0.0.1"),
+    publicListen,
+    internalListen,
     prefix,
     internalKey,
     redisUrl,

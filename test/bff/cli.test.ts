@@ -1,8 +1,8 @@
 // The `bff/main.ts` command: --help, exit codes (0 ok, 2 bad config with the field named),
 // and pure unit checks of the crypto and return_to helpers.
 import { Buffer } from "node:buffer";
-import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateReturnTo } from "../../bff/http/return-to.js";
@@ -18,43 +18,85 @@ import { REPO_ROOT } from "../harness/index.js";
 import { bffConfig, KEY1, KEY2, writeConfig } from "./helpers.js";
 
 const tsx = join(REPO_ROOT, "node_modules", ".bin", "tsx");
-const run = (...args: string[]) =>
-  spawnSync(tsx, [join(REPO_ROOT, "bff", "main.ts"), ...args], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-    timeout: 30_000,
+// Async, so the cases of one test run side by side (tsx start-up dominates).
+function run(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(tsx, [join(REPO_ROOT, "bff", "main.ts"), ...args], {
+      cwd: REPO_ROOT,
+      timeout: 30_000,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
   });
+}
 
 describe("bff/main.ts", () => {
-  it("--help prints usage and exits 0", () => {
-    const r = run("--help");
+  it("--help prints usage and exits 0", async () => {
+    const r = await run("--help");
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/--config <file>/);
     expect(r.stdout).toMatch(/Exit codes/);
   });
 
-  it("exits 2 naming the field for a bad config, a syntax error or no --config", () => {
+  it("exits 2 naming the field for a bad config, a syntax error or no --config", async () => {
     const good = bffConfig({
       publicPort: 0,
       redisUrl: "redis://127.0.0.1:1",
       issuer: "http://127.0.0.1:2",
       apps: [{ id: "web", mode: "bff", secret: "s" }],
     });
-    const bad = writeConfig("bad-config", { ...good, session: { idle_timeout_s: "soon" } });
-    const r = run("--config", bad);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/session\.idle_timeout_s/);
     const yamlFile = join(REPO_ROOT, "test", ".logs", `bad-${process.pid}.yaml`);
     writeFileSync(yamlFile, "apps: [\n  - id: x\n   bad indent: {");
-    const y = run("--config", yamlFile);
-    expect(y.status).toBe(2);
-    expect(y.stderr).toMatch(/invalid config/);
-    expect(run().status).toBe(2);
-    expect(run("--config", "/nonexistent/file.yaml").status).toBe(2);
-    expect(run("--bogus").status).toBe(2);
-    const ok = run("--config", writeConfig("good-config", good), "--check");
+    const samePort = {
+      ...good,
+      public: { listen: "127.0.0.1:7001" },
+      internal: { listen: "127.0.0.1:7001" },
+    };
+    const [bad, yaml, none, missing, bogus, same, ok] = await Promise.all([
+      run("--config", writeConfig("bad-config", { ...good, session: { idle_timeout_s: "soon" } })),
+      run("--config", yamlFile),
+      run(),
+      run("--config", "/nonexistent/file.yaml"),
+      run("--bogus"),
+      run("--config", writeConfig("same-port", samePort)),
+      run("--config", writeConfig("good-config", good), "--check"),
+    ]);
+    rmSync(yamlFile, { force: true });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/session\.idle_timeout_s/);
+    expect(yaml.status).toBe(2);
+    expect(yaml.stderr).toMatch(/invalid config/);
+    expect(none.status).toBe(2);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/--config: cannot read/);
+    expect(bogus.status).toBe(2);
+    expect(same.status).toBe(2);
+    expect(same.stderr).toMatch(/internal\.listen/);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/config ok/);
+  });
+
+  it("exits 1 on a runtime failure at start-up (public port taken)", async () => {
+    const { createServer } = await import("node:net");
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const cfg = bffConfig({
+        publicPort: port,
+        redisUrl: "redis://127.0.0.1:9",
+        issuer: "http://127.0.0.1:9",
+        apps: [{ id: "web", mode: "bff", secret: "s" }],
+      });
+      const r = await run("--config", writeConfig("port-taken", cfg));
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/EADDRINUSE/);
+    } finally {
+      blocker.close();
+    }
   });
 
   it("YAML config with defaults: cookie __Host-sg-<id>, prefix /auth, internal on 127.0.0.1", async () => {
