@@ -3,6 +3,7 @@
 // variants interleaved within every repetition so drift hits them alike.
 import { readFileSync } from "node:fs";
 import { type BenchEnvoy, LUA_FALLBACK, luaReferenceSource, startBenchEnvoy } from "../lib/envoy.js";
+import { cpuSeconds } from "../lib/pin.js";
 import { COOKIE, getStack, type Stack } from "../lib/stack.js";
 import { cell, ratio, type Sample, summarize } from "../lib/stats.js";
 import type { BenchContext, BenchGroup, BenchOptions, Goal, GroupResult } from "../lib/types.js";
@@ -71,6 +72,10 @@ export const envoyGroup: BenchGroup = {
       }
       const url = (k: Key) => `http://127.0.0.1:${be.ports[k]}/`;
       const loaded: Record<Key, WrkResult[]> = { a: [], b: [], c: [], d: [] };
+      // CPU time per request of Envoy and of the BFF during the loaded runs: the "profile"
+      // that says which process bounds each variant.
+      const envoyCpuUs: Record<Key, number[]> = { a: [], b: [], c: [], d: [] };
+      const bffCpuUs: Record<Key, number[]> = { a: [], b: [], c: [], d: [] };
       const light: Record<Key, WrkResult[]> = { a: [], b: [], c: [], d: [] };
       const steps = VARIANTS.length * (1 + opts.reps * 2);
       let step = 0;
@@ -90,6 +95,8 @@ export const envoyGroup: BenchGroup = {
             `${v.label}, rep ${rep}/${opts.reps}, ${LOADED_CONNECTIONS} connections`,
             step++ / steps,
           );
+          const e0 = cpuSeconds(be.envoy.proc.pid);
+          const b0 = cpuSeconds(st.bff.pid);
           loaded[v.key].push(
             await runWrk({
               url: url(v.key),
@@ -99,6 +106,9 @@ export const envoyGroup: BenchGroup = {
               cpus: ctx.cpus.load,
             }),
           );
+          const done = loaded[v.key][loaded[v.key].length - 1];
+          envoyCpuUs[v.key].push(((cpuSeconds(be.envoy.proc.pid) - e0) * 1e6) / done.requests);
+          bffCpuUs[v.key].push(((cpuSeconds(st.bff.pid) - b0) * 1e6) / done.requests);
           ctx.progress.update(`${v.label}, rep ${rep}/${opts.reps}, 1 connection`, step++ / steps);
           light[v.key].push(
             await runWrk({
@@ -127,6 +137,8 @@ export const envoyGroup: BenchGroup = {
           loaded[v.key].map((r) => r.p99Ms),
           "ms",
         );
+        figures[`${v.key}.envoy_cpu_us_per_request`] = summarize(envoyCpuUs[v.key], "µs");
+        figures[`${v.key}.bff_cpu_us_per_request`] = summarize(bffCpuUs[v.key], "µs");
         figures[`${v.key}.single_rps`] = summarize(
           light[v.key].map((r) => r.rps),
           "req/s",
@@ -223,6 +235,7 @@ export const envoyGroup: BenchGroup = {
           luaNote,
           "Every route is a direct_response and jwt_authn (local JWKS, RS256) runs on all four listeners, so the difference between listeners is only the session-to-token work.",
           `Pinning: Envoy on CPU ${ctx.cpus.envoy || "(none)"}${be.pinned ? "" : " (taskset failed: unpinned)"}; wrk, the BFF and Redis on CPU ${ctx.cpus.load || "(none)"}. On a 2-core machine the BFF shares its core with wrk, which bounds (b) and (d).`,
+          "CPU µs/request: CPU time (user+system, /proc) the Envoy and the BFF process used during a loaded run, divided by the requests wrk completed: it shows which process bounds each variant (Envoy's core is saturated when its CPU time approaches the run's wall time).",
           `wasm cache hits counted by Envoy during the run: ${hits} (a check that (c) really served from the cache).`,
         ],
       };
