@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LOG_DIR } from "./cleanup.js";
-import { freePort, waitFor } from "./ports.js";
+import { freePort, StopWaiting, waitFor } from "./ports.js";
 import { type ManagedProcess, startProcess } from "./process.js";
 import { renderTemplate } from "./template.js";
 
@@ -82,7 +82,7 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<EnvoyHandle> {
     await waitFor(
       `${name} /ready`,
       async () => {
-        if (proc.exited()) throw new Error(`envoy exited; log ${proc.logFile}\n${proc.log().slice(-3000)}`);
+        if (proc.exited()) throw new StopWaiting(`envoy exited; log ${proc.logFile}\n${proc.log().slice(-3000)}`);
         const r = await fetch(`${adminUrl}/ready`);
         return (await r.text()).trim() === "LIVE";
       },
