@@ -13,7 +13,6 @@ import {
   setCookies,
   type TestApp,
 } from "./helpers.js";
-import { allowLoopbackCallbacks } from "./op-loopback.js";
 
 const WEB: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
 const SPA: TestApp = { id: "spa", mode: "tokenExchange", secret: "spa-secret-0123456789abcdef" };
@@ -29,7 +28,6 @@ beforeAll(async () => {
   publicUrl = `http://127.0.0.1:${publicPort}`;
   redis = await startRedis();
   op = await startOP({ clients: [opClient(publicUrl, WEB), opClient(publicUrl, SPA)], ttl: 120 });
-  allowLoopbackCallbacks(op);
   cfg = bffConfig({ publicPort, redisUrl: redis.url, issuer: op.issuer, apps: [WEB, SPA] });
   bff = await startBff(validateConfig(cfg), { defaultMetrics: false });
 });

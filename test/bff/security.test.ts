@@ -19,7 +19,6 @@ import {
   startLogin,
   type TestApp,
 } from "./helpers.js";
-import { allowLoopbackCallbacks } from "./op-loopback.js";
 
 const WEB: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
 const SPA: TestApp = { id: "spa", mode: "tokenExchange", secret: "spa-secret-0123456789abcdef" };
@@ -43,7 +42,6 @@ beforeAll(async () => {
   redisUrl = redis.url;
   rc = new Redis(redis.url);
   op = await startOP({ clients: [opClient(publicUrl, WEB), opClient(publicUrl, SPA)], ttl: 120 });
-  allowLoopbackCallbacks(op);
   bff = await startBff(
     validateConfig(bffConfig({ publicPort, redisUrl, issuer: op.issuer, apps: [WEB, SPA] })),
     { defaultMetrics: false },

@@ -111,6 +111,14 @@ export async function startOP(opts: OpOptions): Promise<OpHandle> {
       const u = bySub.get(token.accountId);
       return u ? { email: u.email, name: u.name } : undefined;
     },
+    // oidc-provider refuses outgoing requests to special-use addresses (SSRF
+    // guard via a fetch dispatcher); on this loopback-only harness the
+    // back-channel logout targets are on 127.0.0.1, so drop it for loopback only.
+    fetch: (input: string | URL | Request, init?: RequestInit & { dispatcher?: unknown }) => {
+      const host = new URL(input instanceof Request ? input.url : input).hostname;
+      if (init && (host === "127.0.0.1" || host === "localhost" || host === "[::1]")) delete init.dispatcher;
+      return globalThis.fetch(input, init);
+    },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
