@@ -21,6 +21,9 @@ export const OPTIONS = {
     help: "bearer token(s) for the registration API, comma-separated (>= 16 chars each)",
   },
   "api-token-file": { def: "", help: "file holding the API token(s), one per line" },
+  "api-tls-cert": { def: "", help: "PEM certificate for the registration API (enables TLS)" },
+  "api-tls-key": { def: "", help: "PEM private key for --api-tls-cert" },
+  "api-tls-client-ca": { def: "", help: "PEM CA bundle: require client certificates signed by it (mTLS)" },
   "redis-url": { def: "", help: "Redis URL for the registry; empty: in-memory registry (demo, one replica)" },
   "redis-prefix": { def: "sg:", help: "Redis key prefix" },
   "wasm-file": {
@@ -72,6 +75,15 @@ export function helpText(): string {
   return `Usage: sessiongate-xds-server [options]\n\nThe sessiongate xDS control plane: ADS (SotW + Delta) for Envoy, the\nregistration gRPC API, and the wasm module server.\n\nOptions:\n${lines.join("\n")}\n  --help               show this help\n\nExit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.\n`;
 }
 
+function apiTls(get: (k: OptionName) => string): ServerConfig["apiTls"] {
+  const cert = get("api-tls-cert");
+  const key = get("api-tls-key");
+  const ca = get("api-tls-client-ca");
+  if (!cert && !key && !ca) return undefined;
+  if (!cert || !key) throw new ConfigError("--api-tls-cert and --api-tls-key go together");
+  return { cert: readFileSync(cert), key: readFileSync(key), clientCa: ca ? readFileSync(ca) : undefined };
+}
+
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | "help" {
   const options = Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: "string" as const }]));
   let values: Record<string, string | boolean | undefined>;
@@ -117,6 +129,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
       get("wasm-fetch-host") ||
       (httpAddress === "0.0.0.0" || httpAddress === "::" ? "127.0.0.1" : httpAddress),
     apiTokens: tokens,
+    apiTls: apiTls(get),
     redisUrl: get("redis-url") || undefined,
     redisPrefix: get("redis-prefix"),
     wasmFile: get("wasm-file") || undefined,

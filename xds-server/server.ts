@@ -26,6 +26,8 @@ export interface ServerConfig {
   /** Host Envoy uses to fetch the wasm module from our HTTP server. */
   wasmFetchHost: string;
   apiTokens: string[];
+  /** TLS for the registration API; with clientCa, client certificates are required (mTLS). */
+  apiTls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
   redisUrl?: string;
   redisPrefix: string;
   wasmFile?: string;
@@ -54,11 +56,14 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-function bindGrpc(server: grpc.Server, address: string, port: number): Promise<number> {
+function bindGrpc(
+  server: grpc.Server,
+  address: string,
+  port: number,
+  creds = grpc.ServerCredentials.createInsecure(),
+): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${address}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    );
+    server.bindAsync(`${address}:${port}`, creds, (err, p) => (err ? reject(err) : resolve(p)));
   });
 }
 
@@ -151,7 +156,14 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
 
   const api = new grpc.Server({ "grpc.max_receive_message_length": 1 << 20 });
   addApiService(api, { store, auth, status, metrics, log });
-  const apiPort = await bindGrpc(api, cfg.api.address, cfg.api.port);
+  const apiCreds = cfg.apiTls
+    ? grpc.ServerCredentials.createSsl(
+        cfg.apiTls.clientCa ?? null,
+        [{ cert_chain: cfg.apiTls.cert, private_key: cfg.apiTls.key }],
+        Boolean(cfg.apiTls.clientCa),
+      )
+    : undefined;
+  const apiPort = await bindGrpc(api, cfg.api.address, cfg.api.port, apiCreds);
 
   log.info(
     { xdsPort, apiPort, httpPort, store: store.kind, wasm: wasm?.sha256 ?? null },

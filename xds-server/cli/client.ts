@@ -11,8 +11,17 @@ export interface Client {
   close(): void;
 }
 
-export function connect(server: string, token: string): Client {
-  const raw = new AppRegistryClient(server, grpc.credentials.createInsecure());
+export interface Tls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+export function connect(server: string, token: string, tls?: Tls): Client {
+  const creds = tls
+    ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
+    : grpc.credentials.createInsecure();
+  const raw = new AppRegistryClient(server, creds);
   const metadata = () => {
     const md = new grpc.Metadata();
     if (token) md.set("authorization", `Bearer ${token}`);

@@ -35,6 +35,9 @@ Options:
   --token-file FILE    read the bearer token from FILE
   -o, --output FMT     table | json | yaml (default: table for list, yaml otherwise)
   --timeout-ms N       per-call deadline (default 10000)
+  --tls                use TLS (implied by the three options below)
+  --ca FILE            PEM CA to verify the server (env SESSIONGATE_CA)
+  --cert FILE, --key FILE  client certificate and key for mTLS (env SESSIONGATE_CERT / SESSIONGATE_KEY)
   -h, --help           show this help
 
 Exit codes:
@@ -131,6 +134,10 @@ export async function run(argv: string[]): Promise<number> {
       initial: { type: "boolean" },
       count: { type: "string" },
       help: { type: "boolean", short: "h" },
+      tls: { type: "boolean" },
+      ca: { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
     },
   });
   if (values.help || positionals.length === 0) {
@@ -153,7 +160,19 @@ export async function run(argv: string[]): Promise<number> {
     if (rest.length !== 1) throw new Usage(`apps ${cmd} takes exactly one app id`);
     return rest[0];
   };
-  const c = connect(server, token);
+  const ca = values.ca ?? process.env.SESSIONGATE_CA;
+  const cert = values.cert ?? process.env.SESSIONGATE_CERT;
+  const key = values.key ?? process.env.SESSIONGATE_KEY;
+  if (Boolean(cert) !== Boolean(key)) throw new Usage("--cert and --key go together");
+  const tls =
+    values.tls || ca || cert
+      ? {
+          ca: ca ? readFileSync(ca) : undefined,
+          cert: cert ? readFileSync(cert) : undefined,
+          key: key ? readFileSync(key) : undefined,
+        }
+      : undefined;
+  const c = connect(server, token, tls);
   try {
     switch (cmd) {
       case "register": {
