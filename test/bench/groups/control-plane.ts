@@ -20,7 +20,7 @@ import type { BenchContext, BenchGroup, BenchOptions, Goal, GroupResult } from "
 
 const MiB = 2 ** 20;
 const levels = (o: BenchOptions) => (o.quick ? [100, 1000] : [100, 1000, 10_000]);
-const regsPerLevel = (o: BenchOptions, level: number) => (o.quick ? (level >= 1000 ? 15 : 30) : 200);
+const regsPerLevel = (o: BenchOptions, level: number) => (o.quick ? (level >= 1000 ? 12 : 30) : 200);
 const SIM_COUNTS = [1, 10, 100];
 
 /** Registers apps `from..to-1` with a few calls in flight; bounded by `maxMs`. */
@@ -90,8 +90,10 @@ async function adsFanOut(
   const { opts } = ctx;
   for (const kSims of SIM_COUNTS) {
     upd(`${kSims} simulated ADS client(s) syncing`);
+    // Same node metadata as the real Envoy (a fleet of identical gateways): the
+    // xds-server builds one snapshot per role and shares it.
     const sims: AdsSim[] = Array.from({ length: kSims }, (_, i) =>
-      startAdsSim(`127.0.0.1:${cp.xdsPort}`, "delta", `sim-${kSims}-${i}`, 20000 + i),
+      startAdsSim(`127.0.0.1:${cp.xdsPort}`, "delta", `sim-${kSims}-${i}`, gwPort),
     );
     await settle(sims, 1000, 120_000);
     const m = opts.quick ? 3 : 20;
@@ -128,8 +130,8 @@ async function adsFanOut(
     stepDone();
   }
   upd("bytes per one-app change, SotW vs Delta");
-  const sotw = startAdsSim(`127.0.0.1:${cp.xdsPort}`, "sotw", "bytes-sotw", 21000);
-  const delta = startAdsSim(`127.0.0.1:${cp.xdsPort}`, "delta", "bytes-delta", 21001);
+  const sotw = startAdsSim(`127.0.0.1:${cp.xdsPort}`, "sotw", "bytes-sotw", gwPort);
+  const delta = startAdsSim(`127.0.0.1:${cp.xdsPort}`, "delta", "bytes-delta", gwPort);
   await settle([sotw, delta], 1000, 120_000);
   const sB: number[] = [];
   const dB: number[] = [];

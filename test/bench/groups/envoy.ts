@@ -184,12 +184,21 @@ export const envoyGroup: BenchGroup = {
         tables: [
           {
             title: `Throughput and latency, ${LOADED_CONNECTIONS} connections (wrk, ${opts.durationS} s per repetition)`,
-            columns: ["variant", "requests/s", "p50 ms", "p99 ms"],
+            columns: [
+              "variant",
+              "requests/s",
+              "p50 ms",
+              "p99 ms",
+              "Envoy CPU µs/request",
+              "BFF CPU µs/request",
+            ],
             rows: VARIANTS.map((v) => [
               v.label,
               cell(figures[`${v.key}.rps`]),
               cell(figures[`${v.key}.p50_ms`]),
               cell(figures[`${v.key}.p99_ms`]),
+              cell(figures[`${v.key}.envoy_cpu_us_per_request`]),
+              cell(figures[`${v.key}.bff_cpu_us_per_request`]),
             ]),
           },
           {
