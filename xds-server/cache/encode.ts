@@ -15,6 +15,7 @@ import {
   file_envoy_config_listener_v3_listener,
   ListenerSchema,
 } from "../../protos/gen/envoy/config/listener/v3/listener_pb.js";
+import { file_envoy_config_route_v3_route_components } from "../../protos/gen/envoy/config/route/v3/route_components_pb.js";
 import {
   file_envoy_config_route_v3_route,
   RouteConfigurationSchema,
@@ -34,6 +35,8 @@ export const registry: Registry = createRegistry(
   file_envoy_config_endpoint_v3_endpoint,
   file_envoy_config_listener_v3_listener,
   file_envoy_config_route_v3_route,
+  // FilterConfig (per-route "disabled") lives here, not in route.proto.
+  file_envoy_config_route_v3_route_components,
   file_envoy_extensions_filters_http_ext_authz_v3_ext_authz,
   file_envoy_extensions_filters_http_jwt_authn_v3_config,
   file_envoy_extensions_filters_http_header_mutation_v3_header_mutation,

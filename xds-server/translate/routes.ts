@@ -5,8 +5,8 @@
 import type { AppRecord } from "../registry/types.js";
 import { extAuthzPerRoute } from "./extauthz.js";
 import { jwtPerRoute } from "./jwt.js";
-import { appCluster, BFF_PUBLIC, GATEWAY_ROUTES, JWT_FILTER, sidecarRoutes } from "./names.js";
-import type { Json, Resource, TranslateConfig } from "./types.js";
+import { appCluster, BFF_PUBLIC, GATEWAY_ROUTES, JWT_FILTER, sidecarRoutes, WASM_FILTER } from "./names.js";
+import { type Json, type Resource, type TranslateConfig, TYPE } from "./types.js";
 
 interface RouteEntry {
   prefix: string;
@@ -38,7 +38,13 @@ function appRoutes(rec: AppRecord, all: AppRecord[], cfg: TranslateConfig | null
         match: match(p),
         route: { cluster: BFF_PUBLIC, timeout: "15s" },
         request_headers_to_add: appHeader(spec.id),
-        typed_per_filter_config: { [JWT_FILTER]: jwtPerRoute(null), ...extAuthzPerRoute(all, null) },
+        typed_per_filter_config: {
+          // The BFF's own routes read the session cookie themselves (session,
+          // logout, token): session-to-token must not swap and strip it here.
+          [WASM_FILTER]: { "@type": TYPE.filterConfig, disabled: true },
+          [JWT_FILTER]: jwtPerRoute(null),
+          ...extAuthzPerRoute(all, null),
+        },
       },
     });
   }

@@ -14,6 +14,7 @@ export const TYPE = {
   extAuthz: "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
   extAuthzPerRoute: "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute",
   wasm: "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+  filterConfig: "type.googleapis.com/envoy.config.route.v3.FilterConfig",
   stringValue: "type.googleapis.com/google.protobuf.StringValue",
   httpOptions: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
   headerMutation: "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
