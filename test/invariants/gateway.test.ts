@@ -193,8 +193,12 @@ describe("security invariants at the gateway", () => {
     expect(bffInternal.requests.length).toBe(calls);
     // The internal cluster exists only for the filter's proxy_http_call: no route names it.
     const dump = (await envoy.configDump()) as { configs: Array<Record<string, unknown>> };
-    const routes = dump.configs.find((c) => c["@type"] === "type.googleapis.com/envoy.admin.v3.RoutesConfigDump");
-    const clusters = dump.configs.find((c) => c["@type"] === "type.googleapis.com/envoy.admin.v3.ClustersConfigDump");
+    const routes = dump.configs.find(
+      (c) => c["@type"] === "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+    );
+    const clusters = dump.configs.find(
+      (c) => c["@type"] === "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
+    );
     expect(JSON.stringify(routes)).toContain("sessiongate_bff_public");
     expect(JSON.stringify(routes)).not.toContain("sessiongate_bff_internal");
     expect(JSON.stringify(clusters)).toContain("sessiongate_bff_internal");
