@@ -1,48 +1,90 @@
-// `npm run demo`: the local stack. Placeholder until the BFF and control plane
-// land: starts what exists (Redis, the demo OP, Envoy with the wasm filter in
-// front of a demo API) and says what is missing.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import {
-  freePort,
-  REPO_ROOT,
-  startEcho,
-  startEnvoy,
-  startOP,
-  startRedis,
-  stopAll,
-} from "../harness/index.js";
+// `npm run demo`: the CLI around startDemoStack (test/demo/stack.ts).
+// Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 start-up failure, 2 bad option,
+// 3 Redis unavailable (the BFF cannot run without it).
+import { parseArgs } from "node:util";
+import { stopAll } from "../harness/index.js";
+import { DemoError, startDemoStack } from "./stack.js";
+
+const USAGE = `Usage: npm run demo [-- --port N] [-- --help]
+
+Starts the sessiongate demo on this machine: Redis, a demo OpenID Provider, the
+BFF, the xds-server, a demo SPA + API and Envoy (configured only over ADS by the
+xds-server), and registers the demo app through the registration API. Prints the
+URL to open and the test user. Ctrl-C stops everything.
+
+Options:
+  --port N         gateway port (env DEMO_PORT; default 8080 if free, else a free port)
+  --cache-ttl S    wasm token-cache bound in seconds: a logout reaches the edge within it (default 5)
+  -h, --help       this text
+
+External provider instead of the demo OP (see test/demo/README.md):
+  DEMO_ISSUER, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_AUDIENCE,
+  DEMO_JWKS_URI, DEMO_JWT_ISSUER, DEMO_SCOPES, DEMO_AUTH_PARAMS (JSON)
+Other: DEMO_LOG_LEVEL (BFF log level, default warn), REDIS_SERVER_BIN, CHROMIUM_BIN.
+
+Exit codes: 0 stopped, 1 start-up failure, 2 bad option, 3 no Redis.
+`;
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
-async function main() {
-  say("sessiongate demo: starting the local stack…");
-  const redis = await startRedis();
-  say(`  redis        ${redis.url}`);
-  const op = await startOP({ clients: [] });
-  say(`  identity     ${op.issuer} (user alice / wonderland)`);
-  const api = await startEcho({ name: "demo-api" });
-  say(`  demo API     ${api.url}`);
-  const listenPort = Number(process.env.DEMO_PORT ?? (await freePort()));
-  const yaml = readFileSync(join(REPO_ROOT, "test/foundation/echo.envoy.yaml"), "utf8");
-  const envoy = await startEnvoy({
-    yaml,
-    vars: { LISTEN_PORT: listenPort, ECHO_PORT: api.port, HTTP_FILTERS: "" },
-    name: "demo-envoy",
-  });
-  say(`  envoy        http://127.0.0.1:${listenPort} (admin ${envoy.adminUrl})`);
-  say("Not yet part of the stack: BFF, xds-server (see README). Ctrl-C stops everything.");
-  const stop = async () => {
-    say("stopping…");
+async function main(): Promise<void> {
+  let values: { port?: string; "cache-ttl"?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        port: { type: "string" },
+        "cache-ttl": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`demo: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const port = values.port === undefined ? undefined : Number(values.port);
+  const cacheTtl = values["cache-ttl"] === undefined ? undefined : Number(values["cache-ttl"]);
+  if (
+    (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) ||
+    (cacheTtl !== undefined && !(Number.isInteger(cacheTtl) && cacheTtl >= 1))
+  ) {
+    process.stderr.write(`demo: --port must be a port, --cache-ttl a whole number of seconds\n\n${USAGE}`);
+    process.exit(2);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`\n${signal}: stopping the demo…`);
     await stopAll(false);
+    say("stopped.");
     process.exit(0);
   };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+
+  say("sessiongate demo: starting the local stack…");
+  const stack = await startDemoStack({ port, cacheMaxTtlS: cacheTtl, log: say });
+  say("");
+  say("  ┌──────────────────────────────────────────────────────────────");
+  say(`  │ Open      ${stack.loginUrl}`);
+  say(`  │           (logs in, then shows the SPA at ${stack.url})`);
+  if (stack.user) say(`  │ Log in as ${stack.user.username} / ${stack.user.password}`);
+  else say("  │ Log in with a user of your provider");
+  say(
+    `  │ CLI       SESSIONGATE_SERVER=${stack.xds.apiAddress} SESSIONGATE_TOKEN=${stack.xds.token} npx sessiongate apps list`,
+  );
+  say("  └──────────────────────────────────────────────────────────────");
+  say("Ctrl-C stops everything.");
 }
 
 main().catch(async (err) => {
+  const code = err instanceof DemoError ? err.exitCode : 1;
   process.stderr.write(`demo: ${(err as Error).message}\n`);
   await stopAll(true);
-  process.exit(1);
+  process.exit(code);
 });

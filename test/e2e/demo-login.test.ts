@@ -1,0 +1,190 @@
+// The demo stack end to end in Debian's Chromium: login at the OP through the
+// gateway, the SPA's API call reaches the upstream with an OP-signed JWT for
+// alice and no session cookie, logout ends the session at the BFF/Redis, the
+// edge and the OP; and no response the page read carries a token or the
+// session id (invariant 1, from the browser's side).
+import { mkdirSync } from "node:fs";
+import { request } from "node:http";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import type { Browser, BrowserContext, Page, Response } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DemoStack, startDemoStack } from "../demo/stack.js";
+import { freePort, REPO_ROOT, startBrowser, waitFor } from "../harness/index.js";
+
+const ARTIFACTS = join(REPO_ROOT, "test/.artifacts");
+const CACHE_TTL_S = 2;
+
+let stack: DemoStack;
+let browser: Browser;
+let ctx: BrowserContext;
+let redis: Redis;
+const seen: { url: string; status: number; body: string }[] = [];
+const pending: Promise<void>[] = [];
+const opSecrets: string[] = []; // refresh / ID tokens the OP handed to the BFF
+
+function record(res: Response): void {
+  // A body can stay unreadable forever (a navigation superseded mid-flight):
+  // bound each read so the scan below cannot hang.
+  const timeout = new Promise<void>((r) => setTimeout(r, 5_000).unref());
+  const read = res
+    .text()
+    .then((body) => void seen.push({ url: res.url(), status: res.status(), body }))
+    .catch(() => {}); // redirects have no readable body
+  pending.push(Promise.race([read, timeout]));
+}
+
+/** GET through the gateway with an explicit cookie (as a stolen cookie would be replayed). */
+function gatewayGet(path: string, cookie?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { host: `localhost:${stack.gatewayPort}` };
+    if (cookie) headers.cookie = cookie;
+    const req = request(
+      { host: "127.0.0.1", port: stack.gatewayPort, path, headers, agent: false },
+      (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function sessionKeys(): Promise<number> {
+  const keys = await redis.keys("sg:s:{*}");
+  return keys.filter((k) => !k.endsWith(":lock")).length;
+}
+
+beforeAll(async () => {
+  stack = await startDemoStack({ port: await freePort(), cacheMaxTtlS: CACHE_TTL_S, idp: null });
+  stack.op!.provider.on("grant.success", (c) => {
+    const body = c.body as { refresh_token?: string; id_token?: string } | undefined;
+    if (body?.refresh_token) opSecrets.push(body.refresh_token);
+    if (body?.id_token) opSecrets.push(body.id_token);
+  });
+  redis = new Redis(stack.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  browser = await startBrowser();
+  ctx = await browser.newContext();
+}, 120_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await ctx?.close();
+});
+
+describe("npm run demo stack in Chromium (bff mode)", () => {
+  let page: Page;
+  let sessionId = "";
+  let accessToken = "";
+
+  it("without a session the gateway serves nothing of the app", async () => {
+    page = await ctx.newPage();
+    page.on("response", record);
+    const res = await page.goto(stack.url);
+    expect(res?.status()).toBe(401);
+    expect(stack.demo.requests.length).toBe(0);
+  });
+
+  it("logs in at the OP and lands on the SPA, logged in", async () => {
+    await page.goto(stack.loginUrl);
+    await page.waitForURL((u) => u.origin === stack.op!.issuer && u.pathname.startsWith("/interaction/"));
+    await page.fill('input[name="username"]', "alice");
+    await page.fill('input[name="password"]', "wonderland");
+    await page.click('button[type="submit"]');
+    await page.waitForURL(stack.url, { timeout: 15_000 });
+    await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: 10_000 });
+    expect(await page.textContent("#status")).toBe("Logged in as Alice Liddell (alice)");
+    expect(await page.isVisible("#logout")).toBe(true);
+    const cookie = (await ctx.cookies(stack.origin)).find((c) => c.name === stack.cookieName);
+    expect(cookie?.httpOnly).toBe(true);
+    expect(cookie?.sameSite).toBe("Strict");
+    expect(cookie?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    sessionId = cookie!.value;
+    expect(await sessionKeys()).toBe(1);
+  });
+
+  it("the SPA calls its API: the upstream sees alice's OP-signed JWT and no session cookie", async () => {
+    await page.click("#whoami");
+    await page.locator('#out[data-status="200"]').waitFor({ timeout: 10_000 });
+    const shown = JSON.parse((await page.textContent("#out"))!.split("\n").slice(1).join("\n"));
+    expect(shown.user).toEqual({ sub: "alice", email: "alice@example.test", name: "Alice Liddell" });
+    expect(shown.cookie_header).toBeNull();
+    const op = stack.op!;
+    const got = stack.demo.requests.filter((r) => r.path === "/api/whoami").at(-1)!;
+    expect(got.headers["x-user-sub"]).toBe("alice");
+    expect(got.headers["x-user-email"]).toBe("alice@example.test");
+    accessToken = String(got.headers.authorization).replace(/^Bearer /, "");
+    const { payload } = await jwtVerify(accessToken, createRemoteJWKSet(new URL(op.jwksUri)), {
+      issuer: op.issuer,
+      audience: op.audience,
+    });
+    expect(payload.sub).toBe("alice");
+    // No request of the SPA's (page, API) reached the upstream with the session cookie.
+    expect(stack.demo.requests.length).toBeGreaterThanOrEqual(2);
+    for (const r of stack.demo.requests) {
+      expect(r.headers.cookie ?? "").not.toContain(stack.cookieName);
+      expect(r.headers.cookie ?? "").not.toContain(sessionId);
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "demo-logged-in.png"), fullPage: true });
+  });
+
+  it("logout ends the session in Redis, at the edge and at the OP; the SPA shows Log in", async () => {
+    // A second tab keeps the SPA loaded to show its logged-out state afterwards:
+    // after logout the gateway no longer serves the SPA itself.
+    const other = await ctx.newPage();
+    other.on("response", record);
+    await other.goto(stack.url);
+    await other.locator("#status", { hasText: "Logged in as" }).waitFor();
+    const endSessions = stack.op!.counts.end_session;
+    await page.click("#logout");
+    // RP-initiated logout at the OP, then back to a fresh login: the OP asks again.
+    await page.waitForURL((u) => u.origin === stack.op!.issuer && u.pathname.startsWith("/interaction/"), {
+      timeout: 15_000,
+    });
+    expect(await page.isVisible('input[name="username"]')).toBe(true);
+    expect(stack.op!.counts.end_session).toBe(endSessions + 1);
+    expect((await ctx.cookies(stack.origin)).find((c) => c.name === stack.cookieName)).toBeUndefined();
+    expect(await sessionKeys()).toBe(0);
+
+    await other.evaluate("render()");
+    await other.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 5_000 });
+    expect(await other.isVisible("#login")).toBe(true);
+    expect(await other.isVisible("#whoami")).toBe(false);
+
+    // The old cookie replayed: no session at the BFF, and the edge stops
+    // accepting it once its token cache (max_ttl_s) has passed.
+    const replay = `${stack.cookieName}=${sessionId}`;
+    expect((await gatewayGet(`/auth/${stack.appId}/session`, replay)).status).toBe(401);
+    await waitFor(
+      "the edge refuses the old cookie",
+      async () => (await gatewayGet("/api/whoami", replay)).status === 401,
+      (CACHE_TTL_S + 5) * 1000,
+      200,
+    );
+    expect((await gatewayGet("/", replay)).status).toBe(401);
+  });
+
+  it("invariant 1: no response the page read carries a token or the session id", async () => {
+    await Promise.all(pending);
+    expect(accessToken).toMatch(/^eyJ/);
+    expect(opSecrets.length).toBeGreaterThanOrEqual(2);
+    const secrets = [accessToken, accessToken.split(".")[2], sessionId, ...opSecrets];
+    const readable = seen.filter((s) => s.body.length > 0);
+    // Page, session, whoami, OP pages: the scan really covered the gateway's answers.
+    expect(readable.some((s) => s.url.endsWith(`/auth/${stack.appId}/session`) && s.status === 200)).toBe(
+      true,
+    );
+    expect(readable.some((s) => s.url.endsWith("/api/whoami") && s.status === 200)).toBe(true);
+    for (const s of readable) {
+      for (const secret of secrets) expect(s.body.includes(secret), `${s.url} leaks a secret`).toBe(false);
+      if (s.url.startsWith(stack.origin)) {
+        expect(s.body, `${s.url} carries a JWT`).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/);
+      }
+    }
+  });
+});
