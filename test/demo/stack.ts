@@ -225,11 +225,10 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       `--bff-public=127.0.0.1:${publicPort}`,
       `--bff-internal=127.0.0.1:${internalPort}`,
       `--bff-prefix=${BFF_PREFIX}`,
-      `--bff-internal-key=${internalKey}`,
       `--cache-max-ttl-s=${cacheMaxTtl}`,
     ],
-    // The token goes through the environment, not argv (ps shows argv).
-    env: { SESSIONGATE_API_TOKEN: token },
+    // Secrets go through the environment, not argv (ps shows argv).
+    env: { SESSIONGATE_API_TOKEN: token, SESSIONGATE_BFF_INTERNAL_KEY: internalKey },
     cwd: REPO_ROOT,
     ready: { url: `http://127.0.0.1:${httpPort}/healthz` },
     readyTimeoutMs: 30_000,
