@@ -10,7 +10,8 @@ import {
   DeltaDiscoveryResponseSchema,
   ResourceSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { ClusterHold, dependentTypes, nextNonce, nodeInfo } from "./common.js";
+import { ClusterHold, dependentTypes, nextNonce } from "./common.js";
+import { AdsStream } from "./stream.js";
 import {
   type AdsObserver,
   type NodeInfo,
@@ -35,58 +36,23 @@ interface TypeState {
   pending: Map<string, Pending>;
 }
 
-export class DeltaStream {
-  private node?: NodeInfo;
-  private snap?: NodeSnapshot;
+export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
   private readonly types = new Map<string, TypeState>();
   private readonly hold = new ClusterHold();
   /** Clusters as last sent, for the hold computation. */
   private sentClusters = new Map<string, VersionedResource>();
-  private unsubscribe?: () => void;
-  private closed = false;
 
   constructor(
-    private readonly call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
-    private readonly source: SnapshotSource,
-    private readonly obs: AdsObserver,
-    private readonly log: { warn: (o: object, m: string) => void },
+    call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
+    source: SnapshotSource,
+    obs: AdsObserver,
+    log: { warn: (o: object, m: string) => void },
   ) {
-    call.on("data", (req: DeltaDiscoveryRequest) => this.onRequest(req));
-    call.on("end", () => this.close());
-    call.on("error", () => this.close());
-    call.on("cancelled", () => this.close());
+    super(call, source, obs, log, "delta");
   }
 
-  private close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.unsubscribe?.();
-    if (this.node) this.obs.onDisconnect?.(this.node, "delta");
-    try {
-      this.call.end();
-    } catch {
-      // already closed
-    }
-  }
-
-  private onRequest(req: DeltaDiscoveryRequest): void {
-    if (this.closed) return;
-    if (!this.node) {
-      if (!req.node) {
-        this.log.warn({ typeUrl: req.typeUrl }, "first delta request without node; closing stream");
-        this.close();
-        return;
-      }
-      this.node = nodeInfo(req.node);
-      this.snap = this.source.snapshotFor(this.node);
-      this.obs.onConnect?.(this.node, "delta");
-      this.unsubscribe = this.source.subscribe(() => this.onSnapshot());
-    }
+  protected handle(req: DeltaDiscoveryRequest, node: NodeInfo): void {
     const t = req.typeUrl;
-    if (!ORDER.includes(t)) {
-      this.log.warn({ typeUrl: t, node: this.node.id }, "unsupported type requested");
-      return;
-    }
     let st = this.types.get(t);
     if (!st) {
       const wildcard =
@@ -105,7 +71,7 @@ export class DeltaStream {
       st.pending.delete(req.responseNonce);
       if (p) {
         const e = {
-          node: this.node,
+          node,
           typeUrl: t,
           mode: "delta" as const,
           snapshot: p.snapshot,
@@ -134,10 +100,7 @@ export class DeltaStream {
     this.releaseHold();
   }
 
-  private onSnapshot(): void {
-    if (this.closed || !this.node) return;
-    const next = this.source.snapshotFor(this.node);
-    if (next === this.snap) return;
+  protected onSnapshot(next: NodeSnapshot): void {
     this.hold.retain(this.sentClusters, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
     this.snap = next;
     for (const t of ORDER) {

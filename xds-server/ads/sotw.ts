@@ -11,7 +11,8 @@ import {
   type DiscoveryResponse,
   DiscoveryResponseSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { ClusterHold, dependentTypes, nextNonce, nodeInfo, viewVersion } from "./common.js";
+import { ClusterHold, dependentTypes, nextNonce, viewVersion } from "./common.js";
+import { AdsStream } from "./stream.js";
 import {
   type AdsObserver,
   type NodeInfo,
@@ -37,56 +38,21 @@ interface TypeState {
   subscriptionDirty: boolean;
 }
 
-export class SotwStream {
-  private node?: NodeInfo;
-  private snap?: NodeSnapshot;
+export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
   private readonly types = new Map<string, TypeState>();
   private readonly hold = new ClusterHold();
-  private unsubscribe?: () => void;
-  private closed = false;
 
   constructor(
-    private readonly call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>,
-    private readonly source: SnapshotSource,
-    private readonly obs: AdsObserver,
-    private readonly log: { warn: (o: object, m: string) => void },
+    call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>,
+    source: SnapshotSource,
+    obs: AdsObserver,
+    log: { warn: (o: object, m: string) => void },
   ) {
-    call.on("data", (req: DiscoveryRequest) => this.onRequest(req));
-    call.on("end", () => this.close());
-    call.on("error", () => this.close());
-    call.on("cancelled", () => this.close());
+    super(call, source, obs, log, "sotw");
   }
 
-  private close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.unsubscribe?.();
-    if (this.node) this.obs.onDisconnect?.(this.node, "sotw");
-    try {
-      this.call.end();
-    } catch {
-      // already closed
-    }
-  }
-
-  private onRequest(req: DiscoveryRequest): void {
-    if (this.closed) return;
-    if (!this.node) {
-      if (!req.node) {
-        this.log.warn({ typeUrl: req.typeUrl }, "first ADS request without node; closing stream");
-        this.close();
-        return;
-      }
-      this.node = nodeInfo(req.node);
-      this.snap = this.source.snapshotFor(this.node);
-      this.obs.onConnect?.(this.node, "sotw");
-      this.unsubscribe = this.source.subscribe(() => this.onSnapshot());
-    }
+  protected handle(req: DiscoveryRequest, node: NodeInfo): void {
     const t = req.typeUrl;
-    if (!ORDER.includes(t)) {
-      this.log.warn({ typeUrl: t, node: this.node.id }, "unsupported type requested");
-      return;
-    }
     let st = this.types.get(t);
     const names = new Set(req.resourceNames.filter((n) => n !== "*"));
     const wildcard =
@@ -119,7 +85,7 @@ export class SotwStream {
       if (st.inflight) {
         st.inflight = false;
         const e = {
-          node: this.node,
+          node,
           typeUrl: t,
           mode: "sotw" as const,
           snapshot: st.sentSnapshot!,
@@ -143,10 +109,7 @@ export class SotwStream {
     this.releaseHold();
   }
 
-  private onSnapshot(): void {
-    if (this.closed || !this.node) return;
-    const next = this.source.snapshotFor(this.node);
-    if (next === this.snap) return;
+  protected onSnapshot(next: NodeSnapshot): void {
     const cds = this.types.get(TYPE_URLS.cluster);
     if (cds?.sentVersion !== undefined) {
       this.hold.retain(cds.sentResources, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());

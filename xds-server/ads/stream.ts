@@ -1,0 +1,76 @@
+// The lifecycle both ADS flavours share: the gRPC stream's events, the node
+// named by the first request, the snapshot subscription, and closing once.
+// SotW and Delta differ only in how they answer requests and snapshot changes.
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import type { Node } from "../../protos/gen/envoy/config/core/v3/base_pb.js";
+import { nodeInfo } from "./common.js";
+import { type AdsObserver, type NodeInfo, type NodeSnapshot, ORDER, type SnapshotSource } from "./types.js";
+
+export type AdsMode = "sotw" | "delta";
+
+export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Res> {
+  protected node?: NodeInfo;
+  protected snap?: NodeSnapshot;
+  protected closed = false;
+  private unsubscribe?: () => void;
+
+  constructor(
+    protected readonly call: ServerDuplexStream<Req, Res>,
+    protected readonly source: SnapshotSource,
+    protected readonly obs: AdsObserver,
+    protected readonly log: { warn: (o: object, m: string) => void },
+    protected readonly mode: AdsMode,
+  ) {
+    call.on("data", (req: Req) => this.receive(req));
+    call.on("end", () => this.close());
+    call.on("error", () => this.close());
+    call.on("cancelled", () => this.close());
+  }
+
+  /** Answers a request for a supported type from an identified node. */
+  protected abstract handle(req: Req, node: NodeInfo): void;
+
+  /** Called with a snapshot different from `this.snap`; must adopt it. */
+  protected abstract onSnapshot(next: NodeSnapshot): void;
+
+  protected close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    if (this.node) this.obs.onDisconnect?.(this.node, this.mode);
+    try {
+      this.call.end();
+    } catch {
+      // already closed
+    }
+  }
+
+  private receive(req: Req): void {
+    if (this.closed) return;
+    if (!this.node) {
+      if (!req.node) {
+        this.log.warn(
+          { typeUrl: req.typeUrl, mode: this.mode },
+          "first ADS request without node; closing stream",
+        );
+        this.close();
+        return;
+      }
+      this.node = nodeInfo(req.node);
+      this.snap = this.source.snapshotFor(this.node);
+      this.obs.onConnect?.(this.node, this.mode);
+      this.unsubscribe = this.source.subscribe(() => this.refresh());
+    }
+    if (!ORDER.includes(req.typeUrl)) {
+      this.log.warn({ typeUrl: req.typeUrl, node: this.node.id }, "unsupported type requested");
+      return;
+    }
+    this.handle(req, this.node);
+  }
+
+  private refresh(): void {
+    if (this.closed || !this.node) return;
+    const next = this.source.snapshotFor(this.node);
+    if (next !== this.snap) this.onSnapshot(next);
+  }
+}
