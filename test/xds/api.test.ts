@@ -5,7 +5,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Client, connect } from "../../xds-server/cli/client.js";
 import { type RunningServer, startServer } from "../../xds-server/server.js";
-import { baseSpec, TOKEN } from "./helpers.js";
+import { baseSpec, inProcessServerConfig, TOKEN } from "./helpers.js";
 
 const S = grpc.status;
 
@@ -29,28 +29,7 @@ let ok: Client;
 let rev = 0n;
 
 beforeAll(async () => {
-  srv = await startServer(
-    {
-      xds: { address: "127.0.0.1", port: 0 },
-      api: { address: "127.0.0.1", port: 0 },
-      http: { address: "127.0.0.1", port: 0 },
-      wasmFetchHost: "127.0.0.1",
-      apiTokens: [TOKEN],
-      redisPrefix: "sg:",
-      bff: {
-        publicAddr: { host: "127.0.0.1", port: 3000 },
-        internalAddr: { host: "127.0.0.1", port: 3001 },
-        prefix: "/auth",
-        authority: "b",
-        internalKey: "",
-        timeoutMs: 2000,
-      },
-      cache: { enabled: true, slots: 16, skewS: 10, maxTtlS: 30 },
-      gateway: { address: "127.0.0.1", port: 10000 },
-      logLevel: "silent",
-    },
-    pino({ level: "silent" }),
-  );
+  srv = await startServer(inProcessServerConfig(), pino({ level: "silent" }));
   ok = connect(`127.0.0.1:${srv.apiPort}`, TOKEN);
   const a = await ok.unary<unknown, { revision: bigint }>("createApp", { app: baseSpec("base") }, 5000);
   rev = a.revision;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../../xds-server/server.js";
-import { cli, TOKEN } from "./helpers.js";
+import { cli, inProcessServerConfig, TOKEN } from "./helpers.js";
 
 let srv: RunningServer;
 let env: Record<string, string>;
@@ -26,28 +26,7 @@ function file(name: string, text: string): string {
 }
 
 beforeAll(async () => {
-  srv = await startServer(
-    {
-      xds: { address: "127.0.0.1", port: 0 },
-      api: { address: "127.0.0.1", port: 0 },
-      http: { address: "127.0.0.1", port: 0 },
-      wasmFetchHost: "127.0.0.1",
-      apiTokens: [TOKEN],
-      redisPrefix: "sg:",
-      bff: {
-        publicAddr: { host: "127.0.0.1", port: 3000 },
-        internalAddr: { host: "127.0.0.1", port: 3001 },
-        prefix: "/auth",
-        authority: "b",
-        internalKey: "",
-        timeoutMs: 2000,
-      },
-      cache: { enabled: true, slots: 16, skewS: 10, maxTtlS: 30 },
-      gateway: { address: "127.0.0.1", port: 10000 },
-      logLevel: "silent",
-    },
-    pino({ level: "silent" }),
-  );
+  srv = await startServer(inProcessServerConfig(), pino({ level: "silent" }));
   env = { SESSIONGATE_SERVER: `127.0.0.1:${srv.apiPort}`, SESSIONGATE_TOKEN: TOKEN };
 });
 afterAll(async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import YAML from "yaml";
+import type { ServerConfig } from "../../xds-server/server.js";
 import { freePort, onCleanup, REPO_ROOT, startProcess, waitFor } from "../harness/index.js";
 
 export const TOKEN = "test-token-0123456789abcdef";
@@ -213,5 +214,29 @@ export function baseSpec(id = "base"): Record<string, unknown> {
       remoteJwksUri: "https://op.test/jwks",
       claimHeaders: [{ claim: "sub", header: "x-user" }],
     },
+  };
+}
+
+/** Config for an in-process control plane on free ports (tests that need no Envoy). */
+export function inProcessServerConfig(extra: Partial<ServerConfig> = {}): ServerConfig {
+  return {
+    xds: { address: "127.0.0.1", port: 0 },
+    api: { address: "127.0.0.1", port: 0 },
+    http: { address: "127.0.0.1", port: 0 },
+    wasmFetchHost: "127.0.0.1",
+    apiTokens: [TOKEN],
+    redisPrefix: "sg:",
+    bff: {
+      publicAddr: { host: "127.0.0.1", port: 3000 },
+      internalAddr: { host: "127.0.0.1", port: 3001 },
+      prefix: "/auth",
+      authority: "b",
+      internalKey: "",
+      timeoutMs: 2000,
+    },
+    cache: { enabled: true, slots: 16, skewS: 10, maxTtlS: 30 },
+    gateway: { address: "127.0.0.1", port: 10000 },
+    logLevel: "silent",
+    ...extra,
   };
 }

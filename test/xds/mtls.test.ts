@@ -8,7 +8,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../../xds-server/server.js";
-import { cli, TOKEN } from "./helpers.js";
+import { cli, inProcessServerConfig, TOKEN } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sg-mtls-"));
 const f = (n: string) => join(dir, n);
@@ -89,30 +89,13 @@ let base: Record<string, string>;
 beforeAll(async () => {
   pki();
   srv = await startServer(
-    {
-      xds: { address: "127.0.0.1", port: 0 },
-      api: { address: "127.0.0.1", port: 0 },
-      http: { address: "127.0.0.1", port: 0 },
-      wasmFetchHost: "127.0.0.1",
-      apiTokens: [TOKEN],
+    inProcessServerConfig({
       apiTls: {
         cert: readFileSync(f("server.pem")),
         key: readFileSync(f("server.key")),
         clientCa: readFileSync(f("ca.pem")),
       },
-      redisPrefix: "sg:",
-      bff: {
-        publicAddr: { host: "127.0.0.1", port: 3000 },
-        internalAddr: { host: "127.0.0.1", port: 3001 },
-        prefix: "/auth",
-        authority: "b",
-        internalKey: "",
-        timeoutMs: 2000,
-      },
-      cache: { enabled: true, slots: 16, skewS: 10, maxTtlS: 30 },
-      gateway: { address: "127.0.0.1", port: 10000 },
-      logLevel: "silent",
-    },
+    }),
     pino({ level: "silent" }),
   );
   base = {
