@@ -3,8 +3,10 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import type { ClientMetadata } from "oidc-provider";
-import { freePort, OpBrowser, type OpHandle, onCleanup } from "../harness/index.js";
+import { type RunningBff, startBff, validateConfig } from "../../bff/index.js";
+import { freePort, OpBrowser, type OpHandle, onCleanup, startOP, startRedis } from "../harness/index.js";
 
 export const KEY1 = randomBytes(32).toString("base64");
 export const KEY2 = randomBytes(32).toString("base64");
@@ -159,3 +161,34 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export type Json = any;
 /** `res.json()` typed loosely for assertions (Node's types say `unknown`). */
 export const json = (res: Response): Promise<Json> => res.json();
+
+export const WEB: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
+export const SPA: TestApp = { id: "spa", mode: "tokenExchange", secret: "spa-secret-0123456789abcdef" };
+
+export interface TwoAppBff {
+  op: OpHandle;
+  bff: RunningBff;
+  publicUrl: string;
+  redisUrl: string;
+  publicPort: number;
+  rc: Redis;
+}
+
+/** Redis, the OP and an in-process BFF serving WEB (bff mode) and SPA (tokenExchange). */
+export async function startTwoAppBff(): Promise<TwoAppBff> {
+  const [publicPort] = await ports(1);
+  const publicUrl = `http://127.0.0.1:${publicPort}`;
+  const redis = await startRedis();
+  const rc = new Redis(redis.url);
+  onCleanup(() => rc.disconnect());
+  const op = await startOP({ clients: [opClient(publicUrl, WEB), opClient(publicUrl, SPA)], ttl: 120 });
+  const bff = await startBff(
+    validateConfig(bffConfig({ publicPort, redisUrl: redis.url, issuer: op.issuer, apps: [WEB, SPA] })),
+    { defaultMetrics: false },
+  );
+  onCleanup(() => bff.close());
+  return { op, bff, publicUrl, redisUrl: redis.url, publicPort, rc };
+}
+
+/** Session records in Redis (not their refresh locks). */
+export const sessionKeys = async (rc: Redis) => (await rc.keys("sg:s:*")).filter((k) => !k.endsWith(":lock"));

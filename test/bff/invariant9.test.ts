@@ -1,11 +1,18 @@
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type RunningBff, startBff, validateConfig } from "../../bff/index.js";
-import { type OpHandle, startOP, startRedis } from "../harness/index.js";
-import { bffConfig, internalToken, json, KEY1, login, opClient, ports, type TestApp } from "./helpers.js";
-
-const WEB: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
-const SPA: TestApp = { id: "spa", mode: "tokenExchange", secret: "spa-secret-0123456789abcdef" };
+import type { OpHandle } from "../harness/index.js";
+import {
+  bffConfig,
+  internalToken,
+  json,
+  KEY1,
+  login,
+  ports,
+  sessionKeys as sessionKeysOf,
+  startTwoAppBff,
+  WEB,
+} from "./helpers.js";
 
 let op: OpHandle;
 let bff: RunningBff;
@@ -15,24 +22,10 @@ let publicPort: number;
 let rc: Redis;
 
 beforeAll(async () => {
-  [publicPort] = await ports(1);
-  publicUrl = `http://127.0.0.1:${publicPort}`;
-  const redis = await startRedis();
-  redisUrl = redis.url;
-  rc = new Redis(redis.url);
-  op = await startOP({ clients: [opClient(publicUrl, WEB), opClient(publicUrl, SPA)], ttl: 120 });
-  bff = await startBff(
-    validateConfig(bffConfig({ publicPort, redisUrl, issuer: op.issuer, apps: [WEB, SPA] })),
-    { defaultMetrics: false },
-  );
+  ({ op, bff, publicUrl, redisUrl, publicPort, rc } = await startTwoAppBff());
 });
 
-afterAll(async () => {
-  await bff?.close();
-  rc?.disconnect();
-});
-
-const sessionKeys = async () => (await rc.keys("sg:s:*")).filter((k) => !k.endsWith(":lock"));
+const sessionKeys = () => sessionKeysOf(rc);
 
 describe("invariant 9: malformed cookies, headers, tokens, configs and API requests give a clear error, never a crash or a changed state", () => {
   it("internal endpoint: malformed headers", async () => {

@@ -1,11 +1,11 @@
 // DESIGN.md §7 security invariants that concern the BFF (1-4; 9 is in invariant9.test.ts),
 // plus the at-rest properties of the session store.
 import { Buffer } from "node:buffer";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
+import { beforeAll, describe, expect, it } from "vitest";
 import { type RunningBff, startBff, validateConfig } from "../../bff/index.js";
 import { decrypt, encrypt, type KeyRing } from "../../bff/session/crypto.js";
-import { OpBrowser, type OpHandle, startOP, startRedis } from "../harness/index.js";
+import { OpBrowser, type OpHandle } from "../harness/index.js";
 import {
   bffConfig,
   internalToken,
@@ -13,21 +13,18 @@ import {
   KEY1,
   KEY2,
   login,
-  opClient,
   ports,
+  sessionKeys as sessionKeysOf,
   setCookies,
   startLogin,
-  type TestApp,
+  startTwoAppBff,
+  WEB,
 } from "./helpers.js";
-
-const WEB: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
-const SPA: TestApp = { id: "spa", mode: "tokenExchange", secret: "spa-secret-0123456789abcdef" };
 
 let op: OpHandle;
 let bff: RunningBff;
 let publicUrl: string;
 let redisUrl: string;
-let publicPort: number;
 let rc: Redis;
 const ring: KeyRing = {
   active: "k1",
@@ -36,24 +33,10 @@ const ring: KeyRing = {
 };
 
 beforeAll(async () => {
-  [publicPort] = await ports(1);
-  publicUrl = `http://127.0.0.1:${publicPort}`;
-  const redis = await startRedis();
-  redisUrl = redis.url;
-  rc = new Redis(redis.url);
-  op = await startOP({ clients: [opClient(publicUrl, WEB), opClient(publicUrl, SPA)], ttl: 120 });
-  bff = await startBff(
-    validateConfig(bffConfig({ publicPort, redisUrl, issuer: op.issuer, apps: [WEB, SPA] })),
-    { defaultMetrics: false },
-  );
+  ({ op, bff, publicUrl, redisUrl, rc } = await startTwoAppBff());
 });
 
-afterAll(async () => {
-  await bff?.close();
-  rc?.disconnect();
-});
-
-const sessionKeys = async () => (await rc.keys("sg:s:*")).filter((k) => !k.endsWith(":lock"));
+const sessionKeys = () => sessionKeysOf(rc);
 
 /** Runs a login up to the OP's redirect back, without calling our callback. */
 async function codeFor(appId = "web") {
