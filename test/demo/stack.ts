@@ -2,10 +2,8 @@
 // a demo OP (or an external provider), the BFF, the xds-server, the demo
 // SPA+API, and Envoy configured only over ADS, with the demo app registered
 // through the registration API (the real `sessiongate` CLI).
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,12 +11,14 @@ import { type RunningBff, startBff, validateConfig } from "../../bff/index.js";
 import {
   type EnvoyHandle,
   freePort,
+  hostRequest,
   type OpHandle,
   onCleanup,
   REPO_ROOT,
   type RedisHandle,
   redisBin,
   renderTemplate,
+  runCli,
   startEnvoy,
   startOP,
   startProcess,
@@ -89,37 +89,6 @@ async function gatewayPort(opt?: number): Promise<number> {
     return p;
   }
   return (await portIsFree(8080)) ? 8080 : freePort();
-}
-
-/** GET through Envoy with an explicit Host (the browser sends localhost:<port>). */
-function gatewayGet(port: number, path: string, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port, path, headers: { host }, agent: false, timeout: 3000 },
-      (res) => {
-        let body = "";
-        res.on("data", (d) => (body += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.end();
-  });
-}
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "bin/sessiongate.js"), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.on("close", (code) => resolve({ code: code ?? -1, out }));
-  });
 }
 
 export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack> {
@@ -269,7 +238,10 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
   const env = { SESSIONGATE_SERVER: `127.0.0.1:${apiPort}`, SESSIONGATE_TOKEN: token };
   const reg = await runCli(["apps", "register", "-f", appFile], env);
   if (reg.code !== 0)
-    throw new DemoError(`sessiongate apps register failed (${reg.code}): ${reg.out.trim()}`, 1);
+    throw new DemoError(
+      `sessiongate apps register failed (${reg.code}): ${`${reg.stdout}${reg.stderr}`.trim()}`,
+      1,
+    );
   say(`  registered   app "${APP_ID}" for ${host} via \`sessiongate apps register -f\``);
 
   // Ready when Envoy routes the app: the BFF answers the session route (401
@@ -277,7 +249,12 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
   await waitFor(
     "the gateway serving the demo app",
     async () => {
-      const s = await gatewayGet(port, `${BFF_PREFIX}/${APP_ID}/session`, host).catch(() => null);
+      const s = await hostRequest(
+        port,
+        `${BFF_PREFIX}/${APP_ID}/session`,
+        { host },
+        { timeoutMs: 3000 },
+      ).catch(() => null);
       return s?.status === 401 && s.body.includes("no_session");
     },
     30_000,

@@ -4,14 +4,13 @@
 // edge and the OP; and no response the page read carries a token or the
 // session id (invariant 1, from the browser's side).
 import { mkdirSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import type { Browser, BrowserContext, Page, Response } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoStack, startDemoStack } from "../demo/stack.js";
-import { freePort, REPO_ROOT, startBrowser, waitFor } from "../harness/index.js";
+import { freePort, type HostReply, hostRequest, REPO_ROOT, startBrowser, waitFor } from "../harness/index.js";
 
 const ARTIFACTS = join(REPO_ROOT, "test/.artifacts");
 const CACHE_TTL_S = 2;
@@ -36,21 +35,10 @@ function record(res: Response): void {
 }
 
 /** GET through the gateway with an explicit cookie (as a stolen cookie would be replayed). */
-function gatewayGet(path: string, cookie?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { host: `localhost:${stack.gatewayPort}` };
-    if (cookie) headers.cookie = cookie;
-    const req = request(
-      { host: "127.0.0.1", port: stack.gatewayPort, path, headers, agent: false },
-      (res) => {
-        let body = "";
-        res.on("data", (d) => (body += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+function gatewayGet(path: string, cookie?: string): Promise<HostReply> {
+  const headers: Record<string, string> = { host: `localhost:${stack.gatewayPort}` };
+  if (cookie) headers.cookie = cookie;
+  return hostRequest(stack.gatewayPort, path, headers);
 }
 
 async function sessionKeys(): Promise<number> {

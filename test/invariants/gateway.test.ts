@@ -2,7 +2,6 @@
 // over ADS by the real control plane process, the real wasm filter, jwt_authn
 // with a real JWKS. The BFF's internal port is the contract's fixture token
 // server (it records every call); its public port is an echo server.
-import { request } from "node:http";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startTokenServer, type TokenServer } from "../fixtures/token-server.js";
@@ -10,6 +9,7 @@ import {
   type EchoHandle,
   type EnvoyHandle,
   freePort,
+  hostRequest,
   REPO_ROOT,
   startEcho,
   startEnvoy,
@@ -31,26 +31,9 @@ const COOKIE = "__Host-sg-shop";
 const SID = "S".repeat(20) + "ession-id-of-alice-000";
 const SECRET = "write-only-secret-of-shop-7f3a";
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function send(port: number, method: string, path: string, headers: Record<string, string>): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port, method, path, headers, agent: false, timeout: 5000 },
-      (res) => {
-        let body = "";
-        res.on("data", (d) => (body += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.end(method === "POST" ? "{}" : undefined);
-  });
-}
+/** A request through the gateway; unsafe methods carry a small JSON body. */
+const send = (port: number, method: string, path: string, headers: Record<string, string>) =>
+  hostRequest(port, path, headers, { method, body: method === "POST" ? "{}" : undefined });
 
 describe("security invariants at the gateway", () => {
   let cp: ControlPlane;

@@ -1,6 +1,5 @@
 // Test helpers for the xds-server: start the real control plane as a process,
 // drive the real CLI, serve a JWKS and sign tokens with jose.
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -9,7 +8,18 @@ import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import YAML from "yaml";
 import type { ServerConfig } from "../../xds-server/server.js";
-import { freePort, onCleanup, REPO_ROOT, startProcess, waitFor } from "../harness/index.js";
+import {
+  freePort,
+  type HostReply,
+  hostRequest,
+  onCleanup,
+  REPO_ROOT,
+  runCli,
+  startProcess,
+  waitFor,
+} from "../harness/index.js";
+
+export type { CliResult } from "../harness/index.js";
 
 export const TOKEN = "test-token-0123456789abcdef";
 
@@ -65,27 +75,8 @@ export async function startControlPlane(
   };
 }
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real `sessiongate` bin. */
-export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "bin/sessiongate.js"), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+/** The real `sessiongate` bin (the harness runner, under the name these tests use). */
+export const cli = runCli;
 
 const dir = mkdtempSync(join(tmpdir(), "sg-xds-"));
 let n = 0;
@@ -159,24 +150,9 @@ export function appSpec(
   };
 }
 
-/** GET through Envoy with a Host header (fetch cannot set Host, so use node:http). */
-export async function get(
-  port: number,
-  path: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
-  const { request } = await import("node:http");
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, headers, agent: false, timeout: 5000 }, (res) => {
-      let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.end();
-  });
-}
+/** GET through Envoy with a Host header. */
+export const get = (port: number, path: string, headers: Record<string, string>): Promise<HostReply> =>
+  hostRequest(port, path, headers);
 
 /** Polls until `get` answers with `status`; returns the time it took (ms). */
 export async function until(

@@ -2,7 +2,7 @@
 // process (so its RSS and CPU are its own), a JWKS for the apps' jwt rules, the
 // registration API client, and the "is it served by Envoy yet" probe.
 import { existsSync } from "node:fs";
-import { createServer, request } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fromJson } from "@bufbuild/protobuf";
@@ -11,6 +11,7 @@ import { AppSpecSchema } from "../../../protos/gen/sessiongate/v1/apps_pb.js";
 import { type Client, connect } from "../../../xds-server/cli/client.js";
 import {
   freePort,
+  hostRequest,
   type ManagedProcess,
   onCleanup,
   REPO_ROOT,
@@ -112,18 +113,10 @@ export function register(cp: ControlPlane, id: string, jwks: JwksServer): Promis
 
 /** Status of GET / with the app's Host through the gateway (404 = no route yet). */
 export function probe(port: number, host: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(
-      { host: "127.0.0.1", port, path: "/", headers: { host }, agent: false, timeout: 2000 },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on("error", () => resolve(0));
-    req.on("timeout", () => req.destroy());
-    req.end();
-  });
+  return hostRequest(port, "/", { host }, { timeoutMs: 2000 }).then(
+    (r) => r.status,
+    () => 0,
+  );
 }
 
 /** performance.now() when the gateway first routes `host` (anything but 404 / no answer), or NaN after `maxMs`. */
