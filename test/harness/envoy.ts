@@ -15,6 +15,10 @@ export interface EnvoyOptions {
   vars?: Record<string, string | number>;
   name?: string;
   concurrency?: number;
+  /**
+   * Envoy's --log-level for every component. Unset: info, with the wasm and
+   * Lua components at debug, because tests read the filters' own log lines.
+   */
   logLevel?: string;
   /** Wait for admin /ready to say LIVE (default true). */
   waitReady?: boolean;
@@ -68,10 +72,9 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<EnvoyHandle> {
       "--concurrency",
       String(opts.concurrency ?? 1),
       "--disable-hot-restart",
-      "--log-level",
-      opts.logLevel ?? "info",
-      "--component-log-level",
-      "wasm:debug,lua:debug",
+      ...(opts.logLevel
+        ? ["--log-level", opts.logLevel]
+        : ["--log-level", "info", "--component-log-level", "wasm:debug,lua:debug"]),
       ...(opts.extraArgs ?? []),
     ],
     ready: { port: adminPort },

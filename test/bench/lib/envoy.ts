@@ -1,6 +1,6 @@
 // Starts the side-by-side Envoy (envoy/bench-side-by-side.yaml) through the
-// harness, quiets the wasm/lua debug logging the harness turns on for tests,
-// and pins it to the Envoy CPU.
+// harness at log level warning for every component (a benchmark must not pay
+// for the wasm/lua debug logging tests use), and pins it to the Envoy CPU.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -108,10 +108,6 @@ export async function startBenchEnvoy(o: {
       FILTER_CONFIG_NOCACHE: q(filterConfig(false)),
     },
   });
-  // The harness runs tests with wasm/lua at debug; a benchmark must not pay for logging.
-  await fetch(`${envoy.adminUrl}/logging?paths=wasm:warning,lua:warning`, { method: "POST" }).then((r) =>
-    r.arrayBuffer(),
-  );
   const pinned = pin(envoy.proc.pid, o.cpus);
   return { envoy, ports, luaSource: o.lua, pinned };
 }
