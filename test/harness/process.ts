@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { logPath, onCleanup } from "./cleanup.js";
 import { StopWaiting, waitFor } from "./ports.js";
 
@@ -116,7 +117,6 @@ async function isReady(ready: NonNullable<Ready>, readLog: () => string): Promis
     return ready.status ? res.status === ready.status : res.ok;
   }
   if ("log" in ready) return ready.log.test(readLog());
-  const { connect } = await import("node:net");
   return new Promise((resolve) => {
     const s = connect(ready.port, "127.0.0.1");
     s.once("connect", () => {
