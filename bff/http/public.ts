@@ -2,6 +2,7 @@
 // (one provider client, cookie and redirect URIs per app), so no Envoy header is needed.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AppConfig } from "../config/schema.js";
+import { clientScript } from "./client.js";
 import type { Ctx } from "./context.js";
 import { checkCsrfHeader, checkSameOrigin } from "./csrf.js";
 import { callback, login } from "./login.js";
@@ -24,6 +25,7 @@ const ROUTES: Record<string, { methods: string[]; handler: Handler }> = {
   session: { methods: ["GET"], handler: sessionInfo },
   token: { methods: ["GET", "POST"], handler: token },
   "backchannel-logout": { methods: ["POST"], handler: backchannelLogout },
+  "client.js": { methods: ["GET", "HEAD"], handler: clientScript },
 };
 
 export const PUBLIC_ACTIONS = new Set(Object.keys(ROUTES));
