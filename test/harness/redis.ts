@@ -22,16 +22,28 @@ export function redisBin(): string {
   return bin;
 }
 
-export async function startRedis(opts: { port?: number; password?: string } = {}): Promise<RedisHandle> {
+export interface RedisOptions {
+  port?: number;
+  password?: string;
+  /**
+   * Append-only persistence in `dir`, so a SIGKILL + restart() keeps the data
+   * (fault tests that must lose nothing). `fsync: "always"` (default) loses no
+   * acknowledged write; "everysec" may lose the last second, like most deployments.
+   */
+  persistence?: { dir: string; fsync?: "always" | "everysec" };
+}
+
+export async function startRedis(opts: RedisOptions = {}): Promise<RedisHandle> {
   if (process.env.SESSIONGATE_HARNESS === "containers") {
+    if (opts.persistence) throw new Error("startRedis: persistence is not available with containers");
     const { startRedisContainer } = await import("./containers.js");
     return startRedisContainer();
   }
   const port = opts.port ?? (await freePort());
   const bin = redisBin();
-  // No persistence: a restart after kill() is an empty Redis, which is what an
-  // outage of a cache-only deployment looks like. Tests that need durability
-  // across a restart use stop()/restart() with `appendonly`.
+  // By default no persistence: a restart after kill() is an empty Redis, which is
+  // what an outage of a cache-only deployment looks like. `persistence` keeps the
+  // data across kill() + restart().
   const args = [
     "--port",
     String(port),
@@ -47,6 +59,11 @@ export async function startRedis(opts: { port?: number; password?: string } = {}
     "yes",
   ];
   if (opts.password) args.push("--requirepass", opts.password);
+  if (opts.persistence) {
+    // Later arguments win in redis-server's command line: AOF on, in a data dir of the caller's.
+    args.push("--appendonly", "yes", "--appendfsync", opts.persistence.fsync ?? "always");
+    args.push("--dir", opts.persistence.dir);
+  }
   let proc: ManagedProcess | undefined;
   const launch = async () => {
     proc = await startProcess({ name: `redis-${port}`, cmd: bin, args, ready: { port } });
