@@ -2,6 +2,7 @@
 // A flag wins over its variable; every option has a documented default.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { parseSecretKeys, SecretKeyError } from "./registry/secrets.js";
 import { parseHostPort } from "./registry/validate.js";
 import type { ServerConfig } from "./server.js";
 
@@ -21,6 +22,17 @@ export const OPTIONS = {
     help: "bearer token(s) for the registration API, comma-separated (>= 16 chars each)",
   },
   "api-token-file": { def: "", help: "file holding the API token(s), one per line" },
+  "bff-token": {
+    def: "",
+    help: "bearer token(s) for the BFF's directory stream (reads client secrets), comma-separated (>= 16 chars, not an API token)",
+  },
+  "bff-token-file": { def: "", help: "file holding the BFF token(s), one per line" },
+  "secret-keys": {
+    def: "",
+    help: "client-secret encryption keys kid:base64(32 bytes), comma-separated; old keys still decrypt",
+  },
+  "secret-keys-file": { def: "", help: "file holding the secret keys, one kid:base64 per line" },
+  "secret-key-active": { def: "", help: "key id new secrets are sealed with (default: the last key)" },
   "api-tls-cert": { def: "", help: "PEM certificate for the registration API (enables TLS)" },
   "api-tls-key": { def: "", help: "PEM private key for --api-tls-cert" },
   "api-tls-client-ca": { def: "", help: "PEM CA bundle: require client certificates signed by it (mTLS)" },
@@ -110,6 +122,35 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
       `an API token is required (--api-token, --api-token-file or ${envName("api-token")})`,
     );
   if (tokens.some((t) => t.length < 16)) throw new ConfigError("API tokens must be at least 16 characters");
+  const bffTokens = [
+    ...get("bff-token").split(","),
+    ...(get("bff-token-file") ? readFileSync(get("bff-token-file"), "utf8").split("\n") : []),
+  ]
+    .map((t) => t.trim())
+    .filter(Boolean);
+  if (bffTokens.some((t) => t.length < 16)) throw new ConfigError("--bff-token: at least 16 characters each");
+  if (bffTokens.some((t) => tokens.includes(t)))
+    throw new ConfigError("--bff-token: must differ from every --api-token (the BFF token reads secrets)");
+  const keyText = [
+    get("secret-keys"),
+    get("secret-keys-file") ? readFileSync(get("secret-keys-file"), "utf8") : "",
+  ]
+    .filter(Boolean)
+    .join("\n");
+  let secretKeys: ServerConfig["secretKeys"];
+  try {
+    if (keyText.trim()) secretKeys = parseSecretKeys(keyText, get("secret-key-active") || undefined);
+    else if (get("secret-key-active")) throw new SecretKeyError("--secret-key-active needs --secret-keys");
+  } catch (e) {
+    throw new ConfigError(`--secret-keys: ${(e as Error).message.replace(/^secret keys: /, "")}`);
+  }
+  // A Redis registry outlives the process: secrets sealed with a throw-away
+  // key would be unreadable after a restart or by another replica. Where a
+  // BFF reads them (a BFF token is set), that is a broken deployment: refuse.
+  if (get("redis-url") && bffTokens.length && !secretKeys)
+    throw new ConfigError(
+      `--secret-keys (or --secret-keys-file, ${envName("secret-keys")}) is required with --redis-url and --bff-token`,
+    );
   const hp = (k: OptionName) => {
     try {
       return parseHostPort(`--${k}`, get(k));
@@ -129,6 +170,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
       get("wasm-fetch-host") ||
       (httpAddress === "0.0.0.0" || httpAddress === "::" ? "127.0.0.1" : httpAddress),
     apiTokens: tokens,
+    bffTokens,
+    secretKeys,
     apiTls: apiTls(get),
     redisUrl: get("redis-url") || undefined,
     redisPrefix: get("redis-prefix"),

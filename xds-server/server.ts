@@ -9,12 +9,14 @@ import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import { addAdsService } from "./ads/service.js";
 import { TokenAuth } from "./api/auth.js";
+import { addBffDirectory } from "./api/bff-directory.js";
 import { addApiService } from "./api/service.js";
 import { StatusBoard } from "./api/status.js";
 import { SnapshotCache } from "./cache/snapshots.js";
 import { createMetrics } from "./metrics.js";
 import { MemoryStore } from "./registry/memory.js";
 import { RedisStore } from "./registry/redis.js";
+import { SecretBox, type SecretKeyRing } from "./registry/secrets.js";
 import type { Store } from "./registry/store.js";
 import type { HostPort } from "./registry/types.js";
 import type { TranslateConfig } from "./translate/types.js";
@@ -26,6 +28,10 @@ export interface ServerConfig {
   /** Host Envoy uses to fetch the wasm module from our HTTP server. */
   wasmFetchHost: string;
   apiTokens: string[];
+  /** Tokens for sessiongate.v1.BffDirectory (none: the directory refuses every call). */
+  bffTokens?: string[];
+  /** Client-secret encryption keys; absent: an ephemeral key (see README, "Secrets"). */
+  secretKeys?: SecretKeyRing;
   /** TLS for the registration API; with clientCa, client certificates are required (mTLS). */
   apiTls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
   redisUrl?: string;
@@ -72,6 +78,13 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
   const register = new Registry();
   const metrics = createMetrics(register);
   const auth = new TokenAuth(cfg.apiTokens);
+  const bffAuth = cfg.bffTokens?.length ? new TokenAuth(cfg.bffTokens) : undefined;
+  const secrets = cfg.secretKeys ? new SecretBox(cfg.secretKeys) : SecretBox.ephemeral();
+  if (secrets.ephemeral)
+    log[cfg.redisUrl ? "error" : "warn"](
+      { store: cfg.redisUrl ? "redis" : "memory" },
+      "NO --secret-keys: client secrets are sealed with a random key held only by this process; after a restart (or on another replica) they cannot be decrypted and those apps are withheld from the BFF. Set --secret-keys.",
+    );
 
   let wasm: { bytes: Buffer; sha256: string } | undefined;
   if (cfg.wasmFile) {
@@ -155,7 +168,8 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
   const xdsPort = await bindGrpc(ads, cfg.xds.address, cfg.xds.port);
 
   const api = new grpc.Server({ "grpc.max_receive_message_length": 1 << 20 });
-  addApiService(api, { store, auth, status, metrics, log });
+  addApiService(api, { store, auth, secrets, bffAuth, status, metrics, log });
+  addBffDirectory(api, { store, secrets, adminAuth: auth, bffAuth, metrics, log });
   const apiCreds = cfg.apiTls
     ? grpc.ServerCredentials.createSsl(
         cfg.apiTls.clientCa ?? null,

@@ -535,7 +535,10 @@ describe("registration API refusals", () => {
     );
     expect(u.spec.oidc.clientSecretStatus).toBe(a.spec.oidc.clientSecretStatus);
     expect(u.revision).toBeGreaterThan(a.revision);
-    expect(srv.store.snapshot().apps.find((x) => x.spec.id === "base")?.clientSecret).toBe("s3cr3t-value");
+    // Kept, and sealed: the store only ever holds ciphertext.
+    const stored = srv.store.snapshot().apps.find((x) => x.spec.id === "base")?.clientSecret;
+    expect(stored).toMatch(/^sgenc1:/);
+    expect(stored).not.toContain("s3cr3t-value");
   });
 
   it("watch streams ADDED, MODIFIED and DELETED", async () => {

@@ -1,13 +1,14 @@
 // Domain records -> wire messages. Secrets never leave: only a status string.
 import { create } from "@bufbuild/protobuf";
 import { type App, AppSchema } from "../../protos/gen/sessiongate/v1/apps_pb.js";
+import type { SecretBox } from "../registry/secrets.js";
 import type { AppRecord, HostPort } from "../registry/types.js";
-import { secretStatus } from "../registry/validate.js";
 import type { StatusBoard } from "./status.js";
 
 const hp = (h: HostPort) => (h.host.includes(":") ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`);
 
-export function toWire(rec: AppRecord, status?: StatusBoard): App {
+/** `secrets` opens the stored (sealed) secret only to show its sha256 status. */
+export function toWire(rec: AppRecord, secrets: SecretBox, status?: StatusBoard): App {
   const s = rec.spec;
   const st = status?.appStatus(s.id, rec.revision);
   return create(AppSchema, {
@@ -20,7 +21,10 @@ export function toWire(rec: AppRecord, status?: StatusBoard): App {
         clientId: s.oidc.clientId,
         scopes: s.oidc.scopes,
         clientSecret: "",
-        clientSecretStatus: secretStatus(rec.clientSecret),
+        clientSecretStatus: secrets.status(s.id, rec.clientSecret),
+        publicOrigin: s.oidc.publicOrigin ?? "",
+        postLogoutRedirectUri: s.oidc.postLogoutRedirectUri ?? "",
+        authParams: s.oidc.authParams ?? {},
       },
       session: {
         mode: s.session.mode,

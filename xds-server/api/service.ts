@@ -10,6 +10,7 @@ import {
   type WatchAppsRequest,
 } from "../../protos/gen/sessiongate/v1/apps_pb.js";
 import type { Metrics } from "../metrics.js";
+import type { SecretBox } from "../registry/secrets.js";
 import type { Store } from "../registry/store.js";
 import { RegistryError } from "../registry/types.js";
 import { validateApp } from "../registry/validate.js";
@@ -23,6 +24,10 @@ const ID_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export interface ApiDeps {
   store: Store;
   auth: TokenAuth;
+  /** Seals client secrets before the store sees them; opens them for the status only. */
+  secrets: SecretBox;
+  /** The BFF's tokens: recognised here only to answer PERMISSION_DENIED. */
+  bffAuth?: TokenAuth;
   status?: StatusBoard;
   metrics?: Metrics;
   log: { info: (o: object, m: string) => void; error: (o: object, m: string) => void };
@@ -52,7 +57,18 @@ function checkId(id: string): string {
 }
 
 export function addApiService(server: grpc.Server, deps: ApiDeps): void {
-  const { store, auth, status, metrics, log } = deps;
+  const { store, auth, secrets, bffAuth, status, metrics, log } = deps;
+  const wire = (rec: Parameters<typeof toWire>[0]) => toWire(rec, secrets, status);
+  /** Admin token -> null; the BFF token -> PERMISSION_DENIED (it reads, never writes); else UNAUTHENTICATED. */
+  const denied = (md: grpc.Metadata): [grpc.status, string] | null => {
+    if (auth.check(md)) return null;
+    if (bffAuth?.check(md))
+      return [grpc.status.PERMISSION_DENIED, "the BFF token may only call sessiongate.v1.BffDirectory"];
+    return [grpc.status.UNAUTHENTICATED, "missing or invalid bearer token"];
+  };
+  /** A secret given on the wire is sealed; an empty one keeps the stored (sealed) value. */
+  const seal = (id: string, given: string | undefined, validated: string) =>
+    given ? secrets.seal(id, validated) : validated;
 
   // biome-ignore lint/suspicious/noExplicitAny: grpc-js unary handler types per method.
   function unary<Req>(name: string, fn: (req: Req) => Promise<any>) {
@@ -63,8 +79,9 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
         if (err) cb({ code, details: err.message }, null);
         else cb(null, res);
       };
-      if (!auth.check(call.metadata)) {
-        done(grpc.status.UNAUTHENTICATED, new Error("missing or invalid bearer token"));
+      const no = denied(call.metadata);
+      if (no) {
+        done(no[0], new Error(no[1]));
         return;
       }
       fn(call.request).then(
@@ -88,9 +105,9 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
   server.addService(AppRegistryDefinition, {
     createApp: unary("CreateApp", async (req: { app?: Parameters<typeof validateApp>[0] }) => {
       const { spec, clientSecret } = validateApp(req.app);
-      const rec = await store.create(spec, clientSecret);
+      const rec = await store.create(spec, seal(spec.id, req.app?.oidc?.clientSecret, clientSecret));
       log.info({ app: spec.id, revision: rec.revision }, "app created");
-      return toWire(rec, status);
+      return wire(rec);
     }),
     updateApp: unary(
       "UpdateApp",
@@ -101,9 +118,13 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
           throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: out of range");
         const existing = find(checkId(req.app?.id ?? ""));
         const { spec, clientSecret } = validateApp(req.app, existing);
-        const rec = await store.update(spec, clientSecret, Number(req.revision));
-        log.info({ app: spec.id, revision: rec.revision }, "app updated");
-        return toWire(rec, status);
+        const sealed = seal(spec.id, req.app?.oidc?.clientSecret, clientSecret);
+        const rec = await store.update(spec, sealed, Number(req.revision));
+        log.info(
+          { app: spec.id, revision: rec.revision, secretChanged: sealed !== existing.clientSecret },
+          "app updated",
+        );
+        return wire(rec);
       },
     ),
     deleteApp: unary("DeleteApp", async (req: { id: string; revision: bigint }) => {
@@ -114,18 +135,19 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
       log.info({ app: req.id, revision }, "app deleted");
       return create(DeleteAppResponseSchema, { revision: BigInt(revision) });
     }),
-    getApp: unary("GetApp", async (req: { id: string }) => toWire(find(checkId(req.id)), status)),
+    getApp: unary("GetApp", async (req: { id: string }) => wire(find(checkId(req.id)))),
     listApps: unary("ListApps", async () => {
       const snap = store.snapshot();
       return create(ListAppsResponseSchema, {
-        apps: snap.apps.map((a) => toWire(a, status)),
+        apps: snap.apps.map(wire),
         revision: BigInt(snap.revision),
       });
     }),
     watchApps: (call: grpc.ServerWritableStream<WatchAppsRequest, AppEvent>) => {
-      if (!auth.check(call.metadata)) {
-        metrics?.apiRequests.inc({ method: "WatchApps", code: "UNAUTHENTICATED" });
-        call.emit("error", { code: grpc.status.UNAUTHENTICATED, details: "missing or invalid bearer token" });
+      const no = denied(call.metadata);
+      if (no) {
+        metrics?.apiRequests.inc({ method: "WatchApps", code: grpc.status[no[0]] });
+        call.emit("error", { code: no[0], details: no[1] });
         return;
       }
       metrics?.apiRequests.inc({ method: "WatchApps", code: "OK" });
@@ -135,7 +157,7 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
             create(AppEventSchema, {
               type: "ADDED",
               id: a.spec.id,
-              app: toWire(a, status),
+              app: wire(a),
               revision: BigInt(a.revision),
             }),
           );
@@ -148,7 +170,7 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
               type: e.type,
               id: e.id,
               revision: BigInt(e.revision),
-              ...(e.app ? { app: toWire(e.app, status) } : {}),
+              ...(e.app ? { app: wire(e.app) } : {}),
             }),
           );
         }

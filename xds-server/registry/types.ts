@@ -18,7 +18,16 @@ export interface AppSpec {
   id: string;
   hosts: string[];
   pathPrefix: string;
-  oidc: { issuer: string; clientId: string; scopes: string[] };
+  oidc: {
+    issuer: string;
+    clientId: string;
+    scopes: string[];
+    /** BFF side (absent: defaults, see BffDirectory): the app's browser origin. */
+    publicOrigin?: string;
+    postLogoutRedirectUri?: string;
+    /** Extra authorization request parameters (e.g. resource). */
+    authParams?: Record<string, string>;
+  };
   session: { mode: SessionMode; cookieName: string; allowedOrigins: string[] };
   upstreams: HostPort[];
   jwt: {
@@ -34,7 +43,10 @@ export interface AppSpec {
 
 export interface AppRecord {
   spec: AppSpec;
-  /** Write-only client secret; stored, never returned by the API. */
+  /**
+   * Write-only client secret, sealed by the API layer (registry/secrets.ts)
+   * before it reaches a store: stores only ever hold ciphertext.
+   */
   clientSecret: string;
   revision: number;
   createdAt: string;

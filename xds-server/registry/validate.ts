@@ -8,7 +8,15 @@ export interface RawAppSpec {
   id?: string;
   hosts?: string[];
   pathPrefix?: string;
-  oidc?: { issuer?: string; clientId?: string; clientSecret?: string; scopes?: string[] };
+  oidc?: {
+    issuer?: string;
+    clientId?: string;
+    clientSecret?: string;
+    scopes?: string[];
+    publicOrigin?: string;
+    postLogoutRedirectUri?: string;
+    authParams?: { [k: string]: string };
+  };
   session?: { mode?: string; cookieName?: string; allowedOrigins?: string[] };
   upstreams?: string[];
   jwt?: {
@@ -127,6 +135,46 @@ function noDuplicates(field: string, a: string[]): void {
   }
 }
 
+/** Authorization parameters the BFF sets itself; an app may not override them. */
+const RESERVED_AUTH_PARAMS = new Set([
+  "client_id",
+  "client_secret",
+  "code_challenge",
+  "code_challenge_method",
+  "nonce",
+  "redirect_uri",
+  "request",
+  "request_uri",
+  "response_mode",
+  "response_type",
+  "scope",
+  "state",
+]);
+
+/** The BFF side of the OIDC client: public origin, post-logout URI, extra auth params. */
+function bffClient(o: NonNullable<RawAppSpec["oidc"]>): Partial<AppSpec["oidc"]> {
+  const out: Partial<AppSpec["oidc"]> = {};
+  if (o.publicOrigin) {
+    url("oidc.public_origin", o.publicOrigin, true);
+    const origin = new URL(o.publicOrigin).origin;
+    if (origin !== o.publicOrigin.replace(/\/$/, ""))
+      bad("oidc.public_origin", "must be an origin (scheme://host[:port], no path)");
+    out.publicOrigin = origin;
+  }
+  const post = url("oidc.post_logout_redirect_uri", o.postLogoutRedirectUri, false);
+  if (post) out.postLogoutRedirectUri = post;
+  const params = Object.entries(o.authParams ?? {});
+  if (params.length > 16) bad("oidc.auth_params", "at most 16 entries");
+  for (const [k, v] of params) {
+    const f = `oidc.auth_params.${k.slice(0, 64)}`;
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(k)) bad(f, "invalid parameter name");
+    if (RESERVED_AUTH_PARAMS.has(k)) bad(f, "set by the BFF itself");
+    str(f, v, 512);
+  }
+  if (params.length) out.authParams = Object.fromEntries(params);
+  return out;
+}
+
 /**
  * Validates and normalises an app spec. `existing` is the stored record on
  * update (an empty client_secret then keeps the stored one).
@@ -243,7 +291,7 @@ export function validateApp(
       id,
       hosts,
       pathPrefix,
-      oidc: { issuer, clientId, scopes },
+      oidc: { issuer, clientId, scopes, ...bffClient(o) },
       session: { mode, cookieName, allowedOrigins },
       upstreams,
       jwt: { issuer: jwtIssuer, audiences, remoteJwksUri, claimHeaders, jwksCacheDurationS },
