@@ -49,6 +49,7 @@ export function toWire(rec: AppRecord, secrets: SecretBox, status?: StatusBoard)
           }
         : {}),
       ...(s.sidecar ? { sidecar: { service: s.sidecar.service, inboundPort: s.sidecar.inboundPort } } : {}),
+      publicPaths: s.publicPaths ?? [],
     },
     revision: BigInt(rec.revision),
     createdAt: rec.createdAt,

@@ -39,6 +39,8 @@ export interface AppSpec {
   };
   extAuthz?: HostPort & { timeoutMs: number; failMode: FailMode };
   sidecar?: { service: string; inboundPort: number };
+  /** Paths served without a session or JWT: "/x" exact, "/x/*" prefix (absent: none). */
+  publicPaths?: string[];
 }
 
 export interface AppRecord {

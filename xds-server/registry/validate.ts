@@ -28,6 +28,7 @@ export interface RawAppSpec {
   };
   extAuthz?: { target?: string; timeoutMs?: number; failMode?: string };
   sidecar?: { service?: string; inboundPort?: number };
+  publicPaths?: string[];
 }
 
 const ID_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -38,6 +39,10 @@ const HEADER_RE = /^[a-z0-9][a-z0-9-]{0,127}$/;
 const COOKIE_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 const SCOPE_RE = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** A public path without its "/*": URL path characters but no '%' (one spelling per path) and no '*'. */
+const PUBLIC_PATH_RE = /^\/[A-Za-z0-9._~!$&'()+,;=:@/-]{0,255}$/;
+/** Default BFF route prefix (xds-server --bff-prefix). */
+export const DEFAULT_BFF_PREFIX = "/auth";
 /** Headers a JWT claim may not overwrite: routing, auth and hop-by-hop. */
 const RESERVED_HEADERS = new Set([
   "authorization",
@@ -135,6 +140,43 @@ function noDuplicates(field: string, a: string[]): void {
   }
 }
 
+/** `path` is `base` or below it ("/" contains everything). */
+export function pathWithin(path: string, base: string): boolean {
+  return path === base || path.startsWith(base === "/" ? "/" : `${base}/`);
+}
+
+/**
+ * public_paths: "/x" exact or "/x/*" prefix, under path_prefix and never over
+ * the BFF routes (<path_prefix><bffPrefix>, which read the session cookie).
+ */
+function publicPaths(raw: string[] | undefined, pathPrefix: string, bffPrefix: string): string[] {
+  const bff = (pathPrefix === "/" ? "" : pathPrefix) + bffPrefix;
+  const out = list("public_paths", raw, 0, 64).map((p, i) => {
+    const f = `public_paths[${i}]`;
+    if (typeof p !== "string" || p.length === 0) bad(f, "required");
+    if (p.length > 256) bad(f, "longer than 256 characters");
+    if (hasControl(p)) bad(f, "contains control characters");
+    if (!p.startsWith("/")) bad(f, "must start with '/'");
+    if (p.includes("?") || p.includes("#")) bad(f, "must be a path (no query or fragment)");
+    const prefix = p.endsWith("/*");
+    const base = prefix ? p.slice(0, -2) || "/" : p;
+    if (base.includes("*")) bad(f, "'*' is only allowed as a trailing \"/*\"");
+    if (!PUBLIC_PATH_RE.test(base)) bad(f, "must contain only URL path characters (no '%')");
+    if (/(^|\/)\.\.?(\/|$)/.test(base) || base.includes("//"))
+      bad(f, "must be normalised (no '.', '..' or '//')");
+    if (!pathWithin(base, pathPrefix)) bad(f, `must lie under path_prefix ${pathPrefix}`);
+    if (pathWithin(base, bff) || (prefix && pathWithin(bff, base)))
+      bad(f, `must not overlap the BFF routes ${bff}`);
+    return p;
+  });
+  const seen = new Set<string>();
+  for (const [i, p] of out.entries()) {
+    if (seen.has(p)) bad(`public_paths[${i}]`, `duplicate ${JSON.stringify(p)}`);
+    seen.add(p);
+  }
+  return out;
+}
+
 /** Authorization parameters the BFF sets itself; an app may not override them. */
 const RESERVED_AUTH_PARAMS = new Set([
   "client_id",
@@ -182,6 +224,7 @@ function bffClient(o: NonNullable<RawAppSpec["oidc"]>): Partial<AppSpec["oidc"]>
 export function validateApp(
   raw: RawAppSpec | undefined,
   existing?: AppRecord,
+  bffPrefix = DEFAULT_BFF_PREFIX,
 ): { spec: AppSpec; clientSecret: string } {
   if (!raw) bad("app", "required");
   const id = raw.id ?? "";
@@ -286,6 +329,8 @@ export function validateApp(
     sidecar = { service: sc.service, inboundPort: port("sidecar.inbound_port", sc.inboundPort ?? 0) };
   }
 
+  const pub = publicPaths(raw.publicPaths, pathPrefix, bffPrefix);
+
   return {
     spec: {
       id,
@@ -297,6 +342,7 @@ export function validateApp(
       jwt: { issuer: jwtIssuer, audiences, remoteJwksUri, claimHeaders, jwksCacheDurationS },
       ...(extAuthz ? { extAuthz } : {}),
       ...(sidecar ? { sidecar } : {}),
+      ...(pub.length ? { publicPaths: pub } : {}),
     },
     clientSecret,
   };
