@@ -69,6 +69,8 @@ const apps: AppRecord[] = [
       pathPrefix: "/",
       upstreams: ["10.0.0.1:8080", "10.0.0.2:8080"],
       jwt: jwt("https://op.test", "https://op.test/jwks", [{ claim: "sub", header: "x-user" }]),
+      // "/api/docs" lies in app "api"'s prefix on this host: never routed as shop's.
+      publicPaths: ["/", "/index.html", "/assets/*", "/api/docs"],
     },
     3,
   ),
@@ -92,6 +94,7 @@ const apps: AppRecord[] = [
       upstreams: ["10.0.0.9:80"],
       jwt: jwt("http://127.0.0.1:9000", "http://127.0.0.1:9000/jwks.json"),
       sidecar: { service: "any-svc", inboundPort: 15001 },
+      publicPaths: ["/public/health"],
     },
     7,
   ),
@@ -160,11 +163,15 @@ describe("translate", () => {
     const vh = r.virtual_hosts.find((v: { domains: string[] }) => v.domains.includes("shop.example.com"));
     const names = vh.routes.map((x: { name: string }) => x.name);
     expect(names).toEqual([
+      "sg_public_any_0",
       "sg_bff_any",
+      "sg_public_shop_1",
       "sg_bff_api",
+      "sg_public_shop_2",
       "sg_app_any",
       "sg_bff_shop",
       "sg_app_api",
+      "sg_public_shop_0",
       "sg_app_shop",
     ]);
     const bff = vh.routes.find((x: { name: string }) => x.name === "sg_bff_api");
@@ -172,7 +179,39 @@ describe("translate", () => {
     expect(bff.typed_per_filter_config["envoy.filters.http.jwt_authn"].disabled).toBe(true);
     expect(JSON.stringify(r)).not.toContain("sessiongate_bff_internal");
     const wild = r.virtual_hosts.find((v: { domains: string[] }) => v.domains.includes("*"));
-    expect(wild.routes.map((x: { name: string }) => x.name)).toEqual(["sg_bff_any", "sg_app_any"]);
+    expect(wild.routes.map((x: { name: string }) => x.name)).toEqual([
+      "sg_public_any_0",
+      "sg_bff_any",
+      "sg_app_any",
+    ]);
+  });
+
+  it("public paths: before the JWT route, no wasm/jwt_authn/ext_authz, cookie removed; never inside another app's prefix", () => {
+    const r = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[PUSH_ORDER[3]][0]
+      .json as J;
+    const vh = r.virtual_hosts.find((v: { domains: string[] }) => v.domains.includes("shop.example.com"));
+    const byName = (n: string) => vh.routes.find((x: { name: string }) => x.name === n);
+    expect(byName("sg_public_shop_0").match).toEqual({ path: "/" });
+    expect(byName("sg_public_shop_2").match).toEqual({ prefix: "/assets/" });
+    const pub = byName("sg_public_shop_1");
+    expect(pub.match).toEqual({ path: "/index.html" });
+    expect(pub.route.cluster).toBe("sg_app_shop");
+    expect(pub.request_headers_to_remove).toEqual(["cookie", "authorization"]);
+    const pf = pub.typed_per_filter_config;
+    expect(pf["envoy.filters.http.wasm"].disabled).toBe(true);
+    expect(pf["envoy.filters.http.jwt_authn"].disabled).toBe(true);
+    expect(pf["envoy.filters.http.ext_authz.api"].disabled).toBe(true);
+    // shop's "/api/docs" is app api's on this host (longer prefix): not routed as public.
+    expect(JSON.stringify(vh.routes)).not.toContain("/api/docs");
+    // Sidecars honour public paths too (the gateway forwards those requests without a JWT).
+    const sc = translate(snap, cfg, { kind: "sidecar", service: "any-svc", address: "127.0.0.1" })[
+      PUSH_ORDER[3]
+    ][0].json as J;
+    const scRoutes = sc.virtual_hosts[0].routes;
+    expect(scRoutes.map((x: { name: string }) => x.name)).toEqual(["sg_public_any_0", "sg_app_any"]);
+    expect(scRoutes[0].typed_per_filter_config["envoy.filters.http.jwt_authn"].disabled).toBe(true);
+    expect(scRoutes[0].typed_per_filter_config["envoy.filters.http.wasm"]).toBeUndefined();
+    expect(scRoutes[0].request_headers_to_remove).toContain("cookie");
   });
 
   it("wasm plugin configuration follows the contract", () => {

@@ -16,5 +16,10 @@ export const extAuthzFilterName = (id: string) => `envoy.filters.http.ext_authz.
 export const sidecarListener = (id: string) => `sg_sidecar_${id}`;
 export const sidecarRoutes = (id: string) => `sg_sidecar_${id}`;
 
+/** Route header naming the app (overwrites any client value). */
+export const appHeader = (id: string) => [
+  { header: { key: "x-sessiongate-app", value: id }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+];
+
 export const JWT_FILTER = "envoy.filters.http.jwt_authn";
 export const WASM_FILTER = "envoy.filters.http.wasm";

@@ -1,16 +1,28 @@
 // RouteConfigurations. Gateway: one virtual host per distinct host; per app a
 // BFF route (<prefix>/auth -> BFF public, no JWT) and an app route (-> the
-// app's upstreams, JWT required). Longest prefix first; apps on host "*" are
-// also copied into every specific host so a specific host does not hide them.
+// app's upstreams, JWT required), preceded by its public paths (public.ts).
+// Longest prefix first; apps on host "*" are also copied into every specific
+// host so a specific host does not hide them.
 import type { AppRecord } from "../registry/types.js";
 import { extAuthzPerRoute } from "./extauthz.js";
 import { jwtPerRoute } from "./jwt.js";
-import { appCluster, BFF_PUBLIC, GATEWAY_ROUTES, JWT_FILTER, sidecarRoutes, WASM_FILTER } from "./names.js";
+import {
+  appCluster,
+  appHeader,
+  BFF_PUBLIC,
+  GATEWAY_ROUTES,
+  JWT_FILTER,
+  sidecarRoutes,
+  WASM_FILTER,
+} from "./names.js";
+import { publicRoutes, type Region } from "./public.js";
 import { type Json, type Resource, type TranslateConfig, TYPE } from "./types.js";
 
 interface RouteEntry {
   prefix: string;
   json: Json;
+  /** Public routes win ties: "/app" exact public beats the "/app" app route. */
+  public?: boolean;
 }
 
 function match(prefix: string): Json {
@@ -18,17 +30,29 @@ function match(prefix: string): Json {
   return prefix === "/" ? { prefix: "/" } : { path_separated_prefix: prefix };
 }
 
-const appHeader = (id: string) => [
-  { header: { key: "x-sessiongate-app", value: id }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
-];
-
 export function joinPrefix(appPrefix: string, bffPrefix: string): string {
   return (appPrefix === "/" ? "" : appPrefix) + bffPrefix;
 }
 
-function appRoutes(rec: AppRecord, all: AppRecord[], cfg: TranslateConfig | null): RouteEntry[] {
+/** The path regions the apps of one virtual host route: their prefixes and BFF routes. */
+function regionsOf(apps: AppRecord[], cfg: TranslateConfig | null): Region[] {
+  return apps.flatMap(({ spec }) => [
+    { app: spec.id, prefix: spec.pathPrefix },
+    ...(cfg ? [{ app: spec.id, prefix: joinPrefix(spec.pathPrefix, cfg.bff.prefix) }] : []),
+  ]);
+}
+
+function appRoutes(
+  rec: AppRecord,
+  all: AppRecord[],
+  cfg: TranslateConfig | null,
+  regions: Region[],
+): RouteEntry[] {
   const { spec } = rec;
   const out: RouteEntry[] = [];
+  const ownBff = cfg ? joinPrefix(spec.pathPrefix, cfg.bff.prefix) : null;
+  for (const r of publicRoutes(rec, regions, { ownBff, all, wasm: cfg !== null }))
+    out.push({ prefix: r.sortKey, json: r.json, public: true });
   if (cfg) {
     const p = joinPrefix(spec.pathPrefix, cfg.bff.prefix);
     out.push({
@@ -65,7 +89,10 @@ function sortRoutes(entries: RouteEntry[]): Json[] {
   // Stable: longer prefixes first; among equals, specific-host entries came first.
   return entries
     .map((e, i) => ({ e, i }))
-    .sort((a, b) => b.e.prefix.length - a.e.prefix.length || a.i - b.i)
+    .sort(
+      (a, b) =>
+        b.e.prefix.length - a.e.prefix.length || Number(!!b.e.public) - Number(!!a.e.public) || a.i - b.i,
+    )
     .map(({ e }) => e.json);
 }
 
@@ -82,7 +109,9 @@ export function gatewayRoutes(apps: AppRecord[], cfg: TranslateConfig): Resource
   const virtualHosts = hosts.map((h) => {
     const own = byHost.get(h) ?? [];
     const extra = h === "*" ? [] : wildcard.filter((w) => !own.includes(w));
-    const entries = [...own, ...extra].flatMap((a) => appRoutes(a, apps, cfg));
+    const here = [...own, ...extra];
+    const regions = regionsOf(here, cfg);
+    const entries = here.flatMap((a) => appRoutes(a, apps, cfg, regions));
     return {
       name: `sg_vh_${h.replace(/[^A-Za-z0-9.-]/g, "_")}`,
       domains: domains(h),
@@ -104,7 +133,7 @@ export function sidecarRouteConfig(app: AppRecord): Resource {
     json: {
       name,
       virtual_hosts: [
-        { name: "sg_vh_inbound", domains: ["*"], routes: sortRoutes(appRoutes(app, [app], null)) },
+        { name: "sg_vh_inbound", domains: ["*"], routes: sortRoutes(appRoutes(app, [app], null, [])) },
       ],
       validate_clusters: false,
     },
