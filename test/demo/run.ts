@@ -3,9 +3,9 @@
 // 3 Redis unavailable (the BFF cannot run without it).
 import { parseArgs } from "node:util";
 import { stopAll } from "../harness/index.js";
-import { DemoError, startDemoStack } from "./stack.js";
+import { type DemoAppOptions, DemoError, startDemoStack } from "./stack.js";
 
-const USAGE = `Usage: npm run demo [-- --port N] [-- --help]
+const USAGE = `Usage: npm run demo [-- --port N] [-- --app ID[:MODE] ...] [-- --help]
 
 Starts the sessiongate demo on this machine: Redis, a demo OpenID Provider, the
 BFF, the xds-server, a demo SPA + API and Envoy (configured only over ADS by the
@@ -15,6 +15,9 @@ URL to open and the test user. Ctrl-C stops everything.
 Options:
   --port N         gateway port (env DEMO_PORT; default 8080 if free, else a free port)
   --cache-ttl S    wasm token-cache bound in seconds: a logout reaches the edge within it (default 5)
+  --app ID[:MODE]  an app on the gateway, MODE bff (default) or tokenExchange. Repeat it for
+                   several (micro-frontends): each then gets host ID.localhost, and always its
+                   own OP client, cookie and upstream. Default: one bff app "demo" on localhost.
   -h, --help       this text
 
 External provider instead of the demo OP (see test/demo/README.md):
@@ -28,12 +31,13 @@ Exit codes: 0 stopped, 1 start-up failure, 2 bad option, 3 no Redis.
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
 async function main(): Promise<void> {
-  let values: { port?: string; "cache-ttl"?: string; help?: boolean };
+  let values: { port?: string; "cache-ttl"?: string; app?: string[]; help?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
         port: { type: "string" },
         "cache-ttl": { type: "string" },
+        app: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -54,6 +58,18 @@ async function main(): Promise<void> {
     process.stderr.write(`demo: --port must be a port, --cache-ttl a whole number of seconds\n\n${USAGE}`);
     process.exit(2);
   }
+  let apps: DemoAppOptions[] | undefined;
+  if (values.app) {
+    apps = [];
+    for (const arg of values.app) {
+      const [id, mode = "bff"] = arg.split(":");
+      if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(id) || (mode !== "bff" && mode !== "tokenExchange")) {
+        process.stderr.write(`demo: --app ${arg}: want ID[:bff|tokenExchange], ID [a-z0-9-]\n\n${USAGE}`);
+        process.exit(2);
+      }
+      apps.push({ id, mode });
+    }
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -68,11 +84,14 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
 
   say("sessiongate demo: starting the local stack…");
-  const stack = await startDemoStack({ port, cacheMaxTtlS: cacheTtl, log: say });
+  const stack = await startDemoStack({ port, cacheMaxTtlS: cacheTtl, apps, log: say });
   say("");
   say("  ┌──────────────────────────────────────────────────────────────");
-  say(`  │ Open      ${stack.loginUrl}`);
-  say(`  │           (logs in, then shows the SPA at ${stack.url})`);
+  for (const app of stack.apps) {
+    const label = stack.apps.length > 1 ? ` (app ${app.id}, ${app.mode})` : "";
+    say(`  │ Open      ${app.loginUrl}${label}`);
+    say(`  │           (logs in, then shows the SPA at ${app.url})`);
+  }
   if (stack.user) say(`  │ Log in as ${stack.user.username} / ${stack.user.password}`);
   else say("  │ Log in with a user of your provider");
   say(

@@ -3,11 +3,11 @@
 // SPA+API, and Envoy configured only over ADS, with the demo app registered
 // through the registration API (the real `sessiongate` CLI).
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RunningBff, startBff, validateConfig } from "../../bff/index.js";
+import { type RunningBff, startBff } from "../../bff/index.js";
 import {
   type EnvoyHandle,
   freePort,
@@ -17,7 +17,6 @@ import {
   REPO_ROOT,
   type RedisHandle,
   redisBin,
-  renderTemplate,
   runCli,
   startEnvoy,
   startOP,
@@ -26,10 +25,20 @@ import {
   stopAll,
   waitFor,
 } from "../harness/index.js";
+import {
+  DEFAULT_APP_ID,
+  type DemoAppOptions,
+  type DemoAppSpec,
+  opClient,
+  registrationYaml,
+  resolveApps,
+} from "./apps.js";
+import { demoBffConfig } from "./bff-config.js";
 import { type ExternalIdp, externalIdpFromEnv } from "./idp.js";
 import { type DemoServer, startDemoServer } from "./server.js";
 
-export const APP_ID = "demo";
+export type { DemoAppOptions, DemoMode } from "./apps.js";
+export const APP_ID = DEFAULT_APP_ID;
 const BFF_PREFIX = "/auth";
 
 export class DemoError extends Error {
@@ -48,26 +57,43 @@ export interface DemoOptions {
   cacheMaxTtlS?: number;
   /** An external provider instead of the demo OP (default: from DEMO_ISSUER etc.). */
   idp?: ExternalIdp | null;
+  /**
+   * The apps on the gateway (default one bff-mode app "demo" on `localhost`).
+   * Each gets its own host (`<id>.localhost` when there are several), OP
+   * client, cookie, BFF app and demo upstream.
+   */
+  apps?: DemoAppOptions[];
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
 
+/** One app of the stack: its addresses, cookie and OP client, and its upstream. */
+export interface DemoApp extends DemoAppSpec {
+  /** The app's demo SPA + API upstream (its `requests` are what it received). */
+  demo: DemoServer;
+}
+
 export interface DemoStack {
-  /** The URL to open: the gateway's SPA. */
+  /** The first app's URLs, cookie and upstream (the single-app API). */
   url: string;
-  /** Starts a login and comes back to the SPA. */
   loginUrl: string;
   origin: string;
-  gatewayPort: number;
-  user: { username: string; password: string } | null;
   appId: string;
   cookieName: string;
+  demo: DemoServer;
+  /** Every app, in the order given. */
+  apps: DemoApp[];
+  /** The app with this id (throws when there is none). */
+  app(id: string): DemoApp;
+  gatewayPort: number;
+  user: { username: string; password: string } | null;
   op: OpHandle | null;
   redis: RedisHandle;
   bff: RunningBff;
-  demo: DemoServer;
   envoy: EnvoyHandle;
   xds: { apiAddress: string; token: string; xdsPort: number; httpPort: number };
+  /** The wasm token-cache bound the gateway runs with, in seconds. */
+  cacheMaxTtlS: number;
   stop(): Promise<void>;
 }
 
@@ -91,90 +117,78 @@ async function gatewayPort(opt?: number): Promise<number> {
   return (await portIsFree(8080)) ? 8080 : freePort();
 }
 
+function requireRedis(): void {
+  // The BFF keeps sessions only in Redis: without it there is no demo to run.
+  if (process.env.SESSIONGATE_HARNESS === "containers") return;
+  try {
+    redisBin();
+  } catch (err) {
+    throw new DemoError(
+      `!!! ${(err as Error).message}\n!!! The xds-server could run with its in-memory registry, but the BFF ` +
+        "stores sessions only in Redis and cannot start without it, so the demo cannot run. " +
+        "Install redis-server (apt-get install redis-server) or set REDIS_SERVER_BIN.",
+      3,
+    );
+  }
+}
+
 export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack> {
   const t0 = Date.now();
   const say = opts.log ?? (() => {});
   const idp = opts.idp === undefined ? externalIdpFromEnv() : opts.idp;
-  // The BFF keeps sessions only in Redis: without it there is no demo to run.
-  if (process.env.SESSIONGATE_HARNESS !== "containers") {
-    try {
-      redisBin();
-    } catch (err) {
-      throw new DemoError(
-        `!!! ${(err as Error).message}\n!!! The xds-server could run with its in-memory registry, but the BFF ` +
-          "stores sessions only in Redis and cannot start without it, so the demo cannot run. " +
-          "Install redis-server (apt-get install redis-server) or set REDIS_SERVER_BIN.",
-        3,
-      );
-    }
-  }
+  requireRedis();
   const port = await gatewayPort(opts.port);
-  const origin = `http://localhost:${port}`;
-  const host = `localhost:${port}`;
-  const authBase = `${origin}${BFF_PREFIX}/${APP_ID}`;
-  const loginUrl = `${authBase}/login?return_to=%2F`;
+  let specs: DemoAppSpec[];
+  try {
+    specs = resolveApps(opts.apps, port, BFF_PREFIX, idp);
+  } catch (err) {
+    throw new DemoError((err as Error).message, 2);
+  }
 
   const redis = await startRedis();
   say(`  redis        ${redis.url}`);
 
-  const clientId = idp?.clientId ?? "sessiongate-demo";
-  const clientSecret = idp?.clientSecret ?? randomBytes(24).toString("base64url");
+  // The OP is told the BFF's public address (back-channel logout) before the BFF starts.
+  const [publicPort, internalPort] = [await freePort(), await freePort()];
+  const bffPublic = `http://127.0.0.1:${publicPort}`;
   let op: OpHandle | null = null;
   if (!idp) {
-    op = await startOP({
-      clients: [
-        {
-          client_id: clientId,
-          client_secret: clientSecret,
-          redirect_uris: [`${authBase}/callback`],
-          post_logout_redirect_uris: [loginUrl, `${authBase}/logout/callback`],
-          backchannel_logout_uri: `${authBase}/backchannel-logout`,
-          backchannel_logout_session_required: true,
-        },
-      ],
-    });
+    op = await startOP({ clients: specs.map((a) => opClient(a, bffPublic, BFF_PREFIX)) });
     say(`  identity     ${op.issuer} (demo OpenID Provider)`);
   } else {
-    say(`  identity     ${idp.issuer} (external provider, client ${clientId})`);
+    say(`  identity     ${idp.issuer} (external provider, client ${idp.clientId})`);
   }
   const issuer = idp?.issuer ?? op!.issuer;
   const audience = idp?.audience ?? op!.audience;
   const jwksUri = idp?.jwksUri ?? op!.jwksUri;
 
-  const [publicPort, internalPort] = [await freePort(), await freePort()];
   const internalKey = randomBytes(24).toString("base64url");
   const bff = await startBff(
-    validateConfig({
-      log_level: process.env.DEMO_LOG_LEVEL ?? "warn",
-      allow_insecure_issuer: issuer.startsWith("http:"),
-      public: { listen: `127.0.0.1:${publicPort}`, prefix: BFF_PREFIX },
-      internal: { listen: `127.0.0.1:${internalPort}`, key: internalKey },
-      redis: { url: redis.url },
-      keys: { keys: { k1: randomBytes(32).toString("base64") } },
-      apps: [
-        {
-          id: APP_ID,
-          mode: "bff",
-          issuer,
-          client_id: clientId,
-          client_secret: clientSecret,
-          redirect_uri: `${authBase}/callback`,
-          // After logout, straight back to a fresh login: the gateway has no
-          // anonymous route, so the SPA itself is only served to a session.
-          post_logout_redirect_uri: idp ? undefined : loginUrl,
-          scopes: idp?.scopes ?? ["openid", "profile", "email", "offline_access"],
-          auth_params: idp?.authParams ?? {},
-        },
-      ],
+    demoBffConfig({
+      apps: specs,
+      issuer,
+      idp,
+      prefix: BFF_PREFIX,
+      publicPort,
+      internalPort,
+      internalKey,
+      redisUrl: redis.url,
     }),
     { defaultMetrics: false },
   );
   onCleanup(() => bff.close());
   say(`  bff          public ${bff.publicUrl}, internal ${bff.internalUrl}`);
 
-  const demo = await startDemoServer({ appId: APP_ID, bffPrefix: BFF_PREFIX });
-  onCleanup(() => demo.stop());
-  say(`  demo SPA+API ${demo.url}`);
+  const apps: DemoApp[] = [];
+  for (const spec of specs) {
+    // A variable, not a literal: server options the demo server does not
+    // (yet) take are not a type error here.
+    const serverOpts = { appId: spec.id, bffPrefix: BFF_PREFIX, mode: spec.mode };
+    const demo = await startDemoServer(serverOpts);
+    onCleanup(() => demo.stop());
+    apps.push({ ...spec, demo });
+    say(`  demo SPA+API ${demo.url} (app "${spec.id}", ${spec.mode})`);
+  }
 
   const [xdsPort, apiPort, httpPort] = [await freePort(), await freePort(), await freePort()];
   const token = randomBytes(24).toString("base64url");
@@ -215,67 +229,71 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       LISTENER_PORT: port,
     },
   });
-  say(`  envoy        ${origin} (admin ${envoy.adminUrl}), configured over ADS only`);
+  say(`  envoy        http://127.0.0.1:${port} (admin ${envoy.adminUrl}), configured over ADS only`);
 
   const dir = mkdtempSync(join(tmpdir(), "sg-demo-"));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const appFile = join(dir, "demo-app.yaml");
-  writeFileSync(
-    appFile,
-    renderTemplate(readFileSync(join(import.meta.dirname, "demo-app.yaml"), "utf8"), {
-      APP_ID,
-      HOST: host,
-      ISSUER: issuer,
-      CLIENT_ID: clientId,
-      CLIENT_SECRET: clientSecret,
-      UPSTREAM_PORT: demo.port,
-      JWT_ISSUER: idp?.jwtIssuer ?? issuer,
-      AUDIENCE: audience,
-      JWKS_URI: jwksUri,
-    }),
-    { mode: 0o600 },
-  );
   const env = { SESSIONGATE_SERVER: `127.0.0.1:${apiPort}`, SESSIONGATE_TOKEN: token };
-  const reg = await runCli(["apps", "register", "-f", appFile], env);
-  if (reg.code !== 0)
-    throw new DemoError(
-      `sessiongate apps register failed (${reg.code}): ${`${reg.stdout}${reg.stderr}`.trim()}`,
-      1,
-    );
-  say(`  registered   app "${APP_ID}" for ${host} via \`sessiongate apps register -f\``);
+  for (const app of apps) {
+    const appFile = join(dir, `${app.id}-app.yaml`);
+    const yaml = registrationYaml(app, {
+      issuer,
+      jwtIssuer: idp?.jwtIssuer ?? issuer,
+      audience,
+      jwksUri,
+      upstreamPort: app.demo.port,
+    });
+    writeFileSync(appFile, yaml, { mode: 0o600 });
+    const reg = await runCli(["apps", "register", "-f", appFile], env);
+    if (reg.code !== 0)
+      throw new DemoError(
+        `sessiongate apps register failed for "${app.id}" (${reg.code}): ${`${reg.stdout}${reg.stderr}`.trim()}`,
+        1,
+      );
+    say(`  registered   app "${app.id}" for ${app.host} via \`sessiongate apps register -f\``);
+  }
 
-  // Ready when Envoy routes the app: the BFF answers the session route (401
-  // no_session) and jwt_authn guards the SPA (401 without a token).
-  await waitFor(
-    "the gateway serving the demo app",
-    async () => {
-      const s = await hostRequest(
-        port,
-        `${BFF_PREFIX}/${APP_ID}/session`,
-        { host },
-        { timeoutMs: 3000 },
-      ).catch(() => null);
-      return s?.status === 401 && s.body.includes("no_session");
-    },
-    30_000,
-    100,
-  );
+  // Ready when Envoy routes every app: the BFF answers its session route (401 no_session).
+  for (const app of apps) {
+    await waitFor(
+      `the gateway serving app "${app.id}"`,
+      async () => {
+        const s = await hostRequest(
+          port,
+          `${BFF_PREFIX}/${app.id}/session`,
+          { host: app.host },
+          { timeoutMs: 3000 },
+        ).catch(() => null);
+        return s?.status === 401 && s.body.includes("no_session");
+      },
+      30_000,
+      100,
+    );
+  }
   say(`  ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
+  const first = apps[0];
   return {
-    url: `${origin}/`,
-    loginUrl,
-    origin,
+    url: first.url,
+    loginUrl: first.loginUrl,
+    origin: first.origin,
+    appId: first.id,
+    cookieName: first.cookieName,
+    demo: first.demo,
+    apps,
+    app: (id) => {
+      const a = apps.find((x) => x.id === id);
+      if (!a) throw new Error(`no demo app "${id}" (have ${apps.map((x) => x.id).join(", ")})`);
+      return a;
+    },
     gatewayPort: port,
     user: op ? { username: op.users[0].username, password: op.users[0].password } : null,
-    appId: APP_ID,
-    cookieName: `__Host-sg-${APP_ID}`,
     op,
     redis,
     bff,
-    demo,
     envoy,
     xds: { apiAddress: env.SESSIONGATE_SERVER, token, xdsPort, httpPort },
+    cacheMaxTtlS: cacheMaxTtl,
     stop: () => stopAll(false),
   };
 }

@@ -1,0 +1,148 @@
+// The apps of a demo stack: each one its own host on the gateway, OP client,
+// session cookie, BFF app and demo upstream (the micro-frontend case).
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { renderTemplate } from "../harness/index.js";
+import type { ExternalIdp } from "./idp.js";
+
+export type DemoMode = "bff" | "tokenExchange";
+
+export interface DemoAppOptions {
+  /** App id, `[a-z0-9][a-z0-9-]*`: in the BFF paths (`/auth/<id>/…`) and the cookie name. */
+  id: string;
+  /** Session mode (default bff). */
+  mode?: DemoMode;
+  /**
+   * Host name without the port (default `localhost` for a single app, else
+   * `<id>.localhost`). Chromium resolves `*.localhost` to loopback and treats
+   * it as a secure context, so `__Host-` cookies work over plain HTTP there.
+   */
+  host?: string;
+  /** Session cookie (default `__Host-sg-<id>`). */
+  cookieName?: string;
+  /** OP client id (default `sessiongate-demo` for the app "demo", else `sessiongate-<id>`). */
+  clientId?: string;
+}
+
+/** One app as started: where it is and what it is called. */
+export interface DemoAppSpec {
+  id: string;
+  mode: DemoMode;
+  /** `host:port`, the Host header Envoy routes by. */
+  host: string;
+  /** `http://host:port` */
+  origin: string;
+  /** The SPA: `<origin>/` */
+  url: string;
+  /** `<origin>/auth/<id>` */
+  authBase: string;
+  /** Starts a login and comes back to the SPA. */
+  loginUrl: string;
+  cookieName: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export const DEFAULT_APP_ID = "demo";
+const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Fills in the defaults and checks the apps can share one gateway. */
+export function resolveApps(
+  opts: DemoAppOptions[] | undefined,
+  port: number,
+  bffPrefix: string,
+  idp: ExternalIdp | null,
+): DemoAppSpec[] {
+  const list = opts?.length ? opts : [{ id: DEFAULT_APP_ID }];
+  if (idp && list.length > 1)
+    throw new Error("an external provider (DEMO_ISSUER) has one client: run a single app with it");
+  const seen = new Set<string>();
+  return list.map((o) => {
+    if (!ID.test(o.id)) throw new Error(`app id ${JSON.stringify(o.id)}: must match ${ID}`);
+    const hostname = o.host ?? (list.length === 1 ? "localhost" : `${o.id}.localhost`);
+    for (const key of [`id:${o.id}`, `host:${hostname}`]) {
+      if (seen.has(key)) throw new Error(`two demo apps share the ${key.replace(":", " ")}`);
+      seen.add(key);
+    }
+    const host = `${hostname}:${port}`;
+    const origin = `http://${host}`;
+    const authBase = `${origin}${bffPrefix}/${o.id}`;
+    return {
+      id: o.id,
+      mode: o.mode ?? "bff",
+      host,
+      origin,
+      url: `${origin}/`,
+      authBase,
+      loginUrl: `${authBase}/login?return_to=%2F`,
+      cookieName: o.cookieName ?? `__Host-sg-${o.id}`,
+      clientId:
+        idp?.clientId ?? o.clientId ?? (o.id === DEFAULT_APP_ID ? "sessiongate-demo" : `sessiongate-${o.id}`),
+      clientSecret: idp?.clientSecret ?? randomBytes(24).toString("base64url"),
+    };
+  });
+}
+
+/**
+ * Where the OP posts back-channel logouts. Through the gateway when Node can
+ * resolve the host (`localhost`); Node's resolver does not know `*.localhost`
+ * (only browsers map it to loopback), so those go straight to the BFF's public
+ * listener, as a provider on a back network would.
+ */
+export function backchannelUri(app: DemoAppSpec, bffPublic: string, bffPrefix: string): string {
+  return new URL(app.origin).hostname === "localhost"
+    ? `${app.authBase}/backchannel-logout`
+    : `${bffPublic}${bffPrefix}/${app.id}/backchannel-logout`;
+}
+
+/** The app's client at the demo OP (oidc-provider client metadata). */
+export function opClient(app: DemoAppSpec, bffPublic: string, bffPrefix: string) {
+  return {
+    client_id: app.clientId,
+    client_secret: app.clientSecret,
+    redirect_uris: [`${app.authBase}/callback`],
+    post_logout_redirect_uris: [app.loginUrl, `${app.authBase}/logout/callback`],
+    backchannel_logout_uri: backchannelUri(app, bffPublic, bffPrefix),
+    backchannel_logout_session_required: true,
+  };
+}
+
+export interface RegistrationVars {
+  issuer: string;
+  jwtIssuer: string;
+  audience: string;
+  jwksUri: string;
+  upstreamPort: number;
+}
+
+/**
+ * The app's AppSpec YAML for `sessiongate apps register -f`: test/demo/demo-app.yaml
+ * filled in, then the per-app fields (mode, cookie, allowed origins) set on the
+ * parsed document, so they hold whatever placeholders the template has.
+ */
+export function registrationYaml(app: DemoAppSpec, v: RegistrationVars): string {
+  const text = renderTemplate(readFileSync(join(import.meta.dirname, "demo-app.yaml"), "utf8"), {
+    APP_ID: app.id,
+    HOST: app.host,
+    MODE: app.mode,
+    COOKIE_NAME: app.cookieName,
+    ORIGIN: app.origin,
+    ISSUER: v.issuer,
+    CLIENT_ID: app.clientId,
+    CLIENT_SECRET: app.clientSecret,
+    UPSTREAM_PORT: v.upstreamPort,
+    JWT_ISSUER: v.jwtIssuer,
+    AUDIENCE: v.audience,
+    JWKS_URI: v.jwksUri,
+  });
+  const doc = parse(text) as { session?: Record<string, unknown> };
+  doc.session = { ...doc.session, mode: app.mode, cookie_name: app.cookieName };
+  // The registry defaults to https://<host>; the demo is plain http, so its
+  // same-origin POSTs carry an http Origin. The registry takes http only for
+  // localhost / 127.0.0.1 / [::1] (not *.localhost): there the filter keeps
+  // its https default and the app's own unsafe API calls get 403.
+  if (new URL(app.origin).hostname === "localhost") doc.session.allowed_origins = [app.origin];
+  return stringify(doc);
+}
