@@ -1,10 +1,15 @@
 // The demo SPA + API upstream: one small node:http server behind the gateway.
-// `/` is a vanilla-JS page driven by the BFF's `/auth/<app>/session`;
-// `/api/whoami` answers with what the upstream received (claim headers and the
-// validated token's claims, never the token itself, so the page never holds
-// one: invariant 1). Every request is recorded for the browser test.
+// `/` is the SPA shell (test/demo/static/): it imports the BFF's browser
+// client (`<prefix>/<app>/client.js`, through the gateway) and works in either
+// session mode. `/api/whoami` answers with what the upstream received: the
+// claim headers and the claims of the token jwt_authn validated, never the
+// token itself. Every request is recorded for the browser tests.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { renderTemplate } from "../harness/index.js";
 
 export interface DemoRequest {
   method: string;
@@ -19,43 +24,47 @@ export interface DemoServer {
   stop(): Promise<void>;
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** The paths the SPA shell needs before login (the app's public_paths). */
+export const SHELL_PATHS = ["/", "/index.html", "/static/*"];
 
-function page(appId: string, bffPrefix: string): string {
-  const auth = `${bffPrefix}/${appId}`;
-  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>sessiongate demo</title>
-<style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}
-button{padding:.5rem 1rem;margin-right:.5rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style></head>
-<body><h1>sessiongate demo</h1>
-<p id="status">Checking your session…</p>
-<div id="anon" hidden><button id="login">Log in</button></div>
-<div id="user" hidden><button id="whoami">Call /api/whoami</button>
-<form id="logout-form" method="post" action="${esc(auth)}/logout" style="display:inline"><button id="logout" type="submit">Log out</button></form></div>
-<pre id="out"></pre>
-<script>
-const AUTH = ${JSON.stringify(auth)};
-const $ = (id) => document.getElementById(id);
-async function render() {
-  // The browser only holds an HttpOnly session cookie; the BFF says who it is.
-  const r = await fetch(AUTH + "/session", { credentials: "same-origin" });
-  if (r.status !== 200) {
-    $("status").textContent = "You are not logged in.";
-    $("anon").hidden = false; $("user").hidden = true;
-    return;
-  }
-  const s = await r.json();
-  $("status").textContent = "Logged in as " + (s.user && s.user.name ? s.user.name : s.sub) + " (" + s.sub + ")";
-  $("status").dataset.sub = s.sub;
-  $("anon").hidden = true; $("user").hidden = false;
-}
-$("login").onclick = () => { location.href = AUTH + "/login?return_to=" + encodeURIComponent(location.pathname); };
-$("whoami").onclick = async () => {
-  const r = await fetch("/api/whoami", { credentials: "same-origin" });
-  $("out").textContent = r.status + "\\n" + JSON.stringify(await r.json().catch(() => null), null, 2);
-  $("out").dataset.status = String(r.status);
+const STATIC_DIR = join(import.meta.dirname, "static");
+const TYPES: Record<string, string> = {
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
 };
-render().catch((e) => { $("status").textContent = "error: " + e; });
-</script></body></html>`;
+
+interface Asset {
+  type: string;
+  body: Buffer;
+  headers?: Record<string, string>;
+}
+
+function shell(appId: string, bffPrefix: string): Asset {
+  // App ids and prefixes are [A-Za-z0-9._~/-] (BFF config): safe inside the JSON string.
+  const html = renderTemplate(readFileSync(join(STATIC_DIR, "index.html"), "utf8"), {
+    CLIENT_URL: `${bffPrefix}/${appId}/client.js`,
+  });
+  // Scripts only from this origin (the gateway: the SPA and the BFF's client)
+  // plus the inline import map, pinned by its hash.
+  const importMap = /<script type="importmap">([^<]*)<\/script>/.exec(html)?.[1] ?? "";
+  const mapHash = createHash("sha256").update(importMap).digest("base64");
+  const csp = [
+    "default-src 'self'",
+    `script-src 'self' 'sha256-${mapHash}'`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+  return {
+    type: "text/html; charset=utf-8",
+    body: Buffer.from(html),
+    headers: { "content-security-policy": csp },
+  };
+}
+
+function staticAsset(name: string): Asset {
+  const ext = name.slice(name.lastIndexOf("."));
+  return { type: TYPES[ext], body: readFileSync(join(STATIC_DIR, name)) };
 }
 
 /** Decodes a JWT payload (Envoy's jwt_authn has already verified it). */
@@ -69,34 +78,51 @@ function claimsOf(authorization: string | undefined): Record<string, unknown> | 
   }
 }
 
+function whoami(h: IncomingHttpHeaders): string {
+  return JSON.stringify({
+    upstream: "demo-api",
+    user: { sub: h["x-user-sub"], email: h["x-user-email"], name: h["x-user-name"] },
+    token_claims: claimsOf(h.authorization),
+    // Names only: the value of authorization would be the token.
+    received_headers: Object.keys(h).sort(),
+    cookie_header: h.cookie ?? null,
+  });
+}
+
 export async function startDemoServer(opts: {
   appId: string;
   bffPrefix?: string;
+  /** Informational: the SPA learns the mode from the client the BFF serves. */
+  mode?: "bff" | "tokenExchange";
   port?: number;
 }): Promise<DemoServer> {
   const requests: DemoRequest[] = [];
-  const html = page(opts.appId, opts.bffPrefix ?? "/auth");
+  const index = shell(opts.appId, opts.bffPrefix ?? "/auth");
+  const assets = new Map<string, Asset>([
+    ["/", index],
+    ["/index.html", index],
+    ["/static/app.js", staticAsset("app.js")],
+    ["/static/demo.css", staticAsset("demo.css")],
+  ]);
   const server = createServer((req, res) => {
     requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers });
     if (requests.length > 1000) requests.shift(); // bounded for a long-running demo
     const path = new URL(req.url ?? "/", "http://demo").pathname;
     if (path === "/api/whoami") {
-      const h = req.headers;
-      const body = JSON.stringify({
-        upstream: "demo-api",
-        user: { sub: h["x-user-sub"], email: h["x-user-email"], name: h["x-user-name"] },
-        token_claims: claimsOf(h.authorization),
-        // Names only: the values of authorization would be the token.
-        received_headers: Object.keys(h).sort(),
-        cookie_header: h.cookie ?? null,
-      });
       res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
-      res.end(body);
+      res.end(whoami(req.headers));
       return;
     }
-    if (path === "/" || path === "/index.html") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-      res.end(html);
+    const asset = assets.get(path);
+    if (asset && (req.method === "GET" || req.method === "HEAD")) {
+      res.writeHead(200, {
+        "content-type": asset.type,
+        "content-length": asset.body.length,
+        "cache-control": "no-cache",
+        "x-content-type-options": "nosniff",
+        ...asset.headers,
+      });
+      res.end(req.method === "HEAD" ? undefined : asset.body);
       return;
     }
     res.writeHead(404, { "content-type": "application/json" });

@@ -139,7 +139,7 @@ describe("npm run demo stack in Chromium (bff mode)", () => {
     expect((await ctx.cookies(stack.origin)).find((c) => c.name === stack.cookieName)).toBeUndefined();
     expect(await sessionKeys()).toBe(0);
 
-    await other.evaluate("render()");
+    await other.evaluate("window.demo.render()");
     await other.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 5_000 });
     expect(await other.isVisible("#login")).toBe(true);
     expect(await other.isVisible("#whoami")).toBe(false);
