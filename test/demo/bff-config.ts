@@ -32,9 +32,8 @@ export function demoBffConfig(i: DemoBffInputs): BffConfig {
       client_secret: app.clientSecret,
       redirect_uri: `${app.authBase}/callback`,
       cookie: app.cookieName,
-      // After logout, straight back to a fresh login: without public paths the
-      // gateway serves the SPA itself only to a session.
-      post_logout_redirect_uri: i.idp ? undefined : app.loginUrl,
+      // post_logout_redirect_uri: the default <prefix>/<app>/logout/callback,
+      // which lands on the SPA (public_paths: it loads without a session).
       scopes: i.idp?.scopes ?? ["openid", "profile", "email", "offline_access"],
       auth_params: i.idp?.authParams ?? {},
     })),

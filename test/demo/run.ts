@@ -89,8 +89,8 @@ async function main(): Promise<void> {
   say("  ┌──────────────────────────────────────────────────────────────");
   for (const app of stack.apps) {
     const label = stack.apps.length > 1 ? ` (app ${app.id}, ${app.mode})` : "";
-    say(`  │ Open      ${app.loginUrl}${label}`);
-    say(`  │           (logs in, then shows the SPA at ${app.url})`);
+    say(`  │ Open      ${app.url}${label}`);
+    say("  │           (the SPA; its Log in button goes through the BFF to the provider)");
   }
   if (stack.user) say(`  │ Log in as ${stack.user.username} / ${stack.user.password}`);
   else say("  │ Log in with a user of your provider");

@@ -1,9 +1,10 @@
 // The demo SPA + API upstream: one small node:http server behind the gateway.
-// `/` is the SPA shell (test/demo/static/): it imports the BFF's browser
-// client (`<prefix>/<app>/client.js`, through the gateway) and works in either
-// session mode. `/api/whoami` answers with what the upstream received: the
-// claim headers and the claims of the token jwt_authn validated, never the
-// token itself. Every request is recorded for the browser tests.
+// `/` is the SPA shell (test/demo/static/, listed in demo-app.yaml's
+// public_paths so it loads before login): it imports the BFF's browser client
+// (`<prefix>/<app>/client.js`, through the gateway) and works in either session
+// mode. `/api/whoami` answers with what the upstream received: the claim
+// headers and the claims of the token jwt_authn validated, never the token
+// itself. Every request is recorded for the browser tests.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
@@ -23,9 +24,6 @@ export interface DemoServer {
   requests: DemoRequest[];
   stop(): Promise<void>;
 }
-
-/** The paths the SPA shell needs before login (the app's public_paths). */
-export const SHELL_PATHS = ["/", "/index.html", "/static/*"];
 
 const STATIC_DIR = join(import.meta.dirname, "static");
 const TYPES: Record<string, string> = {
