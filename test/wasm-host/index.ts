@@ -339,6 +339,9 @@ export async function createHost(
   const abandon = (o: Outcome) => {
     const s = streams.get(o.contextId);
     if (!s) return;
+    // Envoy cancels a destroyed stream's outstanding HTTP calls: drop them too,
+    // or pendingCalls (scanned on every paused request) grows for ever.
+    for (const [token, call] of pendingCalls) if (call.contextId === o.contextId) pendingCalls.delete(token);
     current = o.contextId;
     ex.proxy_on_done(o.contextId);
     ex.proxy_on_delete(o.contextId);
