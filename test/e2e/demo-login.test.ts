@@ -1,8 +1,9 @@
-// The demo stack end to end in Debian's Chromium: login at the OP through the
-// gateway, the SPA's API call reaches the upstream with an OP-signed JWT for
-// alice and no session cookie, logout ends the session at the BFF/Redis, the
-// edge and the OP; and no response the page read carries a token or the
-// session id (invariant 1, from the browser's side).
+// The demo stack end to end in Debian's Chromium: the public SPA shell loads
+// and imports the BFF's browser client, Log in goes to the OP and back, the
+// SPA's API call reaches the upstream with an OP-signed JWT for alice and no
+// session cookie, Log out ends the session at the BFF/Redis, the edge and the
+// OP and returns to the SPA; and no response the page read carries a token or
+// the session id (invariant 1, from the browser's side).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -68,17 +69,36 @@ describe("npm run demo stack in Chromium (bff mode)", () => {
   let page: Page;
   let sessionId = "";
   let accessToken = "";
+  const pageErrors: string[] = [];
+  const navigations: string[] = [];
 
-  it("without a session the gateway serves nothing of the app", async () => {
+  it("without a session the SPA shell loads (public paths, no cookie upstream) and shows Log in; the API needs a JWT", async () => {
     page = await ctx.newPage();
     page.on("response", record);
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    // Script errors and CSP refusals; HTTP errors (the 401 of a session check) are expected.
+    page.on("console", (m) => {
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(m.text());
+    });
+    page.on("framenavigated", (f) => void (f === page.mainFrame() && navigations.push(f.url())));
     const res = await page.goto(stack.url);
-    expect(res?.status()).toBe(401);
-    expect(stack.demo.requests.length).toBe(0);
+    expect(res?.status()).toBe(200);
+    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 10_000 });
+    expect(await page.isVisible("#login")).toBe(true);
+    expect(await page.isVisible("#logout")).toBe(false);
+    expect(await page.textContent("#mode")).toContain("bff mode");
+    // The shell came from the upstream; the client from the BFF, through the gateway.
+    const paths = stack.demo.requests.map((r) => r.path);
+    expect(paths).toEqual(expect.arrayContaining(["/", "/static/app.js"]));
+    expect(
+      seen.some((s) => s.url === `${stack.origin}/auth/${stack.appId}/client.js` && s.status === 200),
+    ).toBe(true);
+    expect((await gatewayGet("/api/whoami")).status).toBe(401);
+    expect(stack.demo.requests.some((r) => r.path === "/api/whoami")).toBe(false);
   });
 
-  it("logs in at the OP and lands on the SPA, logged in", async () => {
-    await page.goto(stack.loginUrl);
+  it("Log in goes to the OP and back to the SPA, logged in, with no script error (CSP, import map)", async () => {
+    await page.click("#login");
     await page.waitForURL((u) => u.origin === stack.op!.issuer && u.pathname.startsWith("/interaction/"));
     await page.fill('input[name="username"]', "alice");
     await page.fill('input[name="password"]', "wonderland");
@@ -93,15 +113,18 @@ describe("npm run demo stack in Chromium (bff mode)", () => {
     expect(cookie?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
     sessionId = cookie!.value;
     expect(await sessionKeys()).toBe(1);
+    expect(pageErrors, pageErrors.join("\n")).toEqual([]);
   });
 
-  it("the SPA calls its API: the upstream sees alice's OP-signed JWT and no session cookie", async () => {
+  it("the SPA shows its API's answer: alice's claims from an OP-signed JWT; no session cookie upstream", async () => {
+    await page.locator('#out[data-status="200"]').waitFor({ timeout: 10_000 });
     await page.click("#whoami");
     await page.locator('#out[data-status="200"]').waitFor({ timeout: 10_000 });
     const shown = JSON.parse((await page.textContent("#out"))!.split("\n").slice(1).join("\n"));
-    expect(shown.user).toEqual({ sub: "alice", email: "alice@example.test", name: "Alice Liddell" });
-    expect(shown.cookie_header).toBeNull();
     const op = stack.op!;
+    expect(shown.user).toEqual({ sub: "alice", email: "alice@example.test", name: "Alice Liddell" });
+    expect(shown.token_claims).toMatchObject({ sub: "alice", iss: op.issuer, aud: op.audience });
+    expect(shown.cookie_header).toBeNull();
     const got = stack.demo.requests.filter((r) => r.path === "/api/whoami").at(-1)!;
     expect(got.headers["x-user-sub"]).toBe("alice");
     expect(got.headers["x-user-email"]).toBe("alice@example.test");
@@ -111,8 +134,8 @@ describe("npm run demo stack in Chromium (bff mode)", () => {
       audience: op.audience,
     });
     expect(payload.sub).toBe("alice");
-    // No request of the SPA's (page, API) reached the upstream with the session cookie.
-    expect(stack.demo.requests.length).toBeGreaterThanOrEqual(2);
+    // No request of the SPA's (shell, assets, API) reached the upstream with the session cookie.
+    expect(stack.demo.requests.length).toBeGreaterThanOrEqual(4);
     for (const r of stack.demo.requests) {
       expect(r.headers.cookie ?? "").not.toContain(stack.cookieName);
       expect(r.headers.cookie ?? "").not.toContain(sessionId);
@@ -121,20 +144,27 @@ describe("npm run demo stack in Chromium (bff mode)", () => {
     await page.screenshot({ path: join(ARTIFACTS, "demo-logged-in.png"), fullPage: true });
   });
 
-  it("logout ends the session in Redis, at the edge and at the OP; the SPA shows Log in", async () => {
-    // A second tab keeps the SPA loaded to show its logged-out state afterwards:
-    // after logout the gateway no longer serves the SPA itself.
+  it("Log out ends the session in Redis, at the edge and at the OP, and returns to the SPA showing Log in", async () => {
+    // A second tab keeps the SPA open through the logout of the first.
     const other = await ctx.newPage();
     other.on("response", record);
     await other.goto(stack.url);
     await other.locator("#status", { hasText: "Logged in as" }).waitFor();
     const endSessions = stack.op!.counts.end_session;
+    const navsBefore = navigations.length;
     await page.click("#logout");
-    // RP-initiated logout at the OP, then back to a fresh login: the OP asks again.
-    await page.waitForURL((u) => u.origin === stack.op!.issuer && u.pathname.startsWith("/interaction/"), {
-      timeout: 15_000,
-    });
-    expect(await page.isVisible('input[name="username"]')).toBe(true);
+    // RP-initiated logout at the OP, then the logout callback lands on the SPA.
+    await waitFor(
+      "the OP's end-session and the way back to the SPA",
+      async () => {
+        const after = navigations.slice(navsBefore);
+        return after.some((u) => u.startsWith(stack.op!.issuer)) && after.at(-1) === stack.url;
+      },
+      15_000,
+      50,
+    );
+    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 10_000 });
+    expect(await page.isVisible("#login")).toBe(true);
     expect(stack.op!.counts.end_session).toBe(endSessions + 1);
     expect((await ctx.cookies(stack.origin)).find((c) => c.name === stack.cookieName)).toBeUndefined();
     expect(await sessionKeys()).toBe(0);
@@ -154,7 +184,10 @@ describe("npm run demo stack in Chromium (bff mode)", () => {
       (CACHE_TTL_S + 5) * 1000,
       200,
     );
-    expect((await gatewayGet("/", replay)).status).toBe(401);
+    // The public shell still answers, and its upstream never sees the cookie.
+    expect((await gatewayGet("/", replay)).status).toBe(200);
+    const last = stack.demo.requests.filter((r) => r.path === "/").at(-1)!;
+    expect(last.headers.cookie).toBeUndefined();
   });
 
   it("invariant 1: no response the page read carries a token or the session id", async () => {
