@@ -1,7 +1,9 @@
 // Programmatic entry: startBff(config) wires config -> Redis -> store -> OIDC -> HTTP.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { BffConfig } from "./config/schema.js";
+import { AppSet } from "./apps/set.js";
+import { RegistryWatch } from "./apps/watch.js";
+import type { AppConfig, BffConfig } from "./config/schema.js";
 import type { Ctx } from "./http/context.js";
 import { createInternalServer, createPublicServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log.js";
@@ -74,9 +76,28 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
     opTimeoutMs: config.opTimeoutMs,
     refreshWaitMs: config.refreshWaitMs,
   });
+  // Discovery per app, off the request path and never blocking other apps:
+  // warmed when an app appears or changes, retried by the first request.
+  const warm = (app: AppConfig) =>
+    clients
+      .get(app)
+      .catch((err) => log.warn({ app: app.id, err: (err as Error).message }, "discovery failed; will retry"));
+  const appSet = new AppSet(config.apps, log, (id, app) => {
+    if (app) warm(app);
+    else clients.forget(id);
+  });
+  const watch = config.registry
+    ? new RegistryWatch(
+        { registry: config.registry, prefix: config.prefix, allowInsecureIssuer: config.allowInsecureIssuer },
+        appSet,
+        metrics,
+        log,
+      )
+    : undefined;
   const ctx: Ctx = {
     config,
-    apps: new Map(config.apps.map((a) => [a.id, a])),
+    apps: appSet.live,
+    ...(watch ? { registry: watch } : {}),
     ring,
     redis,
     store,
@@ -96,16 +117,19 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
     });
   });
   // Warm the OIDC discovery in the background; failures are retried per request.
-  for (const app of config.apps)
-    clients
-      .get(app)
-      .catch((err) => log.warn({ app: app.id, err: (err as Error).message }, "discovery failed; will retry"));
+  for (const app of config.apps) warm(app);
+  watch?.start();
   const pub = createPublicServer(ctx);
   const internal = createInternalServer(ctx);
   const publicUrl = await listen(pub, config.publicListen.host, config.publicListen.port);
   const internalUrl = await listen(internal, config.internalListen.host, config.internalListen.port);
   log.info(
-    { publicUrl, internalUrl, apps: config.apps.map((a) => `${a.id}:${a.mode}`) },
+    {
+      publicUrl,
+      internalUrl,
+      apps: config.apps.map((a) => `${a.id}:${a.mode}`),
+      registry: config.registry?.address ?? null,
+    },
     "sessiongate BFF listening",
   );
   let closed = false;
@@ -120,6 +144,7 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
           s.close(() => r());
           s.closeAllConnections();
         });
+      watch?.close();
       await Promise.all([stop(pub), stop(internal)]);
       redis.disconnect();
     },

@@ -53,6 +53,17 @@ export function createMetrics(defaultMetrics: boolean) {
       help: "1 while the Redis connection is ready",
       registers: [registry],
     }),
+    registryConnected: new Gauge({
+      name: "sessiongate_bff_registry_connected",
+      help: "1 while the xds-server directory stream is up and synced",
+      registers: [registry],
+    }),
+    registryUpdates: new Counter({
+      name: "sessiongate_bff_registry_app_updates_total",
+      help: "Directory stream events applied, by type (added, modified, deleted, synced, invalid)",
+      labelNames: ["type"],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: "sessiongate_bff_http_request_duration_seconds",
       help: "Request latency by listener, route and status",

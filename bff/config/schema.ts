@@ -1,6 +1,7 @@
 // The BFF's configuration: types, defaults and a validator that names the
 // offending field, so `main.ts` can exit 2 with a message an operator can act on.
 import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
 
 export type SessionMode = "bff" | "tokenExchange";
 
@@ -20,6 +21,24 @@ export interface AppConfig {
   allowedOrigins: string[];
   /** Extra authorization parameters (e.g. `resource`, `audience`, `prompt`). */
   authParams: Record<string, string>;
+  /**
+   * Path before the BFF prefix where Envoy routes this app's BFF routes
+   * (`<path_prefix><prefix>/<id>/...`): "" for file apps and apps on "/".
+   */
+  routeBase: string;
+  /** Where the app came from: the config file or the xds-server's directory stream. */
+  source: "file" | "registry";
+}
+
+/** The xds-server's BffDirectory stream (apps registered through its API). */
+export interface RegistryConfig {
+  /** "host:port" of the registration API. */
+  address: string;
+  token: string;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** Reconnect backoff bounds (full jitter in between). */
+  backoffMinMs: number;
+  backoffMaxMs: number;
 }
 
 export interface BffConfig {
@@ -41,6 +60,7 @@ export interface BffConfig {
   allowInsecureIssuer: boolean;
   logLevel: string;
   apps: AppConfig[];
+  registry?: RegistryConfig;
 }
 
 export class ConfigError extends Error {
@@ -146,9 +166,54 @@ function parseKeys(raw: Obj): BffConfig["keys"] {
   return { active, keys, hashKey };
 }
 
-function parseApp(raw: unknown, i: number, seen: Set<string>): AppConfig {
-  const p = `apps[${i}].`;
-  if (!isObj(raw)) throw new ConfigError(`apps[${i}]`, "must be an object");
+function file(path: string, field: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(field, `cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+function parseRegistry(raw: Obj): RegistryConfig | undefined {
+  if (raw.registry === undefined || raw.registry === null) return undefined;
+  const r = obj(raw, "registry", "");
+  const address = str(r, "address", "registry.");
+  if (
+    !/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(address) ||
+    Number(address.split(":").pop()) > 65535
+  )
+    throw new ConfigError("registry.address", 'must be "host:port"');
+  const inline = optStr(r, "token", "registry.");
+  const tokenFile = optStr(r, "token_file", "registry.");
+  if (inline && tokenFile) throw new ConfigError("registry.token", "give token or token_file, not both");
+  const token = inline ?? (tokenFile ? file(tokenFile, "registry.token_file").toString("utf8").trim() : "");
+  if (!token) throw new ConfigError("registry.token", "is required (or registry.token_file)");
+  if (token.length < 16 || !/^[\x21-\x7e]+$/.test(token))
+    throw new ConfigError(
+      inline ? "registry.token" : "registry.token_file",
+      "must be >= 16 printable characters",
+    );
+  let tls: RegistryConfig["tls"];
+  if (r.tls !== undefined && r.tls !== null) {
+    const t = obj(r, "tls", "registry.");
+    const [ca, cert, key] = ["ca", "cert", "key"].map((k) => optStr(t, k, "registry.tls."));
+    if (Boolean(cert) !== Boolean(key))
+      throw new ConfigError("registry.tls.cert", "cert and key go together");
+    tls = {
+      ca: ca ? file(ca, "registry.tls.ca") : undefined,
+      cert: cert ? file(cert, "registry.tls.cert") : undefined,
+      key: key ? file(key, "registry.tls.key") : undefined,
+    };
+  }
+  const backoffMinMs = int(r, "backoff_min_ms", "registry.", 500, 10, 60_000);
+  const backoffMaxMs = int(r, "backoff_max_ms", "registry.", 30_000, backoffMinMs, 600_000);
+  return { address, token, tls, backoffMinMs, backoffMaxMs };
+}
+
+/** Validates one app; `at` names it in errors ("apps[0]", "registry app web"). */
+export function parseApp(raw: unknown, at: string, seen: Set<string>): AppConfig {
+  const p = `${at}.`;
+  if (!isObj(raw)) throw new ConfigError(at, "must be an object");
   const id = str(raw, "id", p);
   if (!APP_ID.test(id)) throw new ConfigError(`${p}id`, "must match [a-z0-9][a-z0-9-]{0,62}");
   if (seen.has(id)) throw new ConfigError(`${p}id`, `duplicate app id "${id}"`);
@@ -207,6 +272,8 @@ function parseApp(raw: unknown, i: number, seen: Set<string>): AppConfig {
     publicOrigin,
     allowedOrigins,
     authParams,
+    routeBase: "",
+    source: "file",
   };
 }
 
@@ -253,11 +320,16 @@ export function validateConfig(raw: unknown): BffConfig {
     // The internal port must never be the public one (DESIGN invariant 7).
     throw new ConfigError("internal.listen", "must use another port than public.listen");
   }
-  const appsRaw = raw.apps;
-  if (!Array.isArray(appsRaw) || appsRaw.length === 0)
-    throw new ConfigError("apps", "must be a non-empty list");
+  const registry = parseRegistry(raw);
+  // With a registry the file may list no app: they all come over the stream.
+  const appsRaw = raw.apps ?? (registry ? [] : undefined);
+  if (!Array.isArray(appsRaw) || (appsRaw.length === 0 && !registry))
+    throw new ConfigError(
+      "apps",
+      registry ? "must be a list" : "must be a non-empty list (or configure registry)",
+    );
   const seen = new Set<string>();
-  const apps = appsRaw.map((a, i) => parseApp(a, i, seen));
+  const apps = appsRaw.map((a, i) => parseApp(a, `apps[${i}]`, seen));
   const internalKey = optStr(internal, "key", "internal.");
   if (internalKey !== undefined && internalKey.length < 16)
     throw new ConfigError("internal.key", "must be at least 16 characters");
@@ -294,5 +366,6 @@ export function validateConfig(raw: unknown): BffConfig {
     allowInsecureIssuer: allowInsecure,
     logLevel,
     apps,
+    ...(registry ? { registry } : {}),
   };
 }

@@ -18,4 +18,6 @@ export interface Ctx {
   tokens: TokenService;
   metrics: Metrics;
   log: Logger;
+  /** Set when apps also come from the xds-server's directory stream. */
+  registry?: { readonly ready: boolean };
 }

@@ -48,6 +48,16 @@ export async function handleInternal(
       sendJson(res, 200, { status: "ok" });
       return "healthz";
     case "/readyz": {
+      // With a registry, not ready before its first full snapshot: the app
+      // set is unknown until then (afterwards an outage keeps the last one).
+      if (ctx.registry && !ctx.registry.ready) {
+        sendJson(res, 503, {
+          status: "not_ready",
+          error: "registry_not_synced",
+          error_description: "waiting for the first app snapshot from the xds-server",
+        });
+        return "readyz";
+      }
       let ok = ctx.redis.status === "ready";
       if (ok)
         ok = await ctx.redis.ping().then(

@@ -2,6 +2,7 @@
 // (one provider client, cookie and redirect URIs per app), so no Envoy header is needed.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AppConfig } from "../config/schema.js";
+import { resolveAppPath } from "./app-path.js";
 import { clientScript } from "./client.js";
 import type { Ctx } from "./context.js";
 import { checkCsrfHeader, checkSameOrigin } from "./csrf.js";
@@ -37,13 +38,9 @@ export async function handlePublic(
   res: ServerResponse,
   url: URL,
 ): Promise<string> {
-  const p = ctx.config.prefix;
-  if (!url.pathname.startsWith(`${p}/`)) throw new HttpError(404, "not_found");
-  const rest = url.pathname.slice(p.length + 1);
-  const slash = rest.indexOf("/");
-  const appId = slash < 0 ? rest : rest.slice(0, slash);
-  const action = slash < 0 ? "" : rest.slice(slash + 1);
-  const app = ctx.apps.get(appId);
+  const at = resolveAppPath(ctx, url.pathname);
+  if (!at) throw new HttpError(404, "not_found");
+  const { app, action } = at;
   if (!app) throw new HttpError(404, "unknown_app");
   const route = ROUTES[action];
   if (!route) throw new HttpError(404, "not_found");

@@ -1,5 +1,6 @@
 // Node http servers for both listeners: URL parsing, latency metric, error mapping.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { resolveAppPath } from "./app-path.js";
 import type { Ctx } from "./context.js";
 import { sendError } from "./errors.js";
 import { handleInternal } from "./internal.js";
@@ -13,8 +14,8 @@ const INTERNAL_ROUTES = new Set(["/internal/v1/session-token", "/metrics", "/hea
 function label(ctx: Ctx, listener: "public" | "internal", url: URL): string {
   if (listener === "internal")
     return INTERNAL_ROUTES.has(url.pathname) ? url.pathname.split("/").pop() || "unknown" : "unknown";
-  const m = /^\/[^/]+\/(.+)$/.exec(url.pathname.slice(ctx.config.prefix.length));
-  return m && PUBLIC_ACTIONS.has(m[1]) ? m[1] : "unknown";
+  const at = resolveAppPath(ctx, url.pathname);
+  return at && PUBLIC_ACTIONS.has(at.action) ? at.action : "unknown";
 }
 
 function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler): Server {

@@ -34,21 +34,30 @@ export function isOpUnavailable(err: unknown): boolean {
 }
 
 export class OidcClients {
-  private readonly configs = new Map<string, Promise<oidc.Configuration>>();
+  /**
+   * Keyed by app id and tied to the AppConfig object it was discovered for:
+   * a registry update (new secret, issuer, ...) is a new object, so the next
+   * code exchange or refresh builds a fresh client with the new values.
+   */
+  private readonly configs = new Map<string, { app: AppConfig; p: Promise<oidc.Configuration> }>();
 
   constructor(private readonly opts: { timeoutMs: number; allowInsecure: boolean }) {}
 
   get(app: AppConfig): Promise<oidc.Configuration> {
-    let p = this.configs.get(app.id);
-    if (!p) {
-      p = this.discover(app);
-      this.configs.set(app.id, p);
-      // Forget a failed discovery so the next request tries again.
-      p.catch(() => {
-        if (this.configs.get(app.id) === p) this.configs.delete(app.id);
-      });
-    }
+    const e = this.configs.get(app.id);
+    if (e && e.app === app) return e.p;
+    const p = this.discover(app);
+    this.configs.set(app.id, { app, p });
+    // Forget a failed discovery so the next request tries again.
+    p.catch(() => {
+      if (this.configs.get(app.id)?.p === p) this.configs.delete(app.id);
+    });
     return p;
+  }
+
+  /** Drops the client of an app no longer served. */
+  forget(id: string): void {
+    this.configs.delete(id);
   }
 
   private async discover(app: AppConfig): Promise<oidc.Configuration> {
