@@ -57,6 +57,8 @@ export interface DemoOptions {
   cacheMaxTtlS?: number;
   /** An external provider instead of the demo OP (default: from DEMO_ISSUER etc.). */
   idp?: ExternalIdp | null;
+  /** The demo OP's access-token lifetime in seconds (default 300); short to watch renewals. */
+  opAccessTokenTtlS?: number;
   /**
    * The apps on the gateway (default one bff-mode app "demo" on `localhost`).
    * Each gets its own host (`<id>.localhost` when there are several), OP
@@ -92,6 +94,8 @@ export interface DemoStack {
   bff: RunningBff;
   envoy: EnvoyHandle;
   xds: { apiAddress: string; token: string; xdsPort: number; httpPort: number };
+  /** The key the wasm filter sends to the BFF's internal listener (tests prove it is no way in). */
+  bffInternalKey: string;
   /** The wasm token-cache bound the gateway runs with, in seconds. */
   cacheMaxTtlS: number;
   stop(): Promise<void>;
@@ -153,7 +157,10 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
   const bffPublic = `http://127.0.0.1:${publicPort}`;
   let op: OpHandle | null = null;
   if (!idp) {
-    op = await startOP({ clients: specs.map((a) => opClient(a, bffPublic, BFF_PREFIX)) });
+    op = await startOP({
+      clients: specs.map((a) => opClient(a, bffPublic, BFF_PREFIX)),
+      ttl: opts.opAccessTokenTtlS,
+    });
     say(`  identity     ${op.issuer} (demo OpenID Provider)`);
   } else {
     say(`  identity     ${idp.issuer} (external provider, client ${idp.clientId})`);
@@ -293,6 +300,7 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
     bff,
     envoy,
     xds: { apiAddress: env.SESSIONGATE_SERVER, token, xdsPort, httpPort },
+    bffInternalKey: internalKey,
     cacheMaxTtlS: cacheMaxTtl,
     stop: () => stopAll(false),
   };
