@@ -210,36 +210,35 @@ describe("Delta", () => {
     const eds1 = await f.next(T.endpoint);
     expect(unpackNames(eds1)).toEqual(["sg_app_d1"]);
     send({ typeUrl: T.endpoint, responseNonce: eds1.nonce });
-    const lds1 = await f.next(T.listener);
+    const lds1 = await f.next(T.listener); // the first app adds jwt_authn to the chain
+    send({ typeUrl: T.listener, responseNonce: lds1.nonce });
     const rds1 = await f.next(T.route);
-    send({ typeUrl: T.route, responseNonce: rds1.nonce });
-    // NACK the listener: it is not re-sent while it is unchanged.
+    // NACK the routes: they are not re-sent while they are unchanged.
     send({
-      typeUrl: T.listener,
-      responseNonce: lds1.nonce,
+      typeUrl: T.route,
+      responseNonce: rds1.nonce,
       errorDetail: { code: 3, message: "nope (test)" },
     });
     await f.none(500);
-    // A change to another app re-sends the listener (new version), once.
+    // A change to another app re-sends the routes (new version), once; the
+    // listener names its filters' configs (ECDS), so it is not re-sent at all.
     await createApp("d2");
     const cds2 = await f.next(T.cluster);
     expect(unpackNames(cds2)).toEqual(["sg_app_d2"]); // the shared JWKS cluster is unchanged
     send({ typeUrl: T.cluster, responseNonce: cds2.nonce });
-    const lds2 = await f.next(T.listener);
-    expect(unpackNames(lds2)).toEqual(["sessiongate_gateway"]);
-    send({ typeUrl: T.listener, responseNonce: lds2.nonce });
     const rds2 = await f.next(T.route);
+    expect(unpackNames(rds2)).toEqual(["sessiongate_gateway"]);
     send({ typeUrl: T.route, responseNonce: rds2.nonce });
+    expect(f.got.filter((r) => r.typeUrl === T.listener)).toEqual([]);
 
-    // Delete d1: its cluster is removed only after LDS and RDS are settled.
+    // Delete d1: its cluster is removed only after the routes are settled.
     await api.unary("deleteApp", { id: "d1" }, 5000);
     const first = await f.next();
     expect(first.typeUrl).toBe(T.endpoint);
     expect(first.removedResources).toEqual(["sg_app_d1"]);
-    const lds3 = await f.next(T.listener);
     const rds3 = await f.next(T.route);
+    await f.none(200);
     expect(f.got.filter((r) => r.typeUrl === T.cluster)).toEqual([]);
-    send({ typeUrl: T.listener, responseNonce: lds3.nonce });
     send({ typeUrl: T.route, responseNonce: rds3.nonce });
     const cds3 = await f.next(T.cluster);
     expect(cds3.resources).toEqual([]);

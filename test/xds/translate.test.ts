@@ -16,6 +16,7 @@ import {
   PUSH_ORDER,
   roleOf,
   type TranslateConfig,
+  TYPE,
   translate,
 } from "../../xds-server/translate/index.js";
 import { pluginConfig } from "../../xds-server/translate/wasm.js";
@@ -143,7 +144,7 @@ describe("translate", () => {
   });
 
   it("HTTP filter order is wasm -> strip identity headers -> jwt_authn -> ext_authz -> router", () => {
-    const l = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[PUSH_ORDER[2]][0]
+    const l = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[TYPE.listener][0]
       .json as J;
     const filters = l.filter_chains[0].filters[0].typed_config.http_filters.map(
       (f: { name: string }) => f.name,
@@ -157,8 +158,73 @@ describe("translate", () => {
     ]);
   });
 
+  it("gateway filters come by ECDS: the listener only names them and does not change when an app changes", () => {
+    const gw = { kind: "gateway", address: "127.0.0.1", port: 10000 } as const;
+    const set = translate(snap, cfg, gw);
+    const hcm = (set[TYPE.listener][0].json as J).filter_chains[0].filters[0].typed_config;
+    const byName = new Map(set[TYPE.ecds].map((r) => [r.name, r.json as J]));
+    for (const f of hcm.http_filters.slice(0, -1)) {
+      expect(f.typed_config, f.name).toBeUndefined();
+      expect(f.config_discovery.config_source).toEqual({ ads: {}, resource_api_version: "V3" });
+      const ecds = byName.get(f.name);
+      expect(ecds, f.name).toBeDefined();
+      expect(f.config_discovery.type_urls).toEqual([ecds!.typed_config["@type"]]);
+    }
+    expect([...byName.keys()].sort()).toEqual(
+      hcm.http_filters
+        .slice(0, -1)
+        .map((f: { name: string }) => f.name)
+        .sort(),
+    );
+    // One more app (another host, prefix and audience): the listener is byte-for-byte the same.
+    const more = rec(
+      {
+        id: "zz",
+        hosts: ["zz.example.com"],
+        upstreams: ["10.0.0.7:80"],
+        jwt: { ...jwt("https://op.test", "https://op.test/jwks"), audiences: ["zz"] },
+      },
+      8,
+    );
+    const set2 = translate({ revision: 8, apps: [...snap.apps, more] }, cfg, gw);
+    expect(JSON.stringify(set2[TYPE.listener])).toBe(JSON.stringify(set[TYPE.listener]));
+  });
+
+  it("jwt_authn: apps of one issuer+JWKS share a provider; routes name a requirement with their audiences", () => {
+    const mk = (id: string, aud: string) =>
+      rec(
+        {
+          id,
+          hosts: [`${id}.example.com`],
+          upstreams: ["10.0.0.7:80"],
+          jwt: { ...jwt("https://op.test", "https://op.test/jwks"), audiences: [aud] },
+        },
+        1,
+      );
+    const three = [mk("a", "api"), mk("b", "api"), mk("c", "other")];
+    const set = translate({ revision: 1, apps: three }, cfg, {
+      kind: "gateway",
+      address: "0.0.0.0",
+      port: 1,
+    });
+    const jwtCfg = set[TYPE.ecds].find((r) => r.name === "envoy.filters.http.jwt_authn")!.json as J;
+    const providers = Object.keys(jwtCfg.typed_config.providers);
+    expect(providers).toHaveLength(1);
+    const reqs = jwtCfg.typed_config.requirement_map;
+    expect(Object.keys(reqs)).toHaveLength(2);
+    const routes = (set[TYPE.route][0].json as J).virtual_hosts.flatMap((v: J) => v.routes);
+    const req = (id: string) =>
+      routes.find((r: J) => r.name === `sg_app_${id}`).typed_per_filter_config["envoy.filters.http.jwt_authn"]
+        .requirement_name;
+    expect(req("a")).toBe(req("b"));
+    expect(req("a")).not.toBe(req("c"));
+    expect(reqs[req("c")]).toEqual({
+      provider_and_audiences: { provider_name: providers[0], audiences: ["other"] },
+    });
+  });
+
   it("routes: longest prefix first, BFF routes without JWT, internal BFF never routed", () => {
-    const r = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[PUSH_ORDER[3]][0]
+    const r = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[TYPE.route][0]
       .json as J;
     const vh = r.virtual_hosts.find((v: { domains: string[] }) => v.domains.includes("shop.example.com"));
     const names = vh.routes.map((x: { name: string }) => x.name);
@@ -187,7 +253,7 @@ describe("translate", () => {
   });
 
   it("public paths: before the JWT route, no wasm/jwt_authn/ext_authz, cookie removed; never inside another app's prefix", () => {
-    const r = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[PUSH_ORDER[3]][0]
+    const r = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[TYPE.route][0]
       .json as J;
     const vh = r.virtual_hosts.find((v: { domains: string[] }) => v.domains.includes("shop.example.com"));
     const byName = (n: string) => vh.routes.find((x: { name: string }) => x.name === n);
@@ -205,7 +271,7 @@ describe("translate", () => {
     expect(JSON.stringify(vh.routes)).not.toContain("/api/docs");
     // Sidecars honour public paths too (the gateway forwards those requests without a JWT).
     const sc = translate(snap, cfg, { kind: "sidecar", service: "any-svc", address: "127.0.0.1" })[
-      PUSH_ORDER[3]
+      TYPE.route
     ][0].json as J;
     const scRoutes = sc.virtual_hosts[0].routes;
     expect(scRoutes.map((x: { name: string }) => x.name)).toEqual(["sg_public_any_0", "sg_app_any"]);

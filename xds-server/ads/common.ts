@@ -40,7 +40,8 @@ export class ClusterHold {
   }
 }
 
-export const dependentTypes = [TYPE_URLS.listener, TYPE_URLS.route];
+/** Types whose resources name clusters: held clusters wait for these to settle. */
+export const dependentTypes = [TYPE_URLS.ecds, TYPE_URLS.listener, TYPE_URLS.route];
 
 export function viewVersion(base: string, held: Map<string, VersionedResource>): string {
   if (held.size === 0) return base;

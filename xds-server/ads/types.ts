@@ -7,10 +7,21 @@ export const TYPE_URLS = {
   endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
   listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
   route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+  /** ECDS: HTTP filter configurations the listener names in `config_discovery`. */
+  ecds: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
 } as const;
 
-/** Make-before-break: clusters, then endpoints, then listeners, then routes. */
-export const ORDER: string[] = [TYPE_URLS.cluster, TYPE_URLS.endpoint, TYPE_URLS.listener, TYPE_URLS.route];
+/**
+ * Make-before-break: clusters, endpoints, then filter configs (ECDS; they
+ * name JWKS / wasm / ext_authz clusters), then listeners, then routes.
+ */
+export const ORDER: string[] = [
+  TYPE_URLS.cluster,
+  TYPE_URLS.endpoint,
+  TYPE_URLS.ecds,
+  TYPE_URLS.listener,
+  TYPE_URLS.route,
+];
 
 /** Types where an empty subscription means "everything" (wildcard). */
 export const WILDCARD_TYPES = new Set<string>([TYPE_URLS.cluster, TYPE_URLS.listener]);

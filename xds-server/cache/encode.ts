@@ -8,6 +8,10 @@ import {
   file_envoy_config_cluster_v3_cluster,
 } from "../../protos/gen/envoy/config/cluster/v3/cluster_pb.js";
 import {
+  file_envoy_config_core_v3_extension,
+  TypedExtensionConfigSchema,
+} from "../../protos/gen/envoy/config/core/v3/extension_pb.js";
+import {
   ClusterLoadAssignmentSchema,
   file_envoy_config_endpoint_v3_endpoint,
 } from "../../protos/gen/envoy/config/endpoint/v3/endpoint_pb.js";
@@ -33,6 +37,7 @@ import { type Json, TYPE, type TypeUrl } from "../translate/types.js";
 export const registry: Registry = createRegistry(
   file_envoy_config_cluster_v3_cluster,
   file_envoy_config_endpoint_v3_endpoint,
+  file_envoy_config_core_v3_extension,
   file_envoy_config_listener_v3_listener,
   file_envoy_config_route_v3_route,
   // FilterConfig (per-route "disabled") lives here, not in route.proto.
@@ -53,12 +58,13 @@ const SCHEMAS = {
   [TYPE.endpoint]: ClusterLoadAssignmentSchema,
   [TYPE.listener]: ListenerSchema,
   [TYPE.route]: RouteConfigurationSchema,
+  [TYPE.ecds]: TypedExtensionConfigSchema,
 } as const;
 
 /** Encodes one top-level resource as an Any (type_url + binary value). */
 export function encodeResource(typeUrl: TypeUrl, json: Json): Any {
   const schema = SCHEMAS[typeUrl];
-  // biome-ignore lint/suspicious/noExplicitAny: one of four schemas, keyed by type URL.
+  // biome-ignore lint/suspicious/noExplicitAny: one of the schemas, keyed by type URL.
   const msg = fromJson(schema as any, json as any, { registry });
   // biome-ignore lint/suspicious/noExplicitAny: see above.
   return create(AnySchema, { typeUrl, value: toBinary(schema as any, msg) });

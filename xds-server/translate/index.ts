@@ -13,10 +13,12 @@ const byName = (a: Resource, b: Resource) => (a.name < b.name ? -1 : a.name > b.
 export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: NodeRole): ResourceSet {
   if (role.kind === "gateway") {
     const { clusters, endpoints } = appClusters(snap.apps);
+    const { listener, filterConfigs } = gatewayListener(snap.apps, cfg, role.address, role.port);
     return {
       [TYPE.cluster]: [...gatewayClusters(cfg), ...clusters].sort(byName),
       [TYPE.endpoint]: endpoints.sort(byName),
-      [TYPE.listener]: [gatewayListener(snap.apps, cfg, role.address, role.port)],
+      [TYPE.ecds]: filterConfigs.sort(byName),
+      [TYPE.listener]: [listener],
       [TYPE.route]: [gatewayRoutes(snap.apps, cfg)],
     };
   }
@@ -33,6 +35,7 @@ export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: No
   return {
     [TYPE.cluster]: clusters.sort(byName),
     [TYPE.endpoint]: endpoints.sort(byName),
+    [TYPE.ecds]: [],
     [TYPE.listener]: served.map((a) => sidecarListenerFor(a, role.address)).sort(byName),
     [TYPE.route]: served.map((a) => sidecarRouteConfig(a)).sort(byName),
   };

@@ -1,49 +1,79 @@
-// jwt_authn: one provider per app (remote JWKS fetched asynchronously and
-// cached), selected per route through requirement_map + PerRouteConfig.
-import type { AppRecord } from "../registry/types.js";
+// jwt_authn: providers (remote JWKS fetched asynchronously and cached) and
+// requirements, selected per route through requirement_map + PerRouteConfig.
+// Both are named by their content, not by app: apps that trust the same
+// issuer and JWKS share one provider (one JWKS cache, one fetch), and apps
+// that also want the same audiences share one requirement. So registering one
+// more app of a known IdP and audience leaves the filter config unchanged, and
+// a new one adds a single small entry.
+import { createHash } from "node:crypto";
+import type { AppRecord, AppSpec } from "../registry/types.js";
 import { jwksTarget } from "./clusters.js";
-import { JWT_FILTER, jwksCluster, providerName } from "./names.js";
+import { JWT_FILTER, jwksCluster } from "./names.js";
 import { type Json, TYPE } from "./types.js";
+
+const digest = (v: unknown) => createHash("sha256").update(JSON.stringify(v)).digest("hex").slice(0, 12);
+
+function provider(spec: AppSpec): Json {
+  const t = jwksTarget(spec.jwt.remoteJwksUri);
+  return {
+    issuer: spec.jwt.issuer,
+    remote_jwks: {
+      http_uri: { uri: spec.jwt.remoteJwksUri, cluster: jwksCluster(t.host, t.port), timeout: "5s" },
+      cache_duration: `${spec.jwt.jwksCacheDurationS}s`,
+      // Fetch when the config loads so the first request does not wait.
+      async_fetch: { fast_listener: false },
+      retry_policy: { num_retries: 3 },
+    },
+    // Upstream APIs receive the validated token.
+    forward: true,
+    ...(spec.jwt.claimHeaders.length
+      ? {
+          claim_to_headers: spec.jwt.claimHeaders.map((c) => ({
+            header_name: c.header,
+            claim_name: c.claim,
+          })),
+        }
+      : {}),
+  };
+}
+
+const providerNameOf = (p: Json) => `sg_jwt_${digest(p)}`;
+
+/** The requirement an app's routes name: its provider with its audiences. */
+function requirement(spec: AppSpec): { name: string; json: Json } {
+  const json = {
+    provider_and_audiences: { provider_name: providerNameOf(provider(spec)), audiences: spec.jwt.audiences },
+  };
+  return { name: `sg_req_${digest(json)}`, json };
+}
 
 export function jwtFilter(apps: AppRecord[]): Json {
   const providers: Json = {};
   const requirementMap: Json = {};
   for (const { spec } of apps) {
-    const t = jwksTarget(spec.jwt.remoteJwksUri);
-    const name = providerName(spec.id);
-    providers[name] = {
-      issuer: spec.jwt.issuer,
-      audiences: spec.jwt.audiences,
-      remote_jwks: {
-        http_uri: { uri: spec.jwt.remoteJwksUri, cluster: jwksCluster(t.host, t.port), timeout: "5s" },
-        cache_duration: `${spec.jwt.jwksCacheDurationS}s`,
-        // Fetch at listener start so the first request does not wait; the
-        // listener waits for that first fetch (fast_listener false).
-        async_fetch: { fast_listener: false },
-        retry_policy: { num_retries: 3 },
-      },
-      // Upstream APIs receive the validated token.
-      forward: true,
-      ...(spec.jwt.claimHeaders.length
-        ? {
-            claim_to_headers: spec.jwt.claimHeaders.map((c) => ({
-              header_name: c.header,
-              claim_name: c.claim,
-            })),
-          }
-        : {}),
-    };
-    requirementMap[name] = { provider_name: name };
+    const p = provider(spec);
+    providers[providerNameOf(p)] = p;
+    const r = requirement(spec);
+    requirementMap[r.name] = r.json;
   }
   return {
     name: JWT_FILTER,
-    typed_config: { "@type": TYPE.jwt, providers, requirement_map: requirementMap },
+    typed_config: {
+      "@type": TYPE.jwt,
+      providers: sorted(providers),
+      requirement_map: sorted(requirementMap),
+    },
   };
 }
 
-/** Per-route: require the app's provider, or disable jwt_authn (BFF routes). */
-export function jwtPerRoute(appId: string | null): Json {
-  return appId === null
+/** Key order independent of app order, so equal configs hash (and version) equally. */
+function sorted(o: Json): Json {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Per-route: require the app's requirement, or disable jwt_authn (BFF and public routes). */
+export function jwtPerRoute(spec: AppSpec | null): Json {
+  return spec === null
     ? { "@type": TYPE.jwtPerRoute, disabled: true }
-    : { "@type": TYPE.jwtPerRoute, requirement_name: providerName(appId) };
+    : { "@type": TYPE.jwtPerRoute, requirement_name: requirement(spec).name };
 }

@@ -1,11 +1,24 @@
 // Listeners: the gateway's edge listener and sidecars' inbound listeners.
 // HTTP filter order is fixed: session-to-token (wasm) -> [strip client-sent
 // identity headers] -> jwt_authn -> ext_authz (per app) -> router.
+//
+// The gateway listener holds every app, so its filters' configurations (wasm
+// plugin config, jwt_authn providers and requirements, ...) are served by
+// ECDS: the listener only names them (`config_discovery`), stays byte-for-byte
+// the same when an app changes, and Envoy swaps a filter's config for new
+// streams instead of draining and rebuilding the listener. Sidecar listeners
+// carry one app each, so they keep their filters inline.
 import type { AppRecord } from "../registry/types.js";
 import { extAuthzFilters } from "./extauthz.js";
 import { jwtFilter } from "./jwt.js";
-import { GATEWAY_LISTENER, GATEWAY_ROUTES, sidecarListener, sidecarRoutes } from "./names.js";
-import { sanitizeFilter } from "./sanitize.js";
+import {
+  extAuthzFilterName,
+  GATEWAY_LISTENER,
+  GATEWAY_ROUTES,
+  sidecarListener,
+  sidecarRoutes,
+} from "./names.js";
+import { SANITIZE_FILTER, sanitizeFilter } from "./sanitize.js";
 import { type Json, type Resource, type TranslateConfig, TYPE } from "./types.js";
 import { wasmFilter } from "./wasm.js";
 
@@ -38,12 +51,25 @@ function listener(name: string, address: string, port: number, filter: Json): Js
   };
 }
 
+/** A listener's reference to a filter config served by ECDS (resource name = filter name). */
+function discovered(filter: Json): Json {
+  const typed = filter.typed_config as Json;
+  return {
+    name: filter.name,
+    config_discovery: {
+      config_source: { ads: {}, resource_api_version: "V3" },
+      type_urls: [typed["@type"]],
+    },
+  };
+}
+
+/** The gateway listener and the ECDS resources (TypedExtensionConfig) it names. */
 export function gatewayListener(
   apps: AppRecord[],
   cfg: TranslateConfig,
   address: string,
   port: number,
-): Resource {
+): { listener: Resource; filterConfigs: Resource[] } {
   const wasm = wasmFilter(apps, cfg);
   const strip = sanitizeFilter(apps);
   const filters = [
@@ -52,11 +78,34 @@ export function gatewayListener(
     ...(apps.length ? [jwtFilter(apps)] : []),
     ...extAuthzFilters(apps),
   ];
+  const filterConfigs: Resource[] = filters.map((f) => ({
+    name: f.name as string,
+    apps: filterApps(f.name as string, apps),
+    json: { name: f.name, typed_config: f.typed_config },
+  }));
   return {
-    name: GATEWAY_LISTENER,
-    apps: apps.map((a) => a.spec.id),
-    json: listener(GATEWAY_LISTENER, address, port, hcm("sessiongate", GATEWAY_ROUTES, filters)),
+    listener: {
+      name: GATEWAY_LISTENER,
+      // Only which ext_authz filters exist depends on apps (NACK attribution).
+      apps: apps.filter((a) => a.spec.extAuthz).map((a) => a.spec.id),
+      json: listener(
+        GATEWAY_LISTENER,
+        address,
+        port,
+        hcm("sessiongate", GATEWAY_ROUTES, filters.map(discovered)),
+      ),
+    },
+    filterConfigs,
   };
+}
+
+/** Apps whose spec shapes a filter's config (NACK attribution). */
+function filterApps(name: string, apps: AppRecord[]): string[] {
+  const own = apps.find((a) => a.spec.extAuthz && extAuthzFilterName(a.spec.id) === name);
+  if (own) return [own.spec.id];
+  if (name === SANITIZE_FILTER)
+    return apps.filter((a) => a.spec.jwt.claimHeaders.length).map((a) => a.spec.id);
+  return apps.map((a) => a.spec.id);
 }
 
 export function sidecarListenerFor(app: AppRecord, address: string): Resource {

@@ -11,7 +11,6 @@ const clean = (s: string) => s.replace(/[^A-Za-z0-9.-]/g, "_");
 export const appCluster = (id: string) => `sg_app_${id}`;
 export const extAuthzCluster = (id: string) => `sg_extauthz_${id}`;
 export const jwksCluster = (host: string, port: number) => `sg_jwks_${clean(host)}_${port}`;
-export const providerName = (id: string) => `app-${id}`;
 export const extAuthzFilterName = (id: string) => `envoy.filters.http.ext_authz.${id}`;
 export const sidecarListener = (id: string) => `sg_sidecar_${id}`;
 export const sidecarRoutes = (id: string) => `sg_sidecar_${id}`;

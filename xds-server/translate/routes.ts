@@ -79,7 +79,7 @@ function appRoutes(
       match: match(spec.pathPrefix),
       route: { cluster: appCluster(spec.id), timeout: "30s" },
       request_headers_to_add: appHeader(spec.id),
-      typed_per_filter_config: { [JWT_FILTER]: jwtPerRoute(spec.id), ...extAuthzPerRoute(all, spec.id) },
+      typed_per_filter_config: { [JWT_FILTER]: jwtPerRoute(spec), ...extAuthzPerRoute(all, spec.id) },
     },
   });
   return out;

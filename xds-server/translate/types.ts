@@ -19,10 +19,11 @@ export const TYPE = {
   httpOptions: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
   headerMutation: "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
   upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+  ecds: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
 } as const;
 
-/** Order in which ADS pushes types: make-before-break (CDS, EDS, LDS, RDS). */
-export const PUSH_ORDER = [TYPE.cluster, TYPE.endpoint, TYPE.listener, TYPE.route] as const;
+/** Order in which ADS pushes types: make-before-break (CDS, EDS, ECDS, LDS, RDS). */
+export const PUSH_ORDER = [TYPE.cluster, TYPE.endpoint, TYPE.ecds, TYPE.listener, TYPE.route] as const;
 export type TypeUrl = (typeof PUSH_ORDER)[number];
 
 export type Json = { [k: string]: unknown };
