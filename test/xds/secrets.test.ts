@@ -239,6 +239,11 @@ describe("secret key rotation", () => {
     const a = await server(K1, undefined, prefix);
     const c1 = connect(`127.0.0.1:${a.apiPort}`, TOKEN);
     await c1.unary("createApp", { app: spec("old", SECRET1) }, 5000);
+    const mig = await c1.unary<unknown, { revision: bigint }>(
+      "createApp",
+      { app: spec("mig", SECRET1) },
+      5000,
+    );
     c1.close();
     await a.stop();
 
@@ -248,10 +253,13 @@ describe("secret key rotation", () => {
     expect(snap.find((e) => e.id === "old")?.app?.clientSecret).toBe(SECRET1);
     const c2 = connect(`127.0.0.1:${b.apiPort}`, TOKEN);
     await c2.unary("createApp", { app: spec("new", SECRET2) }, 5000);
+    // An update without a secret re-seals the stored one under the active key.
+    await c2.unary("updateApp", { app: spec("mig", ""), revision: mig.revision }, 5000);
     c2.close();
     const stored = await rc.hgetall(`${prefix}apps`);
     expect(JSON.parse(stored.old).clientSecret).toMatch(/^sgenc1:k1:/);
     expect(JSON.parse(stored.new).clientSecret).toMatch(/^sgenc1:k2:/);
+    expect(JSON.parse(stored.mig).clientSecret).toMatch(/^sgenc1:k2:/);
     await b.stop();
 
     // k1 retired too early: the app sealed with it is withheld from the BFF
@@ -259,7 +267,8 @@ describe("secret key rotation", () => {
     const c = await server(K2, undefined, prefix);
     const snap2 = await bffSnapshot(c.apiPort, BFF_TOKEN);
     if (typeof snap2 === "number") throw new Error(S[snap2]);
-    expect(snap2.map((e) => e.id)).toEqual(["new", ""]);
+    expect(snap2.map((e) => e.id)).toEqual(["mig", "new", ""]);
+    expect(snap2.find((e) => e.id === "mig")?.app?.clientSecret).toBe(SECRET1);
     expect(snap2.find((e) => e.id === "new")?.app?.clientSecret).toBe(SECRET2);
     const c3 = connect(`127.0.0.1:${c.apiPort}`, TOKEN);
     const old = await c3.unary<unknown, { spec: { oidc: { clientSecretStatus: string } } }>(
@@ -267,8 +276,20 @@ describe("secret key rotation", () => {
       { id: "old" },
       5000,
     );
-    c3.close();
     expect(old.spec.oidc.clientSecretStatus).toMatch(/^set \(unreadable: .*k1 is not configured/);
+    const err = await c3
+      .unary(
+        "updateApp",
+        { app: spec("old", ""), revision: (old as unknown as { revision: bigint }).revision },
+        5000,
+      )
+      .then(
+        () => null,
+        (e: grpc.ServiceError) => e,
+      );
+    c3.close();
+    expect(err?.code).toBe(S.FAILED_PRECONDITION);
+    expect(err?.details).toMatch(/^oidc\.client_secret: the stored secret cannot be read/);
   });
 
   it("a sealed secret is bound to its app: copied onto another app it does not open", () => {

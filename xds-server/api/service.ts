@@ -66,9 +66,25 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
       return [grpc.status.PERMISSION_DENIED, "the BFF token may only call sessiongate.v1.BffDirectory"];
     return [grpc.status.UNAUTHENTICATED, "missing or invalid bearer token"];
   };
-  /** A secret given on the wire is sealed; an empty one keeps the stored (sealed) value. */
-  const seal = (id: string, given: string | undefined, validated: string) =>
-    given ? secrets.seal(id, validated) : validated;
+  /**
+   * A secret given on the wire is sealed with the active key. An empty one
+   * keeps the stored secret, re-sealed when it is under an older key or in
+   * plain text (written before encryption): any update migrates it.
+   */
+  const seal = (id: string, given: string | undefined, validated: string) => {
+    if (given) return secrets.seal(id, validated);
+    if (secrets.isCurrent(validated)) return validated;
+    let plain: string;
+    try {
+      plain = secrets.open(id, validated);
+    } catch (e) {
+      throw new ApiError(
+        grpc.status.FAILED_PRECONDITION,
+        `oidc.client_secret: the stored secret cannot be read (${(e as Error).message}); send it again`,
+      );
+    }
+    return secrets.seal(id, plain);
+  };
 
   // biome-ignore lint/suspicious/noExplicitAny: grpc-js unary handler types per method.
   function unary<Req>(name: string, fn: (req: Req) => Promise<any>) {

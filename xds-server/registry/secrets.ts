@@ -64,6 +64,11 @@ export class SecretBox {
     return this.ring.active;
   }
 
+  /** Sealed under the active key (nothing to migrate). */
+  isCurrent(stored: string): boolean {
+    return stored.startsWith(`${PREFIX}:${this.ring.active}:`);
+  }
+
   seal(appId: string, plain: string): string {
     const iv = randomBytes(12);
     const c = createCipheriv("aes-256-gcm", this.key(this.ring.active), iv);
