@@ -5,7 +5,7 @@
 // (app id, session id) and is only returned when that digest matches, so a
 // slot collision is a miss, never another session's token. Writes use the
 // CAS value read at lookup time: a concurrent writer wins, we just skip.
-import { latin1Encode, SharedValue, sharedGet, sharedSet, WasmResult } from "./abi/host";
+import { latin1Encode, SharedBlock, sharedGet, sharedSet, WasmResult } from "./abi/host";
 import { sha256 } from "./sha256";
 
 const VERSION: u8 = 1;
@@ -17,7 +17,8 @@ export const MAX_CACHED_TOKEN = 8192;
 export class CacheKey {
   constructor(
     public digest: ArrayBuffer,
-    public slotKey: string,
+    /** "s2t:<index>" as UTF-8: the shared-data key, encoded once per request. */
+    public slotKey: ArrayBuffer,
   ) {}
 }
 
@@ -31,33 +32,19 @@ export class Lookup {
 export function cacheKey(appId: string, sessionId: string, slots: u32): CacheKey {
   const digest = sha256(String.UTF8.encode(appId + "\n" + sessionId));
   const index = new DataView(digest).getUint32(0, false) % slots;
-  return new CacheKey(digest, "s2t:" + index.toString());
-}
-
-function sameDigest(entry: DataView, digest: ArrayBuffer): bool {
-  const d = new DataView(digest);
-  let diff: u32 = 0;
-  for (let i = 0; i < 32; i++) diff |= <u32>(entry.getUint8(1 + i) ^ d.getUint8(i));
-  return diff == 0;
+  return new CacheKey(digest, String.UTF8.encode("s2t:" + index.toString()));
 }
 
 export function lookup(key: CacheKey, nowMs: u64): Lookup {
   const r = new Lookup();
-  const v: SharedValue = sharedGet(key.slotKey);
+  const v: SharedBlock = sharedGet(key.slotKey);
   if (!v.found) return r;
   r.cas = v.cas;
-  const n = v.bytes.byteLength;
-  if (n <= HEADER) return r;
-  const e = new DataView(v.bytes);
-  if (e.getUint8(0) != VERSION || !sameDigest(e, key.digest)) return r;
-  if (nowMs >= e.getUint64(33, true)) return r;
-  // Build the header value straight from the entry's bytes (no string round trip).
-  const t = n - HEADER;
-  const bearer = new ArrayBuffer(7 + t);
-  const b = changetype<usize>(bearer);
-  memory.copy(b, changetype<usize>(BEARER), 7);
-  memory.copy(b + 7, changetype<usize>(v.bytes) + HEADER, <usize>t);
-  r.bearer = bearer;
+  if (v.size > <usize>HEADER && v.u8At(0) == VERSION && v.equalsAt(1, key.digest) && nowMs < v.u64At(33)) {
+    // The header value is built straight from the host's bytes (no intermediate copy).
+    r.bearer = v.tailWithPrefix(BEARER, HEADER);
+  }
+  v.free();
   return r;
 }
 

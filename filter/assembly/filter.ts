@@ -6,10 +6,11 @@ import {
   continueRequest,
   getBuffer,
   getHeader,
-  getHeaderPairs,
   Header,
+  HeaderBlock,
   httpCall,
   LogLevel,
+  latin1Encode,
   log,
   MapType,
   nowMs,
@@ -25,6 +26,25 @@ import { isValidSessionId, scanCookies } from "./cookie";
 import { isCrossSite } from "./csrf";
 import { inc, Metrics } from "./metrics";
 import { parseTokenAnswer, TokenAnswer } from "./token";
+
+// Header names as bytes, encoded once: the request path compares and sets them per request.
+const H_COOKIE = latin1Encode("cookie");
+const H_AUTHORITY = latin1Encode(":authority");
+const H_PATH = latin1Encode(":path");
+const H_METHOD = latin1Encode(":method");
+const H_SCHEME = latin1Encode(":scheme");
+const H_AUTHORIZATION = latin1Encode("authorization");
+const H_ORIGIN = latin1Encode("origin");
+const H_FETCH_SITE = latin1Encode("sec-fetch-site");
+
+function valueOr(v: string | null): string {
+  return v === null ? "" : v;
+}
+
+function hasCredentials(values: string[]): bool {
+  for (let i = 0; i < values.length; i++) if (values[i].trim().length > 0) return true;
+  return false;
+}
 
 export class FilterRoot extends RootHandler {
   config: Config | null = null;
@@ -96,42 +116,33 @@ export class SessionStream extends StreamHandler {
   onRequestHeaders(_endOfStream: bool): Action {
     const cfg = this.root.config;
     if (cfg === null) return Action.Continue;
-    const hs = getHeaderPairs(MapType.RequestHeaders);
-    let authority = "",
-      path = "",
-      method = "",
-      scheme = "";
-    let origin: string | null = null,
-      fetchSite: string | null = null;
-    let hasAuth = false;
-    const cookies: string[] = [];
-    for (let i = 0; i < hs.length; i++) {
-      // Envoy's header maps hold lower-case names (HTTP/1 keys are lowered, HTTP/2+ must be).
-      const n = hs[i].name;
-      const v = hs[i].value;
-      if (n == "cookie") cookies.push(v);
-      else if (n == ":authority") authority = v;
-      else if (n == ":path") path = v;
-      else if (n == ":method") method = v;
-      else if (n == ":scheme") scheme = v;
-      else if (n == "authorization") {
-        if (v.trim().length > 0) hasAuth = true;
-      } else if (n == "origin") {
-        if (origin === null) origin = v;
-      } else if (n == "sec-fetch-site") {
-        if (fetchSite === null) fetchSite = v;
-      }
-    }
+    const hs = HeaderBlock.read(MapType.RequestHeaders);
+    const action = this.decide(cfg, hs);
+    hs.free();
+    return action;
+  }
+
+  private decide(cfg: Config, hs: HeaderBlock): Action {
+    // Envoy's header maps hold lower-case names (HTTP/1 keys are lowered, HTTP/2+ must be).
+    // Most requests through a gateway carry no session cookie: find that out first,
+    // before decoding anything else.
+    const cookies = hs.all(H_COOKIE);
+    if (cookies.length == 0) return this.pass();
+    const authority = valueOr(hs.first(H_AUTHORITY));
+    const path = valueOr(hs.first(H_PATH));
     const app = matchApp(cfg, authority, path);
-    if (app === null || cookies.length == 0) return this.pass();
+    if (app === null) return this.pass();
     const scan = scanCookies(cookies, app.cookie);
     if (!scan.found) return this.pass();
     // The session cookie never goes upstream (DESIGN §7.6), whatever happens next.
-    removeHeader(MapType.RequestHeaders, "cookie");
-    if (scan.others.length > 0) replaceHeader(MapType.RequestHeaders, "cookie", scan.others.join("; "));
+    removeHeader(MapType.RequestHeaders, H_COOKIE);
+    if (scan.others.length > 0)
+      replaceHeaderBytes(MapType.RequestHeaders, H_COOKIE, latin1Encode(scan.others.join("; ")));
     // Machine-to-machine traffic brings its own credentials: leave them alone.
-    if (hasAuth) return this.pass();
-    if (isCrossSite(app, method, origin, fetchSite, scheme, authority)) {
+    if (hasCredentials(hs.all(H_AUTHORIZATION))) return this.pass();
+    const method = valueOr(hs.first(H_METHOD));
+    const scheme = valueOr(hs.first(H_SCHEME));
+    if (isCrossSite(app, method, hs.first(H_ORIGIN), hs.first(H_FETCH_SITE), scheme, authority)) {
       inc(this.m.csrfDenied);
       sendLocalResponse(403, "session_to_token_csrf_denied", '{"error":"csrf_denied"}', jsonHeaders());
       return Action.Pause;
@@ -144,7 +155,7 @@ export class SessionStream extends StreamHandler {
       const bearer = hit.bearer;
       if (bearer !== null) {
         inc(this.m.hits);
-        replaceHeaderBytes(MapType.RequestHeaders, "authorization", bearer);
+        replaceHeaderBytes(MapType.RequestHeaders, H_AUTHORIZATION, bearer);
         return Action.Continue;
       }
       this.key = key;

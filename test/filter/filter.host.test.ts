@@ -214,12 +214,18 @@ describe("failures", () => {
     const o = h.request(req([["cookie", `${C}=${SID}`]]));
     expect(o.local?.status).toBe(503);
   });
-  it("ignores an answer for a stream that went away", async () => {
+  it("a stream that went away loses its BFF call, and the next request starts afresh", async () => {
     const h = await host();
     const o = h.request(req([["cookie", `${C}=${SID}`]]));
     h.abandon(o);
-    expect(() => h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("t") })).toThrow(/gone/);
+    // Like Envoy, the host cancels a destroyed stream's calls: no answer can arrive.
+    expect(() => h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("t") })).toThrow(
+      /no pending call/,
+    );
     expect(h.request(req()).state).toBe("continue");
+    const again = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(again.state).toBe("paused");
+    expect(again.call?.token).not.toBe(o.call!.token);
   });
 });
 

@@ -283,8 +283,9 @@ export async function createHost(
     if (s.outcome.state === "paused") return;
     const id = s.outcome.contextId;
     current = id;
-    ex.proxy_on_done(id);
-    ex.proxy_on_log(id);
+    // Optional callbacks, as in Envoy's host: called only when the module exports them.
+    ex.proxy_on_done?.(id);
+    ex.proxy_on_log?.(id);
     ex.proxy_on_delete(id);
     streams.delete(id);
     current = ROOT_ID;
@@ -343,7 +344,7 @@ export async function createHost(
     // or pendingCalls (scanned on every paused request) grows for ever.
     for (const [token, call] of pendingCalls) if (call.contextId === o.contextId) pendingCalls.delete(token);
     current = o.contextId;
-    ex.proxy_on_done(o.contextId);
+    ex.proxy_on_done?.(o.contextId);
     ex.proxy_on_delete(o.contextId);
     streams.delete(o.contextId);
     current = ROOT_ID;

@@ -51,11 +51,8 @@ export function proxy_on_http_call_response(
   if (roots.has(rootId)) roots.get(rootId).onHttpCallResponse(token, numHeaders, bodySize);
 }
 
-export function proxy_on_done(_contextId: u32): u32 {
-  return 1;
-}
-
-export function proxy_on_log(_contextId: u32): void {}
+// No proxy_on_done / proxy_on_log: the host skips callbacks a module does not
+// export, and each one would be a VM entry on every request for nothing.
 
 export function proxy_on_delete(contextId: u32): void {
   if (streams.has(contextId)) {

@@ -90,30 +90,69 @@ export function getBuffer(bufferType: BufferType, size: u32): ArrayBuffer | null
   return takeHostBytes();
 }
 
-export function getHeaderPairs(mapType: MapType): Header[] {
-  resetRet();
-  const out: Header[] = [];
-  if (raw.proxy_get_header_map_pairs(mapType, RET_PTR, RET_SIZE) != WasmResult.Ok) return out;
-  const buf = takeHostBytes();
-  const base = changetype<usize>(buf);
-  const total = <usize>buf.byteLength;
-  if (total < 4) return out;
-  const n = <usize>load<u32>(base);
-  // Defensive bounds checks: a malformed host buffer must not make us read out of range.
-  if (<u64>4 + <u64>n * 8 > <u64>total) return out;
-  let data = base + 4 + n * 8;
-  const end = base + total;
-  for (let i: usize = 0; i < n; i++) {
-    const kl = <usize>load<u32>(base + 4 + i * 8);
-    const vl = <usize>load<u32>(base + 8 + i * 8);
-    if (<u64>data + <u64>kl + <u64>vl + 2 > <u64>end) break;
-    const k = latin1Decode(data, kl);
-    data += kl + 1;
-    const v = latin1Decode(data, vl);
-    data += vl + 1;
-    out.push(new Header(k, v));
+/**
+ * A header map as the host serialised it, read in place: nothing is decoded
+ * until a value is asked for, so headers the policy ignores (user-agent,
+ * accept, …) cost no allocation. Call free() when done: the block is host
+ * memory handed to us through proxy_on_memory_allocate.
+ */
+export class HeaderBlock {
+  private ptr: usize = 0;
+  private count: usize = 0;
+  private end: usize = 0;
+
+  static read(mapType: MapType): HeaderBlock {
+    const b = new HeaderBlock();
+    resetRet();
+    if (raw.proxy_get_header_map_pairs(mapType, RET_PTR, RET_SIZE) != WasmResult.Ok) return b;
+    const ptr = load<usize>(RET_PTR);
+    const total = load<usize>(RET_SIZE);
+    b.ptr = ptr;
+    if (ptr == 0 || total < 4) return b;
+    const n = <usize>load<u32>(ptr);
+    // Defensive bounds checks: a malformed host buffer must not make us read out of range.
+    if (<u64>4 + <u64>n * 8 > <u64>total) return b;
+    b.count = n;
+    b.end = ptr + total;
+    return b;
   }
-  return out;
+
+  /** Decoded values of every header named `name` (lower-case Latin-1 bytes), in order. */
+  all(name: ArrayBuffer): string[] {
+    const out: string[] = [];
+    this.scan(name, out, false);
+    return out;
+  }
+
+  /** Decoded value of the first header named `name`, or null. */
+  first(name: ArrayBuffer): string | null {
+    const out: string[] = [];
+    this.scan(name, out, true);
+    return out.length > 0 ? out[0] : null;
+  }
+
+  free(): void {
+    if (this.ptr != 0) heap.free(this.ptr);
+    this.ptr = 0;
+    this.count = 0;
+  }
+
+  private scan(name: ArrayBuffer, out: string[], firstOnly: bool): void {
+    const base = this.ptr;
+    const want = <usize>name.byteLength;
+    const wantPtr = changetype<usize>(name);
+    let data = base + 4 + this.count * 8;
+    for (let i: usize = 0; i < this.count; i++) {
+      const kl = <usize>load<u32>(base + 4 + i * 8);
+      const vl = <usize>load<u32>(base + 8 + i * 8);
+      if (<u64>data + <u64>kl + <u64>vl + 2 > <u64>this.end) return;
+      if (kl == want && memory.compare(data, wantPtr, kl) == 0) {
+        out.push(latin1Decode(data + kl + 1, vl));
+        if (firstOnly) return;
+      }
+      data += kl + vl + 2;
+    }
+  }
 }
 
 export function getHeader(mapType: MapType, name: string): string | null {
@@ -132,12 +171,11 @@ export function getHeader(mapType: MapType, name: string): string | null {
 }
 
 export function replaceHeader(mapType: MapType, name: string, value: string): void {
-  replaceHeaderBytes(mapType, name, latin1Encode(value));
+  replaceHeaderBytes(mapType, latin1Encode(name), latin1Encode(value));
 }
 
-/** Same as replaceHeader with the value already as bytes (hot path: the cached token). */
-export function replaceHeaderBytes(mapType: MapType, name: string, v: ArrayBuffer): void {
-  const k = latin1Encode(name);
+/** Same as replaceHeader with name and value already as bytes (hot path: the cached token). */
+export function replaceHeaderBytes(mapType: MapType, k: ArrayBuffer, v: ArrayBuffer): void {
   raw.proxy_replace_header_map_value(
     mapType,
     changetype<usize>(k),
@@ -159,8 +197,8 @@ export function addHeader(mapType: MapType, name: string, value: string): void {
   );
 }
 
-export function removeHeader(mapType: MapType, name: string): void {
-  const k = latin1Encode(name);
+/** Removes every header named `k` (lower-case Latin-1 bytes). */
+export function removeHeader(mapType: MapType, k: ArrayBuffer): void {
   raw.proxy_remove_header_map_value(mapType, changetype<usize>(k), <usize>k.byteLength);
 }
 
@@ -234,29 +272,77 @@ export function httpCall(cluster: string, headers: Header[], timeoutMs: u32): u3
   return token;
 }
 
-export class SharedValue {
-  constructor(
-    public found: bool,
-    public bytes: ArrayBuffer,
-    public cas: u32,
-  ) {}
+/**
+ * A shared-data value read in place (host memory): the cache builds its header
+ * value straight from these bytes. Call free() when done.
+ */
+export class SharedBlock {
+  found: bool = false;
+  ptr: usize = 0;
+  size: usize = 0;
+  cas: u32 = 0;
+
+  u8At(offset: usize): u8 {
+    return offset < this.size ? load<u8>(this.ptr + offset) : 0;
+  }
+
+  /** Little-endian u64 at `offset` (0 when out of range). */
+  u64At(offset: usize): u64 {
+    return offset + 8 <= this.size ? load<u64>(this.ptr + offset) : 0;
+  }
+
+  /** Whether `bytes` appear at `offset`, compared in constant time. */
+  equalsAt(offset: usize, bytes: ArrayBuffer): bool {
+    const n = <usize>bytes.byteLength;
+    if (offset + n > this.size) return false;
+    const b = changetype<usize>(bytes);
+    let diff: u32 = 0;
+    for (let i: usize = 0; i < n; i++) diff |= <u32>(load<u8>(this.ptr + offset + i) ^ load<u8>(b + i));
+    return diff == 0;
+  }
+
+  /** `prefix` followed by the value's bytes from `offset` on, as one new buffer. */
+  tailWithPrefix(prefix: ArrayBuffer, offset: usize): ArrayBuffer {
+    const p = <usize>prefix.byteLength;
+    const t = offset < this.size ? this.size - offset : 0;
+    const out = new ArrayBuffer(<i32>(p + t));
+    const o = changetype<usize>(out);
+    memory.copy(o, changetype<usize>(prefix), p);
+    if (t > 0) memory.copy(o + p, this.ptr + offset, t);
+    return out;
+  }
+
+  free(): void {
+    if (this.ptr != 0) heap.free(this.ptr);
+    this.ptr = 0;
+    this.size = 0;
+  }
 }
 
-export function sharedGet(key: string): SharedValue {
-  const k = String.UTF8.encode(key);
+/** Reads shared data under `key` (UTF-8 bytes). */
+export function sharedGet(key: ArrayBuffer): SharedBlock {
+  const b = new SharedBlock();
   resetRet();
   store<u32>(RET_CAS, 0);
-  const r = raw.proxy_get_shared_data(changetype<usize>(k), <usize>k.byteLength, RET_PTR, RET_SIZE, RET_CAS);
-  if (r != WasmResult.Ok) return new SharedValue(false, new ArrayBuffer(0), 0);
-  const cas = load<u32>(RET_CAS);
-  return new SharedValue(true, takeHostBytes(), cas);
+  const r = raw.proxy_get_shared_data(
+    changetype<usize>(key),
+    <usize>key.byteLength,
+    RET_PTR,
+    RET_SIZE,
+    RET_CAS,
+  );
+  if (r != WasmResult.Ok) return b;
+  b.found = true;
+  b.ptr = load<usize>(RET_PTR);
+  b.size = b.ptr == 0 ? 0 : load<usize>(RET_SIZE);
+  b.cas = load<u32>(RET_CAS);
+  return b;
 }
 
-export function sharedSet(key: string, value: ArrayBuffer, cas: u32): u32 {
-  const k = String.UTF8.encode(key);
+export function sharedSet(key: ArrayBuffer, value: ArrayBuffer, cas: u32): u32 {
   return raw.proxy_set_shared_data(
-    changetype<usize>(k),
-    <usize>k.byteLength,
+    changetype<usize>(key),
+    <usize>key.byteLength,
     changetype<usize>(value),
     <usize>value.byteLength,
     cas,
