@@ -8,7 +8,9 @@ import { describe, expect, it } from "vitest";
 // biome-ignore lint/suspicious/noExplicitAny: assertions walk proto3-JSON trees.
 type J = any;
 
-import { encodeResource } from "../../xds-server/cache/encode.js";
+import { fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
+import { RouteConfigurationSchema } from "../../protos/gen/envoy/config/route/v3/route_pb.js";
+import { encodeResource, registry } from "../../xds-server/cache/encode.js";
 import type { AppRecord, RegistrySnapshot } from "../../xds-server/registry/types.js";
 import { type RawAppSpec, validateApp } from "../../xds-server/registry/validate.js";
 import {
@@ -312,5 +314,23 @@ describe("translate", () => {
       address: "0.0.0.0",
       port: 10000,
     });
+  });
+});
+
+describe("encode", () => {
+  it("a RouteConfiguration assembled from cached virtual hosts equals the whole-message encoding", () => {
+    const r = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[TYPE.route][0]
+      .json;
+    const fast = encodeResource(TYPE.route, r);
+    const again = encodeResource(TYPE.route, r); // now from the cache
+    const whole = toBinary(
+      RouteConfigurationSchema,
+      fromJson(RouteConfigurationSchema, r as never, { registry }),
+    );
+    const decode = (b: Uint8Array) =>
+      toJson(RouteConfigurationSchema, fromBinary(RouteConfigurationSchema, b), { registry, useProtoFieldName: true });
+    expect(decode(fast.value)).toEqual(decode(whole));
+    expect(again.value).toEqual(fast.value);
+    expect((decode(fast.value) as J).virtual_hosts.length).toBe((r as J).virtual_hosts.length);
   });
 });

@@ -39,22 +39,37 @@ function provider(spec: AppSpec): Json {
 
 const providerNameOf = (p: Json) => `sg_jwt_${digest(p)}`;
 
-/** The requirement an app's routes name: its provider with its audiences. */
-function requirement(spec: AppSpec): { name: string; json: Json } {
-  const json = {
-    provider_and_audiences: { provider_name: providerNameOf(provider(spec)), audiences: spec.jwt.audiences },
-  };
-  return { name: `sg_req_${digest(json)}`, json };
+interface JwtPieces {
+  provider: Json;
+  providerName: string;
+  requirement: { name: string; json: Json };
 }
+
+/** Specs are immutable: their pieces are computed once (every translate would otherwise hash every app). */
+const memo = new WeakMap<AppSpec, JwtPieces>();
+
+function pieces(spec: AppSpec): JwtPieces {
+  let m = memo.get(spec);
+  if (!m) {
+    const p = provider(spec);
+    const providerName = providerNameOf(p);
+    const json = { provider_and_audiences: { provider_name: providerName, audiences: spec.jwt.audiences } };
+    m = { provider: p, providerName, requirement: { name: `sg_req_${digest(json)}`, json } };
+    memo.set(spec, m);
+  }
+  return m;
+}
+
+/** The requirement an app's routes name: its provider with its audiences. */
+const requirement = (spec: AppSpec) => pieces(spec).requirement;
 
 export function jwtFilter(apps: AppRecord[]): Json {
   const providers: Json = {};
   const requirementMap: Json = {};
   for (const { spec } of apps) {
-    const p = provider(spec);
-    providers[providerNameOf(p)] = p;
-    const r = requirement(spec);
-    requirementMap[r.name] = r.json;
+    const m = pieces(spec);
+    providers[m.providerName] = m.provider;
+    requirementMap[m.requirement.name] = m.requirement.json;
   }
   return {
     name: JWT_FILTER,

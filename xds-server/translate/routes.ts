@@ -105,13 +105,15 @@ export function gatewayRoutes(apps: AppRecord[], cfg: TranslateConfig): Resource
   const byHost = new Map<string, AppRecord[]>();
   for (const a of apps) for (const h of a.spec.hosts) byHost.set(h, [...(byHost.get(h) ?? []), a]);
   const wildcard = byHost.get("*") ?? [];
+  // Per-route ext_authz entries only concern apps that have ext_authz.
+  const withAuthz = apps.filter((a) => a.spec.extAuthz);
   const hosts = [...byHost.keys()].sort();
   const virtualHosts = hosts.map((h) => {
     const own = byHost.get(h) ?? [];
     const extra = h === "*" ? [] : wildcard.filter((w) => !own.includes(w));
     const here = [...own, ...extra];
     const regions = regionsOf(here, cfg);
-    const entries = here.flatMap((a) => appRoutes(a, apps, cfg, regions));
+    const entries = here.flatMap((a) => appRoutes(a, withAuthz, cfg, regions));
     return {
       name: `sg_vh_${h.replace(/[^A-Za-z0-9.-]/g, "_")}`,
       domains: domains(h),
