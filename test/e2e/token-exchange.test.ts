@@ -4,12 +4,15 @@
 // Envoy (jwt_authn validates it, the upstream echoes the verified claims),
 // renews it before it expires, and the refresh token never reaches the
 // browser (DESIGN §7 invariant 1).
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import type { Browser, BrowserContext, Page, Request, Response } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoApp, type DemoStack, startDemoStack } from "../demo/stack.js";
-import { freePort, hostRequest, startBrowser, waitFor } from "../harness/index.js";
+import { freePort, hostRequest, REPO_ROOT, startBrowser, waitFor } from "../harness/index.js";
 
+const ARTIFACTS = join(REPO_ROOT, "test/.artifacts");
 // Short access tokens: the client renews at half their lifetime.
 const AT_TTL_S = 16;
 
@@ -171,6 +174,8 @@ describe("tokenExchange app in Chromium", () => {
       exp: payload.exp,
     });
     expect(shown.user).toEqual({ sub: "alice", email: "alice@example.test", name: "Alice Liddell" });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "token-exchange-logged-in.png"), fullPage: true });
 
     // A token jwt_authn cannot verify never reaches the upstream.
     const before = app.demo.requests.length;
