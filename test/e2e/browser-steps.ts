@@ -57,8 +57,9 @@ export class ResponseLog {
   readonly seen: { url: string; status: number; body: string }[] = [];
   private readonly pending: Promise<void>[] = [];
 
-  watch(page: Page): void {
-    page.on("response", (res) => this.record(res));
+  /** A page, or a whole context (every page in it, popups and other origins too). */
+  watch(target: Page | BrowserContext): void {
+    (target as Page).on("response", (res) => this.record(res));
   }
 
   private record(res: Response): void {
