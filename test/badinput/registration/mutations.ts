@@ -345,18 +345,53 @@ export function mutation(opts: { publicPaths: boolean; update: boolean }): fc.Ar
     ),
   ];
   if (!opts.update) arbs.push(one("id", "id", "id", badId));
-  if (opts.publicPaths)
+  if (opts.publicPaths) {
+    // Valid entries lie under the spec's own path_prefix (the rule), the bad one breaks a rule whatever the prefix.
+    const under = (s: Spec, p: string) => (s.pathPrefix && s.pathPrefix !== "/" ? s.pathPrefix : "") + p;
+    const badPublic = fc.oneof(
+      fc.constantFrom(
+        "",
+        "x",
+        "x/*",
+        "/x/**",
+        "/x*",
+        "/*/x",
+        "/*",
+        "/x/../y",
+        "//x",
+        "/x y",
+        "/x?y",
+        "/x#y",
+        "/a%20b",
+      ),
+      inject("/pub", PREFIX_BAD),
+      long(256, 20_000).map((l) => `/${l}`),
+    );
     arbs.push(
-      list(
-        "publicPaths",
-        "public_paths",
-        (i) => (i % 2 ? `/p${i}` : `/p${i}/*`),
-        fc.oneof(
-          fc.constantFrom("", "x", "x/*", "/x/**", "/x*", "/*/x", "/x/../y", "//x", "/x y"),
-          inject("/pub", PREFIX_BAD),
-          long(256, 20_000).map((l) => `/${l}`),
-        ),
+      fc.tuple(fc.integer({ min: 1, max: 4 }), fc.nat(), badPublic).map(([len, at, b]) => {
+        const i = at % len;
+        return m("public_paths:entry", `public_paths[${i}]`, "publicPaths", (s) => {
+          const a = Array.from({ length: len }, (_, k) => under(s, k % 2 ? `/p${k}` : `/p${k}/*`));
+          a[i] = b;
+          s.publicPaths = a;
+        });
+      }),
+      fc.constantFrom("/auth", "/auth/*", "/auth/x").map((p) =>
+        m("public_paths:bff-routes", "public_paths[0]", "publicPaths", (s) => {
+          s.publicPaths = [under(s, p)];
+        }),
+      ),
+      fc.integer({ min: 65, max: 80 }).map((n) =>
+        m("public_paths:too-many", "public_paths", "publicPaths", (s) => {
+          s.publicPaths = Array.from({ length: n }, (_, k) => under(s, `/p${k}`));
+        }),
+      ),
+      fc.constant(
+        m("public_paths:duplicate", "public_paths[1]", "publicPaths", (s) => {
+          s.publicPaths = [under(s, "/p"), under(s, "/p")];
+        }),
       ),
     );
+  }
   return fc.oneof(...arbs);
 }
