@@ -3,8 +3,13 @@
 // fields. Built on the existing apps of the campaign's registry (their ids,
 // hosts and revisions), so duplicates, route conflicts and wrong revisions
 // are real conflicts, never a success by accident.
+import { create, type DescMessage, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import fc from "fast-check";
+import {
+  CreateAppRequestSchema,
+  UpdateAppRequestSchema,
+} from "../../../protos/gen/sessiongate/v1/apps_pb.js";
 import { baseSpec, TOKEN } from "../../xds/helpers.js";
 import { badId, type Mutation, mutation, type Spec } from "./mutations.js";
 import { parses, type RawCall, rawCall } from "./wire.js";
@@ -307,12 +312,29 @@ export function regCase(ctx: RegContext): fc.Arbitrary<RegCase> {
       codes: [S.UNAUTHENTICATED],
     }),
   );
-  return fc.oneof(
-    { weight: 50, arbitrary: fields },
-    { weight: 20, arbitrary: conflicts },
-    { weight: 15, arbitrary: unauth },
-    { weight: 12, arbitrary: raw },
-    { weight: 2, arbitrary: watch },
-    { weight: 1, arbitrary: oversize },
-  );
+  return fc
+    .oneof(
+      { weight: 50, arbitrary: fields },
+      { weight: 20, arbitrary: conflicts },
+      { weight: 15, arbitrary: unauth },
+      { weight: 12, arbitrary: raw },
+      { weight: 2, arbitrary: watch },
+      { weight: 1, arbitrary: oversize },
+    )
+    .map(overLimit);
+}
+
+const SCHEMAS: Partial<Record<RegCase["method"], DescMessage>> = {
+  createApp: CreateAppRequestSchema,
+  updateApp: UpdateAppRequestSchema,
+};
+
+/** Several huge fields together can pass the API's 1 MiB limit: grpc-js refuses those before any check. */
+function overLimit(c: RegCase): RegCase {
+  const schema = c.raw ? undefined : SCHEMAS[c.method];
+  if (!schema || c.codes.includes(S.RESOURCE_EXHAUSTED)) return c;
+  // biome-ignore lint/suspicious/noExplicitAny: init object of the request schema.
+  const size = toBinary(schema, create(schema, c.req as any)).length;
+  if (size <= 1 << 20) return c;
+  return { ...c, label: `${c.label} (over 1 MiB)`, codes: [S.RESOURCE_EXHAUSTED], fields: undefined };
 }
