@@ -41,7 +41,7 @@ Scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
 
 Options:
   --quick            short run (shorter phases, 4 sessions, no cold Envoy restart,
-                     500 registration calls and 50,000 header sets; ~3 minutes)
+                     1,000 registration calls and 100,000 header sets; ~2-3 minutes)
   --only <name>      run only this scenario (repeatable); "badinput" for the campaigns
   --out <dir>        results directory (default test/bench/results)
   -h, --help         show this help

@@ -28,7 +28,7 @@ export interface BadInputResult {
 }
 
 export const CAMPAIGNS = [
-  { name: "registration API", fn: "runRegistrationCampaign", full: 10_000, quick: 500, unit: "calls" },
+  { name: "registration API", fn: "runRegistrationCampaign", full: 10_000, quick: 1_000, unit: "calls" },
   {
     name: "gateway headers",
     fn: "runHeaderFuzzCampaign",
@@ -119,17 +119,29 @@ export async function runBadInput(quick: boolean, log: (m: string) => void): Pro
   return { available: true, note, campaigns, goals };
 }
 
-/** A campaign's figure object as (figure, value) rows: nested keys joined with dots. */
-export function figureRows(figures: unknown, prefix = ""): [string, string][] {
-  if (figures === null || typeof figures !== "object") return [[prefix || "result", String(figures)]];
+/**
+ * A campaign's figure object as (figure, value) rows, nested keys joined with
+ * dots; lists of strings (e.g. the violations) go to `lists`, one line each.
+ */
+export function figureRows(
+  figures: unknown,
+  prefix = "",
+  lists: [string, string[]][] = [],
+): { rows: [string, string][]; lists: [string, string[]][] } {
+  if (figures === null || typeof figures !== "object")
+    return { rows: [[prefix || "result", String(figures)]], lists };
   const rows: [string, string][] = [];
   for (const [k, v] of Object.entries(figures as Record<string, unknown>)) {
     if (k === "goals") continue;
     const key = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === "object" && !Array.isArray(v)) rows.push(...figureRows(v, key));
+    if (Array.isArray(v) && v.every((x) => typeof x === "string")) {
+      rows.push([key, v.length ? `${v.length} listed below` : "none"]);
+      if (v.length) lists.push([key, v as string[]]);
+    } else if (v !== null && typeof v === "object" && !Array.isArray(v))
+      rows.push(...figureRows(v, key, lists).rows);
     else if (typeof v === "number")
       rows.push([key, Number.isInteger(v) ? v.toLocaleString("en-US") : String(Number(v.toPrecision(4)))]);
     else rows.push([key, Array.isArray(v) ? JSON.stringify(v).slice(0, 200) : String(v)]);
   }
-  return rows;
+  return { rows, lists };
 }

@@ -169,8 +169,12 @@ export function renderMarkdown(r: ChaosReport): string {
         "",
       );
       if (c.error) out.push(`Failed: ${c.error}`, "");
-      else
-        out.push(mdTable({ title: c.name, columns: ["figure", "value"], rows: figureRows(c.figures) }), "");
+      else {
+        const { rows, lists } = figureRows(c.figures);
+        out.push(mdTable({ title: c.name, columns: ["figure", "value"], rows }), "");
+        for (const [key, items] of lists)
+          out.push(`${key}:`, "", ...items.map((x) => `- \`${x.replace(/`/g, "'")}\``), "");
+      }
     }
   }
   return `${out.join("\n")}\n`;

@@ -57,7 +57,8 @@ export interface ScenarioResult {
   wrongIdentity: number;
   cookieCleared: number;
   sessions: { total: number; lost: number[] };
-  registry: { apps: number; identical: boolean; before: string[]; after: string[] };
+  /** The registry rows (id, revision, spec) before and after, kept only when they differ. */
+  registry: { apps: number; ids: string[]; identical: boolean; before?: string[]; after?: string[] };
   figures: Record<string, number | string | null>;
   notes: string[];
   goals: Goal[];
@@ -188,7 +189,12 @@ export async function runScenario(
     wrongIdentity,
     cookieCleared: cleared.size,
     sessions: { total: stack.sessions.length, lost },
-    registry: { apps: after.length, identical, before, after },
+    registry: {
+      apps: after.length,
+      ids: after.map((row) => String((JSON.parse(row) as unknown[])[0])),
+      identical,
+      ...(identical ? {} : { before, after }),
+    },
     figures: fo.figures ?? {},
     notes: fo.notes ?? [],
     goals,
