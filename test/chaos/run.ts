@@ -115,9 +115,11 @@ async function main(): Promise<number> {
   const results: ScenarioResult[] = [];
   const failures: { name: string; error: string }[] = [];
   let stack: Stack | undefined;
+  const rebuilds: string[] = [];
   const fresh = async (why: string) => {
     if (stack) {
       log(`chaos: rebuilding the stack (${why})`);
+      rebuilds.push(why);
       await stopAll(false);
     }
     stack = await startStack(stackOptions(quick, log));
@@ -192,6 +194,7 @@ async function main(): Promise<number> {
     durationS: (Date.now() - started) / 1000,
     scenarios: results,
     failures,
+    rebuilds,
     badinput,
     goals,
   };

@@ -20,6 +20,8 @@ export interface ChaosReport {
   scenarios: ScenarioResult[];
   /** Scenarios that could not run to the end (exception), with the error. */
   failures: { name: string; error: string }[];
+  /** Why the stack was started afresh between scenarios (a session left broken). */
+  rebuilds: string[];
   badinput: BadInputResult | null;
   goals: Goal[];
 }
@@ -157,7 +159,8 @@ export function renderMarkdown(r: ChaosReport): string {
   );
   out.push("## Scenarios", "", summary(r), "");
   for (const f of r.failures) out.push(`- **${f.name} did not complete**: ${f.error}`);
-  if (r.failures.length) out.push("");
+  for (const why of r.rebuilds) out.push(`- the stack was started afresh: ${why}`);
+  if (r.failures.length || r.rebuilds.length) out.push("");
   for (const s of r.scenarios) out.push(...scenarioSection(s));
   out.push("## Bad-input campaigns", "");
   if (!r.badinput) out.push("Not run (--only without badinput).");
