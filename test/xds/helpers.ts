@@ -22,6 +22,8 @@ import {
 export type { CliResult } from "../harness/index.js";
 
 export const TOKEN = "test-token-0123456789abcdef";
+/** Client-secret key shared by every control plane of a test run (replicas on one Redis must share keys). */
+export const SECRET_KEYS = `t1:${Buffer.alloc(32, 7).toString("base64")}`;
 
 export interface ControlPlane {
   xdsPort: number;
@@ -50,6 +52,9 @@ export async function startControlPlane(
     "--gateway-address=127.0.0.1",
     `--wasm-file=${join(REPO_ROOT, "build/session-to-token.wasm")}`,
     ...(opts.redisUrl ? [`--redis-url=${opts.redisUrl}`] : []),
+    ...(opts.redisUrl && !opts.extraArgs?.some((a) => a.startsWith("--secret-keys"))
+      ? [`--secret-keys=${SECRET_KEYS}`]
+      : []),
     ...(opts.extraArgs ?? []),
   ];
   const launch = () =>
