@@ -224,12 +224,17 @@ describe("client secrets", () => {
       authParams: { resource: "https://api.test" },
     });
     await admin.unary("createApp", { app: s }, 5000);
+    // http is accepted for loopback names only, *.localhost included (local multi-app setups).
+    const local = spec("localorigin", SECRET1);
+    local.oidc.publicOrigin = "http://a.localhost:8080";
+    await admin.unary("createApp", { app: local }, 5000);
     const snap = await bffSnapshot(srv.apiPort, BFF_TOKEN);
     if (typeof snap === "number") throw new Error(S[snap]);
     const app = snap.find((e) => e.id === "goodfield")?.app;
     expect(app?.publicOrigin).toBe("https://portal.test:8443");
     expect(app?.postLogoutRedirectUri).toBe("https://portal.test:8443/bye");
     expect(app?.authParams).toEqual({ resource: "https://api.test" });
+    expect(snap.find((e) => e.id === "localorigin")?.app?.publicOrigin).toBe("http://a.localhost:8080");
   });
 });
 

@@ -197,7 +197,14 @@ const RESERVED_AUTH_PARAMS = new Set([
 function bffClient(o: NonNullable<RawAppSpec["oidc"]>): Partial<AppSpec["oidc"]> {
   const out: Partial<AppSpec["oidc"]> = {};
   if (o.publicOrigin) {
-    url("oidc.public_origin", o.publicOrigin, true);
+    // http is for loopback only; *.localhost is loopback too (RFC 6761), and
+    // local multi-app setups (the demo) give each app such a host.
+    let local = false;
+    try {
+      const u = new URL(o.publicOrigin);
+      local = u.protocol === "http:" && u.hostname.endsWith(".localhost");
+    } catch {}
+    if (!local) url("oidc.public_origin", o.publicOrigin, true);
     const origin = new URL(o.publicOrigin).origin;
     if (origin !== o.publicOrigin.replace(/\/$/, ""))
       bad("oidc.public_origin", "must be an origin (scheme://host[:port], no path)");
