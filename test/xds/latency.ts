@@ -8,10 +8,44 @@ import { connect } from "../../xds-server/cli/client.js";
 import { freePort, REPO_ROOT, startEcho, startEnvoy, startRedis, stopAll } from "../harness/index.js";
 import { baseSpec, get, startControlPlane, startJwks, TOKEN } from "./helpers.js";
 
-const { values } = parseArgs({
-  options: { n: { type: "string", default: "20" }, redis: { type: "boolean", default: false } },
-});
-const N = Number(values.n);
+const HELP = `Usage: npx tsx test/xds/latency.ts [--n N] [--redis]
+
+Register -> served latency with a real Envoy and the real xds-server: N apps
+registered one after another, each polled through Envoy every 5 ms until its
+JWT-protected route answers 200. One JSON line per ADS mode (delta, sotw)
+with p50/p95/max in ms; progress on stderr.
+
+  --n N      apps to register per mode (default 20, 1..1000)
+  --redis    use a Redis registry (default: in-memory)
+  -h, --help this text
+
+Exit codes: 0 ok, 1 a run failed, 2 bad arguments.
+`;
+
+function args(): { n: number; redis: boolean } {
+  try {
+    const { values } = parseArgs({
+      options: {
+        n: { type: "string", default: "20" },
+        redis: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+    if (values.help) {
+      process.stdout.write(HELP);
+      process.exit(0);
+    }
+    const n = Number(values.n);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`--n: expected 1..1000, got ${values.n}`);
+    return { n, redis: values.redis };
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${HELP}`);
+    process.exit(2);
+  }
+}
+
+const values = args();
+const N = values.n;
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -59,6 +93,7 @@ async function run(mode: "delta" | "sotw") {
       await new Promise((r) => setTimeout(r, 5));
     }
     samples.push(performance.now() - t0);
+    process.stderr.write(`${mode}: ${i + 1}/${N} served in ${Math.round(samples[i])} ms\n`);
   }
   api.close();
   return {
@@ -75,6 +110,9 @@ async function run(mode: "delta" | "sotw") {
 
 try {
   for (const mode of ["delta", "sotw"] as const) console.log(JSON.stringify(await run(mode)));
+} catch (e) {
+  process.stderr.write(`latency: ${(e as Error).message}\n`);
+  process.exitCode = 1;
 } finally {
-  await stopAll(false);
+  await stopAll(process.exitCode === 1);
 }
