@@ -101,9 +101,8 @@ describe("invariant 9: bad JWTs are refused by jwt_authn in Envoy, the upstream 
       vars: { JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, JWKS: jwks },
     });
     s.bff.sessions.set("g".repeat(43), { accessToken: good, expiresIn: 300 });
-    bad.forEach((b, i) =>
-      s.bff.sessions.set(`bad${i}`.padEnd(43, "z"), { accessToken: b.token, expiresIn: 300 }),
-    );
+    for (const [i, b] of bad.entries())
+      s.bff.sessions.set(`bad${i}`.padEnd(43, "z"), { accessToken: b.token, expiresIn: 300 });
   });
 
   it("the good token is accepted both ways (control)", async () => {
