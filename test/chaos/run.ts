@@ -207,6 +207,13 @@ async function main(): Promise<number> {
   return missed.length ? 1 : 0;
 }
 
+// Ctrl-C: stop every process this run started (and remove its files) before leaving.
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.once(sig, () => {
+    process.stderr.write(`chaos: ${sig}, stopping everything\n`);
+    stopAll(false).finally(() => process.exit(130));
+  });
+
 main().then(
   (code) => process.exit(code),
   async (err) => {

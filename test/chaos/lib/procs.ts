@@ -116,7 +116,8 @@ export async function startXdsReplica(
       SESSIONGATE_SECRET_KEYS: o.secretKeys,
     },
     cwd: REPO_ROOT,
-    ready: { url: `http://127.0.0.1:${httpPort}/healthz` },
+    // The registration API binds last (after the HTTP port and the registry): ready when it accepts.
+    ready: { port: apiPort },
     readyTimeoutMs: 30_000,
   });
   return {
