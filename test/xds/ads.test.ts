@@ -248,6 +248,50 @@ describe("Delta", () => {
     c.close();
   });
 
+  it("ECDS: filter configs go after CDS and before RDS; removed clusters wait until ECDS and RDS settle", async () => {
+    await createApp("e1");
+    const c = new AdsClient(`127.0.0.1:${srv.xdsPort}`, grpc.credentials.createInsecure());
+    const f = new Fake<DeltaDiscoveryResponse>(c.deltaAggregatedResources());
+    const send = (o: object) => f.stream.write(create(DeltaDiscoveryRequestSchema, o));
+    const ack = (r: DeltaDiscoveryResponse) => send({ typeUrl: r.typeUrl, responseNonce: r.nonce });
+    send({ node: node("delta-ecds"), typeUrl: T.cluster });
+    ack(await f.next(T.cluster));
+    send({ typeUrl: T.listener });
+    ack(await f.next(T.listener));
+    const filters = ["envoy.filters.http.jwt_authn", "sessiongate.strip_identity_headers"];
+    send({ typeUrl: T.ecds, resourceNamesSubscribe: filters });
+    const ecds0 = await f.next(T.ecds);
+    expect(unpackNames(ecds0)).toEqual(filters);
+    ack(ecds0);
+    send({ typeUrl: T.route, resourceNamesSubscribe: ["sessiongate_gateway"] });
+    ack(await f.next(T.route));
+    await f.none(300);
+
+    // A new audience: a new cluster, a new jwt_authn requirement (ECDS), new routes; no listener.
+    await createApp("e2", { jwt: { ...(baseSpec("e2").jwt as object), audiences: ["other-api"] } });
+    const cds1 = await f.next(T.cluster);
+    const ecds1 = await f.next(T.ecds);
+    const rds1 = await f.next(T.route);
+    expect(unpackNames(ecds1)).toEqual(["envoy.filters.http.jwt_authn"]);
+    expect(Number(ecds1.nonce.split("-")[1])).toBeGreaterThan(Number(cds1.nonce.split("-")[1]));
+    expect(Number(rds1.nonce.split("-")[1])).toBeGreaterThan(Number(ecds1.nonce.split("-")[1]));
+    for (const r of [cds1, ecds1, rds1]) ack(r);
+    await f.none(300);
+
+    // Delete e2: its cluster stays until both the jwt_authn config and the routes are settled.
+    await api.unary("deleteApp", { id: "e2" }, 5000);
+    const ecds2 = await f.next(T.ecds);
+    const rds2 = await f.next(T.route);
+    ack(rds2);
+    await f.none(300); // ECDS still pending: no cluster removal yet
+    ack(ecds2);
+    const cds2 = await f.next(T.cluster);
+    expect(cds2.removedResources).toEqual(["sg_app_e2"]);
+    await api.unary("deleteApp", { id: "e1" }, 5000);
+    f.end();
+    c.close();
+  });
+
   it("a reconnecting node that already has the config gets nothing new", async () => {
     await createApp("d3");
     const c = new AdsClient(`127.0.0.1:${srv.xdsPort}`, grpc.credentials.createInsecure());
