@@ -3,9 +3,8 @@
 // call hook (LIVE sessions get their own token, FAILING ones a 500, the rest
 // 401). No trap, never another session's token, never the session cookie
 // upstream, never an unsafe cross-site request forwarded with the cookie.
-import { readFileSync } from "node:fs";
 import fc from "fast-check";
-import { WASM_PATH } from "../../harness/index.js";
+import { ensureWasm } from "../../filter/wasm-build.js";
 import { createHost, type Host, type Outcome } from "../../wasm-host/index.js";
 import { WA, type WasmModule } from "../../wasm-host/wasm.js";
 import { type CampaignFigures, type Log, pickSeed, progress, show, Tally } from "../figures.js";
@@ -52,7 +51,8 @@ let compiled: WasmModule | undefined;
 export async function runHeaderFuzzCampaign(opts: HeaderFuzzOptions): Promise<CampaignFigures> {
   const seed = pickSeed(opts.seed);
   const tally = new Tally("header-fuzz", opts.n, seed);
-  compiled ??= await WA.compile(readFileSync(WASM_PATH));
+  // ensureWasm rebuilds build/session-to-token.wasm when the filter's sources are newer.
+  compiled ??= await WA.compile(ensureWasm());
   const every = opts.recreateEvery ?? 100_000;
   const fresh = async () => {
     const h = await createHost(compiled as WasmModule, FUZZ_CONFIG, { clusters: ["bff"] });
