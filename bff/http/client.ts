@@ -17,7 +17,10 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 }
 
 export function clientScript(ctx: Ctx, app: AppConfig, req: IncomingMessage, res: ServerResponse): void {
-  const { body, etag } = clientBundle({ app: app.id, mode: app.mode, prefix: ctx.config.prefix });
+  // The prefix as the browser sees it: an app registered under a path prefix
+  // has its BFF routes below it (bff/http/app-path.ts).
+  const prefix = `${app.routeBase}${ctx.config.prefix}`;
+  const { body, etag } = clientBundle({ app: app.id, mode: app.mode, prefix });
   const headers = {
     "content-type": "text/javascript; charset=utf-8",
     "cache-control": "no-cache",

@@ -22,12 +22,14 @@ let op: OpHandle;
 let bff: RunningBff;
 let publicUrl: string;
 let echo: EchoHandle;
+let redisUrl: string;
 const tmp = join(import.meta.dirname, "..", ".logs", `client-${process.pid}`);
 
 beforeAll(async () => {
   const [publicPort] = await ports(1);
   publicUrl = `http://127.0.0.1:${publicPort}`;
   const redis = await startRedis();
+  redisUrl = redis.url;
   op = await startOP({ clients: [opClient(publicUrl, WEB), opClient(publicUrl, SPA)], ttl: AT_TTL_S });
   bff = await startBff(
     validateConfig(
@@ -114,6 +116,24 @@ describe("GET <prefix>/<app>/client.js", () => {
     const unknown = await fetch(`${publicUrl}/auth/nope/client.js`);
     expect(unknown.status).toBe(404);
     expect((await json(unknown)).error).toBe("unknown_app");
+  });
+
+  it("an app under a path prefix (as registered apps are) gets its routes' prefix baked in", async () => {
+    const [port] = await ports(1);
+    const cfg = validateConfig(bffConfig({ publicPort: port, redisUrl, issuer: op.issuer, apps: [SPA] }));
+    // What bff/apps/convert.ts makes of an app registered with path_prefix /shop.
+    cfg.apps = cfg.apps.map((a) => ({ ...a, routeBase: "/shop" }));
+    const other = await startBff(cfg, { defaultMetrics: false });
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/shop/auth/spa/client.js`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain(
+        'const SERVED = {"app":"spa","mode":"tokenExchange","prefix":"/shop/auth"};',
+      );
+      expect((await fetch(`http://127.0.0.1:${port}/auth/spa/client.js`)).status).toBe(404);
+    } finally {
+      await other.close();
+    }
   });
 
   it("the metrics label the route as client.js", async () => {
