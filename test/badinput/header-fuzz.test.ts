@@ -10,7 +10,7 @@ const N = Number(process.env.BADINPUT_HEADERS_N ?? 100_000);
 const SEED = Number(process.env.BADINPUT_SEED ?? 20261123);
 
 describe("invariants 5, 6, 9: fuzzed Cookie / Origin / Sec-Fetch-Site / Authorization / method / path", () => {
-  it(`${N.toLocaleString("en-US")} generated header sets (seed ${SEED}): no trap, no other session's token, cookie never upstream, no cross-site pass-through`, async () => {
+  it(`${N.toLocaleString("en-US")} generated header sets (seed ${SEED}): no trap, the documented decision, no other session's token, cookie never upstream, no cross-site pass-through`, async () => {
     const f = await runHeaderFuzzCampaign({ n: N, seed: SEED, recreateEvery: 25_000 });
     expect(f.violations, `seed ${f.seed}: ${f.violationCount} violations`).toEqual([]);
     expect(f.outcomes.trap ?? 0).toBe(0);
@@ -55,5 +55,17 @@ describe("invariants 5, 6, 9: fuzzed Cookie / Origin / Sec-Fetch-Site / Authoriz
       }),
     ).toBe("");
     expect(judge({ ...h, method: "GET", origin: undefined }, fwd([`Bearer ${tokenFor(sid)}`]))).toBe("");
+    // The exact decision table: a live session on a safe request must get its token.
+    const local401 = {
+      forwarded: false,
+      status: 401,
+      body: '{"error":"no_session"}',
+      authorization: [],
+      cookies: [],
+    };
+    expect(judge({ ...h, method: "GET", origin: undefined }, local401, { exact: true })).toMatch(
+      /documented/,
+    );
+    expect(judge({ ...h, method: "GET", origin: undefined }, local401)).toBe("");
   });
 });

@@ -98,7 +98,7 @@ export async function runHeaderFuzzCampaign(opts: HeaderFuzzOptions): Promise<Ca
       }
       const seen = seenOf(o);
       tally.count(outcomeLabel(h, seen));
-      const bad = judge(h, seen);
+      const bad = judge(h, seen, { exact: true });
       if (bad) tally.violation(`${bad} on set #${at}: ${show(h)}`);
     }
     // The filter's clock moves on, so cached tokens expire and slots turn over.

@@ -1,7 +1,7 @@
 // The properties every fuzzed header set must keep, judged from the request
 // as the filter left it (Node host) or as the upstream saw it (real Envoy).
 // Only what is certain is a violation; everything else is counted.
-import { COOKIE, type HeaderSet, HOST, LIVE, tokenFor } from "./gen.js";
+import { COOKIE, FAILING, type HeaderSet, HOST, LIVE, ORIGIN, tokenFor } from "./gen.js";
 
 /** Independent model of "which session does this request name" (RFC 6265 pairs, first wins). */
 export function modelSession(cookieHeaders: string[]): string | undefined {
@@ -61,9 +61,32 @@ export function outcomeLabel(h: HeaderSet, s: Seen): string {
     : "forwarded with token";
 }
 
+/**
+ * The documented decision (filter/README.md, "Behaviour", in its order) for a
+ * request that certainly names the app and carries its session cookie.
+ */
+export function expectedDecision(h: HeaderSet, sid: string): string {
+  if (h.authorization !== undefined && h.authorization.trim() !== "") return "forwarded untouched";
+  const unsafe = !["GET", "HEAD", "OPTIONS"].includes(h.method);
+  const fs = h.fetchSite?.trim().toLowerCase();
+  const crossSite =
+    fs === "cross-site" ||
+    (fs === "same-site" && h.origin === undefined) ||
+    (h.origin !== undefined && h.origin.trim().toLowerCase() !== ORIGIN);
+  if (unsafe && crossSite) return "local 403";
+  if (!/^[A-Za-z0-9_-]{1,256}$/.test(sid)) return "local 401";
+  if (LIVE.has(sid)) return "forwarded with token";
+  return FAILING.has(sid) ? "local 503" : "local 401";
+}
+
 /** The violated property, or "". */
-export function judge(h: HeaderSet, s: Seen): string {
+export function judge(h: HeaderSet, s: Seen, opts: { exact?: boolean } = {}): string {
   const sid = modelSession(h.cookies);
+  if (opts.exact && matched(h) && sid !== undefined) {
+    const want = expectedDecision(h, sid);
+    const got = outcomeLabel(h, s);
+    if (got !== want) return `decision ${JSON.stringify(got)}, documented ${JSON.stringify(want)}`;
+  }
   if (s.forwarded) {
     // Any authorization the client did not send must be the token of the cookie's own, live session.
     const added = s.authorization.filter((v) => v !== h.authorization);
