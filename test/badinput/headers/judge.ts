@@ -65,7 +65,7 @@ export function outcomeLabel(h: HeaderSet, s: Seen): string {
  * The documented decision (filter/README.md, "Behaviour", in its order) for a
  * request that certainly names the app and carries its session cookie.
  */
-export function expectedDecision(h: HeaderSet, sid: string): string {
+export function expectedDecision(h: HeaderSet, sid: string, failing: Set<string> = FAILING): string {
   if (h.authorization !== undefined && h.authorization.trim() !== "") return "forwarded untouched";
   const unsafe = !["GET", "HEAD", "OPTIONS"].includes(h.method);
   const fs = h.fetchSite?.trim().toLowerCase();
@@ -76,14 +76,15 @@ export function expectedDecision(h: HeaderSet, sid: string): string {
   if (unsafe && crossSite) return "local 403";
   if (!/^[A-Za-z0-9_-]{1,256}$/.test(sid)) return "local 401";
   if (LIVE.has(sid)) return "forwarded with token";
-  return FAILING.has(sid) ? "local 503" : "local 401";
+  return failing.has(sid) ? "local 503" : "local 401";
 }
 
 /** The violated property, or "". */
-export function judge(h: HeaderSet, s: Seen, opts: { exact?: boolean } = {}): string {
+/** `exact`: also the documented decision; `failing`: the sessions the BFF answers with an error. */
+export function judge(h: HeaderSet, s: Seen, opts: { exact?: boolean; failing?: Set<string> } = {}): string {
   const sid = modelSession(h.cookies);
   if (opts.exact && matched(h) && sid !== undefined) {
-    const want = expectedDecision(h, sid);
+    const want = expectedDecision(h, sid, opts.failing);
     const got = outcomeLabel(h, s);
     if (got !== want) return `decision ${JSON.stringify(got)}, documented ${JSON.stringify(want)}`;
   }
