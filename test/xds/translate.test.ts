@@ -328,7 +328,10 @@ describe("encode", () => {
       fromJson(RouteConfigurationSchema, r as never, { registry }),
     );
     const decode = (b: Uint8Array) =>
-      toJson(RouteConfigurationSchema, fromBinary(RouteConfigurationSchema, b), { registry, useProtoFieldName: true });
+      toJson(RouteConfigurationSchema, fromBinary(RouteConfigurationSchema, b), {
+        registry,
+        useProtoFieldName: true,
+      });
     expect(decode(fast.value)).toEqual(decode(whole));
     expect(again.value).toEqual(fast.value);
     expect((decode(fast.value) as J).virtual_hosts.length).toBe((r as J).virtual_hosts.length);
