@@ -49,6 +49,12 @@ export function parseSecretKeys(text: string, active?: string): SecretKeyRing {
 export const isSealed = (v: string) => v.startsWith(`${PREFIX}:`);
 
 export class SecretBox {
+  /**
+   * Status by sealed value: a sealed value is unique per write (random IV),
+   * so ListApps over many apps decrypts each secret once, not on every call.
+   */
+  private readonly statuses = new Map<string, string>();
+
   constructor(
     private readonly ring: SecretKeyRing,
     /** True when the key was generated at start-up (lost on restart). */
@@ -100,11 +106,18 @@ export class SecretBox {
   /** The admin API's client_secret_status; never throws. */
   status(appId: string, stored: string): string {
     if (!stored) return "";
+    const key = `${appId}\n${stored}`;
+    const hit = this.statuses.get(key);
+    if (hit) return hit;
+    let st: string;
     try {
-      return secretStatus(this.open(appId, stored));
+      st = secretStatus(this.open(appId, stored));
     } catch (e) {
       return `set (unreadable: ${(e as Error).message})`;
     }
+    if (this.statuses.size >= 100_000) this.statuses.clear();
+    this.statuses.set(key, st);
+    return st;
   }
 
   private key(kid: string | undefined): Buffer {
