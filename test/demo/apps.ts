@@ -115,12 +115,16 @@ export interface RegistrationVars {
   audience: string;
   jwksUri: string;
   upstreamPort: number;
+  /** Scopes and extra authorization parameters the BFF asks the provider for. */
+  scopes: string[];
+  authParams: Record<string, string>;
 }
 
 /**
  * The app's AppSpec YAML for `sessiongate apps register -f`: test/demo/demo-app.yaml
- * filled in, then the per-app fields (mode, cookie, allowed origins) set on the
- * parsed document, so they hold whatever placeholders the template has.
+ * filled in, then the per-app fields (mode, cookie, origins, scopes) set on the
+ * parsed document, so they hold whatever placeholders the template has. The one
+ * registration configures both Envoy and the BFF (over its BffDirectory stream).
  */
 export function registrationYaml(app: DemoAppSpec, v: RegistrationVars): string {
   const text = renderTemplate(readFileSync(join(import.meta.dirname, "demo-app.yaml"), "utf8"), {
@@ -137,12 +141,13 @@ export function registrationYaml(app: DemoAppSpec, v: RegistrationVars): string 
     AUDIENCE: v.audience,
     JWKS_URI: v.jwksUri,
   });
-  const doc = parse(text) as { session?: Record<string, unknown> };
+  const doc = parse(text) as { session?: Record<string, unknown>; oidc?: Record<string, unknown> };
   doc.session = { ...doc.session, mode: app.mode, cookie_name: app.cookieName };
-  // The registry defaults to https://<host>; the demo is plain http, so its
-  // same-origin POSTs carry an http Origin. The registry takes http only for
-  // localhost / 127.0.0.1 / [::1] (not *.localhost): there the filter keeps
-  // its https default and the app's own unsafe API calls get 403.
-  if (new URL(app.origin).hostname === "localhost") doc.session.allowed_origins = [app.origin];
+  // The registry defaults to https://<host>; the demo is plain http on loopback
+  // hosts (localhost, *.localhost), so its origin is said explicitly: it is where
+  // the BFF's redirect URIs point and what the filter's CSRF check accepts.
+  doc.session.allowed_origins = [app.origin];
+  doc.oidc = { ...doc.oidc, public_origin: app.origin, scopes: v.scopes };
+  if (Object.keys(v.authParams).length > 0) doc.oidc.auth_params = v.authParams;
   return stringify(doc);
 }

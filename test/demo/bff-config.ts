@@ -1,19 +1,18 @@
-// The demo BFF's configuration, in one place: the apps come from the demo's
-// own list here (not yet from the registration API).
+// The demo BFF's configuration, in one place. It lists no app: the BFF reads
+// them (client secrets included) from the xds-server's BffDirectory stream, so
+// registering an app with the CLI configures Envoy and the BFF at once.
 import { randomBytes } from "node:crypto";
 import { type BffConfig, validateConfig } from "../../bff/index.js";
-import type { DemoAppSpec } from "./apps.js";
-import type { ExternalIdp } from "./idp.js";
 
 export interface DemoBffInputs {
-  apps: DemoAppSpec[];
   issuer: string;
-  idp: ExternalIdp | null;
   prefix: string;
   publicPort: number;
   internalPort: number;
   internalKey: string;
   redisUrl: string;
+  /** The xds-server's registration API, "host:port", and the BFF-scoped token it accepts. */
+  registry: { address: string; token: string };
 }
 
 export function demoBffConfig(i: DemoBffInputs): BffConfig {
@@ -24,18 +23,11 @@ export function demoBffConfig(i: DemoBffInputs): BffConfig {
     internal: { listen: `127.0.0.1:${i.internalPort}`, key: i.internalKey },
     redis: { url: i.redisUrl },
     keys: { keys: { k1: randomBytes(32).toString("base64") } },
-    apps: i.apps.map((app) => ({
-      id: app.id,
-      mode: app.mode,
-      issuer: i.issuer,
-      client_id: app.clientId,
-      client_secret: app.clientSecret,
-      redirect_uri: `${app.authBase}/callback`,
-      cookie: app.cookieName,
-      // post_logout_redirect_uri: the default <prefix>/<app>/logout/callback,
-      // which lands on the SPA (public_paths: it loads without a session).
-      scopes: i.idp?.scopes ?? ["openid", "profile", "email", "offline_access"],
-      auth_params: i.idp?.authParams ?? {},
-    })),
+    registry: {
+      address: i.registry.address,
+      token: i.registry.token,
+      backoff_min_ms: 100,
+      backoff_max_ms: 2000,
+    },
   });
 }

@@ -169,22 +169,26 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
   const audience = idp?.audience ?? op!.audience;
   const jwksUri = idp?.jwksUri ?? op!.jwksUri;
 
+  // Both the BFF and Envoy take the apps from the xds-server: the BFF over its
+  // BffDirectory stream with a token of its own, Envoy over ADS.
+  const [xdsPort, apiPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const token = randomBytes(24).toString("base64url");
+  const bffToken = randomBytes(24).toString("base64url");
   const internalKey = randomBytes(24).toString("base64url");
   const bff = await startBff(
     demoBffConfig({
-      apps: specs,
       issuer,
-      idp,
       prefix: BFF_PREFIX,
       publicPort,
       internalPort,
       internalKey,
       redisUrl: redis.url,
+      registry: { address: `127.0.0.1:${apiPort}`, token: bffToken },
     }),
     { defaultMetrics: false },
   );
   onCleanup(() => bff.close());
-  say(`  bff          public ${bff.publicUrl}, internal ${bff.internalUrl}`);
+  say(`  bff          public ${bff.publicUrl}, internal ${bff.internalUrl}, apps from the registry`);
 
   const apps: DemoApp[] = [];
   for (const spec of specs) {
@@ -197,8 +201,6 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
     say(`  demo SPA+API ${demo.url} (app "${spec.id}", ${spec.mode})`);
   }
 
-  const [xdsPort, apiPort, httpPort] = [await freePort(), await freePort(), await freePort()];
-  const token = randomBytes(24).toString("base64url");
   const cacheMaxTtl = opts.cacheMaxTtlS ?? 5;
   await startProcess({
     name: "demo-xds-server",
@@ -218,7 +220,13 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       `--cache-max-ttl-s=${cacheMaxTtl}`,
     ],
     // Secrets go through the environment, not argv (ps shows argv).
-    env: { SESSIONGATE_API_TOKEN: token, SESSIONGATE_BFF_INTERNAL_KEY: internalKey },
+    env: {
+      SESSIONGATE_API_TOKEN: token,
+      SESSIONGATE_BFF_TOKEN: bffToken,
+      SESSIONGATE_BFF_INTERNAL_KEY: internalKey,
+      // Client secrets are sealed with this key in the Redis registry.
+      SESSIONGATE_SECRET_KEYS: `k1:${randomBytes(32).toString("base64")}`,
+    },
     cwd: REPO_ROOT,
     ready: { url: `http://127.0.0.1:${httpPort}/healthz` },
     readyTimeoutMs: 30_000,
@@ -249,6 +257,8 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       audience,
       jwksUri,
       upstreamPort: app.demo.port,
+      scopes: idp?.scopes ?? ["openid", "profile", "email", "offline_access"],
+      authParams: idp?.authParams ?? {},
     });
     writeFileSync(appFile, yaml, { mode: 0o600 });
     const reg = await runCli(["apps", "register", "-f", appFile], env);

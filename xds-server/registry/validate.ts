@@ -110,7 +110,9 @@ function url(field: string, v: string | undefined, required: boolean): string {
   }
   if (u.username || u.password) bad(field, "must not contain credentials");
   if (u.hash) bad(field, "must not contain a fragment");
-  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
+  // *.localhost is loopback too (RFC 6761): local multi-app setups (the demo) give each app such a host.
+  const loopback =
+    ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname) || u.hostname.endsWith(".localhost");
   if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) {
     bad(field, "must be https (http only for loopback hosts)");
   }
@@ -197,14 +199,7 @@ const RESERVED_AUTH_PARAMS = new Set([
 function bffClient(o: NonNullable<RawAppSpec["oidc"]>): Partial<AppSpec["oidc"]> {
   const out: Partial<AppSpec["oidc"]> = {};
   if (o.publicOrigin) {
-    // http is for loopback only; *.localhost is loopback too (RFC 6761), and
-    // local multi-app setups (the demo) give each app such a host.
-    let local = false;
-    try {
-      const u = new URL(o.publicOrigin);
-      local = u.protocol === "http:" && u.hostname.endsWith(".localhost");
-    } catch {}
-    if (!local) url("oidc.public_origin", o.publicOrigin, true);
+    url("oidc.public_origin", o.publicOrigin, true);
     const origin = new URL(o.publicOrigin).origin;
     if (origin !== o.publicOrigin.replace(/\/$/, ""))
       bad("oidc.public_origin", "must be an origin (scheme://host[:port], no path)");
