@@ -99,6 +99,10 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
     }
   }
 
+  // The HTTP port must listen first (the wasm URL served to Envoy names it), but
+  // health answers 503 until the ADS and registration API ports are bound too,
+  // so "healthy" means every listener accepts.
+  let serving = false;
   const http: HttpServer = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && path === "/wasm/session-to-token.wasm" && wasm) {
@@ -115,8 +119,12 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
         res.end(text);
       });
     } else if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ ok: true, revision: store.snapshot().revision }));
+      res.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify(
+          serving ? { ok: true, revision: store.snapshot().revision } : { ok: false, starting: true },
+        ),
+      );
     } else {
       res.writeHead(404, { "content-type": "application/json" });
       res.end('{"error":"not_found"}');
@@ -178,6 +186,7 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
       )
     : undefined;
   const apiPort = await bindGrpc(api, cfg.api.address, cfg.api.port, apiCreds);
+  serving = true;
 
   log.info(
     { xdsPort, apiPort, httpPort, store: store.kind, wasm: wasm?.sha256 ?? null },
