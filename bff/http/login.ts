@@ -148,6 +148,14 @@ async function completeCallback(
     ctx.metrics.logins.inc({ app: app.id, result: "state_mismatch" });
     throw new HttpError(400, "invalid_request", "state mismatch (foreign callback)");
   }
+  const config = await ctx.clients.get(app);
+  // RFC 9207 before anything is written: a response from another issuer (a mix-up
+  // attack) must not even use up the state, so the genuine callback still works.
+  const iss = url.searchParams.getAll("iss");
+  if (iss.length > 1 || (iss.length === 1 && iss[0] !== config.serverMetadata().issuer)) {
+    ctx.metrics.logins.inc({ app: app.id, result: "iss_mismatch" });
+    throw new HttpError(400, "invalid_request", "iss does not match the provider (RFC 9207)");
+  }
   const opError = url.searchParams.get("error");
   if (opError) {
     ctx.metrics.logins.inc({ app: app.id, result: "op_error" });
@@ -163,7 +171,6 @@ async function completeCallback(
     ctx.metrics.logins.inc({ app: app.id, result: "replay" });
     throw new HttpError(400, "invalid_request", "callback already used");
   }
-  const config = await ctx.clients.get(app);
   // Rebuild the URL from the configured redirect_uri, never from the Host header.
   const current = new URL(app.redirectUri);
   current.search = url.search;
