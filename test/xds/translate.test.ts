@@ -282,6 +282,26 @@ describe("translate", () => {
     expect(scRoutes[0].request_headers_to_remove).toContain("cookie");
   });
 
+  it("public paths over a configured BFF prefix (not the default one validation knows) are not routed", () => {
+    const app = rec(
+      {
+        id: "spa",
+        hosts: ["spa.example.com"],
+        upstreams: ["10.0.0.7:80"],
+        jwt: jwt("https://op.test", "https://op.test/jwks"),
+        publicPaths: ["/login/x", "/ok"],
+      },
+      1,
+    );
+    const r = translate(
+      { revision: 1, apps: [app] },
+      { ...cfg, bff: { ...cfg.bff, prefix: "/login" } },
+      { kind: "gateway", address: "0.0.0.0", port: 1 },
+    )[TYPE.route][0].json as J;
+    const names = r.virtual_hosts[0].routes.map((x: J) => x.name);
+    expect(names).toEqual(["sg_bff_spa", "sg_public_spa_1", "sg_app_spa"]);
+  });
+
   it("wasm plugin configuration follows the contract", () => {
     const pc = pluginConfig(snap.apps, cfg) as J;
     expect(pc.bff_cluster).toBe("sessiongate_bff_internal");
