@@ -23,6 +23,9 @@ export interface TokenServiceOptions {
   refreshWaitMs: number;
 }
 
+/** A token this close to expiry is not handed out when its refresh failed. */
+const STALE_MIN_MS = 1000;
+
 /** The refresh could not be settled in time (lock holder slow or gone): an error, not "no session". */
 export class RefreshTimeoutError extends Error {}
 
@@ -128,6 +131,16 @@ export class TokenService {
       }
       this.metrics.refreshes.inc({ app: app.id, result: "op_error" });
       this.metrics.opErrors.inc({ app: app.id });
+      // The refresh was early (within the skew): while the current token is still
+      // valid, an unreachable provider costs nothing. Only once it has expired does
+      // the caller get the error (and the filter its fail-closed 503).
+      if (s.tokens.expiresAt - Date.now() >= STALE_MIN_MS) {
+        this.log.warn(
+          { app: app.id, err: (err as Error).message },
+          "refresh failed; serving the current access token until it expires",
+        );
+        return this.answer(s.tokens);
+      }
       throw err instanceof OpUnavailableError ? err : new OpUnavailableError(err);
     } finally {
       end();

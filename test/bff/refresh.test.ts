@@ -110,11 +110,20 @@ describe("refresh single-flight", () => {
     expect(logs).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
   }, 60_000);
 
-  it("OP down during a due refresh gives an error (502), not a pass or a 401; the session survives", async () => {
+  it("OP down during a due refresh: the still-valid token is served until it expires, then 502 (never a pass or a 401); the session survives", async () => {
     const r = await login(pubA, op, "web");
+    const issued = await json(await internalToken(intA, "web", r.session));
     await sleep((TTL - SKEW) * 1000 + 300);
     await op.pause();
     try {
+      // Due for refresh, but valid for up to SKEW more seconds: served as it is.
+      const early = await internalToken(intA, "web", r.session);
+      expect(early.status).toBe(200);
+      const body = await json(early);
+      expect(body.access_token).toBe(issued.access_token);
+      expect(body.expires_in).toBeLessThanOrEqual(SKEW);
+      // Once it has expired, the error: idp_unavailable.
+      await sleep((body.expires_in as number) * 1000 + 1000);
       const res = await internalToken(intA, "web", r.session);
       expect(res.status).toBe(502);
       expect((await json(res)).error).toBe("idp_unavailable");
@@ -123,5 +132,6 @@ describe("refresh single-flight", () => {
     }
     const ok = await internalToken(intB, "web", r.session);
     expect(ok.status).toBe(200);
+    expect((await json(ok)).access_token).not.toBe(issued.access_token);
   }, 60_000);
 });

@@ -79,7 +79,10 @@ describe("registry secret change and refresh", () => {
     await sleep((TTL - SKEW + 1) * 1000);
     const refreshes = op.counts.refresh_token;
     // The OP refuses the client (401 challenge): a configuration fault, not a
-    // dead grant, so the session is kept and the filter gets a 502.
+    // dead grant, so the session is kept. While the current token is valid it is
+    // still served; once it has expired the filter gets a 502.
+    expect((await internalToken(bff.internalUrl, APP.id, s1.session)).status).toBe(200);
+    await sleep(SKEW * 1000);
     const failed = await internalToken(bff.internalUrl, APP.id, s1.session);
     expect(failed.status).toBe(502);
     expect(op.counts.refresh_token).toBe(refreshes);
