@@ -176,7 +176,7 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
   const xdsPort = await bindGrpc(ads, cfg.xds.address, cfg.xds.port);
 
   const api = new grpc.Server({ "grpc.max_receive_message_length": 1 << 20 });
-  addApiService(api, { store, auth, secrets, bffAuth, status, metrics, log });
+  addApiService(api, { store, auth, secrets, bffAuth, status, metrics, log, bffPrefix: cfg.bff.prefix });
   addBffDirectory(api, { store, secrets, adminAuth: auth, bffAuth, metrics, log });
   const apiCreds = cfg.apiTls
     ? grpc.ServerCredentials.createSsl(

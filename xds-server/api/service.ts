@@ -30,6 +30,8 @@ export interface ApiDeps {
   bffAuth?: TokenAuth;
   status?: StatusBoard;
   metrics?: Metrics;
+  /** The BFF's route prefix (--bff-prefix): public paths must not overlap it. */
+  bffPrefix?: string;
   log: { info: (o: object, m: string) => void; error: (o: object, m: string) => void };
 }
 
@@ -58,6 +60,8 @@ function checkId(id: string): string {
 
 export function addApiService(server: grpc.Server, deps: ApiDeps): void {
   const { store, auth, secrets, bffAuth, status, metrics, log } = deps;
+  const validate = (raw: Parameters<typeof validateApp>[0], existing?: Parameters<typeof validateApp>[1]) =>
+    validateApp(raw, existing, deps.bffPrefix);
   const wire = (rec: Parameters<typeof toWire>[0]) => toWire(rec, secrets, status);
   /** Admin token -> null; the BFF token -> PERMISSION_DENIED (it reads, never writes); else UNAUTHENTICATED. */
   const denied = (md: grpc.Metadata): [grpc.status, string] | null => {
@@ -120,7 +124,7 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
 
   server.addService(AppRegistryDefinition, {
     createApp: unary("CreateApp", async (req: { app?: Parameters<typeof validateApp>[0] }) => {
-      const { spec, clientSecret } = validateApp(req.app);
+      const { spec, clientSecret } = validate(req.app);
       const rec = await store.create(spec, seal(spec.id, req.app?.oidc?.clientSecret, clientSecret));
       log.info({ app: spec.id, revision: rec.revision }, "app created");
       return wire(rec);
@@ -133,7 +137,7 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
         if (req.revision > BigInt(Number.MAX_SAFE_INTEGER))
           throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: out of range");
         const existing = find(checkId(req.app?.id ?? ""));
-        const { spec, clientSecret } = validateApp(req.app, existing);
+        const { spec, clientSecret } = validate(req.app, existing);
         const sealed = seal(spec.id, req.app?.oidc?.clientSecret, clientSecret);
         const rec = await store.update(spec, sealed, Number(req.revision));
         log.info(

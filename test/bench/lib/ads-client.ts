@@ -9,6 +9,8 @@ const TYPES = [
   "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
   "type.googleapis.com/envoy.config.listener.v3.Listener",
   "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+  // The wasm and jwt_authn filter configs (ECDS): part of what one app change costs.
+  "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
 ];
 
 export interface AdsSim {
