@@ -160,35 +160,77 @@ export function parseConfig(text: string): ConfigResult {
   if (apps.kind != JKind.Arr) return err("apps", "must be an array");
   for (let i = 0; i < apps.items.length; i++) {
     const f = "apps[" + i.toString() + "]";
-    const a = apps.items[i];
-    if (a.kind != JKind.Obj) return err(f, "must be an object");
-    const u = checkKeys(a, ["id", "hosts", "path_prefix", "cookie", "allowed_origins"], f + ".");
-    if (u.length > 0) return err(u, "unknown field");
-    const app = new AppConfig();
-    app.id = readString(a, "id", f + ".id", "");
-    if (bad.length == 0 && (app.id.length == 0 || app.id.length > 128 || !isVisibleAscii(app.id)))
-      bad = f + ".id";
-    if (bad.length > 0) return err(bad, "is required: 1..128 visible ASCII characters");
+    const r = parseApp(apps.items[i], f, true);
+    const app = r.app;
+    if (app === null) return new ConfigResult(null, "invalid configuration: " + r.error);
     for (let j = 0; j < c.apps.length; j++)
       if (c.apps[j].id == app.id) return err(f + ".id", "duplicate app id '" + app.id + "'");
-    app.hosts = readStrings(a, "hosts", f + ".hosts", app.hosts);
-    if (bad.length == 0 && app.hosts.length == 0) bad = f + ".hosts";
-    if (bad.length > 0) return err(bad, 'must be a non-empty array of host[:port] strings or "*"');
-    for (let j = 0; j < app.hosts.length; j++) app.hosts[j] = app.hosts[j].toLowerCase();
-    app.pathPrefix = readString(a, "path_prefix", f + ".path_prefix", app.pathPrefix);
-    if (bad.length == 0 && (!app.pathPrefix.startsWith("/") || !isVisibleAscii(app.pathPrefix)))
-      bad = f + ".path_prefix";
-    if (bad.length > 0) return err(bad, "must be a string starting with '/'");
-    app.cookie = readString(a, "cookie", f + ".cookie", "__Host-sg-" + app.id);
-    if (bad.length == 0 && (!isToken(app.cookie) || app.cookie.length > 256)) bad = f + ".cookie";
-    if (bad.length > 0) return err(bad, "must be a cookie name (RFC 6265 token)");
-    app.allowedOrigins = readStrings(a, "allowed_origins", f + ".allowed_origins", app.allowedOrigins);
-    if (bad.length > 0) return err(bad, 'must be an array of origins like "https://example.com"');
-    for (let j = 0; j < app.allowedOrigins.length; j++)
-      app.allowedOrigins[j] = app.allowedOrigins[j].toLowerCase();
     c.apps.push(app);
   }
   return new ConfigResult(c, "");
+}
+
+export class AppResult {
+  constructor(
+    public app: AppConfig | null,
+    public error: string,
+  ) {}
+}
+
+function appErr(field: string, msg: string): AppResult {
+  return new AppResult(null, "field '" + field + "': " + msg);
+}
+
+/**
+ * One app object. `f` names it in errors ("apps[0]", or "" for a route's
+ * metadata, whose fields are then named bare). `routing`: hosts and
+ * path_prefix are allowed (the plugin's app list); a route's metadata has
+ * none, the route already chose the app.
+ */
+export function parseApp(a: JValue, f: string, routing: bool): AppResult {
+  const p = f.length > 0 ? f + "." : "";
+  if (a.kind != JKind.Obj) return appErr(f.length > 0 ? f : "(root)", "must be an object");
+  const allowed = routing
+    ? ["id", "hosts", "path_prefix", "cookie", "allowed_origins"]
+    : ["id", "cookie", "allowed_origins"];
+  const u = checkKeys(a, allowed, p);
+  if (u.length > 0) return appErr(u, "unknown field");
+  const app = new AppConfig();
+  bad = "";
+  app.id = readString(a, "id", p + "id", "");
+  if (bad.length == 0 && (app.id.length == 0 || app.id.length > 128 || !isVisibleAscii(app.id)))
+    bad = p + "id";
+  if (bad.length > 0) return appErr(bad, "is required: 1..128 visible ASCII characters");
+  if (routing) {
+    app.hosts = readStrings(a, "hosts", p + "hosts", app.hosts);
+    if (bad.length == 0 && app.hosts.length == 0) bad = p + "hosts";
+    if (bad.length > 0) return appErr(bad, 'must be a non-empty array of host[:port] strings or "*"');
+    for (let j = 0; j < app.hosts.length; j++) app.hosts[j] = app.hosts[j].toLowerCase();
+    app.pathPrefix = readString(a, "path_prefix", p + "path_prefix", app.pathPrefix);
+    if (bad.length == 0 && (!app.pathPrefix.startsWith("/") || !isVisibleAscii(app.pathPrefix)))
+      bad = p + "path_prefix";
+    if (bad.length > 0) return appErr(bad, "must be a string starting with '/'");
+  }
+  app.cookie = readString(a, "cookie", p + "cookie", "__Host-sg-" + app.id);
+  if (bad.length == 0 && (!isToken(app.cookie) || app.cookie.length > 256)) bad = p + "cookie";
+  if (bad.length > 0) return appErr(bad, "must be a cookie name (RFC 6265 token)");
+  app.allowedOrigins = readStrings(a, "allowed_origins", p + "allowed_origins", app.allowedOrigins);
+  if (bad.length > 0) return appErr(bad, 'must be an array of origins like "https://example.com"');
+  for (let j = 0; j < app.allowedOrigins.length; j++)
+    app.allowedOrigins[j] = app.allowedOrigins[j].toLowerCase();
+  return new AppResult(app, "");
+}
+
+/**
+ * A route's sessiongate metadata (one JSON object: id, cookie?,
+ * allowed_origins?, the same meaning as in an `apps[]` entry).
+ */
+export function parseRouteApp(text: string): AppResult {
+  const parser = new JsonParser(text);
+  const root = parser.parse();
+  const r = root === null ? appErr("(root)", "not valid JSON: " + parser.error) : parseApp(root, "", false);
+  if (r.app === null) r.error = "invalid route metadata: " + r.error;
+  return r;
 }
 
 /** Picks the app for a request: host match ("*" or exact, case-insensitive), longest path prefix, exact host over "*". */

@@ -25,6 +25,7 @@ import { AppConfig, Config, matchApp, parseConfig } from "./config";
 import { isValidSessionId, scanCookies } from "./cookie";
 import { isCrossSite } from "./csrf";
 import { inc, Metrics } from "./metrics";
+import { RouteApps } from "./route";
 import { parseTokenAnswer, TokenAnswer } from "./token";
 
 // Header names as bytes, encoded once: the request path compares and sets them per request.
@@ -50,6 +51,7 @@ export class FilterRoot extends RootHandler {
   config: Config | null = null;
   metrics: Metrics | null = null;
   pending: Map<u32, SessionStream> = new Map<u32, SessionStream>();
+  routeApps: RouteApps = new RouteApps();
 
   onConfigure(raw: ArrayBuffer): bool {
     const r = parseConfig(String.UTF8.decode(raw));
@@ -129,8 +131,13 @@ export class SessionStream extends StreamHandler {
     const cookies = hs.all(H_COOKIE);
     if (cookies.length == 0) return this.pass();
     const authority = valueOr(hs.first(H_AUTHORITY));
-    const path = valueOr(hs.first(H_PATH));
-    const app = matchApp(cfg, authority, path);
+    // The route names the app when the control plane configured it; static
+    // configs list their apps in the plugin configuration instead.
+    const routed = this.root.routeApps.lookup();
+    let app: AppConfig | null = null;
+    if (routed === null) app = matchApp(cfg, authority, valueOr(hs.first(H_PATH)));
+    else if (routed.app === null) return this.badRoute();
+    else app = routed.app;
     if (app === null) return this.pass();
     const scan = scanCookies(cookies, app.cookie);
     if (!scan.found) return this.pass();
@@ -221,6 +228,22 @@ export class SessionStream extends StreamHandler {
       new Header("set-cookie", this.app!.cookie + "=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict"),
     );
     sendLocalResponse(401, "session_to_token_no_session", '{"error":"no_session"}', h);
+    return Action.Pause;
+  }
+
+  /**
+   * The route's sessiongate metadata is malformed (logged when first seen):
+   * the request carries cookies and we cannot tell which one is the session,
+   * so fail closed rather than forward it.
+   */
+  private badRoute(): Action {
+    inc(this.m.badRoute);
+    sendLocalResponse(
+      503,
+      "session_to_token_bad_route_metadata",
+      '{"error":"session_service_unavailable"}',
+      jsonHeaders(),
+    );
     return Action.Pause;
   }
 

@@ -11,6 +11,7 @@ export class Metrics {
   noSession: u32 = defineCounter(PREFIX + "no_session");
   csrfDenied: u32 = defineCounter(PREFIX + "csrf_denied");
   passthrough: u32 = defineCounter(PREFIX + "passthrough");
+  badRoute: u32 = defineCounter(PREFIX + "bad_route_metadata");
 }
 
 export function inc(id: u32): void {

@@ -139,6 +139,7 @@ describe("session-to-token in Envoy", () => {
   it("shows its counters in Envoy's /stats", async () => {
     const c = await wasmCounters(s.envoy);
     expect(Object.keys(c).sort()).toEqual([
+      "bad_route_metadata",
       "bff_errors",
       "csrf_denied",
       "hits",
@@ -151,6 +152,7 @@ describe("session-to-token in Envoy", () => {
     expect(c.no_session).toBe(1);
     expect(c.csrf_denied).toBe(1);
     expect(c.bff_errors).toBe(3);
+    expect(c.bad_route_metadata).toBe(0);
     expect(c.passthrough).toBeGreaterThanOrEqual(2);
   });
 });

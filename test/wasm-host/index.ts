@@ -1,8 +1,9 @@
 // A proxy-wasm ABI 0.2.1 host on Node's WebAssembly (same V8 engine as Envoy),
 // implementing the subset session-to-token uses: header maps, shared data
-// with CAS, an HTTP-call queue the test answers, metrics, logs, effective
-// context and local responses. For fast unit/property tests and the
-// micro-benchmark; the real-Envoy integration tests are the other evidence.
+// with CAS, an HTTP-call queue the test answers, metrics, logs, route
+// metadata (proxy_get_property), effective context and local responses. For
+// fast unit/property tests and the micro-benchmark; the real-Envoy
+// integration tests are the other evidence.
 
 import {
   BufferType,
@@ -60,9 +61,19 @@ export interface HostOptions {
   nowMs?: number;
 }
 
+/**
+ * Per-request host data. `routeMetadata`: the matched route's
+ * `metadata.filter_metadata` (namespace -> key -> leaf), read as Envoy answers
+ * proxy_get_property(["xds","route_metadata","filter_metadata",ns,key]): a
+ * string leaf as its bytes, a Uint8Array as given (e.g. a number's encoding).
+ */
+export interface RequestOptions {
+  routeMetadata?: Record<string, Record<string, string | Uint8Array>>;
+}
+
 export interface Host {
   configure(configJson: string): boolean;
-  request(headers: HeaderPair[] | Record<string, string>): Outcome;
+  request(headers: HeaderPair[] | Record<string, string>, opts?: RequestOptions): Outcome;
   answerHttpCall(token: number, answer: CallAnswer | null): Outcome;
   /** Client went away while the call was pending. */
   abandon(outcome: Outcome): void;
@@ -77,6 +88,16 @@ export interface Host {
 interface StreamState {
   outcome: Outcome;
   headers: HeaderPair[];
+  opts: RequestOptions;
+}
+
+/** A property of a stream, as Envoy 1.40 resolves the paths this host knows (else undefined = NotFound). */
+function property(path: string[], opts: RequestOptions): Uint8Array | undefined {
+  const [a, b, c, ns, k, ...rest] = path;
+  if (a !== "xds" || b !== "route_metadata" || c !== "filter_metadata" || rest.length > 0) return undefined;
+  if (ns === undefined || k === undefined) return undefined;
+  const v = opts.routeMetadata?.[ns]?.[k];
+  return typeof v === "string" ? Buffer.from(v, "utf8") : v;
 }
 
 const ROOT_ID = 1;
@@ -254,6 +275,13 @@ export async function createHost(
       metrics.set(name, (metrics.get(name) ?? 0) + Number(offset));
       return WasmResult.Ok;
     },
+    proxy_get_property(pp: number, pn: number, retPtr: number, retSize: number) {
+      const s = streams.get(current);
+      const v = s ? property(readUtf8(pp, pn).split("\0"), s.opts) : undefined;
+      if (v === undefined) return WasmResult.NotFound;
+      give(v, retPtr, retSize);
+      return WasmResult.Ok;
+    },
     proxy_set_effective_context(id: number) {
       if (id !== ROOT_ID && !streams.has(id)) return WasmResult.BadArgument;
       current = id;
@@ -291,7 +319,7 @@ export async function createHost(
     current = ROOT_ID;
   };
 
-  const request = (input: HeaderPair[] | Record<string, string>): Outcome => {
+  const request = (input: HeaderPair[] | Record<string, string>, opts: RequestOptions = {}): Outcome => {
     const headers: HeaderPair[] = Array.isArray(input)
       ? input.map(([k, v]) => [k.toLowerCase(), v])
       : Object.entries(input).map(([k, v]) => [k.toLowerCase(), v]);
@@ -303,7 +331,7 @@ export async function createHost(
       header: (n) => headers.find(([k]) => k === n)?.[1],
       all: (n) => headers.filter(([k]) => k === n).map(([, v]) => v),
     };
-    const s: StreamState = { outcome, headers };
+    const s: StreamState = { outcome, headers, opts };
     streams.set(id, s);
     ex.proxy_on_context_create(id, ROOT_ID);
     current = id;

@@ -369,3 +369,16 @@ export function setEffectiveContext(id: u32): bool {
 export function continueRequest(): void {
   raw.proxy_continue_stream(0);
 }
+
+/** A property path in the ABI's form: the segments joined by NUL bytes (encode once, reuse). */
+export function propertyPath(segments: string[]): ArrayBuffer {
+  return String.UTF8.encode(segments.join("\0"));
+}
+
+/** The value of a host property (raw bytes; a string leaf comes as its bytes), or null when absent. */
+export function getProperty(path: ArrayBuffer): ArrayBuffer | null {
+  resetRet();
+  const r = raw.proxy_get_property(changetype<usize>(path), <usize>path.byteLength, RET_PTR, RET_SIZE);
+  if (r != WasmResult.Ok) return null;
+  return takeHostBytes();
+}

@@ -54,3 +54,6 @@ export declare function proxy_set_effective_context(contextId: u32): u32;
 
 @external("env", "proxy_continue_stream")
 export declare function proxy_continue_stream(streamType: i32): u32;
+
+@external("env", "proxy_get_property")
+export declare function proxy_get_property(pathPtr: usize, pathSize: usize, retPtr: usize, retSize: usize): u32;
