@@ -302,17 +302,64 @@ describe("translate", () => {
     expect(names).toEqual(["sg_bff_spa", "sg_public_spa_1", "sg_app_spa"]);
   });
 
-  it("wasm plugin configuration follows the contract", () => {
-    const pc = pluginConfig(snap.apps, cfg) as J;
+  it("wasm plugin configuration follows the contract and lists no apps: the same for every registry", () => {
+    const pc = pluginConfig(cfg) as J;
     expect(pc.bff_cluster).toBe("sessiongate_bff_internal");
     expect(pc.bff_path).toBe("/internal/v1/session-token");
-    expect(pc.apps.find((a: { id: string }) => a.id === "shop")).toEqual({
-      id: "shop",
-      hosts: ["shop.example.com"],
-      path_prefix: "/",
-      cookie: "__Host-sg-shop",
-      allowed_origins: ["https://shop.example.com"],
-    });
+    expect(pc.apps).toEqual([]);
+    const ecds = (s: RegistrySnapshot) =>
+      JSON.stringify(
+        translate(s, cfg, { kind: "gateway", address: "0.0.0.0", port: 1 })[TYPE.ecds].find(
+          (r) => r.name === "envoy.filters.http.wasm",
+        ),
+      );
+    expect(ecds(snap)).toBe(ecds({ revision: 1, apps: [] }));
+    expect(ecds(snap)).toBe(ecds({ revision: 9, apps: snap.apps.slice(1) }));
+  });
+
+  it("puts each app's session-to-token settings on its app routes only (id, cookie, allowed origins)", () => {
+    const r = translate(snap, cfg, { kind: "gateway", address: "0.0.0.0", port: 1 })[TYPE.route][0].json as J;
+    const routes: J[] = r.virtual_hosts.flatMap((v: J) => v.routes);
+    const meta = (x: J) => x.metadata?.filter_metadata?.sessiongate?.app;
+    const shop = routes.find((x) => x.name === "sg_app_shop");
+    // Default cookie name (__Host-sg-<id>) is left out: the filter derives it.
+    expect(JSON.parse(meta(shop))).toEqual({ id: "shop", allowed_origins: ["https://shop.example.com"] });
+    for (const x of routes) {
+      if (x.name.startsWith("sg_app_")) expect(JSON.parse(meta(x)).id).toBe(x.name.slice("sg_app_".length));
+      else {
+        // BFF and public routes disable the filter and carry no app settings.
+        expect(x.metadata).toBeUndefined();
+        expect(x.typed_per_filter_config["envoy.filters.http.wasm"].disabled).toBe(true);
+      }
+    }
+    const custom = rec(
+      {
+        id: "c1",
+        hosts: ["c.example.com", "*"],
+        upstreams: ["10.0.0.9:80"],
+        jwt: jwt("https://op.test", "https://op.test/jwks"),
+        session: { cookieName: "sid", allowedOrigins: ["https://x.example"] },
+      } as RawAppSpec,
+      1,
+    );
+    const cr = translate({ revision: 1, apps: [custom] }, cfg, {
+      kind: "gateway",
+      address: "0.0.0.0",
+      port: 1,
+    })[TYPE.route][0].json as J;
+    const c1 = cr.virtual_hosts[0].routes.find((x: J) => x.name === "sg_app_c1");
+    expect(JSON.parse(meta(c1))).toEqual({ id: "c1", cookie: "sid", allowed_origins: ["https://x.example"] });
+    // Without the wasm filter (no module built) the routes carry no settings for it.
+    const noWasm = translate(
+      { revision: 1, apps: [custom] },
+      { ...cfg, wasm: undefined },
+      {
+        kind: "gateway",
+        address: "0.0.0.0",
+        port: 1,
+      },
+    )[TYPE.route][0].json as J;
+    expect(noWasm.virtual_hosts[0].routes.every((x: J) => x.metadata === undefined)).toBe(true);
   });
 
   it("is deterministic and node roles follow node identity", () => {

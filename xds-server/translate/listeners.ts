@@ -17,6 +17,7 @@ import {
   GATEWAY_ROUTES,
   sidecarListener,
   sidecarRoutes,
+  WASM_FILTER,
 } from "./names.js";
 import { SANITIZE_FILTER, sanitizeFilter } from "./sanitize.js";
 import { type Json, type Resource, type TranslateConfig, TYPE } from "./types.js";
@@ -70,7 +71,7 @@ export function gatewayListener(
   address: string,
   port: number,
 ): { listener: Resource; filterConfigs: Resource[] } {
-  const wasm = wasmFilter(apps, cfg);
+  const wasm = wasmFilter(cfg);
   const strip = sanitizeFilter(apps);
   const filters = [
     ...(wasm ? [wasm] : []),
@@ -103,6 +104,8 @@ export function gatewayListener(
 function filterApps(name: string, apps: AppRecord[]): string[] {
   const own = apps.find((a) => a.spec.extAuthz && extAuthzFilterName(a.spec.id) === name);
   if (own) return [own.spec.id];
+  // The wasm plugin configuration lists no apps (they are on their routes).
+  if (name === WASM_FILTER) return [];
   if (name === SANITIZE_FILTER)
     return apps.filter((a) => a.spec.jwt.claimHeaders.length).map((a) => a.spec.id);
   return apps.map((a) => a.spec.id);

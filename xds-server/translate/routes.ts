@@ -1,6 +1,7 @@
 // RouteConfigurations. Gateway: one virtual host per distinct host; per app a
 // BFF route (<prefix>/auth -> BFF public, no JWT) and an app route (-> the
-// app's upstreams, JWT required), preceded by its public paths (public.ts).
+// app's upstreams, JWT required, carrying the app's session-to-token settings
+// as route metadata), preceded by its public paths (public.ts).
 // Longest prefix first; apps on host "*" are also copied into every specific
 // host so a specific host does not hide them.
 import type { AppRecord } from "../registry/types.js";
@@ -17,6 +18,7 @@ import {
 } from "./names.js";
 import { publicRoutes, type Region } from "./public.js";
 import { type Json, type Resource, type TranslateConfig, TYPE } from "./types.js";
+import { routeMetadata } from "./wasm.js";
 
 interface RouteEntry {
   prefix: string;
@@ -78,6 +80,8 @@ function appRoutes(
       name: `sg_app_${spec.id}`,
       match: match(spec.pathPrefix),
       route: { cluster: appCluster(spec.id), timeout: "30s" },
+      // The wasm filter learns the app from its route (wasm.ts routeMetadata).
+      ...(cfg?.wasm ? { metadata: routeMetadata(spec) } : {}),
       request_headers_to_add: appHeader(spec.id),
       typed_per_filter_config: { [JWT_FILTER]: jwtPerRoute(spec), ...extAuthzPerRoute(all, spec.id) },
     },

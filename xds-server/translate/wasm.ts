@@ -1,11 +1,19 @@
 // The session-to-token wasm filter: code fetched by Envoy from the control
-// plane's HTTP server (remote source, pinned by sha256), configuration JSON
-// as fixed in CONTRACTS (filter plugin configuration).
-import type { AppRecord } from "../registry/types.js";
+// plane's HTTP server (remote source, pinned by sha256). Its plugin
+// configuration (CONTRACTS, filter plugin configuration) lists no apps, so it
+// is the same for every registry: an app change does not re-send it over
+// ECDS nor make Envoy reconfigure the VM. Each app's settings travel on its
+// own routes instead (routeMetadata), and the filter reads them from the
+// matched route (filter/README.md, Configuration).
+import type { AppSpec } from "../registry/types.js";
 import { BFF_INTERNAL, WASM_CODE, WASM_FILTER } from "./names.js";
 import { type Json, type TranslateConfig, TYPE } from "./types.js";
 
-export function pluginConfig(apps: AppRecord[], cfg: TranslateConfig): Json {
+/** filter_metadata namespace and key the filter reads (filter/assembly/route.ts). */
+export const ROUTE_METADATA_NAMESPACE = "sessiongate";
+export const ROUTE_METADATA_KEY = "app";
+
+export function pluginConfig(cfg: TranslateConfig): Json {
   return {
     bff_cluster: BFF_INTERNAL,
     bff_authority: cfg.bff.authority,
@@ -18,19 +26,32 @@ export function pluginConfig(apps: AppRecord[], cfg: TranslateConfig): Json {
       skew_s: cfg.cache.skewS,
       max_ttl_s: cfg.cache.maxTtlS,
     },
-    apps: apps.map(({ spec }) => ({
-      id: spec.id,
-      hosts: spec.hosts,
-      path_prefix: spec.pathPrefix,
-      cookie: spec.session.cookieName,
-      allowed_origins: spec.session.allowedOrigins.length
-        ? spec.session.allowedOrigins
-        : spec.hosts.filter((h) => h !== "*").map((h) => `https://${h}`),
-    })),
+    // Required by the filter, empty here: routes name their app (routeMetadata).
+    apps: [],
   };
 }
 
-export function wasmFilter(apps: AppRecord[], cfg: TranslateConfig): Json | undefined {
+/** What the filter needs of one app on its routes: id, cookie name (left out when the default), allowed origins. */
+export function routeApp(spec: AppSpec): Json {
+  return {
+    id: spec.id,
+    ...(spec.session.cookieName === `__Host-sg-${spec.id}` ? {} : { cookie: spec.session.cookieName }),
+    allowed_origins: spec.session.allowedOrigins.length
+      ? spec.session.allowedOrigins
+      : spec.hosts.filter((h) => h !== "*").map((h) => `https://${h}`),
+  };
+}
+
+/** A Route's `metadata`: the app's settings as one JSON string (parsed once per value by the filter). */
+export function routeMetadata(spec: AppSpec): Json {
+  return {
+    filter_metadata: {
+      [ROUTE_METADATA_NAMESPACE]: { [ROUTE_METADATA_KEY]: JSON.stringify(routeApp(spec)) },
+    },
+  };
+}
+
+export function wasmFilter(cfg: TranslateConfig): Json | undefined {
   if (!cfg.wasm) return undefined;
   return {
     name: WASM_FILTER,
@@ -51,7 +72,7 @@ export function wasmFilter(apps: AppRecord[], cfg: TranslateConfig): Json | unde
             },
           },
         },
-        configuration: { "@type": TYPE.stringValue, value: JSON.stringify(pluginConfig(apps, cfg)) },
+        configuration: { "@type": TYPE.stringValue, value: JSON.stringify(pluginConfig(cfg)) },
       },
     },
   };
