@@ -173,7 +173,20 @@ describe("security invariants from the browser (bff mode)", () => {
     ];
     const rq = "cluster.sessiongate_bff_internal.upstream_rq_total";
     const misses = "wasmcustom.session_to_token.misses";
-    const before = { rq: await envoyCounter(stack, rq), misses: await envoyCounter(stack, misses) };
+    // Counters read only once they have settled: a lookup the page started just
+    // before counts its miss at once but its upstream request only when the
+    // connection to the BFF is ready.
+    const settled = async () => {
+      let last = "";
+      for (let i = 0; i < 40; i++) {
+        const now = { rq: await envoyCounter(stack, rq), misses: await envoyCounter(stack, misses) };
+        if (JSON.stringify(now) === last) return now;
+        last = JSON.stringify(now);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error("Envoy's counters did not settle");
+    };
+    const before = await settled();
     const answers: { via: string; path: string; status: number; body: string }[] = [];
     for (const path of paths) {
       for (const headers of headerSets) {
@@ -196,7 +209,7 @@ describe("security invariants from the browser (bff mode)", () => {
     }
     // Every request that reached the internal cluster was the filter's own
     // token lookup (a cache miss): Envoy routed none there.
-    const after = { rq: await envoyCounter(stack, rq), misses: await envoyCounter(stack, misses) };
+    const after = await settled();
     expect(after.rq - before.rq).toBe(after.misses - before.misses);
     // And no route in Envoy's configuration points at it.
     const dump = (await stack.envoy.configDump()) as { configs: { "@type": string }[] };
