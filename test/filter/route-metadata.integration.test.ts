@@ -3,7 +3,7 @@
 // (a string leaf arrives as its bytes), falls back to the plugin's `apps`
 // list on routes without it, and fails closed on malformed metadata.
 import { beforeAll, describe, expect, it } from "vitest";
-import { hostRequest } from "../harness/index.js";
+import { hostRequest, waitFor } from "../harness/index.js";
 import { COOKIE, filterConfig, type Stack, startStack, wasmCounters } from "./envoy-fixture.js";
 
 const SID = "r".repeat(43);
@@ -80,9 +80,18 @@ describe("session-to-token with route metadata in Envoy", () => {
     }
     expect(s.echo.requests.length).toBe(echoed);
     expect((await wasmCounters(s.envoy)).bad_route_metadata).toBe(2);
-    const log = s.envoy.proc.log();
-    expect(log).toContain("invalid route metadata: field 'cookie': must be a cookie name");
-    expect(log).toContain("invalid route metadata: field '(root)': not valid JSON");
+    // Envoy writes its log asynchronously: wait for both lines rather than read once.
+    const lines = [
+      "invalid route metadata: field 'cookie': must be a cookie name",
+      "invalid route metadata: field '(root)': not valid JSON",
+    ];
+    await waitFor(
+      "both errors in Envoy's log",
+      async () => lines.every((l) => s.envoy.proc.log().includes(l)),
+      15_000,
+      100,
+    ).catch(() => undefined);
+    for (const l of lines) expect(s.envoy.proc.log()).toContain(l);
     // No cookie at all: nothing to protect, left to what follows.
     expect((await get("broken.test", "/api", "")).status).toBe(200);
   });
