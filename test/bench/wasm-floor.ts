@@ -1,0 +1,179 @@
+// `npx tsx test/bench/wasm-floor.ts [wasm files…]`: where a cache hit's Envoy CPU
+// goes. For each filter build, one Envoy (envoy/bench-side-by-side.yaml,
+// --concurrency 1, pinned to CPU 0) measures Envoy CPU µs per request for
+// (a) jwt_authn alone, (p) the wasm filter passing a request through (a bearer,
+// no cookie: the per-stream cost of any wasm filter that does nothing) and
+// (h) a cache hit. Builds are interleaved within every repetition.
+// Exit codes: 0 measured, 1 a run failed, 2 bad arguments.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { startTokenServer } from "../fixtures/token-server.js";
+import { freePort, startEnvoy, stopAll, WASM_PATH } from "../harness/index.js";
+import { filterConfig, LUA_VARS, luaReferenceSource, SIDE_BY_SIDE_YAML } from "./lib/envoy.js";
+import { cpuSeconds, pin } from "./lib/pin.js";
+import { COOKIE } from "./lib/stack.js";
+import { cell, summarize } from "./lib/stats.js";
+import { runWrk } from "./lib/wrk.js";
+
+const HELP = `Usage: npx tsx test/bench/wasm-floor.ts [options] [build.wasm …]
+
+Envoy CPU µs per request for jwt_authn alone, the wasm filter passing a request
+through, and a wasm cache hit, for each filter build given (default: the
+current build, ${WASM_PATH}).
+
+Options:
+  --reps <n>         repetitions (default 5)
+  --duration <s>     seconds per measurement (default 4)
+  --route-metadata   put the app on the route (filter_metadata sessiongate.app), as
+                     the xds-server does, instead of the plugin's apps list
+  -h, --help         show this help
+
+Exit codes: 0 measured, 1 a run failed, 2 bad arguments.
+`;
+
+const SID = "S".repeat(43);
+
+async function main(): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const reps = Number(values.reps ?? 5);
+  const durationS = Number(values.duration ?? 4);
+  const files = positionals.length ? positionals : [WASM_PATH];
+  const bad = files.find((f) => !existsSync(f));
+  if (!Number.isInteger(reps) || reps < 1 || !Number.isInteger(durationS) || durationS < 1 || bad) {
+    process.stderr.write(
+      `${bad ? `no such file: ${bad}` : "--reps and --duration take positive integers"}\n`,
+    );
+    return 2;
+  }
+
+  const { privateKey, publicKey } = await generateKeyPair("RS256");
+  const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "RS256", use: "sig" };
+  const [iss, aud] = ["https://issuer.bench", "https://api.bench"];
+  const token = await new SignJWT({ sub: "alice" })
+    .setProtectedHeader({ alg: "RS256", kid: "k1" })
+    .setIssuer(iss)
+    .setAudience(aud)
+    .setIssuedAt()
+    .setExpirationTime("2h")
+    .sign(privateKey);
+  const bff = await startTokenServer();
+  bff.sessions.set(SID, { accessToken: token, expiresIn: 3600 });
+
+  let yaml = SIDE_BY_SIDE_YAML;
+  if (values["route-metadata"]) {
+    const src = readFileSync(SIDE_BY_SIDE_YAML, "utf8");
+    const withMeta = src.replace(
+      '              - match: { prefix: "/" }\n',
+      `              - match: { prefix: "/" }\n                metadata: { filter_metadata: { sessiongate: { app: '${JSON.stringify({ id: LUA_VARS.APP_ID })}' } } }\n`,
+    );
+    if (withMeta === src) throw new Error("could not place route metadata in envoy/bench-side-by-side.yaml");
+    yaml = "/tmp/sessiongate-wasm-floor.yaml";
+    writeFileSync(yaml, withMeta);
+  }
+  const q = (s: string) => JSON.stringify(s);
+  type Ports = { a: number; b: number; c: number; d: number };
+  const envoys: { file: string; envoy: Awaited<ReturnType<typeof startEnvoy>>; ports: Ports }[] = [];
+  for (const file of files) {
+    const ports = { a: await freePort(), b: await freePort(), c: await freePort(), d: await freePort() };
+    const envoy = await startEnvoy({
+      file: yaml,
+      name: "wasm-floor",
+      concurrency: 1,
+      logLevel: "warning",
+      vars: {
+        PORT_A: ports.a,
+        PORT_B: ports.b,
+        PORT_C: ports.c,
+        PORT_D: ports.d,
+        BFF_PORT: bff.port,
+        WASM_PATH: q(file),
+        JWT_ISSUER: q(iss),
+        JWT_AUDIENCE: q(aud),
+        JWKS_JSON: q(JSON.stringify({ keys: [jwk] })),
+        LUA_CODE: q(luaReferenceSource() ?? ""),
+        FILTER_CONFIG_CACHE: q(filterConfig(true)),
+        FILTER_CONFIG_NOCACHE: q(filterConfig(false)),
+      },
+    });
+    pin(envoy.proc.pid, "0");
+    envoys.push({ file, envoy, ports });
+  }
+  const cases: { key: string; port: (p: Ports) => number; h: Record<string, string> }[] = [
+    {
+      key: "(a) jwt_authn alone",
+      port: (p: (typeof envoys)[0]["ports"]) => p.a,
+      h: { authorization: `Bearer ${token}` },
+    },
+    {
+      key: "(p) wasm pass-through",
+      port: (p: (typeof envoys)[0]["ports"]) => p.c,
+      h: { authorization: `Bearer ${token}` },
+    },
+    {
+      key: "(h) wasm cache hit",
+      port: (p: (typeof envoys)[0]["ports"]) => p.c,
+      h: { cookie: `${COOKIE}=${SID}` },
+    },
+  ];
+  const samples = new Map<string, number[]>();
+  for (let rep = 0; rep < reps; rep++) {
+    process.stderr.write(`wasm-floor: repetition ${rep + 1}/${reps}\n`);
+    for (const e of envoys) {
+      for (const c of cases) {
+        const c0 = cpuSeconds(e.envoy.proc.pid);
+        const r = await runWrk({
+          url: `http://127.0.0.1:${c.port(e.ports)}/`,
+          connections: 16,
+          durationS,
+          headers: c.h,
+          cpus: "1",
+        });
+        const us = ((cpuSeconds(e.envoy.proc.pid) - c0) / r.requests) * 1e6;
+        const k = `${e.file}\t${c.key}`;
+        samples.set(k, [...(samples.get(k) ?? []), us]);
+      }
+    }
+  }
+  process.stdout.write("| build | case | Envoy CPU µs/request |\n|---|---|---:|\n");
+  for (const [k, v] of samples) {
+    const [file, key] = k.split("\t");
+    process.stdout.write(`| ${file} | ${key} | ${cell(summarize(v, "µs"))} |\n`);
+  }
+  await bff.stop();
+  return 0;
+}
+
+function parse() {
+  return parseArgs({
+    allowPositionals: true,
+    options: {
+      reps: { type: "string" },
+      duration: { type: "string" },
+      "route-metadata": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}
+
+main()
+  .then(async (code) => {
+    await stopAll(false);
+    process.exit(code);
+  })
+  .catch(async (err) => {
+    process.stderr.write(`wasm-floor: ${(err as Error).message}\n`);
+    await stopAll(true);
+    process.exit(1);
+  });
