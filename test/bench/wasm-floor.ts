@@ -27,6 +27,8 @@ Options:
   --duration <s>     seconds per measurement (default 4)
   --route-metadata   put the app on the route (filter_metadata sessiongate.app), as
                      the xds-server does, instead of the plugin's apps list
+  --jwt-cache        turn on jwt_authn's cache of verified tokens (jwt_cache_config),
+                     as the xds-server does
   -h, --help         show this help
 
 Exit codes: 0 measured, 1 a run failed, 2 bad arguments.
@@ -72,15 +74,27 @@ async function main(): Promise<number> {
   bff.sessions.set(SID, { accessToken: token, expiresIn: 3600 });
 
   let yaml = SIDE_BY_SIDE_YAML;
+  let src = readFileSync(SIDE_BY_SIDE_YAML, "utf8");
+  if (values["jwt-cache"]) {
+    const withCache = src.replace(
+      "                  forward: true\n",
+      "                  forward: true\n                  jwt_cache_config: { jwt_cache_size: 1000 }\n",
+    );
+    if (withCache === src)
+      throw new Error("could not place jwt_cache_config in envoy/bench-side-by-side.yaml");
+    src = withCache;
+  }
   if (values["route-metadata"]) {
-    const src = readFileSync(SIDE_BY_SIDE_YAML, "utf8");
     const withMeta = src.replace(
       '              - match: { prefix: "/" }\n',
       `              - match: { prefix: "/" }\n                metadata: { filter_metadata: { sessiongate: { app: '${JSON.stringify({ id: LUA_VARS.APP_ID })}' } } }\n`,
     );
     if (withMeta === src) throw new Error("could not place route metadata in envoy/bench-side-by-side.yaml");
+    src = withMeta;
+  }
+  if (values["route-metadata"] || values["jwt-cache"]) {
     yaml = "/tmp/sessiongate-wasm-floor.yaml";
-    writeFileSync(yaml, withMeta);
+    writeFileSync(yaml, src);
   }
   const q = (s: string) => JSON.stringify(s);
   type Ports = { a: number; b: number; c: number; d: number };
@@ -162,6 +176,7 @@ function parse() {
       reps: { type: "string" },
       duration: { type: "string" },
       "route-metadata": { type: "boolean" },
+      "jwt-cache": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });

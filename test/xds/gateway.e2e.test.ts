@@ -76,7 +76,7 @@ describe.each([
     await until(port, "/api/items", { host, authorization: `Bearer ${token}` }, 200);
     const last = echo1.requests.at(-1)!;
     expect(last.path).toBe("/api/items");
-    expect(last.headers["x-user"]).toBe("alice");
+    expect(last.headers["x-user"], JSON.stringify(last.headers)).toBe("alice");
     expect(last.headers["x-sessiongate-app"]).toBe("shop");
     // A client cannot forge the identity header jwt_authn sets from the token.
     await get(port, "/api/items", {
@@ -87,6 +87,10 @@ describe.each([
     });
     expect(echo1.requests.at(-1)!.headers["x-user"]).toBe("alice");
     expect(echo1.requests.at(-1)!.headers["x-sessiongate-app"]).toBe("shop");
+    // The repeated token was served from jwt_authn's cache of verified tokens
+    // (its claims still became headers, as just checked).
+    const hits = [...(await envoy.stats()).entries()].filter(([k]) => k.endsWith("jwt_authn.jwt_cache_hit"));
+    expect(hits.reduce((n, [, v]) => n + v, 0)).toBeGreaterThan(0);
     // No token, a token for another audience, a forged token: refused by jwt_authn.
     expect((await get(port, "/api/items", { host })).status).toBe(401);
     expect(

@@ -192,6 +192,30 @@ describe("translate", () => {
     expect(JSON.stringify(set2[TYPE.listener])).toBe(JSON.stringify(set[TYPE.listener]));
   });
 
+  it("the gateway listener is the same with no app and with a first app with claim headers (jwt_authn and the strip are always in the chain)", () => {
+    const gw = { kind: "gateway", address: "127.0.0.1", port: 10000 } as const;
+    const empty = translate({ revision: 1, apps: [] }, cfg, gw);
+    const first = rec(
+      {
+        id: "first",
+        hosts: ["first.example.com"],
+        upstreams: ["10.0.0.8:80"],
+        jwt: jwt("https://op.test", "https://op.test/jwks", [{ claim: "sub", header: "x-user" }]),
+      },
+      2,
+    );
+    const one = translate({ revision: 2, apps: [first] }, cfg, gw);
+    // Envoy shares the routes between a draining and a warming listener: were the
+    // listener to change here, the first app's route would go live, for a moment,
+    // on a chain without jwt_authn.
+    expect(JSON.stringify(one[TYPE.listener])).toBe(JSON.stringify(empty[TYPE.listener]));
+    const names = (set: typeof empty) =>
+      (set[TYPE.listener][0].json as J).filter_chains[0].filters[0].typed_config.http_filters.map(
+        (f: { name: string }) => f.name,
+      );
+    expect(names(empty)).toContain("envoy.filters.http.jwt_authn");
+  });
+
   it("jwt_authn: apps of one issuer+JWKS share a provider; routes name a requirement with their audiences", () => {
     const mk = (id: string, aud: string) =>
       rec(

@@ -19,7 +19,7 @@ import {
   sidecarRoutes,
   WASM_FILTER,
 } from "./names.js";
-import { SANITIZE_FILTER, sanitizeFilter } from "./sanitize.js";
+import { emptySanitizeFilter, SANITIZE_FILTER, sanitizeFilter } from "./sanitize.js";
 import { type Json, type Resource, type TranslateConfig, TYPE } from "./types.js";
 import { wasmFilter } from "./wasm.js";
 
@@ -72,11 +72,17 @@ export function gatewayListener(
   port: number,
 ): { listener: Resource; filterConfigs: Resource[] } {
   const wasm = wasmFilter(cfg);
-  const strip = sanitizeFilter(apps);
+  // The identity-header strip and jwt_authn are in the chain even before any app
+  // needs them, so that adding the first app (or the first with claim headers)
+  // does not change the listener. A listener change is not atomic with the
+  // routes: Envoy shares the RouteConfiguration between the draining listener
+  // and the warming one, so a new app's route went live, for a moment, on a
+  // filter chain without jwt_authn (seen once in a real-Envoy test: a 200 with
+  // no identity header).
   const filters = [
     ...(wasm ? [wasm] : []),
-    ...(strip ? [strip] : []),
-    ...(apps.length ? [jwtFilter(apps)] : []),
+    sanitizeFilter(apps) ?? emptySanitizeFilter(),
+    jwtFilter(apps),
     ...extAuthzFilters(apps),
   ];
   const filterConfigs: Resource[] = filters.map((f) => ({
