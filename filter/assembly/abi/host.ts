@@ -185,18 +185,6 @@ export function replaceHeaderBytes(mapType: MapType, k: ArrayBuffer, v: ArrayBuf
   );
 }
 
-export function addHeader(mapType: MapType, name: string, value: string): void {
-  const k = latin1Encode(name);
-  const v = latin1Encode(value);
-  raw.proxy_add_header_map_value(
-    mapType,
-    changetype<usize>(k),
-    <usize>k.byteLength,
-    changetype<usize>(v),
-    <usize>v.byteLength,
-  );
-}
-
 /** Removes every header named `k` (lower-case Latin-1 bytes). */
 export function removeHeader(mapType: MapType, k: ArrayBuffer): void {
   raw.proxy_remove_header_map_value(mapType, changetype<usize>(k), <usize>k.byteLength);
