@@ -9,9 +9,16 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { startTokenServer } from "../fixtures/token-server.js";
-import { freePort, startEnvoy, stopAll, WASM_PATH } from "../harness/index.js";
-import { filterConfig, LUA_VARS, luaReferenceSource, SIDE_BY_SIDE_YAML } from "./lib/envoy.js";
-import { cpuSeconds, pin } from "./lib/pin.js";
+import { stopAll, WASM_PATH } from "../harness/index.js";
+import {
+  type BenchEnvoy,
+  LUA_VARS,
+  luaReferenceSource,
+  type Ports,
+  SIDE_BY_SIDE_YAML,
+  startBenchEnvoy,
+} from "./lib/envoy.js";
+import { cpuSeconds } from "./lib/pin.js";
 import { COOKIE } from "./lib/stack.js";
 import { cell, summarize } from "./lib/stats.js";
 import { runWrk } from "./lib/wrk.js";
@@ -96,48 +103,37 @@ async function main(): Promise<number> {
     yaml = "/tmp/sessiongate-wasm-floor.yaml";
     writeFileSync(yaml, src);
   }
-  const q = (s: string) => JSON.stringify(s);
-  type Ports = { a: number; b: number; c: number; d: number };
-  const envoys: { file: string; envoy: Awaited<ReturnType<typeof startEnvoy>>; ports: Ports }[] = [];
+  const envoys: (BenchEnvoy & { file: string })[] = [];
   for (const file of files) {
-    const ports = { a: await freePort(), b: await freePort(), c: await freePort(), d: await freePort() };
-    const envoy = await startEnvoy({
-      file: yaml,
+    const jwks = JSON.stringify({ keys: [jwk] });
+    const lua = luaReferenceSource() ?? "";
+    const e = await startBenchEnvoy({
+      bffPort: bff.port,
+      issuer: iss,
+      audience: aud,
+      jwks,
+      lua,
+      cpus: "0",
       name: "wasm-floor",
-      concurrency: 1,
-      logLevel: "warning",
-      vars: {
-        PORT_A: ports.a,
-        PORT_B: ports.b,
-        PORT_C: ports.c,
-        PORT_D: ports.d,
-        BFF_PORT: bff.port,
-        WASM_PATH: q(file),
-        JWT_ISSUER: q(iss),
-        JWT_AUDIENCE: q(aud),
-        JWKS_JSON: q(JSON.stringify({ keys: [jwk] })),
-        LUA_CODE: q(luaReferenceSource() ?? ""),
-        FILTER_CONFIG_CACHE: q(filterConfig(true)),
-        FILTER_CONFIG_NOCACHE: q(filterConfig(false)),
-      },
+      file: yaml,
+      wasmPath: file,
     });
-    pin(envoy.proc.pid, "0");
-    envoys.push({ file, envoy, ports });
+    envoys.push({ ...e, file });
   }
   const cases: { key: string; port: (p: Ports) => number; h: Record<string, string> }[] = [
     {
       key: "(a) jwt_authn alone",
-      port: (p: (typeof envoys)[0]["ports"]) => p.a,
+      port: (p: Ports) => p.a,
       h: { authorization: `Bearer ${token}` },
     },
     {
       key: "(p) wasm pass-through",
-      port: (p: (typeof envoys)[0]["ports"]) => p.c,
+      port: (p: Ports) => p.c,
       h: { authorization: `Bearer ${token}` },
     },
     {
       key: "(h) wasm cache hit",
-      port: (p: (typeof envoys)[0]["ports"]) => p.c,
+      port: (p: Ports) => p.c,
       h: { cookie: `${COOKIE}=${SID}` },
     },
   ];

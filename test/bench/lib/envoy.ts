@@ -85,11 +85,15 @@ export async function startBenchEnvoy(o: {
   lua: string;
   cpus: string;
   name: string;
+  /** A variant of envoy/bench-side-by-side.yaml (default: the file itself). */
+  file?: string;
+  /** The filter build to load (default: build/session-to-token.wasm). */
+  wasmPath?: string;
 }): Promise<BenchEnvoy> {
   const ports: Ports = { a: await freePort(), b: await freePort(), c: await freePort(), d: await freePort() };
   const q = (s: string) => JSON.stringify(s);
   const envoy = await startEnvoy({
-    file: SIDE_BY_SIDE_YAML,
+    file: o.file ?? SIDE_BY_SIDE_YAML,
     name: o.name,
     concurrency: 1,
     logLevel: "warning",
@@ -99,7 +103,7 @@ export async function startBenchEnvoy(o: {
       PORT_C: ports.c,
       PORT_D: ports.d,
       BFF_PORT: o.bffPort,
-      WASM_PATH: q(WASM_PATH),
+      WASM_PATH: q(o.wasmPath ?? WASM_PATH),
       JWT_ISSUER: q(o.issuer),
       JWT_AUDIENCE: q(o.audience),
       JWKS_JSON: q(o.jwks),
