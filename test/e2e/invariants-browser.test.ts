@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoApp, type DemoStack, startDemoStack } from "../demo/stack.js";
-import { freePort, hostRequest, startBrowser } from "../harness/index.js";
+import { freePort, hostRequest, startBrowser, waitFor } from "../harness/index.js";
 import { type AttackerSite, startAttackerSite } from "./attacker-site.js";
 import {
   bffMetric,
@@ -176,15 +176,19 @@ describe("security invariants from the browser (bff mode)", () => {
     // Counters read only once they have settled: a lookup the page started just
     // before counts its miss at once but its upstream request only when the
     // connection to the BFF is ready.
-    const settled = async () => {
+    const settled = () => {
       let last = "";
-      for (let i = 0; i < 40; i++) {
-        const now = { rq: await envoyCounter(stack, rq), misses: await envoyCounter(stack, misses) };
-        if (JSON.stringify(now) === last) return now;
-        last = JSON.stringify(now);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      throw new Error("Envoy's counters did not settle");
+      return waitFor(
+        "Envoy's counters to settle",
+        async () => {
+          const now = { rq: await envoyCounter(stack, rq), misses: await envoyCounter(stack, misses) };
+          const same = JSON.stringify(now) === last;
+          last = JSON.stringify(now);
+          return same ? now : undefined;
+        },
+        10_000,
+        250,
+      );
     };
     const before = await settled();
     const answers: { via: string; path: string; status: number; body: string }[] = [];
