@@ -59,7 +59,14 @@ describe("RedisStore", () => {
     const s = spec("conv");
     const rec = await a.create(s.spec, s.clientSecret);
     await expect.poll(() => b.snapshot().revision, { timeout: 3000 }).toBe(rec.revision);
-    await a.update({ ...s.spec, upstreams: [{ host: "127.0.0.1", port: 1 }] }, s.clientSecret, rec.revision);
+    const upd = await a.update(
+      { ...s.spec, upstreams: [{ host: "127.0.0.1", port: 1 }] },
+      s.clientSecret,
+      rec.revision,
+    );
+    // Events are diffs between the snapshots a replica loads: wait for B to load the
+    // update, or an update and a delete landing together show only as DELETED.
+    await expect.poll(() => b.snapshot().revision, { timeout: 3000 }).toBe(upd.revision);
     await a.delete("conv", 0);
     await expect
       .poll(() => seen.filter((x) => x.endsWith(":conv")), { timeout: 3000 })
