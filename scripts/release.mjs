@@ -10,7 +10,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
@@ -93,7 +93,7 @@ function main() {
     process.stderr.write(`release: --tag: not a valid OCI tag: ${JSON.stringify(tag)}\n`);
     return 2;
   }
-  const out = join(root, args.out ?? "dist/release");
+  const out = args.out ? resolve(args.out) : join(root, "dist/release");
 
   if (!args["no-build"]) {
     step("building the filter (npm run build:wasm)");
@@ -142,6 +142,8 @@ function main() {
     { cwd: stage },
   );
   rmSync(stage, { recursive: true, force: true });
+  // oras leaves its (empty) upload directory behind; it is no part of the layout.
+  rmSync(join(layout, "ingest"), { recursive: true, force: true });
 
   const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8"));
   const desc = index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag);
