@@ -4,7 +4,17 @@
 // a BFF started from the installed package, and the CLI's apps commands against
 // that xds-server. Nothing here runs from the clone's sources.
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,10 +35,23 @@ const npx = (args: string[], env: Record<string, string> = {}) =>
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "sg-dist-pkg-"));
+  // A clean clone's state: the files git would check out (tracked and new, not
+  // ignored: no build/, no protos/gen/), with this checkout's node_modules. The
+  // build runs there, so it starts from nothing and never rewrites the build/
+  // that other test files are reading.
+  const clone = join(work, "clone");
+  const ls = await run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+    cwd: REPO_ROOT,
+  });
+  expect(ls.code, ls.stderr).toBe(0);
+  for (const f of ls.stdout.split("\0").filter(Boolean)) {
+    if (existsSync(join(REPO_ROOT, f))) cpSync(join(REPO_ROOT, f), join(clone, f), { recursive: true });
+  }
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(clone, "node_modules"));
   const packDir = join(work, "pack");
   mkdirSync(packDir);
-  process.stderr.write("dist: npm pack (prepack runs npm run build)…\n");
-  const packed = await run("npm", ["pack", "--pack-destination", packDir], { cwd: REPO_ROOT });
+  process.stderr.write("dist: npm pack in a clean copy of the clone (prepack runs npm run build)…\n");
+  const packed = await run("npm", ["pack", "--pack-destination", packDir], { cwd: clone });
   expect(packed.code, packed.stderr).toBe(0);
   const tgz = readdirSync(packDir).filter((f) => /^sessiongate-.*\.tgz$/.test(f));
   expect(tgz).toHaveLength(1);
@@ -70,7 +93,7 @@ describe("the npm tarball", () => {
     expect(files.filter((f) => f.startsWith("node_modules/") || f.startsWith(".tools/"))).toEqual([]);
   });
 
-  it("installs the wasm the build made, byte for byte (same sha256)", () => {
+  it("installs the wasm the build made, byte for byte (same sha256: the build is reproducible)", () => {
     const built = sha256File(join(REPO_ROOT, "build/session-to-token.wasm"));
     const installed = sha256File(join(app, "node_modules/sessiongate/build/session-to-token.wasm"));
     expect(installed).toBe(built);
