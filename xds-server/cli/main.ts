@@ -17,8 +17,11 @@ import {
 import { connect } from "./client.js";
 
 export const HELP = `Usage: sessiongate [options] apps <command> [args]
+       sessiongate xds-server [options]    the control plane (--help for its flags)
+       sessiongate bff --config FILE       the BFF (--help for its options)
 
-Command-line client of the sessiongate registration API (gRPC, sessiongate.v1).
+Command-line client of the sessiongate registration API (gRPC, sessiongate.v1),
+and the entry point of the two servers.
 
 Commands:
   apps register -f FILE [--revision N]  create the app in FILE (YAML/JSON AppSpec),
