@@ -2,7 +2,7 @@
 // "hold removed clusters until listeners and routes moved off them" rule.
 import { createHash, randomBytes } from "node:crypto";
 import type { Node } from "../../protos/gen/envoy/config/core/v3/base_pb.js";
-import { type NodeInfo, TYPE_URLS, type VersionedResource } from "./types.js";
+import { type NodeInfo, TYPE_URLS, type VersionedResource } from "../resource/types.js";
 
 export function nodeInfo(n: Node): NodeInfo {
   // protobuf-es maps google.protobuf.Struct to a plain JSON object.

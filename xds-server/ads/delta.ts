@@ -10,18 +10,18 @@ import {
   DeltaDiscoveryResponseSchema,
   ResourceSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { ClusterHold, dependentTypes, nextNonce } from "./common.js";
-import { AdsStream } from "./stream.js";
 import {
   type AdsObserver,
   type NodeInfo,
   type NodeSnapshot,
-  ORDER,
+  PUSH_ORDER,
   type SnapshotSource,
   TYPE_URLS,
   type VersionedResource,
   WILDCARD_TYPES,
-} from "./types.js";
+} from "../resource/types.js";
+import { ClusterHold, dependentTypes, nextNonce } from "./common.js";
+import { AdsStream } from "./stream.js";
 
 interface Pending {
   names: string[];
@@ -103,7 +103,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   protected onSnapshot(next: NodeSnapshot): void {
     this.hold.retain(this.sentClusters, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
     this.snap = next;
-    for (const t of ORDER) {
+    for (const t of PUSH_ORDER) {
       const st = this.types.get(t);
       if (st) this.maybeSend(t, st);
     }

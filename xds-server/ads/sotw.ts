@@ -11,18 +11,18 @@ import {
   type DiscoveryResponse,
   DiscoveryResponseSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { ClusterHold, dependentTypes, nextNonce, viewVersion } from "./common.js";
-import { AdsStream } from "./stream.js";
 import {
   type AdsObserver,
   type NodeInfo,
   type NodeSnapshot,
-  ORDER,
+  PUSH_ORDER,
   type SnapshotSource,
   TYPE_URLS,
   type VersionedResource,
   WILDCARD_TYPES,
-} from "./types.js";
+} from "../resource/types.js";
+import { ClusterHold, dependentTypes, nextNonce, viewVersion } from "./common.js";
+import { AdsStream } from "./stream.js";
 
 interface TypeState {
   wildcard: boolean;
@@ -115,7 +115,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
       this.hold.retain(cds.sentResources, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
     }
     this.snap = next;
-    for (const t of ORDER) if (this.types.has(t)) this.maybeSend(t);
+    for (const t of PUSH_ORDER) if (this.types.has(t)) this.maybeSend(t);
     this.releaseHold();
   }
 
