@@ -5,23 +5,19 @@
 // node on its last good config and the NACKed version is not re-sent: only a
 // different snapshot version (or subscription) triggers the next response.
 import { create } from "@bufbuild/protobuf";
-import type { ServerDuplexStream } from "@grpc/grpc-js";
 import {
   type DiscoveryRequest,
   type DiscoveryResponse,
   DiscoveryResponseSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import {
-  type AdsObserver,
   type NodeInfo,
   type NodeSnapshot,
   PUSH_ORDER,
-  type SnapshotSource,
   TYPE_URLS,
   type VersionedResource,
-  WILDCARD_TYPES,
 } from "../resource/types.js";
-import { ClusterHold, dependentTypes, nextNonce, viewVersion } from "./common.js";
+import { ClusterHold, dependentTypes, isWildcard, nextNonce, viewVersion } from "./common.js";
 import { AdsStream } from "./stream.js";
 
 interface TypeState {
@@ -41,22 +37,13 @@ interface TypeState {
 export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
   private readonly types = new Map<string, TypeState>();
   private readonly hold = new ClusterHold();
-
-  constructor(
-    call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>,
-    source: SnapshotSource,
-    obs: AdsObserver,
-    log: { warn: (o: object, m: string) => void },
-  ) {
-    super(call, source, obs, log, "sotw");
-  }
+  protected readonly mode = "sotw";
 
   protected handle(req: DiscoveryRequest, node: NodeInfo): void {
     const t = req.typeUrl;
     let st = this.types.get(t);
     const names = new Set(req.resourceNames.filter((n) => n !== "*"));
-    const wildcard =
-      (WILDCARD_TYPES.has(t) && req.resourceNames.length === 0) || req.resourceNames.includes("*");
+    const wildcard = isWildcard(t, req.resourceNames);
     if (!st) {
       st = {
         wildcard,

@@ -18,13 +18,14 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
   protected snap?: NodeSnapshot;
   protected closed = false;
   private unsubscribe?: () => void;
+  /** Set by the subclass; read only once requests arrive (after construction). */
+  protected abstract readonly mode: AdsMode;
 
   constructor(
     protected readonly call: ServerDuplexStream<Req, Res>,
     protected readonly source: SnapshotSource,
     protected readonly obs: AdsObserver,
     protected readonly log: { warn: (o: object, m: string) => void },
-    protected readonly mode: AdsMode,
   ) {
     call.on("data", (req: Req) => this.receive(req));
     call.on("end", () => this.close());
