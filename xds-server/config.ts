@@ -2,8 +2,8 @@
 // A flag wins over its variable; every option has a documented default.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { parseHostPort } from "./registry/fields.js";
 import { parseSecretKeys, SecretKeyError } from "./registry/secrets.js";
-import { parseHostPort } from "./registry/validate.js";
 import type { ServerConfig } from "./server.js";
 
 export const OPTIONS = {
