@@ -61,13 +61,16 @@ export async function logout(
  * refresh token with the login session: then it is not revoked first. Revoking
  * it first ends that session early, so the provider meets an unknown session
  * at end-session (Keycloak logs LOGOUT_ERROR session_expired). An offline grant
- * (offline_access) outlives the provider's logout, so it is always revoked; so
- * is any token when there is no end-session or no ID token to name the session.
+ * (offline_access) outlives the provider's logout, so it is always revoked, even
+ * where that ends the login session too (Keycloak: the same log line, a price
+ * worth an offline token that would otherwise live on for weeks); so is any
+ * token when there is no end-session or no ID token to name the session.
  */
 function endSessionEndsGrant(config: oidc.Configuration, app: AppConfig, s: Session | null): boolean {
   if (!s?.tokens.idToken || !config.serverMetadata().end_session_endpoint) return false;
-  const granted = (s.tokens.scope ?? app.scopes.join(" ")).split(" ");
-  return !granted.includes("offline_access");
+  // Asked for or granted: some providers (Entra ID) leave offline_access out of the granted scope.
+  const scopes = [...app.scopes, ...(s.tokens.scope ?? "").split(" ")];
+  return !scopes.includes("offline_access");
 }
 
 export function logoutCallback(_ctx: Ctx, app: AppConfig, _req: IncomingMessage, res: ServerResponse): void {

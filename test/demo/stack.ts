@@ -58,6 +58,11 @@ export interface DemoOptions {
    * client, cookie, BFF app and demo upstream.
    */
   apps?: DemoAppOptions[];
+  /**
+   * The BFF's refresh skew in seconds (default 30): a provider whose access
+   * tokens live long (5 min) gets a refresh due soon after login with a large one.
+   */
+  bffRefreshSkewS?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -185,6 +190,7 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       internalKey,
       redisUrl: redis.url,
       registry: { address: `127.0.0.1:${apiPort}`, token: bffToken },
+      refreshSkewS: opts.bffRefreshSkewS,
     }),
     { defaultMetrics: false },
   );
