@@ -6,17 +6,36 @@
 //             `mvn dependency:copy`, unpacked; it runs on a JDK >= 21 (found here).
 //   zitadel   the OP of github.com/zitadel/oidc (Go), built from the Go module proxy
 //             from test/providers/zitadel-op (pinned in its go.mod / go.sum).
+//   dex       Dex (Go) v2.45.1, its module fetched from the Go module proxy by the
+//             pseudo-version of the release commit (its v2 tags are not valid module
+//             versions, and its go.mod's replace directive rules out `go install`),
+//             then built with `go build`.
 // Prints one JSON line per provider ({"keycloak": {...}}) with where it is.
 // Exits non-zero, saying what is missing, when a tool (mvn, go, a JDK) is absent.
 // Uses only Node built-ins (it runs from .ci/run as well as from the harness).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const KEYCLOAK_VERSION = "26.7.3";
+/** Dex v2.45.1 is commit 11d2eeb52b42 of github.com/dexidp/dex. */
+export const DEX = {
+  version: "v2.45.1",
+  module: "github.com/dexidp/dex",
+  at: "v0.0.0-20260303133905-11d2eeb52b42",
+};
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const CACHE = process.env.SESSIONGATE_CACHE || join(homedir(), ".cache", "sessiongate");
 const log = (msg) => process.stderr.write(`ensure-providers: ${msg}\n`);
@@ -123,15 +142,64 @@ export function ensureZitadel() {
   return { bin, version };
 }
 
+export function ensureDex() {
+  const bin = join(CACHE, "bin", `dex-${DEX.version}`);
+  if (!existsSync(bin)) {
+    const go = goBin();
+    mkdirSync(dirname(bin), { recursive: true });
+    log(`building Dex ${DEX.version} from the Go module proxy (a few minutes on 2 cores)`);
+    const dl = spawnSync(go, ["mod", "download", "-json", `${DEX.module}@${DEX.at}`], {
+      encoding: "utf8",
+      cwd: CACHE,
+      env: { ...process.env, GOFLAGS: "-mod=mod" },
+    });
+    const dir = dl.status === 0 ? JSON.parse(dl.stdout).Dir : undefined;
+    if (!dir) throw new Error(`go mod download ${DEX.module}@${DEX.at} failed: ${dl.stderr || dl.stdout}`);
+    // The module cache is read-only; build in a copy whose go.mod takes the
+    // api/v2 module from the proxy (the replace points into a directory the
+    // module zip does not hold).
+    const src = join(CACHE, "src", `dex-${DEX.version}-${process.pid}`);
+    rmSync(src, { recursive: true, force: true });
+    cpSync(dir, src, { recursive: true });
+    const writable = (p) => {
+      chmodSync(p, 0o755);
+      for (const e of readdirSync(p, { withFileTypes: true }))
+        if (e.isDirectory()) writable(join(p, e.name));
+        else chmodSync(join(p, e.name), 0o644);
+    };
+    writable(src);
+    run(go, ["mod", "edit", "-dropreplace", "github.com/dexidp/dex/api/v2"], { cwd: src });
+    const tmp = `${bin}.tmp-${process.pid}`;
+    run(
+      go,
+      [
+        "build",
+        "-mod=mod",
+        "-trimpath",
+        "-ldflags",
+        `-X main.version=${DEX.version}`,
+        "-o",
+        tmp,
+        "./cmd/dex",
+      ],
+      { cwd: src, env: { ...process.env, CGO_ENABLED: "0" } },
+    );
+    renameSync(tmp, bin);
+    rmSync(src, { recursive: true, force: true });
+  }
+  return { bin, version: DEX.version };
+}
+
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-  const which = wanted.length ? wanted : ["keycloak", "zitadel"];
+  const which = wanted.length ? wanted : ["keycloak", "zitadel", "dex"];
   try {
     for (const p of which) {
       if (p === "keycloak") process.stdout.write(`${JSON.stringify({ keycloak: ensureKeycloak() })}\n`);
       else if (p === "zitadel") process.stdout.write(`${JSON.stringify({ zitadel: ensureZitadel() })}\n`);
-      else throw new Missing(`unknown provider ${JSON.stringify(p)} (keycloak, zitadel)`);
+      else if (p === "dex") process.stdout.write(`${JSON.stringify({ dex: ensureDex() })}\n`);
+      else throw new Missing(`unknown provider ${JSON.stringify(p)} (keycloak, zitadel, dex)`);
     }
   } catch (err) {
     log(err.message);

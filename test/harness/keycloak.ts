@@ -9,7 +9,7 @@ import { type ManagedProcess, startProcess } from "./process.js";
 const ENSURE = join(import.meta.dirname, "ensure-providers.mjs");
 
 /** Runs ensure-providers.mjs for one provider; its progress goes to stderr, its answer is JSON. */
-export function ensureProvider<T>(name: "keycloak" | "zitadel"): Promise<T> {
+export function ensureProvider<T>(name: "keycloak" | "zitadel" | "dex"): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ENSURE, name], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
