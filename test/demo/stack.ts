@@ -163,10 +163,13 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
     say(`  identity     ${op.issuer} (demo OpenID Provider)`);
   } else {
     say(`  identity     ${idp.issuer} (external provider, client ${idp.clientId})`);
-    for (const a of specs)
+    for (const a of specs) {
+      say(`               register there: redirect URI ${a.authBase}/callback`);
+      say(`               post-logout redirect URI ${a.authBase}/logout/callback`);
       say(
-        `               registered there: redirect URI ${a.authBase}/callback, post-logout ${a.authBase}/logout/callback`,
+        `               back-channel logout URI ${a.authBase}/backchannel-logout (front-channel logout off)`,
       );
+    }
     if (!idp.jwksUri) say("               JWKS URI: from the provider's discovery document");
   }
   const issuer = idp?.issuer ?? op!.issuer;

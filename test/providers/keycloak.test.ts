@@ -243,6 +243,43 @@ describe("Keycloak: logouts at the provider reach the gateway within max_ttl_s (
 
 describe("Keycloak: tokenExchange mode with offline_access", () => {
   it(
+    "documented limit: an admin's logout does not reach an offline session; the app's logout still revokes it",
+    async () => {
+      const app = offline.apps[0];
+      const { ctx, page } = await loggedIn(offline);
+      const clientUuid = realm.clientUuids["sg-offline"];
+      expect(await kc.admin.offlineSessions(REALM, realm.userId, clientUuid)).toHaveLength(1);
+      const token = () =>
+        pageFetch(page, `${app.authBase}/token`, { method: "POST", headers: { "x-sessiongate-csrf": "1" } });
+      await kc.admin.logoutUser(REALM, realm.userId);
+      await waitFor(
+        "Keycloak's online session to end",
+        async () => (await kc.admin.userSessions(REALM, realm.userId)).length === 0,
+        20_000,
+        200,
+      );
+      // Observed over twice the cache bound: a back-channel logout would have ended it by then.
+      const until = Date.now() + 2 * CACHE_MAX_TTL_S * 1000;
+      while (Date.now() < until) {
+        expect((await token()).status).toBe(200);
+        await page.waitForTimeout(500);
+      }
+      expect(await kc.admin.offlineSessions(REALM, realm.userId, clientUuid)).toHaveLength(1);
+      await page.click("#logout");
+      await page.waitForURL(offline.url, { timeout: 30_000 });
+      await waitFor(
+        "the offline session to be revoked",
+        async () => (await kc.admin.offlineSessions(REALM, realm.userId, clientUuid)).length === 0,
+        20_000,
+        200,
+      );
+      expect((await token()).status).toBe(401);
+      await ctx.close();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     "the SPA calls the API with Keycloak's token; logout revokes the offline token and ends the session",
     async () => {
       const app = offline.apps[0];
