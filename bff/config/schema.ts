@@ -227,7 +227,9 @@ export function parseApp(raw: unknown, at: string, seen: Set<string>): AppConfig
   const ru = url(redirectUri, `${p}redirect_uri`, ["https:", "http:"]);
   const post = optStr(raw, "post_logout_redirect_uri", p);
   if (post) url(post, `${p}post_logout_redirect_uri`, ["https:", "http:"]);
-  const scopesRaw = raw.scopes ?? ["openid", "profile", "email", "offline_access"];
+  // The registry's default too. No offline_access unless asked for: an offline
+  // grant outlives the provider's logout (see the README's provider table).
+  const scopesRaw = raw.scopes ?? ["openid"];
   const scopes = typeof scopesRaw === "string" ? scopesRaw.split(/\s+/).filter(Boolean) : scopesRaw;
   if (
     !Array.isArray(scopes) ||

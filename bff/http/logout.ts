@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import * as oidc from "openid-client";
 import type { AppConfig } from "../config/schema.js";
 import { verifyLogoutToken } from "../oidc/logout-token.js";
+import type { Session } from "../session/store.js";
 import type { Ctx } from "./context.js";
 import { checkSameOrigin } from "./csrf.js";
 import { clearCookie, HttpError, parseCookies, readBody, redirect } from "./util.js";
@@ -35,7 +36,7 @@ export async function logout(
     return undefined;
   });
   const rt = s?.tokens.refreshToken;
-  if (config && rt && config.serverMetadata().revocation_endpoint) {
+  if (config && rt && config.serverMetadata().revocation_endpoint && !endSessionEndsGrant(config, app, s)) {
     try {
       await oidc.tokenRevocation(config, rt, { token_type_hint: "refresh_token" });
     } catch (err) {
@@ -53,6 +54,23 @@ export async function logout(
     return;
   }
   redirect(res, after, cookies, 303);
+}
+
+/**
+ * Whether the provider's end-session, where the browser goes next, ends the
+ * refresh token with the login session: then it is not revoked first. Revoking
+ * it first ends that session early, so the provider meets an unknown session
+ * at end-session (Keycloak logs LOGOUT_ERROR session_expired). An offline grant
+ * (offline_access) outlives the provider's logout, so it is always revoked, even
+ * where that ends the login session too (Keycloak: the same log line, a price
+ * worth an offline token that would otherwise live on for weeks); so is any
+ * token when there is no end-session or no ID token to name the session.
+ */
+function endSessionEndsGrant(config: oidc.Configuration, app: AppConfig, s: Session | null): boolean {
+  if (!s?.tokens.idToken || !config.serverMetadata().end_session_endpoint) return false;
+  // Asked for or granted: some providers (Entra ID) leave offline_access out of the granted scope.
+  const scopes = [...app.scopes, ...(s.tokens.scope ?? "").split(" ")];
+  return !scopes.includes("offline_access");
 }
 
 export function logoutCallback(_ctx: Ctx, app: AppConfig, _req: IncomingMessage, res: ServerResponse): void {

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { renderTemplate } from "../harness/index.js";
+import { renderTemplate } from "../harness/template.js";
 import type { ExternalIdp } from "./idp.js";
 
 export type DemoMode = "bff" | "tokenExchange";
@@ -59,8 +59,11 @@ export function resolveApps(
   if (idp && list.length > 1)
     throw new Error("an external provider (DEMO_ISSUER) has one client: run a single app with it");
   const seen = new Set<string>();
-  return list.map((o) => {
-    if (!ID.test(o.id)) throw new Error(`app id ${JSON.stringify(o.id)}: must match ${ID}`);
+  return list.map((given) => {
+    if (!ID.test(given.id)) throw new Error(`app id ${JSON.stringify(given.id)}: must match ${ID}`);
+    // The redirect URIs registered at an external provider name the app id
+    // (/auth/demo/callback): its one app stays "demo", `--app` picks only the mode.
+    const o = idp ? { ...given, id: DEFAULT_APP_ID } : given;
     const hostname = o.host ?? (list.length === 1 ? "localhost" : `${o.id}.localhost`);
     for (const key of [`id:${o.id}`, `host:${hostname}`]) {
       if (seen.has(key)) throw new Error(`two demo apps share the ${key.replace(":", " ")}`);
@@ -113,7 +116,8 @@ export interface RegistrationVars {
   issuer: string;
   jwtIssuer: string;
   audience: string;
-  jwksUri: string;
+  /** Unset: left out of the registration, so the xds-server discovers it. */
+  jwksUri?: string;
   upstreamPort: number;
   /** Scopes and extra authorization parameters the BFF asks the provider for. */
   scopes: string[];
@@ -139,9 +143,14 @@ export function registrationYaml(app: DemoAppSpec, v: RegistrationVars): string 
     UPSTREAM_PORT: v.upstreamPort,
     JWT_ISSUER: v.jwtIssuer,
     AUDIENCE: v.audience,
-    JWKS_URI: v.jwksUri,
+    JWKS_URI: v.jwksUri ?? "",
   });
-  const doc = parse(text) as { session?: Record<string, unknown>; oidc?: Record<string, unknown> };
+  const doc = parse(text) as {
+    session?: Record<string, unknown>;
+    oidc?: Record<string, unknown>;
+    jwt?: Record<string, unknown>;
+  };
+  if (!v.jwksUri && doc.jwt) delete doc.jwt.remote_jwks_uri;
   doc.session = { ...doc.session, mode: app.mode, cookie_name: app.cookieName };
   // The registry defaults to https://<host>; the demo is plain http on loopback
   // hosts (localhost, *.localhost), so its origin is said explicitly: it is where

@@ -171,7 +171,9 @@ export function validateApp(
   const jwtIssuer = str("jwt.issuer", j.issuer, 512);
   const audiences = list("jwt.audiences", j.audiences, 1, 16);
   for (const [i, a] of audiences.entries()) str(`jwt.audiences[${i}]`, a);
-  const remoteJwksUri = url("jwt.remote_jwks_uri", j.remoteJwksUri, true);
+  // Optional: when left out, the API layer takes it from the issuer's discovery
+  // document (registry/jwks-discovery.ts) before the spec is stored.
+  const remoteJwksUri = url("jwt.remote_jwks_uri", j.remoteJwksUri, false);
   const claimHeaders = list("jwt.claim_headers", j.claimHeaders, 0, 32).map((c, i) => {
     if (!c.claim || !CLAIM_RE.test(c.claim)) bad(`jwt.claim_headers[${i}].claim`, "invalid claim name");
     const header = (c.header ?? "").toLowerCase();
