@@ -1,6 +1,8 @@
 // logout (RP-initiated), logout/callback and OIDC back-channel logout.
+
 import type { IncomingMessage, ServerResponse } from "node:http";
 import * as oidc from "openid-client";
+import { isSessionId } from "../../contracts/rules.js";
 import type { AppConfig } from "../config/schema.js";
 import { verifyLogoutToken } from "../oidc/logout-token.js";
 import type { Ctx } from "./context.js";
@@ -21,8 +23,7 @@ export async function logout(
   // POST must come from the app's own origin.
   if (req.method === "POST") checkSameOrigin(req, app);
   const cookieVal = parseCookies(req.headers.cookie).get(app.cookie);
-  const s =
-    cookieVal && /^[A-Za-z0-9_-]{1,256}$/.test(cookieVal) ? await ctx.store.load(app.id, cookieVal) : null;
+  const s = cookieVal && isSessionId(cookieVal) ? await ctx.store.load(app.id, cookieVal) : null;
   const cookies = [clearCookie(app.cookie)];
   if (s) {
     // Delete first: the session is dead even if the OP cannot be reached below.

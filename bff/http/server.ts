@@ -1,5 +1,7 @@
 // Node http servers for both listeners: URL parsing, latency metric, error mapping.
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { INTERNAL_TOKEN_PATH } from "../../contracts/rules.js";
 import { resolveAppPath } from "./app-path.js";
 import type { Ctx } from "./context.js";
 import { sendError } from "./errors.js";
@@ -10,7 +12,7 @@ import { HttpError } from "./util.js";
 type Handler = (ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<string>;
 
 // Metric label known before the handler runs, so failures are attributed too.
-const INTERNAL_ROUTES = new Set(["/internal/v1/session-token", "/metrics", "/healthz", "/readyz"]);
+const INTERNAL_ROUTES = new Set([INTERNAL_TOKEN_PATH, "/metrics", "/healthz", "/readyz"]);
 function label(ctx: Ctx, listener: "public" | "internal", url: URL): string {
   if (listener === "internal")
     return INTERNAL_ROUTES.has(url.pathname) ? url.pathname.split("/").pop() || "unknown" : "unknown";

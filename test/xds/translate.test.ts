@@ -362,7 +362,7 @@ describe("translate", () => {
         hosts: ["c.example.com", "*"],
         upstreams: ["10.0.0.9:80"],
         jwt: jwt("https://op.test", "https://op.test/jwks"),
-        session: { cookieName: "sid", allowedOrigins: ["https://x.example"] },
+        session: { cookieName: "__Host-sg-sid", allowedOrigins: ["https://x.example"] },
       } as RawAppSpec,
       1,
     );
@@ -372,7 +372,11 @@ describe("translate", () => {
       port: 1,
     })[TYPE.route][0].json as J;
     const c1 = cr.virtual_hosts[0].routes.find((x: J) => x.name === "sg_app_c1");
-    expect(JSON.parse(meta(c1))).toEqual({ id: "c1", cookie: "sid", allowed_origins: ["https://x.example"] });
+    expect(JSON.parse(meta(c1))).toEqual({
+      id: "c1",
+      cookie: "__Host-sg-sid",
+      allowed_origins: ["https://x.example"],
+    });
     // Without the wasm filter (no module built) the routes carry no settings for it.
     const noWasm = translate(
       { revision: 1, apps: [custom] },
