@@ -35,7 +35,8 @@ describe("route metadata names the app", () => {
     const h = await host(config());
     const listed = h.request(req([["cookie", `__Host-sg-demo=${SID}`]]), SHOP);
     expect(listed.state).toBe("continue");
-    expect(listed.header("cookie")).toBe(`__Host-sg-demo=${SID}`);
+    // Not the route's app, so no swap; still a sessiongate cookie, so never forwarded (invariant 6).
+    expect(listed.all("cookie")).toEqual([]);
     expect(h.pendingCalls.size).toBe(0);
   });
 
