@@ -70,7 +70,7 @@ export async function backchannelLogout(
   const ct = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
   if (ct !== "application/x-www-form-urlencoded")
     throw new HttpError(400, "invalid_request", "expected application/x-www-form-urlencoded");
-  const form = new URLSearchParams(await readBody(req));
+  const form = new URLSearchParams(readBody(req));
   const token = form.get("logout_token");
   if (!token || form.getAll("logout_token").length !== 1)
     throw new HttpError(400, "invalid_request", "logout_token missing");

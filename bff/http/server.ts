@@ -7,7 +7,7 @@ import type { Ctx } from "./context.js";
 import { sendError } from "./errors.js";
 import { handleInternal } from "./internal.js";
 import { handlePublic, PUBLIC_ACTIONS } from "./public.js";
-import { HttpError } from "./util.js";
+import { consumeBody, HttpError } from "./util.js";
 
 type Handler = (ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<string>;
 
@@ -32,11 +32,16 @@ function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler): Ser
         throw new HttpError(400, "invalid_request", "unparsable request target");
       }
       route = label(ctx, listener, url);
+      await consumeBody(req);
       await handler(ctx, req, res, url);
       end({ route, status: res.statusCode });
       ctx.log.debug({ listener, method: req.method, route, status: res.statusCode }, "request");
     } catch (err) {
+      // A body left unread (too large even to drain) must not stay on a kept-alive
+      // connection: Envoy would send the next user's request after it.
+      if (!req.complete && !res.headersSent) res.setHeader("connection", "close");
       const status = sendError(ctx, res, err, route);
+      if (!req.complete) res.once("finish", () => req.socket.destroy());
       end({ route, status });
       ctx.log.debug({ listener, method: req.method, route, status }, "request");
     }
