@@ -169,7 +169,7 @@ async function completeCallback(
   }
   // One use per state, across replicas: a replayed callback is refused even if the
   // OP would not notice (e.g. a code it has not yet marked as used).
-  if (!(await ctx.store.once(`state:${app.id}:${st.s}`, ctx.config.loginTimeoutS))) {
+  if (!(await ctx.store.once(`state:${app.id}:${st.s}`, ctx.config.loginTimeoutS * 1000))) {
     ctx.metrics.logins.inc({ app: app.id, result: "replay" });
     throw new HttpError(400, "invalid_request", "callback already used");
   }

@@ -76,8 +76,10 @@ export async function backchannelLogout(
     throw new HttpError(400, "invalid_request", "logout_token missing");
   const config = await ctx.clients.get(app);
   const claims = await verifyLogoutToken(config, token, 60);
-  // A logout token is single-use (spec §2.6 step 10 "MAY"; cheap, so we do it).
-  if (claims.jti && !(await ctx.store.once(`jti:${app.id}:${claims.iss}:${claims.jti}`, 600))) {
+  // A logout token is single-use (§2.6 step 10): its jti is remembered until the
+  // token expires (plus the clock tolerance), so a captured one cannot be replayed.
+  const keepMs = Math.max(1000, (claims.exp + 60) * 1000 - Date.now());
+  if (!(await ctx.store.once(`jti:${app.id}:${claims.iss}:${claims.jti}`, keepMs))) {
     throw new HttpError(400, "invalid_request", "logout_token replayed");
   }
   const n = await ctx.store.removeBy(app.id, { sid: claims.sid, sub: claims.sub });
