@@ -19,9 +19,14 @@ export async function logout(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  // GET is tolerated (SameSite=Strict keeps cross-site navigations cookie-less);
-  // POST must come from the app's own origin.
-  if (req.method === "POST") checkSameOrigin(req, app);
+  // The session ends only on a POST the app itself made: a link, an image or a
+  // same-site page must not log the user out. A GET gets a page whose button
+  // makes that POST; the POST must come from the app's own origin.
+  if (req.method !== "POST") {
+    logoutPage(res);
+    return;
+  }
+  checkSameOrigin(req, app);
   const cookieVal = parseCookies(req.headers.cookie).get(app.cookie);
   const s = cookieVal && isSessionId(cookieVal) ? await ctx.store.load(app.id, cookieVal) : null;
   const cookies = [clearCookie(app.cookie)];
@@ -54,6 +59,23 @@ export async function logout(
     return;
   }
   redirect(res, after, cookies, 303);
+}
+
+/** The answer to a GET of logout: a button that POSTs to the same URL, never a logout. */
+function logoutPage(res: ServerResponse): void {
+  const html =
+    '<!doctype html><meta charset="utf-8"><title>Log out</title>' +
+    '<form method="post"><button type="submit">Log out</button></form>';
+  res.writeHead(200, {
+    "content-type": "text/html; charset=utf-8",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    // Not in a frame (no clickjacking of the button), no script, the form posts here only.
+    "content-security-policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    "x-frame-options": "DENY",
+    "content-length": Buffer.byteLength(html),
+  });
+  res.end(html);
 }
 
 export function logoutCallback(_ctx: Ctx, app: AppConfig, _req: IncomingMessage, res: ServerResponse): void {
