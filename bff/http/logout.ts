@@ -78,8 +78,13 @@ function logoutPage(res: ServerResponse): void {
   res.end(html);
 }
 
+/**
+ * The provider's way back after logout. It clears no cookie: the logout POST
+ * already did, and a GET anyone can link to must not end a session, not even
+ * in the browser (a top-level cross-site navigation may set SameSite cookies).
+ */
 export function logoutCallback(_ctx: Ctx, app: AppConfig, _req: IncomingMessage, res: ServerResponse): void {
-  redirect(res, `${app.publicOrigin}/`, [clearCookie(app.cookie)]);
+  redirect(res, `${app.publicOrigin}/`);
 }
 
 export async function backchannelLogout(

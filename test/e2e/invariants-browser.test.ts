@@ -139,7 +139,7 @@ describe("security invariants from the browser (bff mode)", () => {
     await page.goto(app.url);
   });
 
-  it("logout is not a cross-site GET: a link from another site or the same site gets a page, never a logout", async () => {
+  it("logout is not a cross-site GET: a link from another site or the same site gets a page, never a logout; logout/callback clears nothing", async () => {
     const before = {
       keys: await sessionKeys(),
       endSessions: stack.op!.counts.end_session,
@@ -147,6 +147,17 @@ describe("security invariants from the browser (bff mode)", () => {
     };
     const target = `${app.authBase}/logout`;
     const evil = await ctx.newPage();
+    // The provider's way back (logout/callback) is a GET anyone can link to: it clears no cookie.
+    for (const site of ["cross-site", "same-site"] as const) {
+      const callback = `${app.authBase}/logout/callback`;
+      await evil.goto(attacker.linkPage(site, callback));
+      const reply = evil.waitForResponse((r) => r.url() === callback);
+      await evil.click("#link");
+      const res = await reply;
+      expect(res.status()).toBe(302);
+      expect(res.headers()["set-cookie"]).toBeUndefined();
+      expect(await sessionCookie(ctx, app)).toBe(sid);
+    }
     const seen: Record<string, { status: number; fetchSite: string; body: string }> = {};
     for (const site of ["cross-site", "same-site"] as const) {
       await evil.goto(attacker.linkPage(site, target));
