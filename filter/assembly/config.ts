@@ -8,7 +8,15 @@ export class AppConfig {
   hosts: string[] = ["*"];
   pathPrefix: string = "/";
   cookie: string = "";
+  /** `<cookie>-login`, the BFF's login-state cookie of this app. */
+  loginCookie: string = "";
   allowedOrigins: string[] = [];
+  /**
+   * Route metadata `"bff": true`: the route's upstream is the BFF, the session
+   * authority. The app's own session and login cookies go there untouched (no
+   * swap, the BFF checks CSRF itself); every other sessiongate cookie is dropped.
+   */
+  bffRoute: bool = false;
 }
 
 export class Config {
@@ -220,7 +228,7 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
   if (a.kind != JKind.Obj) return appErr(f.length > 0 ? f : "(root)", "must be an object");
   const allowed = routing
     ? ["id", "hosts", "path_prefix", "cookie", "allowed_origins"]
-    : ["id", "cookie", "allowed_origins"];
+    : ["id", "cookie", "allowed_origins", "bff"];
   const u = checkKeys(a, allowed, p);
   if (u.length > 0) return appErr(u, "unknown field");
   const app = new AppConfig();
@@ -246,6 +254,12 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
       bad,
       "must be a cookie name (RFC 6265 token) of at most 122 characters starting with '__Host-sg-', not ending with '-login'",
     );
+  app.loginCookie = app.cookie + LOGIN_COOKIE_SUFFIX;
+  const bff = a.get("bff");
+  if (bff !== null) {
+    if (bff.kind != JKind.Bool) return appErr(p + "bff", "must be a boolean");
+    app.bffRoute = bff.b;
+  }
   app.allowedOrigins = readStrings(a, "allowed_origins", p + "allowed_origins", app.allowedOrigins);
   if (bad.length > 0) return appErr(bad, 'must be an array of origins like "https://example.com"');
   for (let j = 0; j < app.allowedOrigins.length; j++)

@@ -48,9 +48,10 @@ function trimOws(s: string): string {
 /**
  * One pass over the Cookie headers: finds the session cookie `name` (empty:
  * the request has no app, only the namespace is dropped) and keeps every pair
- * outside the namespace.
+ * outside the namespace. `keep` (a BFF route): `name` and `keep` are kept as
+ * they are, not taken as the session; the rest of the namespace is dropped.
  */
-export function scanCookies(headerValues: string[], name: string): CookieScan {
+export function scanCookies(headerValues: string[], name: string, keep: string = ""): CookieScan {
   const r = new CookieScan();
   for (let h = 0; h < headerValues.length; h++) {
     const hv = headerValues[h];
@@ -68,6 +69,10 @@ export function scanCookies(headerValues: string[], name: string): CookieScan {
         continue;
       }
       const pieceName = trimOws(piece.substring(0, eq));
+      if (keep.length > 0 && (pieceName == name || pieceName == keep)) {
+        r.others.push(piece);
+        continue;
+      }
       if (name.length == 0 || pieceName != name) {
         if (inNamespace(pieceName)) r.dropped = true;
         else r.others.push(piece);

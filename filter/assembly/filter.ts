@@ -142,13 +142,15 @@ export class SessionStream extends StreamHandler {
     // whatever the route: the app's own session cookie and, in the same pass, every
     // other cookie in the reserved namespace (other apps' sessions, login cookies),
     // also when no app matches.
-    const scan = scanCookies(cookies, app === null ? "" : app.cookie);
+    // On a BFF route only the app's own session and login cookies go on, untouched.
+    const bffRoute = app !== null && app.bffRoute;
+    const scan = scanCookies(cookies, app === null ? "" : app.cookie, bffRoute ? app!.loginCookie : "");
     if (scan.dropped) {
       removeHeader(MapType.RequestHeaders, H_COOKIE);
       if (scan.others.length > 0)
         replaceHeaderBytes(MapType.RequestHeaders, H_COOKIE, latin1Encode(scan.others.join("; ")));
     }
-    if (app === null || !scan.found) return this.pass();
+    if (app === null || bffRoute || !scan.found) return this.pass();
     // Machine-to-machine traffic brings its own credentials: leave them alone.
     if (hasCredentials(hs.all(H_AUTHORIZATION))) return this.pass();
     const method = valueOr(hs.first(H_METHOD));

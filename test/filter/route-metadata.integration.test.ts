@@ -57,9 +57,24 @@ describe("session-to-token with route metadata in Envoy", () => {
     expect(JSON.parse(csrf.body)).toEqual({ error: "csrf_denied" });
   });
 
-  it("leaves routes with the filter disabled alone (BFF routes read the cookie themselves)", async () => {
+  it('on a BFF route ("bff": true) forwards only the app\'s own session and login cookies, untouched', async () => {
     const n = s.bff.requests.length;
-    const r = await get("alpha.test", "/auth/session", `__Host-sg-alpha=${SID}`);
+    const r = await get(
+      "alpha.test",
+      "/auth/session",
+      `__Host-sg-alpha=${SID}; __Host-sg-alpha-login=st; __Host-sg-beta=${SID}; ${COOKIE}=x; k=1`,
+    );
+    expect(r.status).toBe(200);
+    expect(s.echo.requests.at(-1)!.headers.cookie).toBe(
+      `__Host-sg-alpha=${SID}; __Host-sg-alpha-login=st; k=1`,
+    );
+    expect(s.echo.requests.at(-1)!.headers.authorization).toBeUndefined();
+    expect(s.bff.requests.length).toBe(n);
+  });
+
+  it("leaves routes with the filter disabled alone", async () => {
+    const n = s.bff.requests.length;
+    const r = await get("alpha.test", "/public/x", `__Host-sg-alpha=${SID}`);
     expect(r.status).toBe(200);
     expect(s.echo.requests.at(-1)!.headers.cookie).toBe(`__Host-sg-alpha=${SID}`);
     expect(s.bff.requests.length).toBe(n);

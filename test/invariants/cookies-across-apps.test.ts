@@ -105,6 +105,18 @@ describe("invariant 6 across apps: no upstream receives any sessiongate cookie",
     }
   });
 
+  it("each app's BFF routes get that app's own session cookie through the filter (and work)", async () => {
+    // Logins above went through the BFF routes with the filter on them (login cookie kept).
+    for (const a of apps) {
+      const r = await hostRequest(stack.gatewayPort, `${new URL(a.authBase).pathname}/session`, {
+        host: a.host,
+        cookie: allCookies(),
+      });
+      expect(r.status, `${a.id}: ${r.body.slice(0, 120)}`).toBe(200);
+      expect(JSON.parse(r.body)).toMatchObject({ app: a.id, sub: "alice" });
+    }
+  });
+
   it("one app's session id under another app's cookie name yields no token there (401), and ends nothing", async () => {
     const host = apps[0].host;
     const mall = apps[1];

@@ -9,8 +9,9 @@
 // The filter and the cluster it is downloaded from on every listener: on the
 // gateway it swaps the route's app cookie and drops every other __Host-sg-*
 // cookie; on sidecars (no app on their routes) it only drops them. The app
-// settings go on the gateway's app routes; the filter is disabled on BFF
-// routes (the BFF reads its own cookies) and public routes (Cookie removed there).
+// settings go on the gateway's app routes and BFF routes; on BFF routes the
+// filter keeps only their app's own session and login cookies (the BFF reads
+// them); it is disabled on public routes (Cookie removed there).
 import { defaultCookieName, INTERNAL_TOKEN_PATH, ROUTE_METADATA } from "../../contracts/rules.js";
 import type { AppSpec } from "../registry/types.js";
 import { inlineCluster } from "./clusters.js";
@@ -51,11 +52,17 @@ export function routeApp(spec: AppSpec): Json {
   };
 }
 
-/** A Route's `metadata`: the app's settings as one JSON string (parsed once per value by the filter). */
-export function routeMetadata(spec: AppSpec): Json {
+/**
+ * A Route's `metadata`: the app's settings as one JSON string (parsed once per
+ * value by the filter). `bff`: the route goes to the BFF, where the filter
+ * forwards only this app's own session and login cookies, untouched.
+ */
+export function routeMetadata(spec: AppSpec, bff = false): Json {
   return {
     filter_metadata: {
-      [ROUTE_METADATA_NAMESPACE]: { [ROUTE_METADATA_KEY]: JSON.stringify(routeApp(spec)) },
+      [ROUTE_METADATA_NAMESPACE]: {
+        [ROUTE_METADATA_KEY]: JSON.stringify(bff ? { ...routeApp(spec), bff: true } : routeApp(spec)),
+      },
     },
   };
 }
@@ -101,14 +108,15 @@ export const sessionToToken: Feature = {
       ? [{ name: WASM_CODE, apps: [], json: inlineCluster(WASM_CODE, [cfg.wasm.codeServer]) }]
       : [],
   }),
-  // The filter learns the app from its route.
+  // The filter learns the app from its route; on the BFF's routes it keeps
+  // that app's own cookies (the BFF reads them) and drops every other one.
   routeFields: ({ role, cfg }, kind, spec) =>
-    role === "gateway" && cfg.wasm && kind === "app" ? { metadata: routeMetadata(spec) } : undefined,
-  // Public routes have no session to swap; the BFF's own routes read the
-  // session cookie themselves (session, logout, token): session-to-token must
-  // not swap and strip it there.
+    role === "gateway" && cfg.wasm && kind !== "public"
+      ? { metadata: routeMetadata(spec, kind === "bff") }
+      : undefined,
+  // Public routes have no session to swap and remove the Cookie header.
   perRoute: ({ role }, kind) =>
-    role === "gateway" && kind !== "app"
+    role === "gateway" && kind === "public"
       ? { [WASM_FILTER]: { "@type": TYPE.filterConfig, disabled: true } }
       : undefined,
 };
