@@ -72,8 +72,14 @@ export function clearCookie(name: string, sameSite: "Strict" | "Lax" = "Strict")
 
 /** Largest request body any route accepts (a back-channel logout token is a few KB). */
 export const MAX_BODY_BYTES = 65536;
-/** An over-long body is read and thrown away up to this much, so the connection can end cleanly. */
-const DRAIN_LIMIT_BYTES = 1024 * 1024;
+/**
+ * An over-long body is read and thrown away up to this much before the 413, so
+ * the connection ends clean and stays usable: answering early and closing
+ * with bytes still unread makes the kernel reset the connection, which can
+ * lose the answer itself. Beyond it (and beyond server.requestTimeout) the
+ * server answers and closes.
+ */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
 
 const bodies = new WeakMap<IncomingMessage, string>();
 
