@@ -143,8 +143,13 @@ export class SessionStream extends StreamHandler {
     // other cookie in the reserved namespace (other apps' sessions, login cookies),
     // also when no app matches.
     // On a BFF route only the app's own session and login cookies go on, untouched.
-    const bffRoute = app !== null && app.bffRoute;
-    const scan = scanCookies(cookies, app === null ? "" : app.cookie, bffRoute ? app!.loginCookie : "");
+    let bffRoute = false;
+    let keep = "";
+    if (app !== null) {
+      bffRoute = app.bffRoute;
+      if (bffRoute) keep = app.loginCookie;
+    }
+    const scan = scanCookies(cookies, app === null ? "" : app.cookie, keep);
     if (scan.dropped) {
       removeHeader(MapType.RequestHeaders, H_COOKIE);
       if (scan.others.length > 0)
