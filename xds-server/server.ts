@@ -18,7 +18,6 @@ import { MemoryStore } from "./registry/memory.js";
 import { RedisStore } from "./registry/redis.js";
 import { SecretBox, type SecretKeyRing } from "./registry/secrets.js";
 import type { Store } from "./registry/store.js";
-import type { HostPort } from "./registry/types.js";
 import type { TranslateConfig } from "./translate/types.js";
 
 export interface ServerConfig {
@@ -37,14 +36,7 @@ export interface ServerConfig {
   redisUrl?: string;
   redisPrefix: string;
   wasmFile?: string;
-  bff: {
-    publicAddr: HostPort;
-    internalAddr: HostPort;
-    prefix: string;
-    authority: string;
-    internalKey: string;
-    timeoutMs: number;
-  };
+  bff: TranslateConfig["bff"];
   cache: TranslateConfig["cache"];
   gateway: TranslateConfig["gateway"];
   logLevel: string;

@@ -13,7 +13,8 @@ import { RouteConfigurationSchema } from "../../protos/gen/envoy/config/route/v3
 import { encodeResource, registry } from "../../xds-server/cache/encode.js";
 import type { RegistrySnapshot } from "../../xds-server/registry/types.js";
 import type { RawAppSpec } from "../../xds-server/registry/validate.js";
-import { PUSH_ORDER, roleOf, TYPE, translate } from "../../xds-server/translate/index.js";
+import { PUSH_ORDER } from "../../xds-server/resource/types.js";
+import { roleOf, TYPE, translate } from "../../xds-server/translate/index.js";
 import { pluginConfig } from "../../xds-server/translate/wasm.js";
 import { cfg, golden, jwt, rec, render, snap } from "./translate-fixture.js";
 
