@@ -74,7 +74,11 @@ describe("invariant 1: no token, refresh token or session id in any response bod
       bodies.push(await res.text());
       headers.push(...[...res.headers].filter(([k]) => k !== "set-cookie").map(([k, v]) => `${k}: ${v}`));
     }
-    const out = await fetch(`${publicUrl}/auth/web/logout`, { headers: cookie, redirect: "manual" });
+    const out = await fetch(`${publicUrl}/auth/web/logout`, {
+      method: "POST",
+      headers: { ...cookie, origin: publicUrl },
+      redirect: "manual",
+    });
     bodies.push(await out.text());
     const all = bodies.join("\n") + headers.join("\n");
     expect(bodies[2]).toContain("alice"); // the session body is there and readable
@@ -205,8 +209,20 @@ describe("invariant 4: session id rotated at login; logout deletes the session a
     const r = await login(publicUrl, op, "web");
     const n = (await sessionKeys()).length;
     const [revoked, grantsEnded] = [op.counts.revocation, op.counts.grant_revoked];
+    // A GET (a link, a same-site page) is never a logout: a page with a button, nothing ended.
+    const get = await fetch(`${publicUrl}/auth/web/logout`, {
+      headers: { cookie: `__Host-sg-web=${r.session}`, "sec-fetch-site": "same-site" },
+      redirect: "manual",
+    });
+    expect(get.status).toBe(200);
+    expect(get.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(await get.text()).toContain('<form method="post">');
+    expect((await sessionKeys()).length).toBe(n);
+    expect(op.counts.revocation).toBe(revoked);
+    // The app's own POST ends it.
     const res = await fetch(`${publicUrl}/auth/web/logout`, {
-      headers: { cookie: `__Host-sg-web=${r.session}` },
+      method: "POST",
+      headers: { cookie: `__Host-sg-web=${r.session}`, origin: publicUrl },
       redirect: "manual",
     });
     expect(res.status).toBe(303);

@@ -288,7 +288,7 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       async () => {
         const s = await hostRequest(
           port,
-          `${BFF_PREFIX}/${app.id}/session`,
+          `${new URL(app.authBase).pathname}/session`,
           { host: app.host },
           { timeoutMs: 3000 },
         ).catch(() => null);

@@ -1,7 +1,9 @@
 // The registration API handlers: authenticate, validate, apply atomically
 // through the store, map registry errors to gRPC status codes.
+
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { APP_ID_RULE, isAppId } from "../../contracts/rules.js";
 import {
   type AppEvent,
   AppEventSchema,
@@ -19,8 +21,6 @@ import type { TokenAuth } from "./auth.js";
 import { toWire } from "./convert.js";
 import { AppRegistryDefinition } from "./definition.js";
 import type { StatusBoard } from "./status.js";
-
-const ID_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export interface ApiDeps {
   store: Store;
@@ -56,8 +56,7 @@ const KIND_CODE: Record<string, grpc.status> = {
 };
 
 function checkId(id: string): string {
-  if (!ID_RE.test(id))
-    throw new ApiError(grpc.status.INVALID_ARGUMENT, "id: must be 1-63 chars of a-z, 0-9 and '-'");
+  if (!isAppId(id)) throw new ApiError(grpc.status.INVALID_ARGUMENT, `id: ${APP_ID_RULE}`);
   return id;
 }
 
