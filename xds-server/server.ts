@@ -7,12 +7,15 @@ import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
+import { type NodeGate, spiffeNodeGate, trustClaims } from "./ads/auth.js";
 import { addAdsService } from "./ads/service.js";
 import { TokenAuth } from "./api/auth.js";
 import { addBffDirectory } from "./api/bff-directory.js";
 import { addApiService } from "./api/service.js";
 import { StatusBoard } from "./api/status.js";
 import { SnapshotCache } from "./cache/snapshots.js";
+import { certificateProvider } from "./identity/grpc.js";
+import { type IdentityConfig, ServingIdentity } from "./identity/serving.js";
 import { createMetrics } from "./metrics.js";
 import { MemoryStore } from "./registry/memory.js";
 import { RedisStore } from "./registry/redis.js";
@@ -34,6 +37,10 @@ export interface ServerConfig {
   secretKeys?: SecretKeyRing;
   /** TLS for the registration API; with clientCa, client certificates are required (mTLS). */
   apiTls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
+  /** mTLS ADS with node authentication (the server's identity and CA). */
+  identity?: IdentityConfig;
+  /** Plaintext ADS, every node trusted as it claims; only when asked for (--xds-insecure). */
+  xdsInsecure?: boolean;
   redisUrl?: string;
   redisPrefix: string;
   wasmFile?: string;
@@ -75,6 +82,20 @@ function bindGrpc(
 
 export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<RunningServer> {
   const log = logger ?? pino({ level: cfg.logLevel, base: { svc: "xds-server" } });
+  if (!cfg.identity && !cfg.xdsInsecure)
+    throw new Error("ADS needs an identity (mTLS) or an explicit xdsInsecure");
+  // Before anything listens: a server that cannot prove who it is does not start.
+  const identity = cfg.identity ? await ServingIdentity.start(cfg.identity, log) : undefined;
+  if (identity)
+    log.info(
+      { id: identity.current.id, notAfter: identity.current.notAfter.toISOString() },
+      "ADS over mTLS: nodes must present a certificate naming the node they claim",
+    );
+  else
+    log.warn(
+      { address: cfg.xds.address },
+      "ADS in PLAINTEXT (--xds-insecure): any client reaching this port reads every configuration and may claim any node",
+    );
   const register = new Registry();
   const metrics = createMetrics(register);
   const auth = new TokenAuth(cfg.apiTokens);
@@ -172,8 +193,11 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
   metrics.registryRevision.set(store.snapshot().revision);
 
   const ads = new grpc.Server({ "grpc.keepalive_time_ms": 30000, "grpc.keepalive_permit_without_calls": 1 });
-  addAdsService(ads, cache, status, log);
-  const xdsPort = await bindGrpc(ads, cfg.xds.address, cfg.xds.port);
+  const gate: NodeGate = cfg.identity ? spiffeNodeGate(cfg.identity.trustDomain) : trustClaims;
+  addAdsService(ads, cache, status, log, gate);
+  const tls = identity && certificateProvider(identity);
+  const xdsCreds = tls && grpc.experimental.createCertificateProviderServerCredentials(tls, tls, true);
+  const xdsPort = await bindGrpc(ads, cfg.xds.address, cfg.xds.port, xdsCreds);
 
   const api = new grpc.Server({ "grpc.max_receive_message_length": 1 << 20 });
   addApiService(api, { store, auth, secrets, bffAuth, status, metrics, log, bffPrefix: cfg.bff.prefix });
@@ -208,6 +232,7 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
       await store.close();
+      identity?.close();
     },
   };
 }

@@ -210,6 +210,8 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       "tsx",
       join(REPO_ROOT, "xds-server/main.ts"),
       `--xds-port=${xdsPort}`,
+      // Envoy and the xds-server share this machine's loopback: plaintext ADS, asked for.
+      "--xds-insecure",
       `--api-port=${apiPort}`,
       `--http-port=${httpPort}`,
       `--redis-url=${redis.url}`,

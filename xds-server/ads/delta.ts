@@ -10,6 +10,7 @@ import {
   DeltaDiscoveryResponseSchema,
   ResourceSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
+import type { NodeGate } from "./auth.js";
 import { ClusterHold, dependentTypes, nextNonce } from "./common.js";
 import { AdsStream } from "./stream.js";
 import {
@@ -47,8 +48,9 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     source: SnapshotSource,
     obs: AdsObserver,
     log: { warn: (o: object, m: string) => void },
+    gate?: NodeGate,
   ) {
-    super(call, source, obs, log, "delta");
+    super(call, source, obs, log, "delta", gate);
   }
 
   protected handle(req: DeltaDiscoveryRequest, node: NodeInfo): void {

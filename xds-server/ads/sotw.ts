@@ -11,6 +11,7 @@ import {
   type DiscoveryResponse,
   DiscoveryResponseSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
+import type { NodeGate } from "./auth.js";
 import { ClusterHold, dependentTypes, nextNonce, viewVersion } from "./common.js";
 import { AdsStream } from "./stream.js";
 import {
@@ -47,8 +48,9 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     source: SnapshotSource,
     obs: AdsObserver,
     log: { warn: (o: object, m: string) => void },
+    gate?: NodeGate,
   ) {
-    super(call, source, obs, log, "sotw");
+    super(call, source, obs, log, "sotw", gate);
   }
 
   protected handle(req: DiscoveryRequest, node: NodeInfo): void {

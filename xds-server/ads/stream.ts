@@ -3,6 +3,7 @@
 // SotW and Delta differ only in how they answer requests and snapshot changes.
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { Node } from "../../protos/gen/envoy/config/core/v3/base_pb.js";
+import { type NodeGate, trustClaims } from "./auth.js";
 import { nodeInfo } from "./common.js";
 import { type AdsObserver, type NodeInfo, type NodeSnapshot, ORDER, type SnapshotSource } from "./types.js";
 
@@ -20,6 +21,7 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
     protected readonly obs: AdsObserver,
     protected readonly log: { warn: (o: object, m: string) => void },
     protected readonly mode: AdsMode,
+    private readonly gate: NodeGate = trustClaims,
   ) {
     call.on("data", (req: Req) => this.receive(req));
     call.on("end", () => this.close());
@@ -56,7 +58,18 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
         this.close();
         return;
       }
-      this.node = nodeInfo(req.node);
+      const verdict = this.gate(nodeInfo(req.node), this.call.getAuthContext());
+      if ("code" in verdict) {
+        this.log.warn(
+          { node: req.node.id, cluster: req.node.cluster, mode: this.mode, reason: verdict.reason },
+          "ADS node refused",
+        );
+        this.closed = true;
+        // Ends the call with this status (grpc-js turns an emitted error into the trailers).
+        this.call.emit("error", { code: verdict.code, details: verdict.reason });
+        return;
+      }
+      this.node = verdict.node;
       this.snap = this.source.snapshotFor(this.node);
       this.obs.onConnect?.(this.node, this.mode);
       this.unsubscribe = this.source.subscribe(() => this.refresh());

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CertificateAuthority } from "../identity/ca.js";
+import { parseDuration } from "../identity/duration.js";
 import { checkName, checkRole, IdentityError } from "../identity/spiffe.js";
 
 export const CERTS_HELP = `Usage: sessiongate certs init --dir DIR --trust-domain TD [--days N] [--force]
@@ -32,11 +33,11 @@ Exit codes: 0 ok, 2 usage error, 3 invalid argument or unusable CA files.
 
 class CertsUsage extends Error {}
 
-export function parseDuration(v: string): number {
-  const m = /^(\d{1,9})([smhd]?)$/.exec(v);
-  if (!m)
+function ttlArg(v: string): number {
+  const s = parseDuration(v);
+  if (s === undefined)
     throw new CertsUsage(`--ttl: expected a duration like 90s, 15m, 24h or 30d, got ${JSON.stringify(v)}`);
-  return Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as "" | "s" | "m" | "h" | "d"];
+  return s;
 }
 
 function write(path: string, text: string, mode: number, out: string[], what: string): void {
@@ -102,7 +103,7 @@ async function issue(argv: string[]): Promise<string[]> {
   if (!outDir) throw new CertsUsage("certs issue needs --out (or --ca-dir)");
   const role = checkRole(values.role);
   const name = checkName(values.name);
-  const ttlSeconds = parseDuration(values.ttl ?? "24h");
+  const ttlSeconds = ttlArg(values.ttl ?? "24h");
   const read = (f: string) => {
     try {
       return readFileSync(f, "utf8");
