@@ -1,7 +1,8 @@
 // translate(): registry snapshot + node role -> xDS resources. Pure: same
 // input, same output (replicas agree on versions without talking).
 import type { RegistrySnapshot } from "../registry/types.js";
-import { appClusters, gatewayClusters } from "./clusters.js";
+import type { Chain } from "./feature.js";
+import { FEATURES } from "./features.js";
 import { gatewayListener, sidecarListenerFor } from "./listeners.js";
 import { gatewayRoutes, sidecarRouteConfig } from "./routes.js";
 import { type NodeRole, type Resource, type ResourceSet, type TranslateConfig, TYPE } from "./types.js";
@@ -10,20 +11,29 @@ export * from "./types.js";
 
 const byName = (a: Resource, b: Resource) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
+/** Every feature's clusters and endpoints, each list sorted by name. */
+function clustersOf(chain: Chain): { clusters: Resource[]; endpoints: Resource[] } {
+  const sets = FEATURES.map((f) => f.clusters?.(chain) ?? { clusters: [] });
+  return {
+    clusters: sets.flatMap((s) => s.clusters).sort(byName),
+    endpoints: sets.flatMap((s) => s.endpoints ?? []).sort(byName),
+  };
+}
+
 export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: NodeRole): ResourceSet {
   if (role.kind === "gateway") {
-    const { clusters, endpoints } = appClusters(snap.apps);
+    const { clusters, endpoints } = clustersOf({ role: "gateway", cfg, apps: snap.apps });
     const { listener, filterConfigs } = gatewayListener(snap.apps, cfg, role.address, role.port);
     return {
-      [TYPE.cluster]: [...gatewayClusters(cfg), ...clusters].sort(byName),
-      [TYPE.endpoint]: endpoints.sort(byName),
+      [TYPE.cluster]: clusters,
+      [TYPE.endpoint]: endpoints,
       [TYPE.ecds]: filterConfigs.sort(byName),
       [TYPE.listener]: [listener],
       [TYPE.route]: [gatewayRoutes(snap.apps, cfg)],
     };
   }
   const mine = snap.apps.filter((a) => a.spec.sidecar?.service === role.service);
-  const { clusters, endpoints } = appClusters(mine);
+  const { clusters, endpoints } = clustersOf({ role: "sidecar", cfg, apps: mine });
   // Two apps of one service on the same inbound port cannot both listen: first (by id) wins.
   const ports = new Set<number>();
   const served = mine.filter((a) => {
@@ -33,11 +43,11 @@ export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: No
     return true;
   });
   return {
-    [TYPE.cluster]: clusters.sort(byName),
-    [TYPE.endpoint]: endpoints.sort(byName),
+    [TYPE.cluster]: clusters,
+    [TYPE.endpoint]: endpoints,
     [TYPE.ecds]: [],
-    [TYPE.listener]: served.map((a) => sidecarListenerFor(a, role.address)).sort(byName),
-    [TYPE.route]: served.map((a) => sidecarRouteConfig(a)).sort(byName),
+    [TYPE.listener]: served.map((a) => sidecarListenerFor(a, cfg, role.address)).sort(byName),
+    [TYPE.route]: served.map((a) => sidecarRouteConfig(a, cfg)).sort(byName),
   };
 }
 

@@ -6,10 +6,14 @@
 // more app of a known IdP and audience leaves the filter config unchanged, and
 // a new one adds a single small entry.
 import { createHash } from "node:crypto";
+//
+// Also the clusters of the JWKS hosts, one per host and port, shared by the
+// apps that name it.
 import type { AppRecord, AppSpec } from "../registry/types.js";
-import { jwksTarget } from "./clusters.js";
+import { inlineCluster, jwksTarget } from "./clusters.js";
+import type { Feature, FilterJson } from "./feature.js";
 import { JWT_FILTER, jwksCluster } from "./names.js";
-import { type Json, TYPE } from "./types.js";
+import { type Json, type Resource, TYPE } from "./types.js";
 
 // jwt_authn's cache of verified tokens, per provider and worker. A hit skips only
 // the signature check (issuer, exp/nbf and audience are checked on every
@@ -70,7 +74,7 @@ function pieces(spec: AppSpec): JwtPieces {
 /** The requirement an app's routes name: its provider with its audiences. */
 const requirement = (spec: AppSpec) => pieces(spec).requirement;
 
-export function jwtFilter(apps: AppRecord[]): Json {
+export function jwtFilter(apps: AppRecord[]): FilterJson {
   const providers: Json = {};
   const requirementMap: Json = {};
   for (const { spec } of apps) {
@@ -93,9 +97,39 @@ function sorted(o: Json): Json {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** Per-route: require the app's requirement, or disable jwt_authn (BFF and public routes). */
-export function jwtPerRoute(spec: AppSpec | null): Json {
-  return spec === null
-    ? { "@type": TYPE.jwtPerRoute, disabled: true }
-    : { "@type": TYPE.jwtPerRoute, requirement_name: requirement(spec).name };
+function jwksClusters(apps: AppRecord[]): Resource[] {
+  const byName = new Map<string, Resource>();
+  for (const { spec } of apps) {
+    const t = jwksTarget(spec.jwt.remoteJwksUri);
+    const name = jwksCluster(t.host, t.port);
+    const shared = byName.get(name);
+    if (shared) {
+      shared.apps.push(spec.id);
+      continue;
+    }
+    const tls = t.tls
+      ? {
+          transport_socket: {
+            name: "envoy.transport_sockets.tls",
+            typed_config: { "@type": TYPE.upstreamTls, sni: t.host },
+          },
+        }
+      : {};
+    byName.set(name, { name, apps: [spec.id], json: { ...inlineCluster(name, [t]), ...tls } });
+  }
+  return [...byName.values()];
 }
+
+export const jwtAuthn: Feature = {
+  name: "jwt_authn",
+  // In every chain, even before any app needs it (listeners.ts says why).
+  httpFilters: ({ apps }) => [{ json: jwtFilter(apps), apps: apps.map((a) => a.spec.id) }],
+  clusters: ({ apps }) => ({ clusters: jwksClusters(apps) }),
+  // App routes require the app's requirement; BFF and public routes disable jwt_authn.
+  perRoute: (_chain, kind, spec) => ({
+    [JWT_FILTER]:
+      kind === "app"
+        ? { "@type": TYPE.jwtPerRoute, requirement_name: requirement(spec).name }
+        : { "@type": TYPE.jwtPerRoute, disabled: true },
+  }),
+};

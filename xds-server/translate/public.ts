@@ -5,25 +5,13 @@
 // removed: the session cookie still never reaches an upstream (DESIGN §7
 // invariant 6), and an upstream never sees an unvalidated bearer token on a
 // sessiongate route. The identity-header strip is a listener filter, so it
-// still runs on these routes.
-import type { AppRecord } from "../registry/types.js";
+// still runs on these routes. Each filter feature disables itself on these
+// routes in its own perRoute (kind "public").
 import { pathWithin } from "../registry/validate.js";
-import { extAuthzPerRoute } from "./extauthz.js";
-import { jwtPerRoute } from "./jwt.js";
-import { appCluster, appHeader, JWT_FILTER, WASM_FILTER } from "./names.js";
-import { type Json, TYPE } from "./types.js";
-
-/** A path region some app routes on a virtual host (its prefix or its BFF routes). */
-export interface Region {
-  app: string;
-  prefix: string;
-}
-
-export interface PublicRoute {
-  /** Length used for route ordering (longest first). */
-  sortKey: string;
-  json: Json;
-}
+import { bffPrefixOf } from "./bff.js";
+import type { Feature, RouteDraft } from "./feature.js";
+import { appCluster } from "./names.js";
+import type { Json } from "./types.js";
 
 /** "/x" -> exact "/x"; "/x/*" -> everything below "/x/" (not "/x" itself, not "/xy"). */
 export function publicMatch(p: string): { base: string; match: Json; prefix: boolean } {
@@ -40,35 +28,27 @@ export function publicMatch(p: string): { base: string; match: Json; prefix: boo
  * own BFF routes) is left out: longest prefix decides which app owns a request,
  * and a public route must never take a request away from its owner.
  */
-export function publicRoutes(
-  rec: AppRecord,
-  regions: Region[],
-  opts: { ownBff: string | null; all: AppRecord[]; wasm: boolean },
-): PublicRoute[] {
-  const { spec } = rec;
-  const out: PublicRoute[] = [];
-  for (const [i, p] of (spec.publicPaths ?? []).entries()) {
-    const { base, match, prefix } = publicMatch(p);
-    if (opts.ownBff && (pathWithin(base, opts.ownBff) || (prefix && pathWithin(opts.ownBff, base)))) continue;
-    const taken = regions.some(
-      (r) => r.app !== spec.id && r.prefix.length > spec.pathPrefix.length && pathWithin(base, r.prefix),
-    );
-    if (taken) continue;
-    out.push({
-      sortKey: prefix ? (match.prefix as string) : p,
-      json: {
+export const publicPaths: Feature = {
+  name: "public-paths",
+  routes({ chain, regions }, { spec }) {
+    const ownBff = bffPrefixOf(chain, spec);
+    const out: RouteDraft[] = [];
+    for (const [i, p] of (spec.publicPaths ?? []).entries()) {
+      const { base, match, prefix } = publicMatch(p);
+      if (ownBff && (pathWithin(base, ownBff) || (prefix && pathWithin(ownBff, base)))) continue;
+      const taken = regions.some(
+        (r) => r.app !== spec.id && r.prefix.length > spec.pathPrefix.length && pathWithin(base, r.prefix),
+      );
+      if (taken) continue;
+      out.push({
+        kind: "public",
+        sortKey: prefix ? (match.prefix as string) : p,
         name: `sg_public_${spec.id}_${i}`,
         match,
         route: { cluster: appCluster(spec.id), timeout: "30s" },
-        request_headers_to_add: appHeader(spec.id),
-        request_headers_to_remove: ["cookie", "authorization"],
-        typed_per_filter_config: {
-          ...(opts.wasm ? { [WASM_FILTER]: { "@type": TYPE.filterConfig, disabled: true } } : {}),
-          [JWT_FILTER]: jwtPerRoute(null),
-          ...extAuthzPerRoute(opts.all, null),
-        },
-      },
-    });
-  }
-  return out;
-}
+        removeHeaders: ["cookie", "authorization"],
+      });
+    }
+    return out;
+  },
+};

@@ -3,13 +3,12 @@
 // the token, so without this a client could send `x-user: admin` and have it
 // reach the upstream whenever the token lacks that claim.
 import type { AppRecord } from "../registry/types.js";
-import { type Json, TYPE } from "./types.js";
+import type { Feature, FilterJson } from "./feature.js";
+import { TYPE } from "./types.js";
 
 export const SANITIZE_FILTER = "sessiongate.strip_identity_headers";
 
-export function sanitizeFilter(apps: AppRecord[]): Json | undefined {
-  const headers = [...new Set(apps.flatMap((a) => a.spec.jwt.claimHeaders.map((c) => c.header)))].sort();
-  if (headers.length === 0) return undefined;
+function stripFilter(headers: string[]): FilterJson {
   return {
     name: SANITIZE_FILTER,
     typed_config: {
@@ -19,10 +18,15 @@ export function sanitizeFilter(apps: AppRecord[]): Json | undefined {
   };
 }
 
-/** The same filter removing nothing: it holds the filter's place in the chain before any app has claim headers. */
-export function emptySanitizeFilter(): Json {
-  return {
-    name: SANITIZE_FILTER,
-    typed_config: { "@type": TYPE.headerMutation, mutations: { request_mutations: [] } },
-  };
-}
+export const stripIdentityHeaders: Feature = {
+  name: "strip-identity-headers",
+  httpFilters({ role, apps }) {
+    const shaping = apps.filter((a: AppRecord) => a.spec.jwt.claimHeaders.length);
+    const headers = [...new Set(shaping.flatMap((a) => a.spec.jwt.claimHeaders.map((c) => c.header)))].sort();
+    // On the gateway the filter holds its place in the chain, removing nothing,
+    // before any app has claim headers: the listener must not change when the
+    // first one comes (listeners.ts).
+    if (headers.length === 0 && role === "sidecar") return [];
+    return [{ json: stripFilter(headers), apps: shaping.map((a) => a.spec.id) }];
+  },
+};

@@ -5,7 +5,13 @@
 // ECDS nor make Envoy reconfigure the VM. Each app's settings travel on its
 // own routes instead (routeMetadata), and the filter reads them from the
 // matched route (filter/README.md, Configuration).
+//
+// On the gateway only (sidecars get requests with a JWT already): the filter,
+// the cluster it is downloaded from, the app settings on app routes, and the
+// filter disabled on BFF and public routes.
 import type { AppSpec } from "../registry/types.js";
+import { inlineCluster } from "./clusters.js";
+import type { Feature, FilterJson } from "./feature.js";
 import { BFF_INTERNAL, WASM_CODE, WASM_FILTER } from "./names.js";
 import { type Json, type TranslateConfig, TYPE } from "./types.js";
 
@@ -51,7 +57,7 @@ export function routeMetadata(spec: AppSpec): Json {
   };
 }
 
-export function wasmFilter(cfg: TranslateConfig): Json | undefined {
+export function wasmFilter(cfg: TranslateConfig): FilterJson | undefined {
   if (!cfg.wasm) return undefined;
   return {
     name: WASM_FILTER,
@@ -77,3 +83,28 @@ export function wasmFilter(cfg: TranslateConfig): Json | undefined {
     },
   };
 }
+
+export const sessionToToken: Feature = {
+  name: "session-to-token",
+  httpFilters({ role, cfg }) {
+    const filter = role === "gateway" ? wasmFilter(cfg) : undefined;
+    // The plugin configuration lists no apps (they are on their routes).
+    return filter ? [{ json: filter, apps: [] }] : [];
+  },
+  clusters: ({ role, cfg }) => ({
+    clusters:
+      role === "gateway" && cfg.wasm
+        ? [{ name: WASM_CODE, apps: [], json: inlineCluster(WASM_CODE, [cfg.wasm.codeServer]) }]
+        : [],
+  }),
+  // The filter learns the app from its route.
+  routeFields: ({ role, cfg }, kind, spec) =>
+    role === "gateway" && cfg.wasm && kind === "app" ? { metadata: routeMetadata(spec) } : undefined,
+  // Public routes have no session to swap; the BFF's own routes read the
+  // session cookie themselves (session, logout, token): session-to-token must
+  // not swap and strip it there.
+  perRoute: ({ role }, kind) =>
+    role === "gateway" && kind !== "app"
+      ? { [WASM_FILTER]: { "@type": TYPE.filterConfig, disabled: true } }
+      : undefined,
+};

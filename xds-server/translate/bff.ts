@@ -1,0 +1,48 @@
+// The BFF, on the gateway only: its clusters (public; internal, never routed:
+// the wasm filter calls it) and per app a BFF route, `<path_prefix><bff
+// prefix>` (default /auth) -> the BFF's public listener, without a JWT.
+
+import type { AppSpec } from "../registry/types.js";
+import { inlineCluster } from "./clusters.js";
+import type { Chain, Feature } from "./feature.js";
+import { BFF_INTERNAL, BFF_PUBLIC } from "./names.js";
+import { prefixMatch } from "./upstreams.js";
+
+export function joinPrefix(appPrefix: string, bffPrefix: string): string {
+  return (appPrefix === "/" ? "" : appPrefix) + bffPrefix;
+}
+
+/** Where an app's BFF routes are in this chain; null where there are none (sidecars). */
+export function bffPrefixOf({ role, cfg }: Chain, spec: AppSpec): string | null {
+  return role === "gateway" ? joinPrefix(spec.pathPrefix, cfg.bff.prefix) : null;
+}
+
+export const bff: Feature = {
+  name: "bff",
+  clusters: ({ role, cfg }) => ({
+    clusters:
+      role === "gateway"
+        ? [
+            { name: BFF_PUBLIC, apps: [], json: inlineCluster(BFF_PUBLIC, [cfg.bff.publicAddr]) },
+            { name: BFF_INTERNAL, apps: [], json: inlineCluster(BFF_INTERNAL, [cfg.bff.internalAddr]) },
+          ]
+        : [],
+  }),
+  regions(chain, spec) {
+    const p = bffPrefixOf(chain, spec);
+    return p === null ? [] : [p];
+  },
+  routes({ chain }, { spec }) {
+    const p = bffPrefixOf(chain, spec);
+    if (p === null) return [];
+    return [
+      {
+        kind: "bff",
+        sortKey: p,
+        name: `sg_bff_${spec.id}`,
+        match: prefixMatch(p),
+        route: { cluster: BFF_PUBLIC, timeout: "15s" },
+      },
+    ];
+  },
+};
