@@ -43,6 +43,10 @@ export const OPTIONS = {
   "api-port": { def: "18001", help: "registration API port" },
   "http-address": { def: "127.0.0.1", help: "HTTP bind address (wasm module, /metrics, /healthz)" },
   "http-port": { def: "18002", help: "HTTP port" },
+  "wasm-https-port": {
+    def: "0",
+    help: "with mTLS ADS and a CA: HTTPS port gateways fetch the wasm module from, with their SDS certificate (0: pick one)",
+  },
   "wasm-fetch-host": {
     def: "",
     help: "host Envoy uses to fetch the wasm module (default: http address, 127.0.0.1 for 0.0.0.0)",
@@ -264,6 +268,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     xds: { address: get("xds-address"), port: int("xds-port", get("xds-port"), 0, 65535) },
     api: { address: get("api-address"), port: int("api-port", get("api-port"), 0, 65535) },
     http: { address: httpAddress, port: int("http-port", get("http-port"), 0, 65535) },
+    wasmHttpsPort: int("wasm-https-port", get("wasm-https-port"), 0, 65535),
     wasmFetchHost:
       get("wasm-fetch-host") ||
       (httpAddress === "0.0.0.0" || httpAddress === "::" ? "127.0.0.1" : httpAddress),

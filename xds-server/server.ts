@@ -15,6 +15,7 @@ import { addApiService } from "./api/service.js";
 import { StatusBoard } from "./api/status.js";
 import { SnapshotCache } from "./cache/snapshots.js";
 import { certificateProvider } from "./identity/grpc.js";
+import { NodeSecrets } from "./identity/sds.js";
 import { type IdentityConfig, ServingIdentity } from "./identity/serving.js";
 import { createMetrics } from "./metrics.js";
 import { MemoryStore } from "./registry/memory.js";
@@ -23,6 +24,7 @@ import { SecretBox, type SecretKeyRing } from "./registry/secrets.js";
 import type { Store } from "./registry/store.js";
 import type { HostPort } from "./registry/types.js";
 import type { TranslateConfig } from "./translate/types.js";
+import { startWasmHttps, WASM_PATH } from "./wasm-https.js";
 
 export interface ServerConfig {
   xds: { address: string; port: number };
@@ -30,6 +32,8 @@ export interface ServerConfig {
   http: { address: string; port: number };
   /** Host Envoy uses to fetch the wasm module from our HTTP server. */
   wasmFetchHost: string;
+  /** In a mesh, the module is served over mTLS on this port instead (0: pick one). */
+  wasmHttpsPort?: number;
   apiTokens: string[];
   /** Tokens for sessiongate.v1.BffDirectory (none: the directory refuses every call). */
   bffTokens?: string[];
@@ -124,9 +128,10 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
   // health answers 503 until the ADS and registration API ports are bound too,
   // so "healthy" means every listener accepts.
   let serving = false;
+  const servingWasmOverTls = Boolean(cfg.identity?.ca && wasm);
   const http: HttpServer = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (req.method === "GET" && path === "/wasm/session-to-token.wasm" && wasm) {
+    if (req.method === "GET" && path === WASM_PATH && wasm && !servingWasmOverTls) {
       metrics.wasmFetches.inc();
       res.writeHead(200, {
         "content-type": "application/wasm",
@@ -154,17 +159,39 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
   await new Promise<void>((r) => http.listen(cfg.http.port, cfg.http.address, r));
   const httpPort = (http.address() as AddressInfo).port;
 
+  // In a mesh gateways fetch the module over mTLS (wasm-https.ts), not from the plaintext port.
+  const meshed = Boolean(cfg.identity && identity?.ca);
+  const wasmHttps =
+    meshed && wasm && identity && cfg.identity
+      ? await startWasmHttps({
+          wasm,
+          identity,
+          trustDomain: cfg.identity.trustDomain,
+          address: cfg.http.address,
+          port: cfg.wasmHttpsPort ?? 0,
+          onFetch: () => metrics.wasmFetches.inc(),
+        })
+      : undefined;
   const translateCfg: TranslateConfig = {
     bff: cfg.bff,
     cache: cfg.cache,
     gateway: cfg.gateway,
+    // Certificates for nodes over SDS need the CA's key: with only the
+    // server's own files (an external CA), nodes keep the shared-key setup.
+    ...(cfg.identity && meshed ? { mesh: { trustDomain: cfg.identity.trustDomain } } : {}),
     ...(wasm
       ? {
-          wasm: {
-            url: `http://${cfg.wasmFetchHost}:${httpPort}/wasm/session-to-token.wasm`,
-            sha256: wasm.sha256,
-            codeServer: { host: cfg.wasmFetchHost, port: httpPort },
-          },
+          wasm: wasmHttps
+            ? {
+                url: `https://${cfg.wasmFetchHost}:${wasmHttps.port}${WASM_PATH}`,
+                sha256: wasm.sha256,
+                codeServer: { host: cfg.wasmFetchHost, port: wasmHttps.port },
+              }
+            : {
+                url: `http://${cfg.wasmFetchHost}:${httpPort}${WASM_PATH}`,
+                sha256: wasm.sha256,
+                codeServer: { host: cfg.wasmFetchHost, port: httpPort },
+              },
         }
       : {}),
   };
@@ -194,7 +221,11 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
 
   const ads = new grpc.Server({ "grpc.keepalive_time_ms": 30000, "grpc.keepalive_permit_without_calls": 1 });
   const gate: NodeGate = cfg.identity ? spiffeNodeGate(cfg.identity.trustDomain) : trustClaims;
-  addAdsService(ads, cache, status, log, gate);
+  const nodeSecrets =
+    identity?.ca && cfg.identity
+      ? new NodeSecrets(cache, identity.ca, cfg.identity.certTtlSeconds, log)
+      : undefined;
+  addAdsService(ads, nodeSecrets ?? cache, status, log, gate);
   const tls = identity && certificateProvider(identity);
   const xdsCreds = tls && grpc.experimental.createCertificateProviderServerCredentials(tls, tls, true);
   const xdsPort = await bindGrpc(ads, cfg.xds.address, cfg.xds.port, xdsCreds);
@@ -232,6 +263,8 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
       await store.close();
+      nodeSecrets?.close();
+      await wasmHttps?.close();
       identity?.close();
     },
   };

@@ -3,6 +3,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Ctx } from "./context.js";
+import { refuseCaller } from "./mtls.js";
 import { HttpError, header, sendJson } from "./util.js";
 
 const SESSION_VALUE = /^[A-Za-z0-9_-]{1,256}$/;
@@ -23,6 +24,10 @@ export async function handleInternal(
   switch (url.pathname) {
     case "/internal/v1/session-token": {
       if (req.method !== "GET") throw new HttpError(405, "method_not_allowed");
+      if (ctx.config.internalTls) {
+        const refused = refuseCaller(req, ctx.config.internalTls);
+        if (refused) throw new HttpError(403, "forbidden", refused);
+      }
       if (
         ctx.config.internalKey &&
         !keyMatches(ctx.config.internalKey, header(req, "x-sessiongate-internal-key"))

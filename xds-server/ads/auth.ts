@@ -16,13 +16,13 @@ export interface PeerAuth {
   sslPeerCertificate?: { subjectaltname?: string };
 }
 
-export type GateResult = { node: NodeInfo; identity?: string } | { code: status; reason: string };
+export type GateResult = { node: NodeInfo } | { code: status; reason: string };
 
 /** Decides, from the first request's node and the TLS peer, what the stream may be. */
 export type NodeGate = (claimed: NodeInfo, peer: PeerAuth) => GateResult;
 
 /** Plaintext ADS (--xds-insecure): every node is what it says. */
-export const trustClaims: NodeGate = (node) => ({ node });
+export const trustClaims: NodeGate = (node) => ({ node: { ...node, peer: undefined } });
 
 const INSTANCE = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -44,7 +44,7 @@ export function spiffeNodeGate(trustDomain: string): NodeGate {
       if (claimed.id !== id.name) return deny(`may only claim node id ${JSON.stringify(id.name)}`);
       if (md.role !== undefined && md.role !== "gateway")
         return deny("a gateway certificate cannot claim another role");
-      return { node: { ...claimed, metadata: { ...md, role: "gateway" } }, identity: who };
+      return { node: { ...claimed, metadata: { ...md, role: "gateway" }, peer: who } };
     }
     if (id.role === "sidecar") {
       if (claimed.cluster !== id.name) return deny(`may only claim node.cluster ${JSON.stringify(id.name)}`);
@@ -55,7 +55,7 @@ export function spiffeNodeGate(trustDomain: string): NodeGate {
         return deny("a sidecar certificate cannot claim another role");
       if (md.service !== undefined && md.service !== id.name)
         return deny(`may only claim metadata.service ${JSON.stringify(id.name)}`);
-      return { node: { ...claimed, metadata: { ...md, role: "sidecar", service: id.name } }, identity: who };
+      return { node: { ...claimed, metadata: { ...md, role: "sidecar", service: id.name }, peer: who } };
     }
     return deny("this role gets no Envoy configuration");
   };

@@ -9,13 +9,17 @@ export const TYPE_URLS = {
   route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
   /** ECDS: HTTP filter configurations the listener names in `config_discovery`. */
   ecds: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+  /** SDS: the node's workload certificate and the trust bundle (mTLS ADS only). */
+  secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
 } as const;
 
 /**
- * Make-before-break: clusters, endpoints, then filter configs (ECDS; they
- * name JWKS / wasm / ext_authz clusters), then listeners, then routes.
+ * Make-before-break: secrets (clusters and listeners name them), clusters,
+ * endpoints, then filter configs (ECDS; they name JWKS / wasm / ext_authz
+ * clusters), then listeners, then routes.
  */
 export const ORDER: string[] = [
+  TYPE_URLS.secret,
   TYPE_URLS.cluster,
   TYPE_URLS.endpoint,
   TYPE_URLS.ecds,
@@ -50,6 +54,8 @@ export interface NodeInfo {
   id: string;
   cluster: string;
   metadata: Record<string, unknown>;
+  /** The SPIFFE id its client certificate proved (mTLS ADS); never set from the node's own claims. */
+  peer?: string;
 }
 
 export interface SnapshotSource {

@@ -51,6 +51,12 @@ export interface TranslateConfig {
   wasm?: { url: string; sha256: string; codeServer: HostPort };
   cache: { enabled: boolean; slots: number; skewS: number; maxTtlS: number };
   gateway: { address: string; port: number };
+  /**
+   * Workload identities (mTLS ADS with a CA): nodes get certificates over SDS,
+   * the gateway's call to the BFF's internal listener is mTLS and the wasm
+   * filter is given no shared key.
+   */
+  mesh?: { trustDomain: string };
 }
 
 export type NodeRole =
