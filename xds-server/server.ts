@@ -18,6 +18,7 @@ import { certificateProvider } from "./identity/grpc.js";
 import { NodeSecrets } from "./identity/sds.js";
 import { type IdentityConfig, ServingIdentity } from "./identity/serving.js";
 import { createMetrics } from "./metrics.js";
+import { ADS_SERVICE, API_SERVICES, addReflection, Health } from "./operators.js";
 import { MemoryStore } from "./registry/memory.js";
 import { RedisStore } from "./registry/redis.js";
 import { SecretBox, type SecretKeyRing } from "./registry/secrets.js";
@@ -124,9 +125,9 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
     }
   }
 
-  // The HTTP port must listen first (the wasm URL served to Envoy names it), but
-  // health answers 503 until the ADS and registration API ports are bound too,
-  // so "healthy" means every listener accepts.
+  // The HTTP port must listen first (the wasm URL served to Envoy names it).
+  // /healthz: the process is up (liveness). /readyz: 503 until every port is
+  // bound and the registry is loaded (readiness: send traffic here).
   let serving = false;
   const servingWasmOverTls = Boolean(cfg.identity?.ca && wasm);
   const http: HttpServer = createServer((req, res) => {
@@ -144,7 +145,10 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
         res.writeHead(200, { "content-type": register.contentType });
         res.end(text);
       });
-    } else if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
+    } else if (req.method === "GET" && path === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ ok: true, ready: serving }));
+    } else if (req.method === "GET" && path === "/readyz") {
       res.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
       res.end(
         JSON.stringify(
@@ -220,6 +224,7 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
   metrics.registryRevision.set(store.snapshot().revision);
 
   const ads = new grpc.Server({ "grpc.keepalive_time_ms": 30000, "grpc.keepalive_permit_without_calls": 1 });
+  const adsHealth = new Health(ads, [ADS_SERVICE]);
   const gate: NodeGate = cfg.identity ? spiffeNodeGate(cfg.identity.trustDomain) : trustClaims;
   const nodeSecrets =
     identity?.ca && cfg.identity
@@ -233,6 +238,8 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
   const api = new grpc.Server({ "grpc.max_receive_message_length": 1 << 20 });
   addApiService(api, { store, auth, secrets, bffAuth, status, metrics, log, bffPrefix: cfg.bff.prefix });
   addBffDirectory(api, { store, secrets, adminAuth: auth, bffAuth, metrics, log });
+  const apiHealth = new Health(api, API_SERVICES);
+  addReflection(api);
   const apiCreds = cfg.apiTls
     ? grpc.ServerCredentials.createSsl(
         cfg.apiTls.clientCa ?? null,
@@ -242,6 +249,8 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
     : undefined;
   const apiPort = await bindGrpc(api, cfg.api.address, cfg.api.port, apiCreds);
   serving = true;
+  adsHealth.set("SERVING");
+  apiHealth.set("SERVING");
 
   log.info(
     { xdsPort, apiPort, httpPort, store: store.kind, wasm: wasm?.sha256 ?? null },
@@ -258,6 +267,9 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
     register,
     log,
     async stop() {
+      serving = false;
+      adsHealth.set("NOT_SERVING");
+      apiHealth.set("NOT_SERVING");
       ads.forceShutdown();
       api.forceShutdown();
       http.closeAllConnections();

@@ -67,7 +67,7 @@ export async function startControlPlane(
       cmd: process.execPath,
       args,
       cwd: REPO_ROOT,
-      ready: { url: `http://127.0.0.1:${httpPort}/healthz` },
+      ready: { url: `http://127.0.0.1:${httpPort}/readyz` },
       readyTimeoutMs: 30_000,
     });
   let proc = await launch();

@@ -50,7 +50,7 @@ export async function startControlPlane(cpus: string): Promise<ControlPlane> {
       "--log-level=warn",
     ],
     cwd: REPO_ROOT,
-    ready: { url: `http://127.0.0.1:${httpPort}/healthz` },
+    ready: { url: `http://127.0.0.1:${httpPort}/readyz` },
     readyTimeoutMs: 30_000,
   });
   pin(proc.pid, cpus);
