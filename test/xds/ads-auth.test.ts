@@ -2,7 +2,9 @@
 // plaintext only on loopback unless forced.
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../xds-server/config.js";
-import { TOKEN } from "./helpers.js";
+import { RegistryError } from "../../xds-server/registry/types.js";
+import { type RawAppSpec, validateApp } from "../../xds-server/registry/validate.js";
+import { baseSpec, TOKEN } from "./helpers.js";
 
 const parse = (args: string[]) => {
   const c = parseConfig(["--api-token", TOKEN, ...args], {});
@@ -60,5 +62,36 @@ describe("ADS transport security configuration", () => {
       dnsNames: ["localhost"],
       ipAddresses: ["127.0.0.1", "10.1.2.3"],
     });
+  });
+});
+
+describe("sidecar.allowed_callers", () => {
+  const spec = (allowedCallers: string[]) =>
+    ({ ...baseSpec("svc"), sidecar: { service: "svc", inboundPort: 15001, allowedCallers } }) as RawAppSpec;
+  const refused = (callers: string[]) => {
+    try {
+      validateApp(spec(callers));
+    } catch (e) {
+      expect(e).toBeInstanceOf(RegistryError);
+      return (e as Error).message;
+    }
+    throw new Error(`accepted ${callers.join(",")}`);
+  };
+
+  it("takes workload ids and refuses anything else, naming the entry", () => {
+    const ok = validateApp(spec(["spiffe://mesh.test/sidecar/orders", "spiffe://mesh.test/gateway/gw-1"]));
+    expect(ok.spec.sidecar?.allowedCallers).toEqual([
+      "spiffe://mesh.test/sidecar/orders",
+      "spiffe://mesh.test/gateway/gw-1",
+    ]);
+    expect(validateApp(spec([])).spec.sidecar?.allowedCallers).toBeUndefined();
+    expect(refused(["orders"])).toMatch(/^sidecar\.allowed_callers\[0\]: not a workload id/);
+    expect(refused(["spiffe://mesh.test/sidecar/a", "spiffe://mesh.test/admin/x"])).toMatch(
+      /^sidecar\.allowed_callers\[1\]: role/,
+    );
+    expect(refused(["spiffe://mesh.test/sidecar/a", "spiffe://mesh.test/sidecar/a"])).toMatch(/duplicate/);
+    expect(refused(Array.from({ length: 65 }, (_, i) => `spiffe://mesh.test/sidecar/s${i}`))).toMatch(
+      /at most 64/,
+    );
   });
 });

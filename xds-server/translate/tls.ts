@@ -34,3 +34,31 @@ export function meshUpstreamTls(mesh: NonNullable<TranslateConfig["mesh"]>, role
     },
   };
 }
+
+/**
+ * A downstream (server side) mTLS transport socket: clients must present a
+ * certificate from the bundle naming a workload of one of `roles`.
+ */
+export function meshDownstreamTls(mesh: NonNullable<TranslateConfig["mesh"]>, roles: string[]): Json {
+  return {
+    name: "envoy.transport_sockets.tls",
+    typed_config: {
+      "@type": TYPE.downstreamTls,
+      require_client_certificate: true,
+      common_tls_context: meshTlsContext(roles.map((r) => roleSan(mesh, r))),
+    },
+  };
+}
+
+/** An upstream mTLS socket to exactly one workload id. */
+export function meshUpstreamTlsTo(spiffeId: string): Json {
+  return {
+    transport_socket: {
+      name: "envoy.transport_sockets.tls",
+      typed_config: {
+        "@type": TYPE.upstreamTls,
+        common_tls_context: meshTlsContext([{ san_type: "URI", matcher: { exact: spiffeId } }]),
+      },
+    },
+  };
+}

@@ -20,6 +20,8 @@ export const TYPE = {
   headerMutation: "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
   upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
   ecds: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+  rbac: "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+  downstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
 } as const;
 
 /** Order in which ADS pushes types: make-before-break (CDS, EDS, ECDS, LDS, RDS). */
@@ -61,4 +63,4 @@ export interface TranslateConfig {
 
 export type NodeRole =
   | { kind: "gateway"; address: string; port: number }
-  | { kind: "sidecar"; service: string; address: string };
+  | { kind: "sidecar"; service: string; address: string; outboundPort?: number };
