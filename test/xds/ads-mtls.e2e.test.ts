@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as x509 from "@peculiar/x509";
+import { service as healthService } from "grpc-health-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { DeltaDiscoveryResponse } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { AdsClient } from "../../xds-server/ads/service.js";
@@ -297,6 +298,28 @@ describe("ADS over mTLS", () => {
     // Positive control: the same client code with a matching claim is served.
     const ok = await attempt(gw2, { id: "gw-2", cluster: "sessiongate-gateway" });
     expect(ok.resources).toBeGreaterThan(0);
+  });
+
+  it("grpc.health.v1 on the mTLS ADS port answers a client with a mesh certificate, and no one else", async () => {
+    const Health = grpc.makeClientConstructor(healthService, "grpc.health.v1.Health");
+    const check = (creds: grpc.ChannelCredentials) =>
+      new Promise<string>((resolve) => {
+        const c = new Health(`127.0.0.1:${cp.xdsPort}`, creds);
+        // biome-ignore lint/suspicious/noExplicitAny: generic client method.
+        (c as any).check({ service: "" }, (err: grpc.ServiceError | null, res: { status: string }) => {
+          c.close();
+          resolve(err ? `error ${err.code}` : res.status);
+        });
+      });
+    const gw = await ca.issue({ role: "gateway", name: "probe", ttlSeconds: 600 });
+    const ssl = (id?: IssuedIdentity) =>
+      grpc.credentials.createSsl(
+        Buffer.from(ca.bundlePem),
+        id ? Buffer.from(id.keyPem) : null,
+        id ? Buffer.from(id.certChainPem) : null,
+      );
+    expect(await check(ssl(gw))).toBe("SERVING");
+    expect(await check(ssl())).toBe(`error ${grpc.status.UNAVAILABLE}`);
   });
 
   it("apps get status cannot be forged by a refused client's NACK", async () => {
