@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { budget } from "./test/harness/slowness.js";
 
 export default defineConfig({
   test: {
@@ -8,8 +9,9 @@ export default defineConfig({
     // a 2-core machine, and generous timeouts for process start-up.
     pool: "forks",
     maxWorkers: 2,
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Scaled by the machine's slowness when the run starts (test/harness/slowness.ts).
+    testTimeout: budget(60_000),
+    hookTimeout: budget(60_000),
     reporters: ["default"],
   },
 });

@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseDuration } from "./identity/duration.js";
 import { checkName, checkTrustDomain } from "./identity/spiffe.js";
+import { parseHostPort } from "./registry/fields.js";
 import { parseSecretKeys, SecretKeyError } from "./registry/secrets.js";
-import { parseHostPort } from "./registry/validate.js";
 import type { ServerConfig } from "./server.js";
 
 export const OPTIONS = {
@@ -120,7 +120,7 @@ export function helpText(): string {
     ([k, o]) =>
       `  --${k.padEnd(18)} ${o.help}\n  ${"".padEnd(20)} env ${envName(k)}${o.def ? `, default ${o.def}` : ""}`,
   );
-  return `Usage: sessiongate-xds-server [options]\n\nThe sessiongate xDS control plane: ADS (SotW + Delta) for Envoy, the\nregistration gRPC API, and the wasm module server.\n\nOptions:\n${lines.join("\n")}\n  --help               show this help\n\nExit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.\n`;
+  return `Usage: sessiongate xds-server [options]\n\nThe sessiongate xDS control plane: ADS (SotW + Delta) for Envoy, the\nregistration gRPC API, and the wasm module server.\n\nOptions:\n${lines.join("\n")}\n  --help               show this help\n\nExit codes: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.\n`;
 }
 
 function apiTls(get: (k: OptionName) => string): ServerConfig["apiTls"] {

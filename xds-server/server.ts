@@ -13,9 +13,9 @@ import { TokenAuth } from "./api/auth.js";
 import { addBffDirectory } from "./api/bff-directory.js";
 import { addApiService } from "./api/service.js";
 import { StatusBoard } from "./api/status.js";
+import { NodeSecrets } from "./cache/secrets.js";
 import { SnapshotCache } from "./cache/snapshots.js";
 import { certificateProvider } from "./identity/grpc.js";
-import { NodeSecrets } from "./identity/sds.js";
 import { type IdentityConfig, ServingIdentity } from "./identity/serving.js";
 import { createMetrics } from "./metrics.js";
 import { ADS_SERVICE, API_SERVICES, addReflection, Health } from "./operators.js";
@@ -23,7 +23,6 @@ import { MemoryStore } from "./registry/memory.js";
 import { RedisStore } from "./registry/redis.js";
 import { SecretBox, type SecretKeyRing } from "./registry/secrets.js";
 import type { Store } from "./registry/store.js";
-import type { HostPort } from "./registry/types.js";
 import type { TranslateConfig } from "./translate/types.js";
 import { startWasmHttps, WASM_PATH } from "./wasm-https.js";
 
@@ -49,14 +48,7 @@ export interface ServerConfig {
   redisUrl?: string;
   redisPrefix: string;
   wasmFile?: string;
-  bff: {
-    publicAddr: HostPort;
-    internalAddr: HostPort;
-    prefix: string;
-    authority: string;
-    internalKey: string;
-    timeoutMs: number;
-  };
+  bff: TranslateConfig["bff"];
   cache: TranslateConfig["cache"];
   gateway: TranslateConfig["gateway"];
   logLevel: string;

@@ -1,6 +1,6 @@
-// The wasm module over mTLS, for meshed gateways: the server presents its
-// workload certificate (rotated with it), and only clients with a gateway
-// certificate from the trust bundle get the module. The plaintext HTTP port
+// The wasm module over mTLS, for meshed Envoys: the server presents its
+// workload certificate (rotated with it), and only clients with a gateway or
+// sidecar certificate from the trust bundle get the module. The plaintext HTTP port
 // then serves only /metrics and the health endpoints.
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -37,9 +37,9 @@ export async function startWasmHttps(o: {
       } catch (e) {
         if (!(e instanceof IdentityError)) throw e;
       }
-      if (role !== "gateway") {
+      if (role !== "gateway" && role !== "sidecar") {
         res.writeHead(403, { "content-type": "application/json" });
-        res.end('{"error":"forbidden","error_description":"a gateway certificate is required"}');
+        res.end('{"error":"forbidden","error_description":"a gateway or sidecar certificate is required"}');
         return;
       }
       if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== WASM_PATH) {

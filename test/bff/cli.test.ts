@@ -14,7 +14,7 @@ import {
   type KeyRing,
   newSessionId,
 } from "../../bff/session/crypto.js";
-import { REPO_ROOT } from "../harness/index.js";
+import { budget, REPO_ROOT } from "../harness/index.js";
 import { bffConfig, KEY1, KEY2, writeConfig } from "./helpers.js";
 
 const tsx = join(REPO_ROOT, "node_modules", ".bin", "tsx");
@@ -23,7 +23,7 @@ function run(...args: string[]): Promise<{ status: number | null; stdout: string
   return new Promise((resolve) => {
     const child = spawn(tsx, [join(REPO_ROOT, "bff", "main.ts"), ...args], {
       cwd: REPO_ROOT,
-      timeout: 30_000,
+      timeout: budget(30_000),
     });
     let stdout = "";
     let stderr = "";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startBff, validateConfig } from "../../bff/index.js";
-import { onCleanup, redisBin, startOP, startProcess, startRedis, waitFor } from "../harness/index.js";
+import { budget, onCleanup, redisBin, startOP, startProcess, startRedis, waitFor } from "../harness/index.js";
 import { bffConfig, internalToken, login, opClient, ports, type TestApp } from "./helpers.js";
 
 const WEB: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
@@ -32,7 +32,8 @@ async function exercise(redisUrl: string) {
     expect(t.status).toBe(200);
     expect(op.counts.refresh_token).toBe(before + 1);
     const out = await fetch(`${url}/auth/web/logout`, {
-      headers: { cookie: `__Host-sg-web=${r.session}` },
+      method: "POST",
+      headers: { cookie: `__Host-sg-web=${r.session}`, origin: url },
       redirect: "manual",
     });
     expect(out.status).toBe(303);
@@ -80,7 +81,7 @@ describe("Redis topologies", () => {
         "0",
         "--cluster-yes",
       ],
-      { encoding: "utf8", timeout: 30_000 },
+      { encoding: "utf8", timeout: budget(30_000) },
     );
     expect(create.status, create.stdout + create.stderr).toBe(0);
     await waitFor("cluster_state:ok", async () =>

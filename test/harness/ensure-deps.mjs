@@ -62,5 +62,6 @@ ensureNodeModules();
 ensureEnvoy();
 ensureDebianPackages([
   ["/usr/bin/redis-server", "redis-server"],
+  ["/usr/bin/wrk", "wrk"],
   ...(browser ? [["/usr/bin/chromium", "chromium"]] : []),
 ]);

@@ -11,4 +11,5 @@ export { CookieJar, type Credentials, completeLogin, OpBrowser } from "./op-brow
 export { freePort, StopWaiting, waitFor } from "./ports.js";
 export { type ManagedProcess, type ProcessOptions, startProcess } from "./process.js";
 export { type RedisHandle, redisBin, startRedis } from "./redis.js";
+export { budget, slowness } from "./slowness.js";
 export { renderTemplate } from "./template.js";

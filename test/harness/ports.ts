@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import { budget } from "./slowness.js";
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -17,13 +18,18 @@ export function freePort(): Promise<number> {
 /** Thrown by a probe to stop waiting at once (e.g. the process died). */
 export class StopWaiting extends Error {}
 
-/** Polls `probe` until it resolves truthy or `timeoutMs` passes. */
+/**
+ * Polls `probe` until it resolves truthy. `idleTimeoutMs` is what an idle
+ * machine needs; the wait gives up after that budget scaled by the machine's
+ * measured slowness (./slowness.ts).
+ */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
+  idleTimeoutMs = 20_000,
   intervalMs = 50,
 ): Promise<T> {
+  const timeoutMs = budget(idleTimeoutMs);
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -37,5 +43,7 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   const cause = lastError instanceof Error ? `: ${lastError.message}` : "";
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms (idle budget ${idleTimeoutMs} ms) waiting for ${what}${cause}`,
+  );
 }

@@ -14,8 +14,8 @@ import { service as healthService } from "grpc-health-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { DeltaDiscoveryResponse } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { AdsClient } from "../../xds-server/ads/service.js";
-import { TYPE_URLS } from "../../xds-server/ads/types.js";
 import { CertificateAuthority, type IssuedIdentity } from "../../xds-server/identity/ca.js";
+import { TYPE_URLS } from "../../xds-server/resource/types.js";
 import { freePort, REPO_ROOT, startEcho, startEnvoy } from "../harness/index.js";
 import {
   appSpec,

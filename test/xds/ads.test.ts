@@ -12,8 +12,8 @@ import {
   type DiscoveryResponse,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { AdsClient } from "../../xds-server/ads/service.js";
-import { TYPE_URLS as T } from "../../xds-server/ads/types.js";
 import { type Client, connect } from "../../xds-server/cli/client.js";
+import { TYPE_URLS as T } from "../../xds-server/resource/types.js";
 import { type RunningServer, startServer } from "../../xds-server/server.js";
 import { baseSpec, inProcessServerConfig, TOKEN } from "./helpers.js";
 

@@ -166,7 +166,7 @@ describe("gateway → BFF over mTLS", () => {
     expect(dump).not.toContain(INTERNAL_KEY);
   });
 
-  it("the wasm module comes over HTTPS from the xds-server, only to gateway certificates, still pinned by sha256", async () => {
+  it("the wasm module comes over HTTPS from the xds-server, only to gateway and sidecar certificates, still pinned by sha256", async () => {
     const dump = JSON.stringify(await envoy.configDump());
     const uri = /"uri":"(https:\/\/127\.0\.0\.1:(\d+)\/wasm\/session-to-token\.wasm)"/.exec(dump);
     expect(uri, "an https wasm uri in the gateway's config").not.toBeNull();
@@ -193,7 +193,8 @@ describe("gateway → BFF over mTLS", () => {
         req.end();
       });
     expect(await fetchWasm(await ca.issue({ role: "gateway", name: "gw-7", ttlSeconds: 600 }))).toBe(200);
-    expect(await fetchWasm(await ca.issue({ role: "sidecar", name: "svc", ttlSeconds: 600 }))).toBe(403);
+    expect(await fetchWasm(await ca.issue({ role: "sidecar", name: "svc", ttlSeconds: 600 }))).toBe(200);
+    expect(await fetchWasm(await ca.issue({ role: "bff", name: "b", ttlSeconds: 600 }))).toBe(403);
     expect(await fetchWasm()).toMatch(/^error/);
   });
 

@@ -5,12 +5,12 @@ import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  Authorization,
   type CheckRequest,
-  CheckRequestSchema,
   type CheckResponse,
   CheckResponseSchema,
 } from "../../protos/gen/envoy/service/auth/v3/external_auth_pb.js";
-import { codec } from "../../xds-server/ads/service.js";
+import { serviceDefinition } from "../../xds-server/resource/grpc.js";
 import { freePort, onCleanup, REPO_ROOT, startEcho, startEnvoy } from "../harness/index.js";
 import { appSpec, cli, get, startControlPlane, startJwks, TOKEN, until, writeApp } from "./helpers.js";
 
@@ -18,46 +18,31 @@ const seen: { app: string; path: string }[] = [];
 
 async function startPdp(port: number): Promise<grpc.Server> {
   const server = new grpc.Server();
-  const req = codec(CheckRequestSchema);
-  const res = codec(CheckResponseSchema);
-  server.addService(
-    {
-      check: {
-        path: "/envoy.service.auth.v3.Authorization/Check",
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: req.serialize,
-        requestDeserialize: req.deserialize,
-        responseSerialize: res.serialize,
-        responseDeserialize: res.deserialize,
-      },
-    },
-    {
-      check: (
-        call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>,
-        cb: grpc.sendUnaryData<CheckResponse>,
-      ) => {
-        const http = call.request.attributes?.request?.http;
-        seen.push({ app: call.request.attributes?.contextExtensions.app ?? "", path: http?.path ?? "" });
-        const allow = http?.headers["x-allow"] === "yes";
-        cb(
-          null,
-          create(
-            CheckResponseSchema,
-            allow
-              ? { status: { code: 0 } }
-              : {
-                  status: { code: 7 },
-                  httpResponse: {
-                    case: "deniedResponse",
-                    value: { status: { code: 403 }, body: "denied by pdp" },
-                  },
+  server.addService(serviceDefinition(Authorization), {
+    check: (
+      call: grpc.ServerUnaryCall<CheckRequest, CheckResponse>,
+      cb: grpc.sendUnaryData<CheckResponse>,
+    ) => {
+      const http = call.request.attributes?.request?.http;
+      seen.push({ app: call.request.attributes?.contextExtensions.app ?? "", path: http?.path ?? "" });
+      const allow = http?.headers["x-allow"] === "yes";
+      cb(
+        null,
+        create(
+          CheckResponseSchema,
+          allow
+            ? { status: { code: 0 } }
+            : {
+                status: { code: 7 },
+                httpResponse: {
+                  case: "deniedResponse",
+                  value: { status: { code: 403 }, body: "denied by pdp" },
                 },
-          ),
-        );
-      },
+              },
+        ),
+      );
     },
-  );
+  });
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e) =>
       e ? reject(e) : resolve(),

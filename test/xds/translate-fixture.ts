@@ -7,12 +7,8 @@ import { expect } from "vitest";
 import { encodeResource } from "../../xds-server/cache/encode.js";
 import type { AppRecord, RegistrySnapshot } from "../../xds-server/registry/types.js";
 import { type RawAppSpec, validateApp } from "../../xds-server/registry/validate.js";
-import {
-  type NodeRole,
-  PUSH_ORDER,
-  type TranslateConfig,
-  translate,
-} from "../../xds-server/translate/index.js";
+import { PUSH_ORDER } from "../../xds-server/resource/types.js";
+import { type NodeRole, type TranslateConfig, translate } from "../../xds-server/translate/index.js";
 
 export const GOLDEN = join(import.meta.dirname, "golden");
 

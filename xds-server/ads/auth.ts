@@ -9,7 +9,7 @@
 // stream sees a resource or reports an ACK/NACK (so no app status changes).
 import { status } from "@grpc/grpc-js";
 import { IdentityError, workloadIdOf } from "../identity/spiffe.js";
-import type { NodeInfo } from "./types.js";
+import type { NodeInfo } from "../resource/types.js";
 
 /** What grpc-js's call.getAuthContext() reports about the TLS peer. */
 export interface PeerAuth {
@@ -19,7 +19,7 @@ export interface PeerAuth {
 export type GateResult = { node: NodeInfo } | { code: status; reason: string };
 
 /** Decides, from the first request's node and the TLS peer, what the stream may be. */
-export type NodeGate = (claimed: NodeInfo, peer: PeerAuth) => GateResult;
+export type NodeGate = (claimed: NodeInfo, peer: () => PeerAuth) => GateResult;
 
 /** Plaintext ADS (--xds-insecure): every node is what it says. */
 export const trustClaims: NodeGate = (node) => ({ node: { ...node, peer: undefined } });
@@ -28,7 +28,7 @@ const INSTANCE = /^[A-Za-z0-9._-]{1,128}$/;
 
 export function spiffeNodeGate(trustDomain: string): NodeGate {
   return (claimed, peer) => {
-    const cert = peer.sslPeerCertificate;
+    const cert = peer().sslPeerCertificate;
     if (!cert) return { code: status.UNAUTHENTICATED, reason: "a client certificate is required" };
     let id: ReturnType<typeof workloadIdOf>;
     try {

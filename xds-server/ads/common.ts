@@ -2,11 +2,16 @@
 // "hold removed clusters until listeners and routes moved off them" rule.
 import { createHash, randomBytes } from "node:crypto";
 import type { Node } from "../../protos/gen/envoy/config/core/v3/base_pb.js";
-import { type NodeInfo, TYPE_URLS, type VersionedResource } from "./types.js";
+import { type NodeInfo, TYPE_URLS, type VersionedResource, WILDCARD_TYPES } from "../resource/types.js";
 
 export function nodeInfo(n: Node): NodeInfo {
   // protobuf-es maps google.protobuf.Struct to a plain JSON object.
   return { id: n.id, cluster: n.cluster, metadata: (n.metadata ?? {}) as Record<string, unknown> };
+}
+
+/** xDS wildcard rule: "*" among the names, or no names for a type where that means all (CDS, LDS). */
+export function isWildcard(typeUrl: string, names: string[]): boolean {
+  return (WILDCARD_TYPES.has(typeUrl) && names.length === 0) || names.includes("*");
 }
 
 let counter = 0;

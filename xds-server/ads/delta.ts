@@ -3,26 +3,21 @@
 // carries only resources whose version differs plus removals. A NACKed
 // resource keeps its sent version here, so it is not re-sent until it changes.
 import { create } from "@bufbuild/protobuf";
-import type { ServerDuplexStream } from "@grpc/grpc-js";
 import {
   type DeltaDiscoveryRequest,
   type DeltaDiscoveryResponse,
   DeltaDiscoveryResponseSchema,
   ResourceSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
-import type { NodeGate } from "./auth.js";
-import { ClusterHold, dependentTypes, nextNonce } from "./common.js";
-import { AdsStream } from "./stream.js";
 import {
-  type AdsObserver,
+  ADS_ORDER,
   type NodeInfo,
   type NodeSnapshot,
-  ORDER,
-  type SnapshotSource,
   TYPE_URLS,
   type VersionedResource,
-  WILDCARD_TYPES,
-} from "./types.js";
+} from "../resource/types.js";
+import { ClusterHold, dependentTypes, isWildcard, nextNonce } from "./common.js";
+import { AdsStream } from "./stream.js";
 
 interface Pending {
   names: string[];
@@ -42,26 +37,14 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   private readonly hold = new ClusterHold();
   /** Clusters as last sent, for the hold computation. */
   private sentClusters = new Map<string, VersionedResource>();
-
-  constructor(
-    call: ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
-    source: SnapshotSource,
-    obs: AdsObserver,
-    log: { warn: (o: object, m: string) => void },
-    gate?: NodeGate,
-  ) {
-    super(call, source, obs, log, "delta", gate);
-  }
+  protected readonly mode = "delta";
 
   protected handle(req: DeltaDiscoveryRequest, node: NodeInfo): void {
     const t = req.typeUrl;
     let st = this.types.get(t);
     if (!st) {
-      const wildcard =
-        (WILDCARD_TYPES.has(t) && req.resourceNamesSubscribe.length === 0) ||
-        req.resourceNamesSubscribe.includes("*");
       st = {
-        wildcard,
+        wildcard: isWildcard(t, req.resourceNamesSubscribe),
         names: new Set(),
         known: new Map(Object.entries(req.initialResourceVersions)),
         pending: new Map(),
@@ -105,7 +88,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   protected onSnapshot(next: NodeSnapshot): void {
     this.hold.retain(this.sentClusters, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
     this.snap = next;
-    for (const t of ORDER) {
+    for (const t of ADS_ORDER) {
       const st = this.types.get(t);
       if (st) this.maybeSend(t, st);
     }

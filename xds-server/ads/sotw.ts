@@ -5,25 +5,20 @@
 // node on its last good config and the NACKed version is not re-sent: only a
 // different snapshot version (or subscription) triggers the next response.
 import { create } from "@bufbuild/protobuf";
-import type { ServerDuplexStream } from "@grpc/grpc-js";
 import {
   type DiscoveryRequest,
   type DiscoveryResponse,
   DiscoveryResponseSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
-import type { NodeGate } from "./auth.js";
-import { ClusterHold, dependentTypes, nextNonce, viewVersion } from "./common.js";
-import { AdsStream } from "./stream.js";
 import {
-  type AdsObserver,
+  ADS_ORDER,
   type NodeInfo,
   type NodeSnapshot,
-  ORDER,
-  type SnapshotSource,
   TYPE_URLS,
   type VersionedResource,
-  WILDCARD_TYPES,
-} from "./types.js";
+} from "../resource/types.js";
+import { ClusterHold, dependentTypes, isWildcard, nextNonce, viewVersion } from "./common.js";
+import { AdsStream } from "./stream.js";
 
 interface TypeState {
   wildcard: boolean;
@@ -42,23 +37,13 @@ interface TypeState {
 export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
   private readonly types = new Map<string, TypeState>();
   private readonly hold = new ClusterHold();
-
-  constructor(
-    call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>,
-    source: SnapshotSource,
-    obs: AdsObserver,
-    log: { warn: (o: object, m: string) => void },
-    gate?: NodeGate,
-  ) {
-    super(call, source, obs, log, "sotw", gate);
-  }
+  protected readonly mode = "sotw";
 
   protected handle(req: DiscoveryRequest, node: NodeInfo): void {
     const t = req.typeUrl;
     let st = this.types.get(t);
     const names = new Set(req.resourceNames.filter((n) => n !== "*"));
-    const wildcard =
-      (WILDCARD_TYPES.has(t) && req.resourceNames.length === 0) || req.resourceNames.includes("*");
+    const wildcard = isWildcard(t, req.resourceNames);
     if (!st) {
       st = {
         wildcard,
@@ -117,7 +102,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
       this.hold.retain(cds.sentResources, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
     }
     this.snap = next;
-    for (const t of ORDER) if (this.types.has(t)) this.maybeSend(t);
+    for (const t of ADS_ORDER) if (this.types.has(t)) this.maybeSend(t);
     this.releaseHold();
   }
 

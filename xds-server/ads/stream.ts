@@ -3,24 +3,30 @@
 // SotW and Delta differ only in how they answer requests and snapshot changes.
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import type { Node } from "../../protos/gen/envoy/config/core/v3/base_pb.js";
+import {
+  type AdsMode,
+  type AdsObserver,
+  isAdsType,
+  type NodeInfo,
+  type NodeSnapshot,
+  type SnapshotSource,
+} from "../resource/types.js";
 import { type NodeGate, trustClaims } from "./auth.js";
 import { nodeInfo } from "./common.js";
-import { type AdsObserver, type NodeInfo, type NodeSnapshot, ORDER, type SnapshotSource } from "./types.js";
-
-export type AdsMode = "sotw" | "delta";
 
 export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Res> {
   protected node?: NodeInfo;
   protected snap?: NodeSnapshot;
   protected closed = false;
   private unsubscribe?: () => void;
+  /** Set by the subclass; read only once requests arrive (after construction). */
+  protected abstract readonly mode: AdsMode;
 
   constructor(
     protected readonly call: ServerDuplexStream<Req, Res>,
     protected readonly source: SnapshotSource,
     protected readonly obs: AdsObserver,
     protected readonly log: { warn: (o: object, m: string) => void },
-    protected readonly mode: AdsMode,
     private readonly gate: NodeGate = trustClaims,
   ) {
     call.on("data", (req: Req) => this.receive(req));
@@ -58,7 +64,7 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
         this.close();
         return;
       }
-      const verdict = this.gate(nodeInfo(req.node), this.call.getAuthContext());
+      const verdict = this.gate(nodeInfo(req.node), () => this.call.getAuthContext());
       if ("code" in verdict) {
         this.log.warn(
           { node: req.node.id, cluster: req.node.cluster, mode: this.mode, reason: verdict.reason },
@@ -74,7 +80,7 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
       this.obs.onConnect?.(this.node, this.mode);
       this.unsubscribe = this.source.subscribe(() => this.refresh());
     }
-    if (!ORDER.includes(req.typeUrl)) {
+    if (!isAdsType(req.typeUrl)) {
       this.log.warn({ typeUrl: req.typeUrl, node: this.node.id }, "unsupported type requested");
       return;
     }

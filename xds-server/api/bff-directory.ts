@@ -9,27 +9,17 @@ import {
   type BffAppEvent,
   BffAppEventSchema,
   BffAppSchema,
+  BffDirectory,
   type WatchBffAppsRequest,
-  WatchBffAppsRequestSchema,
 } from "../../protos/gen/sessiongate/v1/apps_pb.js";
-import { codec } from "../ads/service.js";
 import type { Metrics } from "../metrics.js";
 import type { SecretBox } from "../registry/secrets.js";
 import type { Store } from "../registry/store.js";
 import type { AppRecord } from "../registry/types.js";
+import { serviceDefinition } from "../resource/grpc.js";
 import type { TokenAuth } from "./auth.js";
 
-export const BffDirectoryDefinition = {
-  watchBffApps: {
-    path: "/sessiongate.v1.BffDirectory/WatchBffApps",
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: codec(WatchBffAppsRequestSchema).serialize,
-    requestDeserialize: codec(WatchBffAppsRequestSchema).deserialize,
-    responseSerialize: codec(BffAppEventSchema).serialize,
-    responseDeserialize: codec(BffAppEventSchema).deserialize,
-  },
-} satisfies grpc.ServiceDefinition;
+export const BffDirectoryDefinition = serviceDefinition(BffDirectory);
 
 export const BffDirectoryClient = grpc.makeGenericClientConstructor(BffDirectoryDefinition, "BffDirectory");
 

@@ -1,7 +1,8 @@
 // Per-app delivery status from ADS ACK/NACK events: which connected nodes run
 // a config containing the app's current revision, and which refused it.
-import type { AckNack, AdsObserver, NodeInfo, NodeSnapshot } from "../ads/types.js";
+
 import type { Metrics } from "../metrics.js";
+import type { AckNack, AdsObserver, NodeInfo, NodeSnapshot } from "../resource/types.js";
 
 interface NodeState {
   node: NodeInfo;

@@ -36,7 +36,7 @@ import { file_envoy_extensions_filters_http_wasm_v3_wasm } from "../../protos/ge
 import { file_envoy_extensions_filters_network_http_connection_manager_v3_http_connection_manager } from "../../protos/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager_pb.js";
 import { file_envoy_extensions_transport_sockets_tls_v3_tls } from "../../protos/gen/envoy/extensions/transport_sockets/tls/v3/tls_pb.js";
 import { file_envoy_extensions_upstreams_http_v3_http_protocol_options } from "../../protos/gen/envoy/extensions/upstreams/http/v3/http_protocol_options_pb.js";
-import { type Json, TYPE, type TypeUrl } from "../translate/types.js";
+import { type Json, TYPE_URLS as TYPE, type TypeUrl } from "../resource/types.js";
 
 export const registry: Registry = createRegistry(
   file_envoy_config_cluster_v3_cluster,

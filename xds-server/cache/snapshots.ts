@@ -4,15 +4,16 @@
 // same registry: an Envoy moving between them is not re-pushed.
 import { createHash } from "node:crypto";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import type {
-  NodeInfo,
-  NodeSnapshot,
-  SnapshotSource,
-  TypeSnapshot,
-  VersionedResource,
-} from "../ads/types.js";
 import type { RegistrySnapshot } from "../registry/types.js";
-import { type NodeRole, PUSH_ORDER, roleOf, type TranslateConfig, translate } from "../translate/index.js";
+import {
+  type NodeInfo,
+  type NodeSnapshot,
+  PUSH_ORDER,
+  type SnapshotSource,
+  type TypeSnapshot,
+  type VersionedResource,
+} from "../resource/types.js";
+import { type NodeRole, roleOf, type TranslateConfig, translate } from "../translate/index.js";
 import { encodeResource } from "./encode.js";
 
 const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);

@@ -9,17 +9,21 @@ import {
   type App,
   type AppEvent,
   AppEventSchema,
-  AppSchema,
   AppSpecSchema,
   type DeleteAppResponse,
   type ListAppsResponse,
 } from "../../protos/gen/sessiongate/v1/apps_pb.js";
 import { runCerts } from "./certs.js";
 import { connect } from "./client.js";
+import { EXIT, exitFor } from "./exit-codes.js";
+import { appJson, print, table } from "./output.js";
 
 export const HELP = `Usage: sessiongate [options] apps <command> [args]
+       sessiongate xds-server [options]    the control plane (--help for its flags)
+       sessiongate bff --config FILE       the BFF (--help for its options)
 
-Command-line client of the sessiongate registration API (gRPC, sessiongate.v1).
+Command-line client of the sessiongate registration API (gRPC, sessiongate.v1),
+and the entry point of the two servers.
 
 Commands:
   apps register -f FILE [--revision N]  create the app in FILE (YAML/JSON AppSpec),
@@ -49,71 +53,7 @@ Exit codes:
   6 unauthenticated / permission denied   7 server unavailable or deadline exceeded
 `;
 
-export const EXIT = {
-  ok: 0,
-  error: 1,
-  usage: 2,
-  invalid: 3,
-  notFound: 4,
-  conflict: 5,
-  auth: 6,
-  unavailable: 7,
-} as const;
-
 class Usage extends Error {}
-
-function exitFor(code: grpc.status): number {
-  switch (code) {
-    case grpc.status.INVALID_ARGUMENT:
-    case grpc.status.OUT_OF_RANGE:
-      return EXIT.invalid;
-    case grpc.status.NOT_FOUND:
-      return EXIT.notFound;
-    case grpc.status.ALREADY_EXISTS:
-    case grpc.status.FAILED_PRECONDITION:
-    case grpc.status.ABORTED:
-      return EXIT.conflict;
-    case grpc.status.UNAUTHENTICATED:
-    case grpc.status.PERMISSION_DENIED:
-      return EXIT.auth;
-    case grpc.status.UNAVAILABLE:
-    case grpc.status.DEADLINE_EXCEEDED:
-      return EXIT.unavailable;
-    default:
-      return EXIT.error;
-  }
-}
-
-const appJson = (a: App) => toJson(AppSchema, a, { useProtoFieldName: true });
-
-function print(fmt: string, value: unknown): void {
-  process.stdout.write(fmt === "json" ? `${JSON.stringify(value, null, 2)}\n` : YAML.stringify(value));
-}
-
-function table(apps: App[]): string {
-  const rows = [["ID", "REVISION", "HOSTS", "PREFIX", "MODE", "UPSTREAMS", "STATUS"]];
-  for (const a of apps) {
-    const s = a.spec!;
-    rows.push([
-      s.id,
-      String(a.revision),
-      s.hosts.join(","),
-      s.pathPrefix,
-      s.session?.mode ?? "",
-      s.upstreams.join(","),
-      a.status?.state ?? "",
-    ]);
-  }
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return `${rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(w[i]))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n")}\n`;
-}
 
 function revisionArg(v: string | undefined): bigint {
   if (v === undefined) return 0n;

@@ -2,8 +2,17 @@
 // field (proto field path, snake_case) so INVALID_ARGUMENT is actionable.
 
 import { createHash } from "node:crypto";
+import {
+  APP_ID_RULE,
+  cookieNameProblem,
+  DEFAULT_BFF_PREFIX,
+  defaultCookieName,
+  isAppId,
+} from "../../contracts/rules.js";
 import { parseSpiffeId } from "../identity/spiffe.js";
-import { type AppRecord, type AppSpec, type HostPort, RegistryError } from "./types.js";
+import { bad, hasControl, isHostname, list, noDuplicates, parseHostPort, port, str, url } from "./fields.js";
+import { publicPaths } from "./public-paths.js";
+import type { AppRecord, AppSpec } from "./types.js";
 
 /** Structural shape of sessiongate.v1.AppSpec (protobuf-es, camelCase). */
 export interface RawAppSpec {
@@ -33,18 +42,14 @@ export interface RawAppSpec {
   publicPaths?: string[];
 }
 
-const ID_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const LABEL_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 const PREFIX_RE = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,255}$/;
 const CLAIM_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
 const HEADER_RE = /^[a-z0-9][a-z0-9-]{0,127}$/;
-const COOKIE_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 const SCOPE_RE = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-/** A public path without its "/*": URL path characters but no '%' (one spelling per path) and no '*'. */
-const PUBLIC_PATH_RE = /^\/[A-Za-z0-9._~!$&'()+,;=:@/-]{0,255}$/;
-/** Default BFF route prefix (xds-server --bff-prefix). */
-export const DEFAULT_BFF_PREFIX = "/auth";
+
+export { DEFAULT_BFF_PREFIX };
+
 /** Headers a JWT claim may not overwrite: routing, auth and hop-by-hop. */
 const RESERVED_HEADERS = new Set([
   "authorization",
@@ -61,125 +66,6 @@ const RESERVED_HEADERS = new Set([
   "x-forwarded-proto",
   "x-envoy-original-path",
 ]);
-
-/** Control characters (C0 and DEL) are never valid in names, URLs or secrets. */
-function hasControl(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
-
-function bad(field: string, why: string): never {
-  throw new RegistryError("INVALID_ARGUMENT", `${field}: ${why}`, field);
-}
-
-function isHostname(h: string): boolean {
-  if (h.length === 0 || h.length > 253) return false;
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(h)) return h.split(".").every((o) => Number(o) <= 255);
-  if (h.startsWith("[") && h.endsWith("]")) return /^[0-9a-fA-F:.]+$/.test(h.slice(1, -1));
-  return h.split(".").every((l) => LABEL_RE.test(l));
-}
-
-function port(field: string, p: string | number): number {
-  const n = typeof p === "number" ? p : /^\d{1,5}$/.test(p) ? Number(p) : Number.NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 65535)
-    bad(field, `port must be 1..65535, got ${JSON.stringify(p)}`);
-  return n;
-}
-
-/** Parses "host:port" (IPv6 in brackets). */
-export function parseHostPort(field: string, v: string): HostPort {
-  if (typeof v !== "string" || v.length > 300) bad(field, "expected host:port");
-  const i = v.lastIndexOf(":");
-  if (i <= 0) bad(field, `expected host:port, got ${JSON.stringify(v)}`);
-  const host = v.slice(0, i);
-  if (!isHostname(host)) bad(field, `invalid host ${JSON.stringify(host)}`);
-  return { host: host.startsWith("[") ? host.slice(1, -1) : host, port: port(field, v.slice(i + 1)) };
-}
-
-function url(field: string, v: string | undefined, required: boolean): string {
-  if (!v) {
-    if (required) bad(field, "required");
-    return "";
-  }
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    bad(field, `not a URL: ${JSON.stringify(v.slice(0, 100))}`);
-  }
-  if (u.username || u.password) bad(field, "must not contain credentials");
-  if (u.hash) bad(field, "must not contain a fragment");
-  // *.localhost is loopback too (RFC 6761): local multi-app setups (the demo) give each app such a host.
-  const loopback =
-    ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname) || u.hostname.endsWith(".localhost");
-  if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) {
-    bad(field, "must be https (http only for loopback hosts)");
-  }
-  return v;
-}
-
-function str(field: string, v: string | undefined, max = 256): string {
-  if (!v) bad(field, "required");
-  if (v.length > max) bad(field, `longer than ${max} characters`);
-  if (hasControl(v)) bad(field, "contains control characters");
-  return v;
-}
-
-function list<T>(field: string, v: T[] | undefined, min: number, max: number): T[] {
-  const a = v ?? [];
-  if (a.length < min)
-    bad(field, min === 1 ? "at least one entry required" : `at least ${min} entries required`);
-  if (a.length > max) bad(field, `at most ${max} entries`);
-  return a;
-}
-
-function noDuplicates(field: string, a: string[]): void {
-  const seen = new Set<string>();
-  for (const [i, x] of a.entries()) {
-    if (seen.has(x.toLowerCase())) bad(`${field}[${i}]`, `duplicate ${JSON.stringify(x)}`);
-    seen.add(x.toLowerCase());
-  }
-}
-
-/** `path` is `base` or below it ("/" contains everything). */
-export function pathWithin(path: string, base: string): boolean {
-  return path === base || path.startsWith(base === "/" ? "/" : `${base}/`);
-}
-
-/**
- * public_paths: "/x" exact or "/x/*" prefix, under path_prefix and never over
- * the BFF routes (<path_prefix><bffPrefix>, which read the session cookie).
- */
-function publicPaths(raw: string[] | undefined, pathPrefix: string, bffPrefix: string): string[] {
-  const bff = (pathPrefix === "/" ? "" : pathPrefix) + bffPrefix;
-  const out = list("public_paths", raw, 0, 64).map((p, i) => {
-    const f = `public_paths[${i}]`;
-    if (typeof p !== "string" || p.length === 0) bad(f, "required");
-    if (p.length > 256) bad(f, "longer than 256 characters");
-    if (hasControl(p)) bad(f, "contains control characters");
-    if (!p.startsWith("/")) bad(f, "must start with '/'");
-    if (p.includes("?") || p.includes("#")) bad(f, "must be a path (no query or fragment)");
-    const prefix = p.endsWith("/*");
-    const base = prefix ? p.slice(0, -2) || "/" : p;
-    if (base.includes("*")) bad(f, "'*' is only allowed as a trailing \"/*\"");
-    if (!PUBLIC_PATH_RE.test(base)) bad(f, "must contain only URL path characters (no '%')");
-    if (/(^|\/)\.\.?(\/|$)/.test(base) || base.includes("//"))
-      bad(f, "must be normalised (no '.', '..' or '//')");
-    if (!pathWithin(base, pathPrefix)) bad(f, `must lie under path_prefix ${pathPrefix}`);
-    if (pathWithin(base, bff) || (prefix && pathWithin(bff, base)))
-      bad(f, `must not overlap the BFF routes ${bff}`);
-    return p;
-  });
-  const seen = new Set<string>();
-  for (const [i, p] of out.entries()) {
-    if (seen.has(p)) bad(`public_paths[${i}]`, `duplicate ${JSON.stringify(p)}`);
-    seen.add(p);
-  }
-  return out;
-}
 
 /** Authorization parameters the BFF sets itself; an app may not override them. */
 const RESERVED_AUTH_PARAMS = new Set([
@@ -232,7 +118,7 @@ export function validateApp(
 ): { spec: AppSpec; clientSecret: string } {
   if (!raw) bad("app", "required");
   const id = raw.id ?? "";
-  if (!ID_RE.test(id)) bad("id", "must be 1-63 chars of a-z, 0-9 and '-', starting and ending alphanumeric");
+  if (!isAppId(id)) bad("id", APP_ID_RULE);
 
   const hosts = list("hosts", raw.hosts, 1, 32).map((h, i) => {
     const f = `hosts[${i}]`;
@@ -274,8 +160,10 @@ export function validateApp(
   const mode = s.mode || "bff";
   if (mode !== "bff" && mode !== "tokenExchange")
     bad("session.mode", `must be "bff" or "tokenExchange", got ${JSON.stringify(mode.slice(0, 40))}`);
-  const cookieName = s.cookieName || `__Host-sg-${id}`;
-  if (!COOKIE_RE.test(cookieName)) bad("session.cookie_name", "invalid cookie name");
+  const cookieName = s.cookieName || defaultCookieName(id);
+  // The BFF refuses the same names (contracts/rules.ts): an app the API accepts is one the BFF serves.
+  const cookieProblem = cookieNameProblem(cookieName);
+  if (cookieProblem) bad("session.cookie_name", cookieProblem);
   const allowedOrigins = list("session.allowed_origins", s.allowedOrigins, 0, 32).map((v, i) => {
     const f = `session.allowed_origins[${i}]`;
     url(f, v, true);
@@ -293,7 +181,9 @@ export function validateApp(
   const jwtIssuer = str("jwt.issuer", j.issuer, 512);
   const audiences = list("jwt.audiences", j.audiences, 1, 16);
   for (const [i, a] of audiences.entries()) str(`jwt.audiences[${i}]`, a);
-  const remoteJwksUri = url("jwt.remote_jwks_uri", j.remoteJwksUri, true);
+  // Optional: when left out, the API layer takes it from the issuer's discovery
+  // document (registry/jwks-discovery.ts) before the spec is stored.
+  const remoteJwksUri = url("jwt.remote_jwks_uri", j.remoteJwksUri, false);
   const claimHeaders = list("jwt.claim_headers", j.claimHeaders, 0, 32).map((c, i) => {
     if (!c.claim || !CLAIM_RE.test(c.claim)) bad(`jwt.claim_headers[${i}].claim`, "invalid claim name");
     const header = (c.header ?? "").toLowerCase();

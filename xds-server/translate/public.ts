@@ -7,7 +7,7 @@
 // sessiongate route. The identity-header strip is a listener filter, so it
 // still runs on these routes. Each filter feature disables itself on these
 // routes in its own perRoute (kind "public").
-import { pathWithin } from "../registry/validate.js";
+import { pathWithin } from "../registry/fields.js";
 import { bffPrefixOf } from "./bff.js";
 import type { Feature, RouteDraft } from "./feature.js";
 import { appCluster } from "./names.js";

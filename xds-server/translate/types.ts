@@ -1,12 +1,13 @@
 // Inputs and outputs of the translator. Resources are proto3-JSON objects
 // (readable golden files); the cache layer encodes them to protobuf.
 import type { HostPort } from "../registry/types.js";
+import { type Json, TYPE_URLS, type TypeUrl } from "../resource/types.js";
 
+export type { Json, TypeUrl };
+
+/** The xDS resource types and the `@type` of every extension config the translator writes. */
 export const TYPE = {
-  listener: "type.googleapis.com/envoy.config.listener.v3.Listener",
-  route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
-  cluster: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-  endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+  ...TYPE_URLS,
   hcm: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
   router: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
   jwt: "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
@@ -19,16 +20,9 @@ export const TYPE = {
   httpOptions: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
   headerMutation: "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
   upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-  ecds: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
   rbac: "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
   downstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
 } as const;
-
-/** Order in which ADS pushes types: make-before-break (CDS, EDS, ECDS, LDS, RDS). */
-export const PUSH_ORDER = [TYPE.cluster, TYPE.endpoint, TYPE.ecds, TYPE.listener, TYPE.route] as const;
-export type TypeUrl = (typeof PUSH_ORDER)[number];
-
-export type Json = { [k: string]: unknown };
 
 export interface Resource {
   name: string;

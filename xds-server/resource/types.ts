@@ -1,5 +1,8 @@
-// What the ADS protocol layer needs from below: versioned snapshots per node,
-// and a way to be told when they change. It knows nothing of apps.
+// The lowest layer (like go-control-plane's pkg/resource and pkg/cache/types):
+// the xDS resource type URLs and push order, the snapshot types the cache
+// builds and the ADS streams serve, and the contracts between them
+// (SnapshotSource below the streams, AdsObserver above). It imports nothing
+// of the project; everything else may import it (README, Layers).
 import type { Any } from "@bufbuild/protobuf/wkt";
 
 export const TYPE_URLS = {
@@ -9,31 +12,43 @@ export const TYPE_URLS = {
   route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
   /** ECDS: HTTP filter configurations the listener names in `config_discovery`. */
   ecds: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
-  /** SDS: the node's workload certificate and the trust bundle (mTLS ADS only). */
+  /** SDS: the node's workload certificate and the trust bundle (mTLS ADS only, identity/sds.ts). */
   secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
 } as const;
 
 /**
- * Make-before-break: secrets (clusters and listeners name them), clusters,
- * endpoints, then filter configs (ECDS; they name JWKS / wasm / ext_authz
- * clusters), then listeners, then routes.
+ * Make-before-break: clusters, endpoints, then filter configs (ECDS; they
+ * name JWKS / wasm / ext_authz clusters), then listeners, then routes.
  */
-export const ORDER: string[] = [
-  TYPE_URLS.secret,
+export const PUSH_ORDER = [
   TYPE_URLS.cluster,
   TYPE_URLS.endpoint,
   TYPE_URLS.ecds,
   TYPE_URLS.listener,
   TYPE_URLS.route,
-];
+] as const;
+export type TypeUrl = (typeof PUSH_ORDER)[number];
+
+export const isTypeUrl = (t: string): t is TypeUrl => (PUSH_ORDER as readonly string[]).includes(t);
+
+/**
+ * What ADS serves, in push order: SDS secrets (per node, not translated: the
+ * identity layer adds them) before the clusters and listeners that name them.
+ */
+export const ADS_ORDER: readonly string[] = [TYPE_URLS.secret, ...PUSH_ORDER];
+export const isAdsType = (t: string): boolean => ADS_ORDER.includes(t);
 
 /** Types where an empty subscription means "everything" (wildcard). */
 export const WILDCARD_TYPES = new Set<string>([TYPE_URLS.cluster, TYPE_URLS.listener]);
+
+/** A proto3-JSON object. */
+export type Json = { [k: string]: unknown };
 
 export interface VersionedResource {
   name: string;
   version: string;
   any: Any;
+  /** Ids of the apps this resource carries config for (NACK attribution). */
   apps: string[];
 }
 
@@ -58,16 +73,19 @@ export interface NodeInfo {
   peer?: string;
 }
 
+/** What the ADS streams need from below: versioned snapshots per node, and word when they change. */
 export interface SnapshotSource {
   snapshotFor(node: NodeInfo): NodeSnapshot;
   /** Called after the registry changed; streams then re-read snapshotFor(). */
   subscribe(cb: () => void): () => void;
 }
 
+export type AdsMode = "sotw" | "delta";
+
 export interface AckNack {
   node: NodeInfo;
   typeUrl: string;
-  mode: "sotw" | "delta";
+  mode: AdsMode;
   /** Snapshot whose resources were answered. */
   snapshot: NodeSnapshot;
   /** Resource names in the answered response. */
@@ -75,12 +93,13 @@ export interface AckNack {
   error?: string;
 }
 
+/** What the ADS streams tell those above them (the status board, metrics). */
 export interface AdsObserver {
-  onConnect?(node: NodeInfo, mode: "sotw" | "delta"): void;
-  onDisconnect?(node: NodeInfo, mode: "sotw" | "delta"): void;
+  onConnect?(node: NodeInfo, mode: AdsMode): void;
+  onDisconnect?(node: NodeInfo, mode: AdsMode): void;
   onAck?(e: AckNack): void;
   onNack?(e: AckNack): void;
-  onPush?(node: NodeInfo, typeUrl: string, mode: "sotw" | "delta", count: number): void;
+  onPush?(node: NodeInfo, typeUrl: string, mode: AdsMode, count: number): void;
   /** The node already runs this type as in `snapshot` (nothing to send): it is current. */
-  onCurrent?(node: NodeInfo, typeUrl: string, mode: "sotw" | "delta", snapshot: NodeSnapshot): void;
+  onCurrent?(node: NodeInfo, typeUrl: string, mode: AdsMode, snapshot: NodeSnapshot): void;
 }

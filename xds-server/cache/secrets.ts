@@ -9,18 +9,18 @@ import { createHash } from "node:crypto";
 import { create, fromJson } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { SecretSchema } from "../../protos/gen/envoy/extensions/transport_sockets/tls/v3/secret_pb.js";
+import type { CertificateAuthority, IssuedIdentity } from "../identity/ca.js";
+import { parseSpiffeId } from "../identity/spiffe.js";
+import type { WatchLog } from "../identity/watch.js";
 import type {
   NodeInfo,
   NodeSnapshot,
   SnapshotSource,
   TypeSnapshot,
   VersionedResource,
-} from "../ads/types.js";
-import { TYPE_URLS } from "../ads/types.js";
+} from "../resource/types.js";
+import { TYPE_URLS } from "../resource/types.js";
 import { SDS_IDENTITY, SDS_TRUST } from "../translate/names.js";
-import type { CertificateAuthority, IssuedIdentity } from "./ca.js";
-import { parseSpiffeId } from "./spiffe.js";
-import type { WatchLog } from "./watch.js";
 
 interface Entry {
   issued?: IssuedIdentity;
