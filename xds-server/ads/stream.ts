@@ -62,7 +62,7 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
         this.close();
         return;
       }
-      this.node = nodeInfo(req.node);
+      this.node = { ...nodeInfo(req.node), adsMode: this.mode };
       this.snap = this.source.snapshotFor(this.node);
       this.obs.onConnect?.(this.node, this.mode);
       this.unsubscribe = this.source.subscribe(() => this.refresh());

@@ -4,7 +4,7 @@ import type { RegistrySnapshot } from "../registry/types.js";
 import type { Chain } from "./feature.js";
 import { FEATURES } from "./features.js";
 import { gatewayListener, sidecarListenerFor } from "./listeners.js";
-import { gatewayRoutes, sidecarRouteConfig } from "./routes.js";
+import { gatewayRoutes, gatewayVhds, sidecarRouteConfig } from "./routes.js";
 import { type NodeRole, type Resource, type ResourceSet, type TranslateConfig, TYPE } from "./types.js";
 
 export * from "./types.js";
@@ -24,12 +24,14 @@ export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: No
   if (role.kind === "gateway") {
     const { clusters, endpoints } = clustersOf({ role: "gateway", cfg, apps: snap.apps });
     const { listener, filterConfigs } = gatewayListener(snap.apps, cfg, role.address, role.port);
+    const vhds = role.vhds ? gatewayVhds(snap.apps, cfg) : undefined;
     return {
       [TYPE.cluster]: clusters,
       [TYPE.endpoint]: endpoints,
       [TYPE.ecds]: filterConfigs.sort(byName),
       [TYPE.listener]: [listener],
-      [TYPE.route]: [gatewayRoutes(snap.apps, cfg)],
+      [TYPE.route]: [vhds?.routes ?? gatewayRoutes(snap.apps, cfg)],
+      [TYPE.vhds]: vhds?.virtualHosts.sort(byName) ?? [],
     };
   }
   const mine = snap.apps.filter((a) => a.spec.sidecar?.service === role.service);
@@ -48,12 +50,13 @@ export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: No
     [TYPE.ecds]: [],
     [TYPE.listener]: served.map((a) => sidecarListenerFor(a, cfg, role.address)).sort(byName),
     [TYPE.route]: served.map((a) => sidecarRouteConfig(a, cfg)).sort(byName),
+    [TYPE.vhds]: [],
   };
 }
 
 /** Picks a node's role from its identity: metadata role=sidecar, or a cluster name some app names as its sidecar service. */
 export function roleOf(
-  node: { cluster: string; metadata: Record<string, unknown> },
+  node: { cluster: string; metadata: Record<string, unknown>; adsMode?: "sotw" | "delta" },
   snap: RegistrySnapshot,
   cfg: TranslateConfig,
 ): NodeRole {
@@ -65,5 +68,7 @@ export function roleOf(
   if (isSidecar)
     return { kind: "sidecar", service: typeof md.service === "string" ? md.service : node.cluster, address };
   const p = Number(md.listener_port);
-  return { kind: "gateway", address, port: Number.isInteger(p) && p > 0 && p < 65536 ? p : cfg.gateway.port };
+  const port = Number.isInteger(p) && p > 0 && p < 65536 ? p : cfg.gateway.port;
+  // VHDS is Delta-only in Envoy; SotW nodes get the whole RouteConfiguration.
+  return { kind: "gateway", address, port, ...(node.adsMode === "delta" ? { vhds: true as const } : {}) };
 }
