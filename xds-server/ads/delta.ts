@@ -32,6 +32,13 @@ interface TypeState {
   pending: Map<string, Pending>;
 }
 
+/**
+ * VHDS subscribes by namespace (Envoy's `use_namespace_matching`): a
+ * subscription to the route configuration's name asks for every virtual host
+ * named `<route config>/<host>`.
+ */
+const namespaceOf = (name: string) => name.slice(0, Math.max(0, name.lastIndexOf("/")));
+
 export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
   private readonly types = new Map<string, TypeState>();
   private readonly hold = new ClusterHold();
@@ -107,7 +114,8 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     const ts = this.snap!.types.get(t);
     let all = ts?.resources ?? new Map<string, VersionedResource>();
     if (t === TYPE_URLS.cluster) all = this.hold.view(all);
-    const wanted = (n: string) => st.wildcard || st.names.has(n);
+    const wanted = (n: string) =>
+      st.wildcard || st.names.has(n) || (t === TYPE_URLS.vhds && st.names.has(namespaceOf(n)));
     const changed: VersionedResource[] = [];
     for (const [n, r] of all) if (wanted(n) && st.known.get(n) !== r.version) changed.push(r);
     const removed: string[] = [];

@@ -75,7 +75,7 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
         this.call.emit("error", { code: verdict.code, details: verdict.reason });
         return;
       }
-      this.node = verdict.node;
+      this.node = { ...verdict.node, adsMode: this.mode };
       this.snap = this.source.snapshotFor(this.node);
       this.obs.onConnect?.(this.node, this.mode);
       this.unsubscribe = this.source.subscribe(() => this.refresh());

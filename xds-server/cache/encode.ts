@@ -64,6 +64,7 @@ const SCHEMAS = {
   [TYPE.listener]: ListenerSchema,
   [TYPE.route]: RouteConfigurationSchema,
   [TYPE.ecds]: TypedExtensionConfigSchema,
+  [TYPE.vhds]: VirtualHostSchema,
 } as const;
 
 /** Encodes one top-level resource as an Any (type_url + binary value). */

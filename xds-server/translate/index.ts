@@ -5,7 +5,7 @@ import type { Chain } from "./feature.js";
 import { FEATURES } from "./features.js";
 import { gatewayListener, sidecarListenerFor } from "./listeners.js";
 import { sidecarOutbound } from "./outbound.js";
-import { gatewayRoutes, sidecarRouteConfig } from "./routes.js";
+import { gatewayRoutes, gatewayVhds, sidecarRouteConfig } from "./routes.js";
 import { type NodeRole, type Resource, type ResourceSet, type TranslateConfig, TYPE } from "./types.js";
 
 export * from "./types.js";
@@ -25,12 +25,14 @@ export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: No
   if (role.kind === "gateway") {
     const { clusters, endpoints } = clustersOf({ role: "gateway", cfg, apps: snap.apps });
     const { listener, filterConfigs } = gatewayListener(snap.apps, cfg, role.address, role.port);
+    const vhds = role.vhds ? gatewayVhds(snap.apps, cfg) : undefined;
     return {
       [TYPE.cluster]: clusters,
       [TYPE.endpoint]: endpoints,
       [TYPE.ecds]: filterConfigs.sort(byName),
       [TYPE.listener]: [listener],
-      [TYPE.route]: [gatewayRoutes(snap.apps, cfg)],
+      [TYPE.route]: [vhds?.routes ?? gatewayRoutes(snap.apps, cfg)],
+      [TYPE.vhds]: vhds?.virtualHosts.sort(byName) ?? [],
     };
   }
   const mine = snap.apps.filter((a) => a.spec.sidecar?.service === role.service);
@@ -57,12 +59,13 @@ export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: No
     [TYPE.ecds]: [],
     [TYPE.listener]: listeners.sort(byName),
     [TYPE.route]: routes.sort(byName),
+    [TYPE.vhds]: [],
   };
 }
 
 /** Picks a node's role from its identity: metadata role=sidecar, or a cluster name some app names as its sidecar service. */
 export function roleOf(
-  node: { cluster: string; metadata: Record<string, unknown> },
+  node: { cluster: string; metadata: Record<string, unknown>; adsMode?: "sotw" | "delta" },
   snap: RegistrySnapshot,
   cfg: TranslateConfig,
 ): NodeRole {
@@ -81,5 +84,7 @@ export function roleOf(
     };
   }
   const p = Number(md.listener_port);
-  return { kind: "gateway", address, port: Number.isInteger(p) && p > 0 && p < 65536 ? p : cfg.gateway.port };
+  const port = Number.isInteger(p) && p > 0 && p < 65536 ? p : cfg.gateway.port;
+  // VHDS is Delta-only in Envoy; SotW nodes get the whole RouteConfiguration.
+  return { kind: "gateway", address, port, ...(node.adsMode === "delta" ? { vhds: true as const } : {}) };
 }

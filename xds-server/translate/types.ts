@@ -56,5 +56,6 @@ export interface TranslateConfig {
 }
 
 export type NodeRole =
-  | { kind: "gateway"; address: string; port: number }
+  /** `vhds`: the node speaks Delta, so its virtual hosts come one by one (VHDS), not inside the RouteConfiguration. */
+  | { kind: "gateway"; address: string; port: number; vhds?: true }
   | { kind: "sidecar"; service: string; address: string; outboundPort?: number };
