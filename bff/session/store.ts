@@ -34,7 +34,8 @@ export interface Session extends SessionData {
 
 /** The JSON stored under s:{<idHash>}. */
 interface SessionRecord {
-  v: 1;
+  /** Format version. Records written before it had this name carry `v: 1`; nothing reads either. */
+  version: 1;
   app: string;
   sub: string;
   sid?: string;
@@ -88,7 +89,7 @@ export class SessionStore {
 
   private seal(idHash: string, s: Omit<Session, "idHash">): string {
     const record: SessionRecord = {
-      v: 1,
+      version: 1,
       app: s.app,
       sub: s.sub,
       sid: s.sid,

@@ -110,17 +110,17 @@ function readString(o: JValue, key: string, field: string, def: string): string 
     bad = field;
     return def;
   }
-  return v.s;
+  return v.strValue;
 }
 
 function readInt(o: JValue, key: string, field: string, def: u32, min: f64, max: f64): u32 {
   const v = o.get(key);
   if (v === null) return def;
-  if (v.kind != JKind.Num || v.n != Math.floor(v.n) || v.n < min || v.n > max) {
+  if (v.kind != JKind.Num || v.numValue != Math.floor(v.numValue) || v.numValue < min || v.numValue > max) {
     bad = field;
     return def;
   }
-  return <u32>v.n;
+  return <u32>v.numValue;
 }
 
 function readStrings(o: JValue, key: string, field: string, def: string[]): string[] {
@@ -133,11 +133,11 @@ function readStrings(o: JValue, key: string, field: string, def: string[]): stri
   const out: string[] = [];
   for (let i = 0; i < v.items.length; i++) {
     const it = v.items[i];
-    if (it.kind != JKind.Str || it.s.length == 0 || !isVisibleAscii(it.s)) {
+    if (it.kind != JKind.Str || it.strValue.length == 0 || !isVisibleAscii(it.strValue)) {
       bad = field + "[" + i.toString() + "]";
       return def;
     }
-    out.push(it.s);
+    out.push(it.strValue);
   }
   return out;
 }
@@ -181,7 +181,7 @@ export function parseConfig(text: string): ConfigResult {
     const en = cache.get("enabled");
     if (en !== null) {
       if (en.kind != JKind.Bool) return err("cache.enabled", "must be a boolean");
-      c.cacheEnabled = en.b;
+      c.cacheEnabled = en.boolValue;
     }
     c.cacheSlots = readInt(cache, "slots", "cache.slots", c.cacheSlots, 1, MAX_SLOTS);
     if (bad.length > 0) return err(bad, "must be an integer in 1..1048576");
@@ -258,7 +258,7 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
   const bff = a.get("bff");
   if (bff !== null) {
     if (bff.kind != JKind.Bool) return appErr(p + "bff", "must be a boolean");
-    app.bffRoute = bff.b;
+    app.bffRoute = bff.boolValue;
   }
   app.allowedOrigins = readStrings(a, "allowed_origins", p + "allowed_origins", app.allowedOrigins);
   if (bad.length > 0) return appErr(bad, 'must be an array of origins like "https://example.com"');

@@ -13,9 +13,9 @@ export const enum JKind {
 
 export class JValue {
   kind: JKind = JKind.Null;
-  b: bool = false;
-  n: f64 = 0;
-  s: string = "";
+  boolValue: bool = false;
+  numValue: f64 = 0;
+  strValue: string = "";
   items: JValue[] = [];
   keys: string[] = [];
 
@@ -71,12 +71,12 @@ export class JsonParser {
       const s = this.str();
       if (s === null) return null;
       v.kind = JKind.Str;
-      v.s = s;
+      v.strValue = s;
       return v;
     }
     if (this.lit("true")) {
       v.kind = JKind.Bool;
-      v.b = true;
+      v.boolValue = true;
       return v;
     }
     if (this.lit("false")) {
@@ -235,7 +235,7 @@ export class JsonParser {
     }
     const v = new JValue();
     v.kind = JKind.Num;
-    v.n = parseFloat(src.substring(s, this.pos));
+    v.numValue = parseFloat(src.substring(s, this.pos));
     return v;
   }
 }

@@ -36,15 +36,15 @@ export function parseTokenAnswer(body: ArrayBuffer): TokenAnswer | null {
   const v = new JsonParser(String.UTF8.decode(body)).parse();
   if (v === null || v.kind != JKind.Obj) return null;
   const at = v.get("access_token");
-  if (at === null || at.kind != JKind.Str || !isB64Token(at.s)) return null;
+  if (at === null || at.kind != JKind.Str || !isB64Token(at.strValue)) return null;
   const tt = v.get("token_type");
-  if (tt !== null && (tt.kind != JKind.Str || tt.s.toLowerCase() != "bearer")) return null;
+  if (tt !== null && (tt.kind != JKind.Str || tt.strValue.toLowerCase() != "bearer")) return null;
   const r = new TokenAnswer();
-  r.accessToken = at.s;
+  r.accessToken = at.strValue;
   const ex = v.get("expires_in");
   if (ex !== null) {
-    if (ex.kind != JKind.Num || ex.n < 0 || ex.n > 1e9) return null;
-    r.expiresIn = <u64>Math.floor(ex.n);
+    if (ex.kind != JKind.Num || ex.numValue < 0 || ex.numValue > 1e9) return null;
+    r.expiresIn = <u64>Math.floor(ex.numValue);
     r.hasExpiry = true;
   }
   return r;
