@@ -1,7 +1,8 @@
-// Plugin configuration (JSON, see CONTRACTS "Filter plugin configuration").
+// Plugin configuration (JSON, docs/architecture.md#filter-plugin-configuration).
 // Every key but "apps" is optional. Unknown keys are refused so that a typo
 // cannot silently disable a check; every error names the field.
 import { JKind, JsonParser, JValue } from "./json";
+import { COOKIE_NAMESPACE, isAppId, isCookieName, LOGIN_COOKIE_SUFFIX } from "./rules";
 
 export class AppConfig {
   id: string = "";
@@ -43,45 +44,6 @@ const MAX_SLOTS: f64 = 1048576;
 
 function err(field: string, msg: string): ConfigResult {
   return new ConfigResult(null, "invalid configuration: field '" + field + "': " + msg);
-}
-
-/** RFC 6265 cookie-name = token (RFC 9110 tchar). */
-export function isToken(s: string): bool {
-  if (s.length == 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-    if (!alnum && "!#$%&'*+-.^_`|~".indexOf(String.fromCharCode(c)) < 0) return false;
-  }
-  return true;
-}
-
-// A copy of contracts/rules.ts (AssemblyScript cannot import it);
-// test/filter/rules.host.test.ts runs this module over that one's vectors.
-const COOKIE_NAMESPACE = "__Host-sg-";
-const LOGIN_COOKIE_SUFFIX = "-login";
-const COOKIE_NAME_MAX = 128 - 6;
-
-/** An app id: a DNS label (1-63 of a-z, 0-9, '-', starting and ending alphanumeric). */
-export function isAppId(s: string): bool {
-  if (s.length == 0 || s.length > 63) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a);
-    if (!alnum && (c != 0x2d || i == 0 || i == s.length - 1)) return false;
-  }
-  return true;
-}
-
-/** A session cookie name: a token in the reserved namespace, room for its login cookie, not a login cookie. */
-export function isCookieName(s: string): bool {
-  return (
-    s.startsWith(COOKIE_NAMESPACE) &&
-    s.length > COOKIE_NAMESPACE.length &&
-    s.length <= COOKIE_NAME_MAX &&
-    isToken(s) &&
-    !s.endsWith(LOGIN_COOKIE_SUFFIX)
-  );
 }
 
 /** Visible ASCII only (safe to put in a header value, no spaces). */
@@ -277,42 +239,4 @@ export function parseRouteApp(text: string): AppResult {
   const r = root === null ? appErr("(root)", "not valid JSON: " + parser.error) : parseApp(root, "", false);
   if (r.app === null) r.error = "invalid route metadata: " + r.error;
   return r;
-}
-
-/**
- * Whether `path` (a :path, query included) lies under `prefix` the way the
- * control plane's routes match (path_separated_prefix): "/api" matches "/api",
- * "/api/x" and "/api?q", never "/apiary". A prefix ending in '/' matches below it.
- */
-export function underPrefix(path: string, prefix: string): bool {
-  if (!path.startsWith(prefix)) return false;
-  if (prefix.endsWith("/") || path.length == prefix.length) return true;
-  const c = path.charCodeAt(prefix.length);
-  return c == 0x2f || c == 0x3f; // '/' or '?'
-}
-
-/** Picks the app for a request: host match ("*" or exact, case-insensitive), longest path prefix, exact host over "*". */
-export function matchApp(c: Config, authority: string, path: string): AppConfig | null {
-  const host = authority.toLowerCase();
-  let best: AppConfig | null = null;
-  let bestLen = -1;
-  let bestExact = false;
-  for (let i = 0; i < c.apps.length; i++) {
-    const app = c.apps[i];
-    let exact = false;
-    let any = false;
-    for (let j = 0; j < app.hosts.length; j++) {
-      if (app.hosts[j] == host) exact = true;
-      else if (app.hosts[j] == "*") any = true;
-    }
-    if (!exact && !any) continue;
-    if (!underPrefix(path, app.pathPrefix)) continue;
-    const len = app.pathPrefix.length;
-    if (len > bestLen || (len == bestLen && exact && !bestExact)) {
-      best = app;
-      bestLen = len;
-      bestExact = exact;
-    }
-  }
-  return best;
 }

@@ -18,11 +18,12 @@ import {
   sendLocalResponse,
 } from "./abi/host";
 import { CacheKey, cacheKey, lookup, store, ttlMs } from "./cache";
-import { AppConfig, Config, matchApp, parseConfig } from "./config";
-import { isValidSessionId, scanCookies } from "./cookie";
+import { AppConfig, Config, parseConfig } from "./config";
+import { scanCookies } from "./cookie";
 import { isCrossSite } from "./csrf";
 import { inc, Metrics } from "./metrics";
-import { RouteApps } from "./route";
+import { matchApp, RouteApps } from "./route";
+import { isValidSessionId } from "./rules";
 import { parseTokenAnswer, TokenAnswer } from "./token";
 
 // Header names as bytes, encoded once: the request path compares and sets them per request.
