@@ -8,7 +8,7 @@ import type { OidcContext } from "../oidc/context.js";
 import type { SessionStore } from "../session/store.js";
 
 export interface Ctx {
-  config: Pick<BffConfig, "prefix" | "internalKey">;
+  config: Pick<BffConfig, "prefix" | "internalKey" | "internalTls">;
   apps: Map<string, AppConfig>;
   /** What the flows of bff/oidc take first. */
   oidc: OidcContext;

@@ -8,6 +8,7 @@ import { HEADER, INTERNAL_TOKEN_PATH, isSessionId } from "../../contracts/rules.
 import { SessiongateError } from "../errors.js";
 import { accessToken } from "../oidc/tokens.js";
 import type { Ctx } from "./context.js";
+import { refuseCaller } from "./mtls.js";
 import { header, sendJson } from "./util.js";
 
 function keyMatches(expected: string, got: string | undefined): boolean {
@@ -26,6 +27,10 @@ export async function handleInternal(
   switch (url.pathname) {
     case INTERNAL_TOKEN_PATH: {
       if (req.method !== "GET") throw new SessiongateError("method_not_allowed");
+      if (ctx.config.internalTls) {
+        const refused = refuseCaller(req, ctx.config.internalTls);
+        if (refused) throw new SessiongateError("forbidden", refused);
+      }
       if (ctx.config.internalKey && !keyMatches(ctx.config.internalKey, header(req, HEADER.internalKey))) {
         throw new SessiongateError("forbidden", `${HEADER.internalKey} missing or wrong`);
       }
