@@ -11,7 +11,7 @@ import { createInternalServer, createPublicServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { OidcClients } from "./oidc/client.js";
-import { TokenService } from "./oidc/tokens.js";
+import type { OidcContext } from "./oidc/context.js";
 import { createRedis } from "./session/redis.js";
 import { SessionStore } from "./session/store.js";
 
@@ -62,10 +62,9 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
     log.info("redis ready");
   });
   redis.on("close", () => metrics.redisUp.set(0));
-  const ring = config.keys;
   const store = new SessionStore(redis, {
     prefix: config.redisKeyPrefix,
-    ring,
+    ring: config.keys,
     idleTimeoutS: config.idleTimeoutS,
     absoluteTimeoutS: config.absoluteTimeoutS,
   });
@@ -73,11 +72,20 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
     timeoutMs: config.opTimeoutMs,
     allowInsecure: config.allowInsecureIssuer,
   });
-  const tokens = new TokenService(store, clients, metrics, log, {
-    skewS: config.refreshSkewS,
-    opTimeoutMs: config.opTimeoutMs,
-    refreshWaitMs: config.refreshWaitMs,
-  });
+  const oidc: OidcContext = {
+    clients,
+    store,
+    ring: config.keys,
+    loginTimeoutS: config.loginTimeoutS,
+    prefix: config.prefix,
+    refresh: {
+      skewS: config.refreshSkewS,
+      opTimeoutMs: config.opTimeoutMs,
+      refreshWaitMs: config.refreshWaitMs,
+    },
+    metrics,
+    log,
+  };
   // Discovery per app, off the request path and never blocking other apps:
   // warmed when an app appears or changes, retried by the first request.
   const warm = (app: AppConfig) =>
@@ -100,11 +108,8 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
     config,
     apps: appSet.live,
     ...(watch ? { registry: watch } : {}),
-    ring,
-    redis,
+    oidc,
     store,
-    clients,
-    tokens,
     metrics,
     log,
   };

@@ -1,5 +1,7 @@
 // The BFF's configuration: types, defaults and a validator that names the
 // offending field, so `main.ts` can exit 2 with a message an operator can act on.
+// Over ~250 lines on purpose: the whole configuration surface in one place, read
+// top to bottom beside bff/README.md's reference (its field readers are private).
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import {

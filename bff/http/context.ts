@@ -1,21 +1,19 @@
-// What the route handlers share (built once in bff/index.ts).
+// What the route handlers share (built once in bff/index.ts). Handlers parse the
+// request, call a flow of bff/oidc with `oidc` and render its result; they hold
+// no key ring, Redis client or session store of their own.
 import type { AppConfig, BffConfig } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
-import type { OidcClients } from "../oidc/client.js";
-import type { TokenService } from "../oidc/tokens.js";
-import type { KeyRing } from "../session/crypto.js";
-import type { RedisClient } from "../session/redis.js";
+import type { OidcContext } from "../oidc/context.js";
 import type { SessionStore } from "../session/store.js";
 
 export interface Ctx {
-  config: BffConfig;
+  config: Pick<BffConfig, "prefix" | "internalKey" | "internalTls">;
   apps: Map<string, AppConfig>;
-  ring: KeyRing;
-  redis: RedisClient;
-  store: SessionStore;
-  clients: OidcClients;
-  tokens: TokenService;
+  /** What the flows of bff/oidc take first. */
+  oidc: OidcContext;
+  /** The session store's state, for /readyz and the error answers. */
+  store: Pick<SessionStore, "health" | "isUnavailable">;
   metrics: Metrics;
   log: Logger;
   /** Set when apps also come from the xds-server's directory stream. */

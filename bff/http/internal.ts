@@ -1,12 +1,15 @@
 // Internal listener (127.0.0.1 by default, never routed by Envoy): the filter's
-// token endpoint (docs/architecture.md#filter-to-bff-internal-endpoint), /metrics, /healthz, /readyz.
+// token endpoint (docs/architecture.md#filter-to-bff-internal-endpoint), /metrics,
+// /healthz, /readyz.
 
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HEADER, INTERNAL_TOKEN_PATH, isSessionId } from "../../contracts/rules.js";
+import { SessiongateError } from "../errors.js";
+import { accessToken } from "../oidc/tokens.js";
 import type { Ctx } from "./context.js";
 import { refuseCaller } from "./mtls.js";
-import { HttpError, header, sendJson } from "./util.js";
+import { header, sendJson } from "./util.js";
 
 function keyMatches(expected: string, got: string | undefined): boolean {
   if (got === undefined) return false;
@@ -23,19 +26,19 @@ export async function handleInternal(
 ): Promise<string> {
   switch (url.pathname) {
     case INTERNAL_TOKEN_PATH: {
-      if (req.method !== "GET") throw new HttpError(405, "method_not_allowed");
+      if (req.method !== "GET") throw new SessiongateError("method_not_allowed");
       if (ctx.config.internalTls) {
         const refused = refuseCaller(req, ctx.config.internalTls);
-        if (refused) throw new HttpError(403, "forbidden", refused);
+        if (refused) throw new SessiongateError("forbidden", refused);
       }
       if (ctx.config.internalKey && !keyMatches(ctx.config.internalKey, header(req, HEADER.internalKey))) {
-        throw new HttpError(403, "forbidden", `${HEADER.internalKey} missing or wrong`);
+        throw new SessiongateError("forbidden", `${HEADER.internalKey} missing or wrong`);
       }
       const appId = header(req, HEADER.app);
       const app = appId ? ctx.apps.get(appId) : undefined;
-      if (!app) throw new HttpError(400, "unknown_app", `${HEADER.app} missing or not configured`);
+      if (!app) throw new SessiongateError("unknown_app_header", `${HEADER.app} missing or not configured`);
       const sessionId = header(req, HEADER.session);
-      const t = sessionId && isSessionId(sessionId) ? await ctx.tokens.get(app, sessionId) : null;
+      const t = sessionId && isSessionId(sessionId) ? await accessToken(ctx.oidc, app, sessionId) : null;
       if (!t) sendJson(res, 401, { error: "no_session" });
       else sendJson(res, 200, { access_token: t.accessToken, token_type: "Bearer", expires_in: t.expiresIn });
       return "session-token";
@@ -60,26 +63,21 @@ export async function handleInternal(
         });
         return "readyz";
       }
-      let ok = ctx.redis.status === "ready";
-      if (ok)
-        ok = await ctx.redis.ping().then(
-          () => true,
-          () => false,
-        );
+      const store = await ctx.store.health();
       sendJson(
         res,
-        ok ? 200 : 503,
-        ok
+        store.ready ? 200 : 503,
+        store.ready
           ? { status: "ready" }
           : {
               status: "not_ready",
               error: "session_store_unavailable",
-              error_description: `redis: ${ctx.redis.status}`,
+              error_description: `redis: ${store.status}`,
             },
       );
       return "readyz";
     }
     default:
-      throw new HttpError(404, "not_found");
+      throw new SessiongateError("not_found");
   }
 }

@@ -2,15 +2,17 @@
 // (one provider client, cookie and redirect URIs per app), so no Envoy header is needed.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isSessionId } from "../../contracts/rules.js";
 import type { AppConfig } from "../config/schema.js";
+import { SessiongateError } from "../errors.js";
+import { sessionInfo as sessionOf } from "../oidc/session.js";
+import { accessToken } from "../oidc/tokens.js";
 import { resolveAppPath } from "./app-path.js";
 import { clientScript } from "./client.js";
 import type { Ctx } from "./context.js";
 import { checkCsrfHeader, checkSameOrigin } from "./csrf.js";
 import { callback, login } from "./login.js";
 import { backchannelLogout, logout, logoutCallback } from "./logout.js";
-import { clearCookie, HttpError, parseCookies, sendJson } from "./util.js";
+import { clearCookie, parseCookies, sendJson, sessionCookie } from "./util.js";
 
 type Handler = (
   ctx: Ctx,
@@ -33,7 +35,7 @@ const ROUTES: Record<string, { methods: string[]; handler: Handler }> = {
 
 export const PUBLIC_ACTIONS = new Set(Object.keys(ROUTES));
 
-/** Returns the route label (for metrics) and runs it; throws HttpError for bad paths. */
+/** Returns the route label (for metrics) and runs it; throws a SessiongateError for bad paths. */
 export async function handlePublic(
   ctx: Ctx,
   req: IncomingMessage,
@@ -41,19 +43,14 @@ export async function handlePublic(
   url: URL,
 ): Promise<string> {
   const at = resolveAppPath(ctx, url.pathname);
-  if (!at) throw new HttpError(404, "not_found");
+  if (!at) throw new SessiongateError("not_found");
   const { app, action } = at;
-  if (!app) throw new HttpError(404, "unknown_app");
+  if (!app) throw new SessiongateError("unknown_app");
   const route = ROUTES[action];
-  if (!route) throw new HttpError(404, "not_found");
-  if (!route.methods.includes(req.method ?? "")) throw new HttpError(405, "method_not_allowed");
+  if (!route) throw new SessiongateError("not_found");
+  if (!route.methods.includes(req.method ?? "")) throw new SessiongateError("method_not_allowed");
   await route.handler(ctx, app, req, res, url);
   return action;
-}
-
-function sessionCookie(req: IncomingMessage, app: AppConfig): string | null {
-  const v = parseCookies(req.headers.cookie).get(app.cookie);
-  return v && isSessionId(v) ? v : null;
 }
 
 async function sessionInfo(
@@ -63,7 +60,7 @@ async function sessionInfo(
   res: ServerResponse,
 ): Promise<void> {
   const id = sessionCookie(req, app);
-  const s = id ? await ctx.store.load(app.id, id) : null;
+  const s = id ? await sessionOf(ctx.oidc, app, id) : null;
   if (!s) {
     sendJson(
       res,
@@ -80,17 +77,17 @@ async function sessionInfo(
     mode: app.mode,
     sub: s.sub,
     user: { sub: s.sub, ...s.user },
-    session_expires_at: new Date(s.absExpiresAt).toISOString(),
+    session_expires_at: new Date(s.expiresAt).toISOString(),
   });
 }
 
 async function token(ctx: Ctx, app: AppConfig, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (app.mode !== "tokenExchange")
-    throw new HttpError(404, "not_enabled", "the token endpoint exists in tokenExchange mode only");
+    throw new SessiongateError("not_enabled", "the token endpoint exists in tokenExchange mode only");
   checkCsrfHeader(req);
   checkSameOrigin(req, app);
   const id = sessionCookie(req, app);
-  const t = id ? await ctx.tokens.get(app, id) : null;
+  const t = id ? await accessToken(ctx.oidc, app, id) : null;
   if (!t) {
     sendJson(res, 401, { error: "no_session" });
     return;

@@ -3,12 +3,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from "node:https";
 import { INTERNAL_TOKEN_PATH } from "../../contracts/rules.js";
+import { SessiongateError } from "../errors.js";
 import { resolveAppPath } from "./app-path.js";
 import type { Ctx } from "./context.js";
 import { sendError } from "./errors.js";
 import { handleInternal } from "./internal.js";
 import { handlePublic, PUBLIC_ACTIONS } from "./public.js";
-import { consumeBody, HttpError } from "./util.js";
+import { consumeBody } from "./util.js";
 
 type Handler = (ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<string>;
 
@@ -30,7 +31,7 @@ function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler, tls?
       try {
         url = new URL(req.url ?? "/", "http://bff.invalid");
       } catch {
-        throw new HttpError(400, "invalid_request", "unparsable request target");
+        throw new SessiongateError("invalid_request", "unparsable request target");
       }
       route = label(ctx, listener, url);
       await consumeBody(req);

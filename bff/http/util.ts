@@ -1,17 +1,8 @@
-// Small HTTP helpers: JSON answers, cookies, bounded bodies, the error type routes throw.
+// Small HTTP helpers: JSON answers, cookies, bounded bodies, single headers.
 import type { IncomingMessage, ServerResponse } from "node:http";
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly detail?: string,
-    /** Extra response headers (e.g. a Set-Cookie that clears a stale cookie). */
-    readonly headers: Record<string, string | string[]> = {},
-  ) {
-    super(detail ? `${code}: ${detail}` : code);
-  }
-}
+import { isSessionId } from "../../contracts/rules.js";
+import type { AppConfig } from "../config/schema.js";
+import { SessiongateError } from "../errors.js";
 
 export function sendJson(
   res: ServerResponse,
@@ -98,7 +89,7 @@ export function consumeBody(req: IncomingMessage): Promise<void> {
       req.off("data", onData).off("end", onEnd).off("error", onError).off("aborted", onAborted);
       if (err) return reject(err);
       if (size > MAX_BODY_BYTES)
-        return reject(new HttpError(413, "body_too_large", `at most ${MAX_BODY_BYTES} bytes`));
+        return reject(new SessiongateError("body_too_large", `at most ${MAX_BODY_BYTES} bytes`));
       bodies.set(req, Buffer.concat(chunks).toString("utf8"));
       resolve();
     };
@@ -114,7 +105,7 @@ export function consumeBody(req: IncomingMessage): Promise<void> {
     };
     const onEnd = () => done();
     const onError = (err: Error) => done(err);
-    const onAborted = () => done(new HttpError(400, "invalid_request", "request aborted"));
+    const onAborted = () => done(new SessiongateError("invalid_request", "request aborted"));
     req.on("data", onData).on("end", onEnd).on("error", onError).on("aborted", onAborted);
   });
 }
@@ -127,6 +118,12 @@ export function readBody(req: IncomingMessage): string {
 /** Single-valued header, or undefined; a repeated header counts as malformed. */
 export function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
-  if (Array.isArray(v)) throw new HttpError(400, "invalid_request", `header ${name} repeated`);
+  if (Array.isArray(v)) throw new SessiongateError("invalid_request", `header ${name} repeated`);
   return v;
+}
+
+/** The app's session cookie when it is a well-formed session id, else null. */
+export function sessionCookie(req: IncomingMessage, app: AppConfig): string | null {
+  const v = parseCookies(req.headers.cookie).get(app.cookie);
+  return v && isSessionId(v) ? v : null;
 }

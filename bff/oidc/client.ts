@@ -2,12 +2,14 @@
 // failure (so an OP that was down at start-up does not need a BFF restart).
 import * as oidc from "openid-client";
 import type { AppConfig } from "../config/schema.js";
+import { SessiongateError } from "../errors.js";
 
-export class OpUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super(`identity provider unreachable: ${(cause as Error)?.message ?? String(cause)}`);
-    this.name = "OpUnavailableError";
-  }
+/** The provider could not be reached (discovery, or a token call that failed for the network's sake). */
+export function idpUnreachable(cause: unknown): SessiongateError {
+  return new SessiongateError(
+    "idp_unavailable",
+    `identity provider unreachable: ${(cause as Error)?.message ?? String(cause)}`,
+  );
 }
 
 /** The OP answered with an OAuth error (e.g. invalid_grant): the grant is dead, not the OP. */
@@ -20,7 +22,7 @@ export function isGrantError(err: unknown): boolean {
 
 /** Network failure, timeout or 5xx from the OP. */
 export function isOpUnavailable(err: unknown): boolean {
-  if (err instanceof OpUnavailableError) return true;
+  if (err instanceof SessiongateError) return err.code === "idp_unavailable";
   if (err instanceof oidc.ResponseBodyError) return err.status >= 500;
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: string }).code;
@@ -73,7 +75,7 @@ export class OidcClients {
         },
       );
     } catch (err) {
-      throw new OpUnavailableError(err);
+      throw idpUnreachable(err);
     }
   }
 }

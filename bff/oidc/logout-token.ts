@@ -2,11 +2,12 @@
 // openid-client v6 has no helper for it, so jose does the signature and claim checks.
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
 import type { Configuration } from "openid-client";
+import { SessiongateError } from "../errors.js";
 
 const EVENT = "http://schemas.openid.net/event/backchannel-logout";
 const jwksCache = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
-export class LogoutTokenError extends Error {}
+const refused = (why: string) => new SessiongateError("logout_token_invalid", why);
 
 export interface LogoutClaims {
   iss: string;
@@ -28,7 +29,7 @@ export async function verifyLogoutToken(
   clockToleranceS: number,
 ): Promise<LogoutClaims> {
   const meta = config.serverMetadata();
-  if (!meta.jwks_uri) throw new LogoutTokenError("provider has no jwks_uri");
+  if (!meta.jwks_uri) throw refused("provider has no jwks_uri");
   let jwks = jwksCache.get(meta.jwks_uri);
   if (!jwks) {
     jwks = createRemoteJWKSet(new URL(meta.jwks_uri));
@@ -46,22 +47,22 @@ export async function verifyLogoutToken(
       typ: undefined,
     }));
   } catch (err) {
-    throw new LogoutTokenError(`logout_token rejected: ${(err as Error).message}`);
+    throw refused(`logout_token rejected: ${(err as Error).message}`);
   }
   const now = Math.floor(Date.now() / 1000);
   const iat = payload.iat as number;
-  if (iat > now + clockToleranceS) throw new LogoutTokenError("logout_token iat is in the future");
+  if (iat > now + clockToleranceS) throw refused("logout_token iat is in the future");
   if (now - iat > MAX_LOGOUT_TOKEN_AGE_S + clockToleranceS)
-    throw new LogoutTokenError(`logout_token is older than ${MAX_LOGOUT_TOKEN_AGE_S} s (iat)`);
+    throw refused(`logout_token is older than ${MAX_LOGOUT_TOKEN_AGE_S} s (iat)`);
   if (typeof payload.jti !== "string" || payload.jti.length === 0 || payload.jti.length > 256)
-    throw new LogoutTokenError("logout_token jti must be a non-empty string");
+    throw refused("logout_token jti must be a non-empty string");
   const events = payload.events as Record<string, unknown> | undefined;
   if (!events || typeof events !== "object" || typeof events[EVENT] !== "object") {
-    throw new LogoutTokenError("logout_token lacks the back-channel-logout event");
+    throw refused("logout_token lacks the back-channel-logout event");
   }
-  if ("nonce" in payload) throw new LogoutTokenError("logout_token must not contain a nonce");
+  if ("nonce" in payload) throw refused("logout_token must not contain a nonce");
   const sid = typeof payload.sid === "string" ? payload.sid : undefined;
   const sub = typeof payload.sub === "string" ? payload.sub : undefined;
-  if (!sid && !sub) throw new LogoutTokenError("logout_token has neither sid nor sub");
+  if (!sid && !sub) throw refused("logout_token has neither sid nor sub");
   return { iss: payload.iss as string, sub, sid, jti: payload.jti, exp: payload.exp as number };
 }

@@ -7,27 +7,20 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as oidc from "openid-client";
 import type { AppConfig } from "../config/schema.js";
-import type { Logger } from "../log.js";
-import type { Metrics } from "../metrics.js";
-import type { Session, SessionStore, TokenSet } from "../session/store.js";
-import { isGrantError, isOpUnavailable, type OidcClients, OpUnavailableError } from "./client.js";
+import { SessiongateError } from "../errors.js";
+import type { Session, TokenSet } from "../session/store.js";
+import { idpUnreachable, isGrantError, isOpUnavailable } from "./client.js";
+import type { OidcContext } from "./context.js";
 
 export interface AccessToken {
   accessToken: string;
   expiresIn: number;
 }
 
-export interface TokenServiceOptions {
-  skewS: number;
-  opTimeoutMs: number;
-  refreshWaitMs: number;
-}
+type TokenContext = Pick<OidcContext, "store" | "clients" | "refresh" | "metrics" | "log">;
 
 /** A token this close to expiry is not handed out when its refresh failed. */
 const STALE_MIN_MS = 1000;
-
-/** The refresh could not be settled in time (lock holder slow or gone): an error, not "no session". */
-export class RefreshTimeoutError extends Error {}
 
 export function tokenSetFrom(
   res: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers,
@@ -45,114 +38,123 @@ export function tokenSetFrom(
   };
 }
 
-export class TokenService {
-  constructor(
-    private readonly store: SessionStore,
-    private readonly clients: OidcClients,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-    private readonly opts: TokenServiceOptions,
-  ) {}
+function fresh(oc: TokenContext, t: TokenSet, now = Date.now()): boolean {
+  return t.expiresAt - now > oc.refresh.skewS * 1000;
+}
 
-  private fresh(t: TokenSet, now = Date.now()): boolean {
-    return t.expiresAt - now > this.opts.skewS * 1000;
+function answer(t: TokenSet): AccessToken {
+  return {
+    accessToken: t.accessToken,
+    expiresIn: Math.max(0, Math.floor((t.expiresAt - Date.now()) / 1000)),
+  };
+}
+
+/**
+ * The session's access token, refreshed first when due. null = no live session
+ * (unknown, expired, logged out, grant revoked). Throws refresh_timeout or
+ * idp_unavailable when the token has expired and no new one could be had.
+ */
+export async function accessToken(
+  oc: TokenContext,
+  app: AppConfig,
+  sessionId: string,
+): Promise<AccessToken | null> {
+  const s = await oc.store.load(app.id, sessionId);
+  if (!s) return null;
+  if (fresh(oc, s.tokens)) return answer(s.tokens);
+  if (!s.tokens.refreshToken) {
+    // Nothing to refresh with: serve what is left, then the session is over.
+    return s.tokens.expiresAt > Date.now() ? answer(s.tokens) : null;
   }
+  return refreshSingleFlight(oc, app, s);
+}
 
-  private answer(t: TokenSet): AccessToken {
-    return {
-      accessToken: t.accessToken,
-      expiresIn: Math.max(0, Math.floor((t.expiresAt - Date.now()) / 1000)),
-    };
-  }
-
-  /** null = no live session (unknown, expired, logged out, grant revoked). */
-  async get(app: AppConfig, sessionId: string): Promise<AccessToken | null> {
-    const s = await this.store.load(app.id, sessionId);
+async function refreshSingleFlight(
+  oc: TokenContext,
+  app: AppConfig,
+  first: Session,
+): Promise<AccessToken | null> {
+  const { store } = oc;
+  const deadline = Date.now() + oc.refresh.refreshWaitMs;
+  // The lock must outlive the OP call, else a slow refresh could be fenced out
+  // after the OP already rotated the refresh token.
+  const lockTtl = oc.refresh.opTimeoutMs * 2 + 1000;
+  let waited = false;
+  let s: Session | null = first;
+  for (let attempt = 0; Date.now() < deadline && attempt < 10_000; attempt++) {
+    const token = await store.tryLock(s.idHash, lockTtl);
+    if (token) {
+      try {
+        // Re-read under the lock: another replica may have just finished.
+        const cur = await store.peek(s.idHash);
+        if (!cur) return null;
+        if (fresh(oc, cur.tokens)) return answer(cur.tokens);
+        return await refreshLocked(oc, app, cur, token);
+      } finally {
+        await store.unlock(s.idHash, token).catch(() => undefined);
+      }
+    }
+    if (!waited) {
+      waited = true;
+      oc.metrics.refreshWaits.inc({ app: app.id });
+      oc.metrics.refreshConflicts.inc({ app: app.id, kind: "lock_busy" });
+    }
+    await sleep(20 + Math.floor(Math.random() * 20));
+    s = await store.peek(s.idHash);
     if (!s) return null;
-    if (this.fresh(s.tokens)) return this.answer(s.tokens);
-    if (!s.tokens.refreshToken) {
-      // Nothing to refresh with: serve what is left, then the session is over.
-      return s.tokens.expiresAt > Date.now() ? this.answer(s.tokens) : null;
-    }
-    return this.refreshSingleFlight(app, s);
+    if (fresh(oc, s.tokens)) return answer(s.tokens);
   }
+  throw new SessiongateError("refresh_timeout", "timed out waiting for the session's refresh");
+}
 
-  private async refreshSingleFlight(app: AppConfig, first: Session): Promise<AccessToken | null> {
-    const deadline = Date.now() + this.opts.refreshWaitMs;
-    // The lock must outlive the OP call, else a slow refresh could be fenced out
-    // after the OP already rotated the refresh token.
-    const lockTtl = this.opts.opTimeoutMs * 2 + 1000;
-    let waited = false;
-    let s: Session | null = first;
-    for (let attempt = 0; Date.now() < deadline && attempt < 10_000; attempt++) {
-      const token = await this.store.tryLock(s.h, lockTtl);
-      if (token) {
-        try {
-          // Re-read under the lock: another replica may have just finished.
-          const cur = await this.store.peek(s.h);
-          if (!cur) return null;
-          if (this.fresh(cur.tokens)) return this.answer(cur.tokens);
-          return await this.refreshLocked(app, cur, token);
-        } finally {
-          await this.store.unlock(s.h, token).catch(() => undefined);
-        }
-      }
-      if (!waited) {
-        waited = true;
-        this.metrics.refreshWaits.inc({ app: app.id });
-        this.metrics.refreshConflicts.inc({ app: app.id, kind: "lock_busy" });
-      }
-      await sleep(20 + Math.floor(Math.random() * 20));
-      s = await this.store.peek(s.h);
-      if (!s) return null;
-      if (this.fresh(s.tokens)) return this.answer(s.tokens);
+async function refreshLocked(
+  oc: TokenContext,
+  app: AppConfig,
+  s: Session,
+  lockToken: string,
+): Promise<AccessToken | null> {
+  const { metrics, log } = oc;
+  const config = await oc.clients.get(app);
+  const end = metrics.refreshDuration.startTimer({ app: app.id });
+  let tokens: TokenSet;
+  try {
+    const res = await oidc.refreshTokenGrant(config, s.tokens.refreshToken as string);
+    tokens = tokenSetFrom(res, s.tokens);
+    metrics.refreshes.inc({ app: app.id, result: "ok" });
+  } catch (err) {
+    if (isGrantError(err) && !isOpUnavailable(err)) {
+      // The OP refused the grant (revoked, expired, replayed): the session is over.
+      metrics.refreshes.inc({ app: app.id, result: "invalid_grant" });
+      log.info(
+        { app: app.id, sub: s.sub, err: (err as Error).message },
+        "refresh refused by OP; session removed",
+      );
+      await oc.store.remove(s);
+      return null;
     }
-    throw new RefreshTimeoutError("timed out waiting for the session's refresh");
+    metrics.refreshes.inc({ app: app.id, result: "op_error" });
+    metrics.opErrors.inc({ app: app.id });
+    // The refresh was early (within the skew): while the current token is still
+    // valid, an unreachable provider costs nothing. Only once it has expired does
+    // the caller get the error (and the filter its fail-closed 503).
+    if (s.tokens.expiresAt - Date.now() >= STALE_MIN_MS) {
+      log.warn(
+        { app: app.id, err: (err as Error).message },
+        "refresh failed; serving the current access token until it expires",
+      );
+      return answer(s.tokens);
+    }
+    throw err instanceof SessiongateError && err.code === "idp_unavailable" ? err : idpUnreachable(err);
+  } finally {
+    end();
   }
-
-  private async refreshLocked(app: AppConfig, s: Session, lockToken: string): Promise<AccessToken | null> {
-    const config = await this.clients.get(app);
-    const end = this.metrics.refreshDuration.startTimer({ app: app.id });
-    let tokens: TokenSet;
-    try {
-      const res = await oidc.refreshTokenGrant(config, s.tokens.refreshToken as string);
-      tokens = tokenSetFrom(res, s.tokens);
-      this.metrics.refreshes.inc({ app: app.id, result: "ok" });
-    } catch (err) {
-      if (isGrantError(err) && !isOpUnavailable(err)) {
-        // The OP refused the grant (revoked, expired, replayed): the session is over.
-        this.metrics.refreshes.inc({ app: app.id, result: "invalid_grant" });
-        this.log.info(
-          { app: app.id, sub: s.sub, err: (err as Error).message },
-          "refresh refused by OP; session removed",
-        );
-        await this.store.remove(s);
-        return null;
-      }
-      this.metrics.refreshes.inc({ app: app.id, result: "op_error" });
-      this.metrics.opErrors.inc({ app: app.id });
-      // The refresh was early (within the skew): while the current token is still
-      // valid, an unreachable provider costs nothing. Only once it has expired does
-      // the caller get the error (and the filter its fail-closed 503).
-      if (s.tokens.expiresAt - Date.now() >= STALE_MIN_MS) {
-        this.log.warn(
-          { app: app.id, err: (err as Error).message },
-          "refresh failed; serving the current access token until it expires",
-        );
-        return this.answer(s.tokens);
-      }
-      throw err instanceof OpUnavailableError ? err : new OpUnavailableError(err);
-    } finally {
-      end();
-    }
-    const written = await this.store.fencedUpdate(s, tokens, lockToken);
-    if (written === 0) return null; // logged out while we refreshed
-    if (written < 0) {
-      // Lock expired under us: another replica may now refresh too. Serve our token,
-      // which is valid at the OP, and count it so operators raise timeouts.op_ms.
-      this.metrics.refreshConflicts.inc({ app: app.id, kind: "fenced_out" });
-      this.log.warn({ app: app.id }, "refresh lock lost before the write; raise timeouts.op_ms");
-    }
-    return this.answer(tokens);
+  const written = await oc.store.fencedUpdate(s, tokens, lockToken);
+  if (written === 0) return null; // logged out while we refreshed
+  if (written < 0) {
+    // Lock expired under us: another replica may now refresh too. Serve our token,
+    // which is valid at the OP, and count it so operators raise timeouts.op_ms.
+    metrics.refreshConflicts.inc({ app: app.id, kind: "fenced_out" });
+    log.warn({ app: app.id }, "refresh lock lost before the write; raise timeouts.op_ms");
   }
+  return answer(tokens);
 }

@@ -1,11 +1,11 @@
 // Session records in Redis. Layout (all keys under the configured prefix, `sg:` by default):
-//   s:{<h>}          the session (JSON; tokens and user claims AES-GCM encrypted), TTL = idle, capped by absolute
-//   s:{<h>}:lock     the refresh lock (same hash slot as the session, so the fenced write is one Lua call in Cluster too)
-//   idx:sid:<app>:<x> / idx:sub:<app>:<x>   sets of <h> for back-channel logout, TTL = absolute timeout
-// <h> = HMAC-SHA256(session id): the id itself is never stored; <x> = SHA-256 of the sid/sub.
+//   s:{<idHash>}       the session (JSON; tokens and user claims AES-GCM encrypted), TTL = idle, capped by absolute
+//   s:{<idHash>}:lock  the refresh lock (same hash slot as the session, so the fenced write is one Lua call in Cluster too)
+//   idx:sid:<app>:<x> / idx:sub:<app>:<x>   sets of <idHash> for back-channel logout, TTL = absolute timeout
+// <idHash> = HMAC-SHA256(session id): the id itself is never stored; <x> = SHA-256 of the sid/sub.
 import { createHash, randomBytes } from "node:crypto";
 import { decrypt, encrypt, hashSessionId, type KeyRing, newSessionId } from "./crypto.js";
-import type { RedisClient } from "./redis.js";
+import { isRedisUnavailable, type RedisClient } from "./redis.js";
 
 export interface TokenSet {
   accessToken: string;
@@ -23,7 +23,8 @@ export interface SessionData {
 }
 
 export interface Session extends SessionData {
-  h: string;
+  /** HMAC-SHA256 of the session id (the cookie value): the session's Redis key part. */
+  idHash: string;
   app: string;
   sub: string;
   sid?: string;
@@ -31,8 +32,10 @@ export interface Session extends SessionData {
   absExpiresAt: number;
 }
 
-interface Stored {
-  v: 1;
+/** The JSON stored under s:{<idHash>}. */
+interface SessionRecord {
+  /** Format version. Records written before it had this name carry `v: 1`; nothing reads either. */
+  version: 1;
   app: string;
   sub: string;
   sid?: string;
@@ -72,45 +75,44 @@ export class SessionStore {
     return hashSessionId(this.opts.ring, sessionId);
   }
 
-  private key(h: string): string {
-    return `${this.opts.prefix}s:{${h}}`;
+  private key(idHash: string): string {
+    return `${this.opts.prefix}s:{${idHash}}`;
   }
 
-  private lockKey(h: string): string {
-    return `${this.opts.prefix}s:{${h}}:lock`;
+  private lockKey(idHash: string): string {
+    return `${this.opts.prefix}s:{${idHash}}:lock`;
   }
 
   private idx(kind: "sid" | "sub", app: string, v: string): string {
     return `${this.opts.prefix}idx:${kind}:${app}:${sha(v)}`;
   }
 
-  private seal(h: string, s: Omit<Session, "h">): string {
-    const stored: Stored = {
-      v: 1,
+  private seal(idHash: string, s: Omit<Session, "idHash">): string {
+    const record: SessionRecord = {
+      version: 1,
       app: s.app,
       sub: s.sub,
       sid: s.sid,
       createdAt: s.createdAt,
       absExpiresAt: s.absExpiresAt,
       // AAD binds the blob to this session key: a blob copied to another key won't open.
-      data: encrypt(this.opts.ring, JSON.stringify({ tokens: s.tokens, user: s.user }), h),
+      data: encrypt(this.opts.ring, JSON.stringify({ tokens: s.tokens, user: s.user }), idHash),
     };
-    return JSON.stringify(stored);
+    return JSON.stringify(record);
   }
 
-  private open(h: string, raw: string): Session | null {
-    let st: Stored;
+  private open(idHash: string, raw: string): Session | null {
     try {
-      st = JSON.parse(raw) as Stored;
-      const d = JSON.parse(decrypt(this.opts.ring, st.data, h)) as SessionData;
+      const record = JSON.parse(raw) as SessionRecord;
+      const data = JSON.parse(decrypt(this.opts.ring, record.data, idHash)) as SessionData;
       return {
-        h,
-        app: st.app,
-        sub: st.sub,
-        sid: st.sid,
-        createdAt: st.createdAt,
-        absExpiresAt: st.absExpiresAt,
-        ...d,
+        idHash,
+        app: record.app,
+        sub: record.sub,
+        sid: record.sid,
+        createdAt: record.createdAt,
+        absExpiresAt: record.absExpiresAt,
+        ...data,
       };
     } catch {
       return null; // unknown key id (retired) or tampered: treat as no session
@@ -120,22 +122,22 @@ export class SessionStore {
   /** Writes a new session under a fresh id; returns the id (the cookie value). */
   async create(app: string, sub: string, sid: string | undefined, data: SessionData): Promise<string> {
     const id = newSessionId();
-    const h = this.hash(id);
+    const idHash = this.hash(id);
     const now = Date.now();
     const absMs = this.opts.absoluteTimeoutS * 1000;
-    const value = this.seal(h, { app, sub, sid, createdAt: now, absExpiresAt: now + absMs, ...data });
+    const value = this.seal(idHash, { app, sub, sid, createdAt: now, absExpiresAt: now + absMs, ...data });
     const ttl = Math.min(this.opts.idleTimeoutS * 1000, absMs);
     const idx: string[] = [this.idx("sub", app, sub)];
     if (sid) idx.push(this.idx("sid", app, sid));
     if (isCluster(this.redis)) {
       // Index keys live in other hash slots; MULTI can't span slots in Cluster mode.
-      await this.redis.set(this.key(h), value, "PX", ttl);
-      for (const k of idx) await this.redis.multi().sadd(k, h).pexpire(k, absMs).exec();
+      await this.redis.set(this.key(idHash), value, "PX", ttl);
+      for (const k of idx) await this.redis.multi().sadd(k, idHash).pexpire(k, absMs).exec();
       return id;
     }
     const m = this.redis.multi();
-    m.set(this.key(h), value, "PX", ttl);
-    for (const k of idx) m.sadd(k, h).pexpire(k, absMs);
+    m.set(this.key(idHash), value, "PX", ttl);
+    for (const k of idx) m.sadd(k, idHash).pexpire(k, absMs);
     const res = await m.exec();
     for (const [err] of res ?? []) if (err) throw err;
     return id;
@@ -143,11 +145,11 @@ export class SessionStore {
 
   /** Loads a session and slides its idle timeout; null when unknown, expired or for another app. */
   async load(app: string, sessionId: string): Promise<Session | null> {
-    const h = this.hash(sessionId);
+    const idHash = this.hash(sessionId);
     const idleMs = this.opts.idleTimeoutS * 1000;
-    const raw = await this.redis.getex(this.key(h), "PX", idleMs);
+    const raw = await this.redis.getex(this.key(idHash), "PX", idleMs);
     if (!raw) return null;
-    const s = this.open(h, raw);
+    const s = this.open(idHash, raw);
     const now = Date.now();
     if (!s || s.app !== app) return null;
     const left = s.absExpiresAt - now;
@@ -155,20 +157,20 @@ export class SessionStore {
       await this.remove(s);
       return null;
     }
-    if (left < idleMs) await this.redis.pexpire(this.key(h), left);
+    if (left < idleMs) await this.redis.pexpire(this.key(idHash), left);
     return s;
   }
 
   /** Re-reads a session by hash without touching its TTL (used while waiting for a refresh). */
-  async peek(h: string): Promise<Session | null> {
-    const raw = await this.redis.get(this.key(h));
-    return raw ? this.open(h, raw) : null;
+  async peek(idHash: string): Promise<Session | null> {
+    const raw = await this.redis.get(this.key(idHash));
+    return raw ? this.open(idHash, raw) : null;
   }
 
-  async remove(s: Pick<Session, "h" | "app" | "sub" | "sid">): Promise<void> {
-    await this.redis.del(this.key(s.h));
-    await this.redis.srem(this.idx("sub", s.app, s.sub), s.h);
-    if (s.sid) await this.redis.srem(this.idx("sid", s.app, s.sid), s.h);
+  async remove(s: Pick<Session, "idHash" | "app" | "sub" | "sid">): Promise<void> {
+    await this.redis.del(this.key(s.idHash));
+    await this.redis.srem(this.idx("sub", s.app, s.sub), s.idHash);
+    if (s.sid) await this.redis.srem(this.idx("sid", s.app, s.sid), s.idHash);
   }
 
   /** Deletes every session of an app matching the OP session id (or else the subject). */
@@ -177,39 +179,57 @@ export class SessionStore {
     if (!k) return 0;
     const members = await this.redis.smembers(k);
     let n = 0;
-    for (const h of members) {
-      const s = await this.peek(h);
+    for (const idHash of members) {
+      const s = await this.peek(idHash);
       // With sid and sub both given, both must match (OIDC Back-Channel Logout §2.7).
       if (s && by.sub && s.sub !== by.sub) continue;
       if (s) {
         await this.remove(s);
         n++;
       }
-      await this.redis.srem(k, h);
+      await this.redis.srem(k, idHash);
     }
     return n;
   }
 
   // ---- refresh lock (fencing value = random token) ----
 
-  async tryLock(h: string, ttlMs: number): Promise<string | null> {
+  async tryLock(idHash: string, ttlMs: number): Promise<string | null> {
     const token = randomBytes(16).toString("base64url");
-    const ok = await this.redis.set(this.lockKey(h), token, "PX", ttlMs, "NX");
+    const ok = await this.redis.set(this.lockKey(idHash), token, "PX", ttlMs, "NX");
     return ok === "OK" ? token : null;
   }
 
-  async lockHeld(h: string): Promise<boolean> {
-    return (await this.redis.exists(this.lockKey(h))) === 1;
+  async lockHeld(idHash: string): Promise<boolean> {
+    return (await this.redis.exists(this.lockKey(idHash))) === 1;
   }
 
-  async unlock(h: string, token: string): Promise<void> {
-    await this.redis.eval(COMPARE_AND_DELETE, 1, this.lockKey(h), token);
+  async unlock(idHash: string, token: string): Promise<void> {
+    await this.redis.eval(COMPARE_AND_DELETE, 1, this.lockKey(idHash), token);
   }
 
   /** Stores refreshed tokens if `token` still holds the lock: 1 written, 0 session gone, -1 lock lost. */
   async fencedUpdate(s: Session, tokens: TokenSet, token: string): Promise<number> {
-    const value = this.seal(s.h, { ...s, tokens });
-    return Number(await this.redis.eval(FENCED_WRITE, 2, this.lockKey(s.h), this.key(s.h), token, value));
+    const value = this.seal(s.idHash, { ...s, tokens });
+    return Number(
+      await this.redis.eval(FENCED_WRITE, 2, this.lockKey(s.idHash), this.key(s.idHash), token, value),
+    );
+  }
+
+  /** Whether Redis answers now; `status` is the client's connection state. */
+  async health(): Promise<{ ready: boolean; status: string }> {
+    const ready =
+      this.redis.status === "ready" &&
+      (await this.redis.ping().then(
+        () => true,
+        () => false,
+      ));
+    return { ready, status: this.redis.status };
+  }
+
+  /** Whether `err` (from any call) means the store is down rather than a fault of the call. */
+  isUnavailable(err: unknown): boolean {
+    return this.redis.status !== "ready" || isRedisUnavailable(err);
   }
 
   /** One-time use marker (back-channel logout `jti` replay check): true the first time within `ttlMs`. */

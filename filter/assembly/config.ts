@@ -2,6 +2,7 @@
 // Every key but "apps" is optional. Unknown keys are refused so that a typo
 // cannot silently disable a check; every error names the field.
 import { JKind, JsonParser, JValue } from "./json";
+import { COOKIE_NAMESPACE, isAppId, isCookieName, LOGIN_COOKIE_SUFFIX } from "./rules";
 
 export class AppConfig {
   id: string = "";
@@ -45,45 +46,6 @@ function err(field: string, msg: string): ConfigResult {
   return new ConfigResult(null, "invalid configuration: field '" + field + "': " + msg);
 }
 
-/** RFC 6265 cookie-name = token (RFC 9110 tchar). */
-export function isToken(s: string): bool {
-  if (s.length == 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-    if (!alnum && "!#$%&'*+-.^_`|~".indexOf(String.fromCharCode(c)) < 0) return false;
-  }
-  return true;
-}
-
-// A copy of contracts/rules.ts (AssemblyScript cannot import it);
-// test/filter/rules.host.test.ts runs this module over that one's vectors.
-const COOKIE_NAMESPACE = "__Host-sg-";
-const LOGIN_COOKIE_SUFFIX = "-login";
-const COOKIE_NAME_MAX = 128 - 6;
-
-/** An app id: a DNS label (1-63 of a-z, 0-9, '-', starting and ending alphanumeric). */
-export function isAppId(s: string): bool {
-  if (s.length == 0 || s.length > 63) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a);
-    if (!alnum && (c != 0x2d || i == 0 || i == s.length - 1)) return false;
-  }
-  return true;
-}
-
-/** A session cookie name: a token in the reserved namespace, room for its login cookie, not a login cookie. */
-export function isCookieName(s: string): bool {
-  return (
-    s.startsWith(COOKIE_NAMESPACE) &&
-    s.length > COOKIE_NAMESPACE.length &&
-    s.length <= COOKIE_NAME_MAX &&
-    isToken(s) &&
-    !s.endsWith(LOGIN_COOKIE_SUFFIX)
-  );
-}
-
 /** Visible ASCII only (safe to put in a header value, no spaces). */
 function isVisibleAscii(s: string): bool {
   for (let i = 0; i < s.length; i++) {
@@ -110,17 +72,17 @@ function readString(o: JValue, key: string, field: string, def: string): string 
     bad = field;
     return def;
   }
-  return v.s;
+  return v.strValue;
 }
 
 function readInt(o: JValue, key: string, field: string, def: u32, min: f64, max: f64): u32 {
   const v = o.get(key);
   if (v === null) return def;
-  if (v.kind != JKind.Num || v.n != Math.floor(v.n) || v.n < min || v.n > max) {
+  if (v.kind != JKind.Num || v.numValue != Math.floor(v.numValue) || v.numValue < min || v.numValue > max) {
     bad = field;
     return def;
   }
-  return <u32>v.n;
+  return <u32>v.numValue;
 }
 
 function readStrings(o: JValue, key: string, field: string, def: string[]): string[] {
@@ -133,11 +95,11 @@ function readStrings(o: JValue, key: string, field: string, def: string[]): stri
   const out: string[] = [];
   for (let i = 0; i < v.items.length; i++) {
     const it = v.items[i];
-    if (it.kind != JKind.Str || it.s.length == 0 || !isVisibleAscii(it.s)) {
+    if (it.kind != JKind.Str || it.strValue.length == 0 || !isVisibleAscii(it.strValue)) {
       bad = field + "[" + i.toString() + "]";
       return def;
     }
-    out.push(it.s);
+    out.push(it.strValue);
   }
   return out;
 }
@@ -181,7 +143,7 @@ export function parseConfig(text: string): ConfigResult {
     const en = cache.get("enabled");
     if (en !== null) {
       if (en.kind != JKind.Bool) return err("cache.enabled", "must be a boolean");
-      c.cacheEnabled = en.b;
+      c.cacheEnabled = en.boolValue;
     }
     c.cacheSlots = readInt(cache, "slots", "cache.slots", c.cacheSlots, 1, MAX_SLOTS);
     if (bad.length > 0) return err(bad, "must be an integer in 1..1048576");
@@ -258,7 +220,7 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
   const bff = a.get("bff");
   if (bff !== null) {
     if (bff.kind != JKind.Bool) return appErr(p + "bff", "must be a boolean");
-    app.bffRoute = bff.b;
+    app.bffRoute = bff.boolValue;
   }
   app.allowedOrigins = readStrings(a, "allowed_origins", p + "allowed_origins", app.allowedOrigins);
   if (bad.length > 0) return appErr(bad, 'must be an array of origins like "https://example.com"');
@@ -277,42 +239,4 @@ export function parseRouteApp(text: string): AppResult {
   const r = root === null ? appErr("(root)", "not valid JSON: " + parser.error) : parseApp(root, "", false);
   if (r.app === null) r.error = "invalid route metadata: " + r.error;
   return r;
-}
-
-/**
- * Whether `path` (a :path, query included) lies under `prefix` the way the
- * control plane's routes match (path_separated_prefix): "/api" matches "/api",
- * "/api/x" and "/api?q", never "/apiary". A prefix ending in '/' matches below it.
- */
-export function underPrefix(path: string, prefix: string): bool {
-  if (!path.startsWith(prefix)) return false;
-  if (prefix.endsWith("/") || path.length == prefix.length) return true;
-  const c = path.charCodeAt(prefix.length);
-  return c == 0x2f || c == 0x3f; // '/' or '?'
-}
-
-/** Picks the app for a request: host match ("*" or exact, case-insensitive), longest path prefix, exact host over "*". */
-export function matchApp(c: Config, authority: string, path: string): AppConfig | null {
-  const host = authority.toLowerCase();
-  let best: AppConfig | null = null;
-  let bestLen = -1;
-  let bestExact = false;
-  for (let i = 0; i < c.apps.length; i++) {
-    const app = c.apps[i];
-    let exact = false;
-    let any = false;
-    for (let j = 0; j < app.hosts.length; j++) {
-      if (app.hosts[j] == host) exact = true;
-      else if (app.hosts[j] == "*") any = true;
-    }
-    if (!exact && !any) continue;
-    if (!underPrefix(path, app.pathPrefix)) continue;
-    const len = app.pathPrefix.length;
-    if (len > bestLen || (len == bestLen && exact && !bestExact)) {
-      best = app;
-      bestLen = len;
-      bestExact = exact;
-    }
-  }
-  return best;
 }

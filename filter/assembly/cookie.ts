@@ -2,11 +2,10 @@
 // several Cookie headers, optional whitespace around ';' and '=', quoted
 // values, duplicates. The first occurrence of the session cookie wins (RFC
 // 6265 orders longer paths first; a __Host- cookie only ever has Path=/).
-
 // Every cookie sessiongate sets (session and login cookies of every app) is
-// named in this namespace (contracts/rules.ts COOKIE_NAMESPACE), and none of
-// them may reach an upstream: the scan drops them all, whatever the route.
-export const COOKIE_NAMESPACE = "__Host-sg-";
+// named in COOKIE_NAMESPACE, and none of them may reach an upstream: the scan
+// drops them all, whatever the route.
+import { COOKIE_NAMESPACE } from "./rules";
 
 export class CookieScan {
   /** Whether the session cookie appears at all. */
@@ -88,20 +87,4 @@ export function scanCookies(headerValues: string[], name: string, keep: string =
     }
   }
   return r;
-}
-
-/** docs/architecture.md#cookies: a session id is 1..256 chars of [A-Za-z0-9_-]; anything else is "no session". */
-export function isValidSessionId(v: string): bool {
-  if (v.length == 0 || v.length > 256) return false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    const ok =
-      (c >= 0x30 && c <= 0x39) ||
-      (c >= 0x41 && c <= 0x5a) ||
-      (c >= 0x61 && c <= 0x7a) ||
-      c == 0x2d ||
-      c == 0x5f;
-    if (!ok) return false;
-  }
-  return true;
 }

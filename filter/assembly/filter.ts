@@ -1,14 +1,12 @@
-// The session-to-token policy: per-request decisions (docs/architecture.md#request-path) on top of
-// the handler classes of ./abi. No raw pointers here.
+// The session-to-token policy: the per-request decisions of
+// docs/architecture.md#request-path, on top of the handler classes of ./abi.
+// No raw pointers here; the BFF call's answer comes back to the stream that
+// made it (abi/handlers.ts, dispatchHttpCall).
 import { Action, RootHandler, StreamHandler } from "./abi/handlers";
 import {
-  BufferType,
   continueRequest,
-  getBuffer,
-  getHeader,
   Header,
   HeaderBlock,
-  httpCall,
   LogLevel,
   latin1Encode,
   log,
@@ -18,14 +16,14 @@ import {
   replaceHeader,
   replaceHeaderBytes,
   sendLocalResponse,
-  setEffectiveContext,
 } from "./abi/host";
 import { CacheKey, cacheKey, lookup, store, ttlMs } from "./cache";
-import { AppConfig, Config, matchApp, parseConfig } from "./config";
-import { isValidSessionId, scanCookies } from "./cookie";
+import { AppConfig, Config, parseConfig } from "./config";
+import { scanCookies } from "./cookie";
 import { isCrossSite } from "./csrf";
 import { inc, Metrics } from "./metrics";
-import { RouteApps } from "./route";
+import { matchApp, RouteApps } from "./route";
+import { isValidSessionId } from "./rules";
 import { parseTokenAnswer, TokenAnswer } from "./token";
 
 // Header names as bytes, encoded once: the request path compares and sets them per request.
@@ -50,7 +48,6 @@ function hasCredentials(values: string[]): bool {
 export class FilterRoot extends RootHandler {
   config: Config | null = null;
   metrics: Metrics | null = null;
-  pending: Map<u32, SessionStream> = new Map<u32, SessionStream>();
   routeApps: RouteApps = new RouteApps();
 
   onConfigure(raw: ArrayBuffer): bool {
@@ -75,23 +72,6 @@ export class FilterRoot extends RootHandler {
   newStream(contextId: u32): StreamHandler {
     return new SessionStream(this, contextId);
   }
-
-  onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {
-    if (!this.pending.has(token)) return; // stream already gone
-    const s = this.pending.get(token);
-    this.pending.delete(token);
-    s.callToken = 0;
-    // Read the answer while still on the root context, then switch to the stream.
-    let status = "";
-    let body: ArrayBuffer | null = null;
-    if (numHeaders > 0) {
-      const st = getHeader(MapType.HttpCallResponseHeaders, ":status");
-      if (st !== null) status = st;
-      body = bodySize > 0 ? getBuffer(BufferType.HttpCallResponseBody, bodySize) : new ArrayBuffer(0);
-    }
-    if (!setEffectiveContext(s.id)) return;
-    s.onBffAnswer(status, body);
-  }
 }
 
 function jsonHeaders(): Header[] {
@@ -99,16 +79,15 @@ function jsonHeaders(): Header[] {
 }
 
 export class SessionStream extends StreamHandler {
-  callToken: u32 = 0;
   app: AppConfig | null = null;
   key: CacheKey | null = null;
   cas: u32 = 0;
 
   constructor(
     public root: FilterRoot,
-    public id: u32,
+    contextId: u32,
   ) {
-    super();
+    super(contextId);
   }
 
   private get m(): Metrics {
@@ -138,8 +117,8 @@ export class SessionStream extends StreamHandler {
     if (routed === null) app = matchApp(cfg, authority, valueOr(hs.first(H_PATH)));
     else if (routed.app === null) return this.badRoute();
     else app = routed.app;
-    // No sessiongate cookie goes upstream (docs/architecture.md#invariant-6), whatever happens next and
-    // whatever the route: the app's own session cookie and, in the same pass, every
+    // No sessiongate cookie goes upstream (docs/architecture.md#invariant-6), whatever
+    // happens next and whatever the route: the app's own session cookie and, in the same pass, every
     // other cookie in the reserved namespace (other apps' sessions, login cookies),
     // also when no app matches.
     // On a BFF route only the app's own session and login cookies go on, untouched.
@@ -189,15 +168,13 @@ export class SessionStream extends StreamHandler {
     ];
     if (cfg.bffInternalKey.length > 0)
       call.push(new Header("x-sessiongate-internal-key", cfg.bffInternalKey));
-    const token = httpCall(cfg.bffCluster, call, cfg.bffTimeoutMs);
-    if (token == 0) return this.bffError("dispatch failed");
-    this.callToken = token;
-    this.root.pending.set(token, this);
+    if (!this.dispatchHttpCall(cfg.bffCluster, call, cfg.bffTimeoutMs))
+      return this.bffError("dispatch failed");
     return Action.Pause;
   }
 
-  /** Called on the stream's context with the BFF's answer (status "" = no answer). */
-  onBffAnswer(status: string, body: ArrayBuffer | null): void {
+  /** The BFF's answer to the call made above, on this stream's context (status "" = no answer). */
+  onHttpCallResponse(status: string, body: ArrayBuffer | null): void {
     const cfg = this.root.config;
     if (cfg === null) return;
     if (status == "401") {
@@ -220,11 +197,6 @@ export class SessionStream extends StreamHandler {
       if (ttl > 0) store(key, a.accessToken, nowMs() + ttl, this.cas);
     }
     continueRequest();
-  }
-
-  onDelete(): void {
-    if (this.callToken != 0) this.root.pending.delete(this.callToken);
-    this.callToken = 0;
   }
 
   private pass(): Action {

@@ -1,6 +1,7 @@
 // A small strict JSON parser (RFC 8259) for the plugin configuration and the
 // BFF's token answer. AssemblyScript has no exceptions, so failures are
 // reported through `JsonParser.error` and a null result.
+import { isDigit } from "./ascii";
 
 export const enum JKind {
   Null,
@@ -13,9 +14,9 @@ export const enum JKind {
 
 export class JValue {
   kind: JKind = JKind.Null;
-  b: bool = false;
-  n: f64 = 0;
-  s: string = "";
+  boolValue: bool = false;
+  numValue: f64 = 0;
+  strValue: string = "";
   items: JValue[] = [];
   keys: string[] = [];
 
@@ -71,12 +72,12 @@ export class JsonParser {
       const s = this.str();
       if (s === null) return null;
       v.kind = JKind.Str;
-      v.s = s;
+      v.strValue = s;
       return v;
     }
     if (this.lit("true")) {
       v.kind = JKind.Bool;
-      v.b = true;
+      v.boolValue = true;
       return v;
     }
     if (this.lit("false")) {
@@ -87,15 +88,33 @@ export class JsonParser {
     return this.num();
   }
 
+  /** Steps over an opening bracket; true (and steps over `close` too) when the container is empty. */
+  private opensEmpty(close: i32): bool {
+    this.pos++;
+    this.ws();
+    if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != close) return false;
+    this.pos++;
+    return true;
+  }
+
+  /** After an item: 1 when another follows (','), 0 at `close`, -1 on anything else (error set). */
+  private nextItem(close: i32): i32 {
+    this.ws();
+    if (this.pos >= this.src.length) {
+      this.fail("unexpected end");
+      return -1;
+    }
+    const c = this.src.charCodeAt(this.pos++);
+    if (c == close) return 0;
+    if (c == 0x2c) return 1;
+    this.fail("expected ',' or '" + String.fromCharCode(close) + "'");
+    return -1;
+  }
+
   private object(depth: i32): JValue | null {
     const v = new JValue();
     v.kind = JKind.Obj;
-    this.pos++;
-    this.ws();
-    if (this.pos < this.src.length && this.src.charCodeAt(this.pos) == 0x7d) {
-      this.pos++;
-      return v;
-    }
+    if (this.opensEmpty(0x7d)) return v;
     while (true) {
       this.ws();
       if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x22)
@@ -112,32 +131,23 @@ export class JsonParser {
       if (item === null) return null;
       v.keys.push(k);
       v.items.push(item);
-      this.ws();
-      if (this.pos >= this.src.length) return this.fail("unexpected end");
-      const c = this.src.charCodeAt(this.pos++);
-      if (c == 0x7d) return v;
-      if (c != 0x2c) return this.fail("expected ',' or '}'");
+      const more = this.nextItem(0x7d);
+      if (more < 0) return null;
+      if (more == 0) return v;
     }
   }
 
   private array(depth: i32): JValue | null {
     const v = new JValue();
     v.kind = JKind.Arr;
-    this.pos++;
-    this.ws();
-    if (this.pos < this.src.length && this.src.charCodeAt(this.pos) == 0x5d) {
-      this.pos++;
-      return v;
-    }
+    if (this.opensEmpty(0x5d)) return v;
     while (true) {
       const item = this.value(depth + 1);
       if (item === null) return null;
       v.items.push(item);
-      this.ws();
-      if (this.pos >= this.src.length) return this.fail("unexpected end");
-      const c = this.src.charCodeAt(this.pos++);
-      if (c == 0x5d) return v;
-      if (c != 0x2c) return this.fail("expected ',' or ']'");
+      const more = this.nextItem(0x5d);
+      if (more < 0) return null;
+      if (more == 0) return v;
     }
   }
 
@@ -235,11 +245,7 @@ export class JsonParser {
     }
     const v = new JValue();
     v.kind = JKind.Num;
-    v.n = parseFloat(src.substring(s, this.pos));
+    v.numValue = parseFloat(src.substring(s, this.pos));
     return v;
   }
-}
-
-function isDigit(c: i32): bool {
-  return c >= 0x30 && c <= 0x39;
 }

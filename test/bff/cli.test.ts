@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { validateReturnTo } from "../../bff/http/return-to.js";
+import { validateReturnTo } from "../../bff/oidc/return-to.js";
 import {
   DecryptError,
   decrypt,

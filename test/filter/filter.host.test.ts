@@ -171,6 +171,23 @@ describe("session swap", () => {
     // A's write lost the CAS race: B's entry stays.
     expect(h.request(req([["cookie", `${C}=${SID2}`]])).header("authorization")).toBe("Bearer token-B");
   });
+  it("routes each BFF answer to the stream that made the call, whatever the order of the answers", async () => {
+    const h = await host(config({ cache: { enabled: false } }));
+    const sessions = [SID, SID2, `${SID.slice(0, -1)}Z`];
+    const paused = sessions.map((sid) => h.request(req([["cookie", `${C}=${sid}`]])));
+    expect(paused.map((o) => o.state)).toEqual(["paused", "paused", "paused"]);
+    for (const i of [2, 0, 1]) {
+      const r = h.answerHttpCall(paused[i].call!.token, { status: 200, body: tokenBody(`token-${i}`) });
+      expect(r.contextId).toBe(paused[i].contextId);
+      expect(r.state).toBe("continue");
+      expect(r.header("authorization")).toBe(`Bearer token-${i}`);
+    }
+    expect(paused.map((o) => o.header("authorization"))).toEqual([
+      "Bearer token-0",
+      "Bearer token-1",
+      "Bearer token-2",
+    ]);
+  });
 });
 
 describe("failures", () => {

@@ -17,8 +17,8 @@ import type { Metrics } from "../metrics.js";
 import { type JwksDiscoveryOptions, withJwksUri } from "../registry/jwks-discovery.js";
 import type { SecretBox } from "../registry/secrets.js";
 import type { Store } from "../registry/store.js";
-import { RegistryError } from "../registry/types.js";
-import { validateApp } from "../registry/validate.js";
+import { type AppRecord, RegistryError } from "../registry/types.js";
+import { type RawAppSpec, validateApp } from "../registry/validate.js";
 import { ApplyError, applyApps } from "./apply.js";
 import type { TokenAuth } from "./auth.js";
 import { toWire } from "./convert.js";
@@ -65,9 +65,9 @@ function checkId(id: string): string {
 
 export function addApiService(server: grpc.Server, deps: ApiDeps): void {
   const { store, auth, secrets, bffAuth, status, metrics, log } = deps;
-  const validate = (raw: Parameters<typeof validateApp>[0], existing?: Parameters<typeof validateApp>[1]) =>
+  const validate = (raw: RawAppSpec | undefined, existing?: AppRecord) =>
     validateApp(raw, existing, deps.bffPrefix);
-  const wire = (rec: Parameters<typeof toWire>[0]) => toWire(rec, secrets, status);
+  const wire = (rec: AppRecord) => toWire(rec, secrets, status);
   /** Admin token -> null; the BFF token -> PERMISSION_DENIED (it reads, never writes); else UNAUTHENTICATED. */
   const denied = (md: grpc.Metadata): [grpc.status, string] | null => {
     if (auth.check(md)) return null;
@@ -128,33 +128,30 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
   };
 
   server.addService(AppRegistryDefinition, {
-    createApp: unary("CreateApp", async (req: { app?: Parameters<typeof validateApp>[0] }) => {
+    createApp: unary("CreateApp", async (req: { app?: RawAppSpec }) => {
       const { spec: given, clientSecret } = validate(req.app);
       const spec = await withJwksUri(given, deps.jwksDiscovery);
       const rec = await store.create(spec, seal(spec.id, req.app?.oidc?.clientSecret, clientSecret));
       log.info({ app: spec.id, revision: rec.revision }, "app created");
       return wire(rec);
     }),
-    updateApp: unary(
-      "UpdateApp",
-      async (req: { app?: Parameters<typeof validateApp>[0]; revision: bigint }) => {
-        if (req.revision === 0n)
-          throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: required (the app's current revision)");
-        if (req.revision > BigInt(Number.MAX_SAFE_INTEGER))
-          throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: out of range");
-        const existing = find(checkId(req.app?.id ?? ""));
-        const validated = validate(req.app, existing);
-        const spec = await withJwksUri(validated.spec, deps.jwksDiscovery);
-        const clientSecret = validated.clientSecret;
-        const sealed = seal(spec.id, req.app?.oidc?.clientSecret, clientSecret);
-        const rec = await store.update(spec, sealed, Number(req.revision));
-        log.info(
-          { app: spec.id, revision: rec.revision, secretChanged: sealed !== existing.clientSecret },
-          "app updated",
-        );
-        return wire(rec);
-      },
-    ),
+    updateApp: unary("UpdateApp", async (req: { app?: RawAppSpec; revision: bigint }) => {
+      if (req.revision === 0n)
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: required (the app's current revision)");
+      if (req.revision > BigInt(Number.MAX_SAFE_INTEGER))
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: out of range");
+      const existing = find(checkId(req.app?.id ?? ""));
+      const validated = validate(req.app, existing);
+      const spec = await withJwksUri(validated.spec, deps.jwksDiscovery);
+      const clientSecret = validated.clientSecret;
+      const sealed = seal(spec.id, req.app?.oidc?.clientSecret, clientSecret);
+      const rec = await store.update(spec, sealed, Number(req.revision));
+      log.info(
+        { app: spec.id, revision: rec.revision, secretChanged: sealed !== existing.clientSecret },
+        "app updated",
+      );
+      return wire(rec);
+    }),
     deleteApp: unary("DeleteApp", async (req: { id: string; revision: bigint }) => {
       checkId(req.id);
       if (req.revision > BigInt(Number.MAX_SAFE_INTEGER))
@@ -163,29 +160,26 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
       log.info({ app: req.id, revision }, "app deleted");
       return create(DeleteAppResponseSchema, { revision: BigInt(revision) });
     }),
-    applyApps: unary(
-      "ApplyApps",
-      async (req: { apps: Parameters<typeof validateApp>[0][]; prune: boolean; dryRun: boolean }) => {
-        const results = await applyApps(
-          { store, secrets, jwksDiscovery: deps.jwksDiscovery, validate, seal },
-          { apps: req.apps, prune: req.prune, dryRun: req.dryRun },
-        );
-        const changed = results.filter((r) => r.action !== "unchanged").length;
-        log.info({ apps: results.length, changed, dryRun: req.dryRun }, "apps applied");
-        return create(ApplyAppsResponseSchema, {
-          results: results.map((r) =>
-            create(AppApplyResultSchema, {
-              id: r.id,
-              action: r.action,
-              changedFields: r.changedFields,
-              ...(r.record ? { app: wire(r.record) } : {}),
-            }),
-          ),
-          revision: BigInt(store.snapshot().revision),
-          dryRun: req.dryRun,
-        });
-      },
-    ),
+    applyApps: unary("ApplyApps", async (req: { apps: RawAppSpec[]; prune: boolean; dryRun: boolean }) => {
+      const results = await applyApps(
+        { store, secrets, jwksDiscovery: deps.jwksDiscovery, validate, seal },
+        { apps: req.apps, prune: req.prune, dryRun: req.dryRun },
+      );
+      const changed = results.filter((r) => r.action !== "unchanged").length;
+      log.info({ apps: results.length, changed, dryRun: req.dryRun }, "apps applied");
+      return create(ApplyAppsResponseSchema, {
+        results: results.map((r) =>
+          create(AppApplyResultSchema, {
+            id: r.id,
+            action: r.action,
+            changedFields: r.changedFields,
+            ...(r.record ? { app: wire(r.record) } : {}),
+          }),
+        ),
+        revision: BigInt(store.snapshot().revision),
+        dryRun: req.dryRun,
+      });
+    }),
     getApp: unary("GetApp", async (req: { id: string }) => wire(find(checkId(req.id)))),
     listApps: unary("ListApps", async () => {
       const snap = store.snapshot();

@@ -1,8 +1,8 @@
 // The proxy_on_* entry points Envoy calls, dispatching to plain classes.
 // index.ts re-exports everything here (AssemblyScript exports only from the entry file).
 
-import { Action, rootFactory, roots, streams } from "./handlers";
-import { BufferType, getBuffer } from "./host";
+import { Action, callouts, rootFactory, roots, streams } from "./handlers";
+import { BufferType, getBuffer, getHeader, MapType, setEffectiveContext } from "./host";
 // Referenced so that asc finds the abort replacement named in asconfig.json.
 import "./abort";
 
@@ -41,14 +41,30 @@ export function proxy_on_request_headers(contextId: u32, _numHeaders: u32, endOf
   return streams.get(contextId).onRequestHeaders(endOfStream != 0);
 }
 
+/** Routes a call's answer to the stream that made it (handlers.ts, dispatchHttpCall). */
 export function proxy_on_http_call_response(
-  rootId: u32,
+  _rootId: u32,
   token: u32,
   numHeaders: u32,
   bodySize: u32,
   _numTrailers: u32,
 ): void {
-  if (roots.has(rootId)) roots.get(rootId).onHttpCallResponse(token, numHeaders, bodySize);
+  if (!callouts.has(token)) return; // the stream is already gone
+  const contextId = callouts.get(token);
+  callouts.delete(token);
+  if (!streams.has(contextId)) return;
+  const stream = streams.get(contextId);
+  stream.calloutToken = 0;
+  // Read the answer while still on the root context, then switch to the stream.
+  let status = "";
+  let body: ArrayBuffer | null = null;
+  if (numHeaders > 0) {
+    const st = getHeader(MapType.HttpCallResponseHeaders, ":status");
+    if (st !== null) status = st;
+    body = bodySize > 0 ? getBuffer(BufferType.HttpCallResponseBody, bodySize) : new ArrayBuffer(0);
+  }
+  if (!setEffectiveContext(contextId)) return;
+  stream.onHttpCallResponse(status, body);
 }
 
 // No proxy_on_done / proxy_on_log: the host skips callbacks a module does not
@@ -56,7 +72,9 @@ export function proxy_on_http_call_response(
 
 export function proxy_on_delete(contextId: u32): void {
   if (streams.has(contextId)) {
-    streams.get(contextId).onDelete();
+    const stream = streams.get(contextId);
+    if (stream.calloutToken != 0) callouts.delete(stream.calloutToken);
+    stream.onDelete();
     streams.delete(contextId);
   } else if (roots.has(contextId)) {
     roots.delete(contextId);

@@ -1,6 +1,8 @@
 // Safe wrappers over the raw ABI. Header names/values are handled as Latin-1
 // strings (one char per byte) so that any byte sequence round-trips exactly;
-// policy code never sees pointers.
+// policy code never sees pointers. One file over ~250 lines on purpose, like
+// proxy-wasm-rust-sdk's hostcalls.rs: one wrapper per host function the filter
+// uses, all sharing the scratch cells the host writes results into (RET_*).
 import * as raw from "./imports";
 
 export const enum LogLevel {
