@@ -322,7 +322,7 @@ export function validateConfig(raw: unknown): BffConfig {
   const publicListen = listen(pub.listen ?? "0.0.0.0:8080", "public.listen", "0.0.0.0");
   const internalListen = listen(internal.listen ?? "127.0.0.1:8081", "internal.listen", "127.0.0.1");
   if (publicListen.port !== 0 && publicListen.port === internalListen.port) {
-    // The internal port must never be the public one (DESIGN invariant 7).
+    // The internal port must never be the public one (docs/architecture.md#invariant-7).
     throw new ConfigError("internal.listen", "must use another port than public.listen");
   }
   const registry = parseRegistry(raw);

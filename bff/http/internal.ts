@@ -1,5 +1,5 @@
 // Internal listener (127.0.0.1 by default, never routed by Envoy): the filter's
-// token endpoint (CONTRACTS: GET /internal/v1/session-token), /metrics, /healthz, /readyz.
+// token endpoint (docs/architecture.md#filter-to-bff-internal-endpoint), /metrics, /healthz, /readyz.
 
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";

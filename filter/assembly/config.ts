@@ -1,4 +1,4 @@
-// Plugin configuration (JSON, see CONTRACTS "Filter plugin configuration").
+// Plugin configuration (JSON, docs/architecture.md#filter-plugin-configuration).
 // Every key but "apps" is optional. Unknown keys are refused so that a typo
 // cannot silently disable a check; every error names the field.
 import { JKind, JsonParser, JValue } from "./json";

@@ -90,7 +90,7 @@ export function scanCookies(headerValues: string[], name: string, keep: string =
   return r;
 }
 
-/** CONTRACTS: a session id is 1..256 chars of [A-Za-z0-9_-]; anything else is "no session". */
+/** docs/architecture.md#cookies: a session id is 1..256 chars of [A-Za-z0-9_-]; anything else is "no session". */
 export function isValidSessionId(v: string): bool {
   if (v.length == 0 || v.length > 256) return false;
   for (let i = 0; i < v.length; i++) {

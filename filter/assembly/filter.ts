@@ -1,4 +1,4 @@
-// The session-to-token policy: per-request decisions (DESIGN §3) on top of
+// The session-to-token policy: per-request decisions (docs/architecture.md#request-path) on top of
 // the handler classes of ./abi. No raw pointers here.
 import { Action, RootHandler, StreamHandler } from "./abi/handlers";
 import {
@@ -138,7 +138,7 @@ export class SessionStream extends StreamHandler {
     if (routed === null) app = matchApp(cfg, authority, valueOr(hs.first(H_PATH)));
     else if (routed.app === null) return this.badRoute();
     else app = routed.app;
-    // No sessiongate cookie goes upstream (DESIGN §7.6), whatever happens next and
+    // No sessiongate cookie goes upstream (docs/architecture.md#invariant-6), whatever happens next and
     // whatever the route: the app's own session cookie and, in the same pass, every
     // other cookie in the reserved namespace (other apps' sessions, login cookies),
     // also when no app matches.

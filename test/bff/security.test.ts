@@ -1,4 +1,4 @@
-// DESIGN.md §7 security invariants that concern the BFF (1-4; 9 is in invariant9.test.ts),
+// Security invariants (docs/architecture.md#security-invariants) that concern the BFF (1-4; 9 is in invariant9.test.ts),
 // plus the at-rest properties of the session store.
 import { Buffer } from "node:buffer";
 import type { Redis } from "ioredis";

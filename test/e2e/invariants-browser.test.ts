@@ -1,4 +1,4 @@
-// Security invariants 1, 5, 6 and 7 (DESIGN §7) from the browser's side, in
+// Security invariants 1, 5, 6 and 7 (docs/architecture.md#security-invariants) from the browser's side, in
 // Chromium against the demo stack (bff mode): Envoy over ADS, the wasm
 // filter, jwt_authn, the real BFF, xds-server and OP.
 import { Redis } from "ioredis";

@@ -1,4 +1,4 @@
-// Behaviour of the filter (DESIGN §3) through the Node proxy-wasm host.
+// Behaviour of the filter (docs/architecture.md#request-path) through the Node proxy-wasm host.
 import { describe, expect, it } from "vitest";
 import { createHost } from "../wasm-host/index.js";
 import { WA } from "../wasm-host/wasm.js";

@@ -1,6 +1,6 @@
 // Static (plugin-configuration) app matching equals the control plane's route
-// matching, and no sessiongate cookie leaves the filter on any path (DESIGN §7
-// invariant 6 across apps): three apps on one host as in the demo, `/`, `/mall`,
+// matching, and no sessiongate cookie leaves the filter on any path (docs/architecture.md#invariant-6,
+// across apps): three apps on one host as in the demo, `/`, `/mall`,
 // `/tx`, each with its own session cookie in the reserved namespace.
 import { describe, expect, it } from "vitest";
 import { HOST, host, req, SID, SID2 } from "./helpers.js";

@@ -1,7 +1,7 @@
 // Static (plugin-configuration) mode in a real Envoy 1.40 with envoy/wasm-filter.yaml:
 // the filter matches path_prefix like the control plane's routes do, the shipped
 // HCM normalises paths first, no sessiongate cookie reaches the upstream whatever
-// the spelling of the path (DESIGN §7 invariant 6), and an underscore twin of a
+// the spelling of the path (docs/architecture.md#invariant-6), and an underscore twin of a
 // header is refused before any filter or upstream sees it.
 import { beforeAll, describe, expect, it } from "vitest";
 import { rawRequest } from "../badinput/raw-http.js";

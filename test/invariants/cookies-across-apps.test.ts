@@ -1,4 +1,4 @@
-// Invariant 6 across apps (DESIGN §7; issue 12 item 1): no upstream ever
+// Invariant 6 across apps (docs/architecture.md#invariant-6; issue 12 item 1): no upstream ever
 // receives a sessiongate cookie of any app. Three apps on ONE host through
 // the xDS-driven gateway (real Envoy, xds-server, BFF, Redis, OP), as in the
 // attack: `demo` at `/`, `mall` under `/mall` with public paths, `tx` under

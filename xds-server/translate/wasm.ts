@@ -1,6 +1,6 @@
 // The session-to-token wasm filter: code fetched by Envoy from the control
 // plane's HTTP server (remote source, pinned by sha256). Its plugin
-// configuration (CONTRACTS, filter plugin configuration) lists no apps, so it
+// configuration (docs/architecture.md#filter-plugin-configuration) lists no apps, so it
 // is the same for every registry: an app change does not re-send it over
 // ECDS nor make Envoy reconfigure the VM. Each app's settings travel on its
 // own routes instead (routeMetadata), and the filter reads them from the
