@@ -37,7 +37,10 @@ function withField(path: string, value: unknown): Doc {
   const doc = base();
   const keys = path.split(".");
   let o = doc as Doc;
-  for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Doc;
+  for (const k of keys.slice(0, -1)) {
+    o[k] ??= {};
+    o = o[k] as Doc;
+  }
   o[keys.at(-1)!] = value;
   return doc;
 }
