@@ -161,3 +161,30 @@ describe("the buf module (protos/)", () => {
     expect(out).toBe("");
   });
 });
+
+describe("the validator reports every invalid field at once", () => {
+  it("an app with five bad fields gets one INVALID_ARGUMENT naming all five, the first as the field", () => {
+    const doc = base();
+    doc.id = "Shop";
+    doc.path_prefix = "/shop/";
+    (doc.session as Doc).cookie_name = "sid";
+    doc.upstreams = ["no-port"];
+    (doc.jwt as Doc).audiences = [];
+    let err: (Error & { field?: string; kind?: string }) | undefined;
+    try {
+      validateApp(fromJson(AppSpecSchema, doc as never) as unknown as RawAppSpec);
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err?.kind).toBe("INVALID_ARGUMENT");
+    expect(err?.field).toBe("id");
+    expect(err?.message).toMatch(/^id: /);
+    expect(err?.message.split("; ")).toHaveLength(5);
+    for (const f of ["id:", "path_prefix:", "session.cookie_name:", "upstreams[0]:", "jwt.audiences:"])
+      expect(err?.message).toContain(f);
+  });
+
+  it("one bad field keeps the single-error message it always had", () => {
+    expect(serverSays(withField("id", "Shop"))).toMatch(/^id: must be/);
+  });
+});
