@@ -10,7 +10,16 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { startTokenServer } from "../fixtures/token-server.js";
-import { freePort, hostRequest, onCleanup, REPO_ROOT, startEcho, startEnvoy } from "../harness/index.js";
+import {
+  type EnvoyHandle,
+  freePort,
+  hostRequest,
+  onCleanup,
+  REPO_ROOT,
+  startEcho,
+  startEnvoy,
+  waitFor,
+} from "../harness/index.js";
 import { CrdValidator, goModuleDir } from "./crd-schema.js";
 import { type K8sObject, schemaErrors } from "./k8s-schema.js";
 
@@ -161,12 +170,15 @@ async function envoyWith(config: Free) {
 
 const SID = "S".repeat(43);
 
+/** The filter's configure log line (Envoy's log reaches the file a little after /ready). */
+const configured = (envoy: EnvoyHandle, line: string) =>
+  waitFor(`the filter logs "${line}"`, async () => envoy.proc.log().includes(line), 15_000, 50);
+
 describe("the examples' filter configurations in the real Envoy", () => {
   it("Istio's pluginConfig is accepted: the BFF is called on outbound|8081||…, the BFF entry passes the login cookie", async () => {
     const wp = find(manifests("istio"), "WasmPlugin");
     const { envoy, upstream, bff, listen } = await envoyWith(wp.spec!.pluginConfig);
-    const log = envoy.proc.log();
-    expect(log).toContain("configured 2 app(s)");
+    await configured(envoy, "configured, 2 app(s) in the plugin configuration");
     const host = "shop.example.com";
     const api = await hostRequest(listen, "/api/orders", { host, cookie: `__Host-sg-shop=${SID}` });
     expect(api.status).toBe(200);
@@ -183,7 +195,7 @@ describe("the examples' filter configurations in the real Envoy", () => {
   it("Envoy Gateway's EnvoyExtensionPolicy config is accepted and calls sessiongate_bff_internal", async () => {
     const ext = find(manifests("envoy-gateway"), "EnvoyExtensionPolicy");
     const { envoy, upstream, bff, listen } = await envoyWith(ext.spec!.wasm[0].config);
-    expect(envoy.proc.log()).toContain("configured 1 app(s)");
+    await configured(envoy, "configured, 1 app(s) in the plugin configuration");
     const api = await hostRequest(listen, "/api/orders", {
       host: "shop.example.com",
       cookie: `__Host-sg-shop=${SID}`,

@@ -92,6 +92,22 @@ describe("examples/static/envoy.yaml in the real Envoy, logged in through Chromi
     expect(stats.get("http.gateway.jwt_authn.allowed") ?? 0).toBeGreaterThan(0);
   });
 
+  it("Prometheus: the filter's counters end in _total and carry the app as a label (stats_tags)", async () => {
+    const text = await (await fetch(`${ex.envoy!.adminUrl}/stats/prometheus`)).text();
+    const misses = /^session_to_token_misses_total\{app="demo"\} (\d+)$/m.exec(text);
+    expect(
+      misses,
+      text
+        .split("\n")
+        .filter((l) => l.includes("session_to_token"))
+        .join("\n"),
+    ).not.toBeNull();
+    expect(Number(misses![1])).toBeGreaterThan(0);
+    expect(text).toMatch(/^# TYPE session_to_token_misses_total counter$/m);
+    // Requests without an app (no cookie) count under app="_none".
+    expect(text).toMatch(/^session_to_token_passthrough_total\{app="_none"\} [1-9]/m);
+  });
+
   it("a forged identity header never reaches the upstream (stripped before jwt_authn)", async () => {
     const jar = (await ctx.cookies(origin)).find((c) => c.name === COOKIE)!;
     const r = await get("/api/whoami", {
