@@ -66,7 +66,7 @@ function bindGrpc(
 }
 
 export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<RunningServer> {
-  const log = logger ?? pino({ level: cfg.logLevel, base: { svc: "xds-server" } });
+  const log = logger ?? pino({ name: "sessiongate-xds-server", level: cfg.logLevel });
   const register = new Registry();
   const metrics = createMetrics(register);
   const auth = new TokenAuth(cfg.apiTokens);

@@ -2,6 +2,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { INTERNAL_TOKEN_PATH } from "../../contracts/rules.js";
+import { parseTraceparent } from "../../contracts/trace.js";
 import { resolveAppPath } from "./app-path.js";
 import type { Ctx } from "./context.js";
 import { sendError } from "./errors.js";
@@ -23,6 +24,9 @@ function label(ctx: Ctx, listener: "public" | "internal", url: URL): string {
 function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler): Server {
   const server = createServer(async (req, res) => {
     const end = ctx.metrics.httpDuration.startTimer({ listener });
+    // Every line logged for this request carries the caller's W3C trace ids.
+    const trace = parseTraceparent(req.headers.traceparent);
+    const rctx = trace ? { ...ctx, log: ctx.log.child(trace) } : ctx;
     let route = "unknown";
     try {
       let url: URL;
@@ -33,17 +37,17 @@ function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler): Ser
       }
       route = label(ctx, listener, url);
       await consumeBody(req);
-      await handler(ctx, req, res, url);
+      await handler(rctx, req, res, url);
       end({ route, status: res.statusCode });
-      ctx.log.debug({ listener, method: req.method, route, status: res.statusCode }, "request");
+      rctx.log.debug({ listener, method: req.method, route, status: res.statusCode }, "request");
     } catch (err) {
       // A body left unread (too large even to drain) must not stay on a kept-alive
       // connection: Envoy would send the next user's request after it.
       if (!req.complete && !res.headersSent) res.setHeader("connection", "close");
-      const status = sendError(ctx, res, err, route);
+      const status = sendError(rctx, res, err, route);
       if (!req.complete) res.once("finish", () => req.socket.destroy());
       end({ route, status });
-      ctx.log.debug({ listener, method: req.method, route, status }, "request");
+      rctx.log.debug({ listener, method: req.method, route, status }, "request");
     }
   });
   server.headersTimeout = 10_000;
