@@ -98,6 +98,10 @@ describe("examples/istio against Istio's CRDs", () => {
     const internal = svc.spec!.ports.find((p: { name: string }) => p.name === "http-internal");
     const fqdn = `${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local`;
     expect(wp.spec!.pluginConfig.bff_cluster).toBe(`outbound|${internal.port}||${fqdn}`);
+    // The filter runs on public routes too: their route removes the swapped-in token.
+    const vs = find(objs, "VirtualService");
+    const pub = vs.spec!.http.find((r: { name: string }) => r.name === "public");
+    expect(pub.headers.request.remove).toEqual(expect.arrayContaining(["authorization", "cookie"]));
     const se = find(objs, "ServiceEntry");
     expect(se.spec!.ports.map((p: { number: number }) => p.number)).toContain(internal.port);
   });
