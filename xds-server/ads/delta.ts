@@ -10,9 +10,9 @@ import {
   ResourceSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import {
+  ADS_ORDER,
   type NodeInfo,
   type NodeSnapshot,
-  PUSH_ORDER,
   TYPE_URLS,
   type VersionedResource,
 } from "../resource/types.js";
@@ -88,7 +88,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   protected onSnapshot(next: NodeSnapshot): void {
     this.hold.retain(this.sentClusters, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
     this.snap = next;
-    for (const t of PUSH_ORDER) {
+    for (const t of ADS_ORDER) {
       const st = this.types.get(t);
       if (st) this.maybeSend(t, st);
     }

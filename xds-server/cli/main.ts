@@ -13,6 +13,7 @@ import {
   type DeleteAppResponse,
   type ListAppsResponse,
 } from "../../protos/gen/sessiongate/v1/apps_pb.js";
+import { runCerts } from "./certs.js";
 import { connect } from "./client.js";
 import { EXIT, exitFor } from "./exit-codes.js";
 import { appJson, print, table } from "./output.js";
@@ -32,6 +33,8 @@ Commands:
   apps get ID                           show one app (the client secret is never shown)
   apps delete ID [--revision N]         delete an app (only at revision N when given)
   apps watch [--initial] [--count N]    stream changes (ADDED/MODIFIED/DELETED)
+  certs init | certs issue              a local root CA and workload certificates
+                                        (sessiongate certs --help)
 
 Options:
   --server HOST:PORT   API address (env SESSIONGATE_SERVER, default 127.0.0.1:18001)
@@ -60,6 +63,7 @@ function revisionArg(v: string | undefined): bigint {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === "certs") return runCerts(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -12,6 +12,8 @@ export const TYPE_URLS = {
   route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
   /** ECDS: HTTP filter configurations the listener names in `config_discovery`. */
   ecds: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+  /** SDS: the node's workload certificate and the trust bundle (mTLS ADS only, identity/sds.ts). */
+  secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
 } as const;
 
 /**
@@ -28,6 +30,13 @@ export const PUSH_ORDER = [
 export type TypeUrl = (typeof PUSH_ORDER)[number];
 
 export const isTypeUrl = (t: string): t is TypeUrl => (PUSH_ORDER as readonly string[]).includes(t);
+
+/**
+ * What ADS serves, in push order: SDS secrets (per node, not translated: the
+ * identity layer adds them) before the clusters and listeners that name them.
+ */
+export const ADS_ORDER: readonly string[] = [TYPE_URLS.secret, ...PUSH_ORDER];
+export const isAdsType = (t: string): boolean => ADS_ORDER.includes(t);
 
 /** Types where an empty subscription means "everything" (wildcard). */
 export const WILDCARD_TYPES = new Set<string>([TYPE_URLS.cluster, TYPE_URLS.listener]);
@@ -60,6 +69,8 @@ export interface NodeInfo {
   id: string;
   cluster: string;
   metadata: Record<string, unknown>;
+  /** The SPIFFE id its client certificate proved (mTLS ADS); never set from the node's own claims. */
+  peer?: string;
 }
 
 /** What the ADS streams need from below: versioned snapshots per node, and word when they change. */

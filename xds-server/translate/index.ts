@@ -4,6 +4,7 @@ import type { RegistrySnapshot } from "../registry/types.js";
 import type { Chain } from "./feature.js";
 import { FEATURES } from "./features.js";
 import { gatewayListener, sidecarListenerFor } from "./listeners.js";
+import { sidecarOutbound } from "./outbound.js";
 import { gatewayRoutes, sidecarRouteConfig } from "./routes.js";
 import { type NodeRole, type Resource, type ResourceSet, type TranslateConfig, TYPE } from "./types.js";
 
@@ -42,12 +43,20 @@ export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: No
     ports.add(p);
     return true;
   });
+  const listeners = served.map((a) => sidecarListenerFor(a, cfg, role.address));
+  const routes = served.map((a) => sidecarRouteConfig(a, cfg));
+  if (cfg.mesh && role.outboundPort) {
+    const out = sidecarOutbound(snap.apps, cfg, role.service, role.address, role.outboundPort);
+    clusters.push(...out.clusters);
+    listeners.push(out.listener);
+    routes.push(out.routes);
+  }
   return {
-    [TYPE.cluster]: clusters,
+    [TYPE.cluster]: clusters.sort(byName),
     [TYPE.endpoint]: endpoints,
     [TYPE.ecds]: [],
-    [TYPE.listener]: served.map((a) => sidecarListenerFor(a, cfg, role.address)).sort(byName),
-    [TYPE.route]: served.map((a) => sidecarRouteConfig(a, cfg)).sort(byName),
+    [TYPE.listener]: listeners.sort(byName),
+    [TYPE.route]: routes.sort(byName),
   };
 }
 
@@ -62,8 +71,15 @@ export function roleOf(
   const isSidecar =
     md.role === "sidecar" ||
     (md.role !== "gateway" && snap.apps.some((a) => a.spec.sidecar?.service === node.cluster));
-  if (isSidecar)
-    return { kind: "sidecar", service: typeof md.service === "string" ? md.service : node.cluster, address };
+  if (isSidecar) {
+    const out = Number(md.outbound_port);
+    return {
+      kind: "sidecar",
+      service: typeof md.service === "string" ? md.service : node.cluster,
+      address,
+      ...(Number.isInteger(out) && out > 0 && out < 65536 ? { outboundPort: out } : {}),
+    };
+  }
   const p = Number(md.listener_port);
   return { kind: "gateway", address, port: Number.isInteger(p) && p > 0 && p < 65536 ? p : cfg.gateway.port };
 }
