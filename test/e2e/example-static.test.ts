@@ -56,6 +56,9 @@ describe("examples/static/envoy.yaml in the real Envoy, logged in through Chromi
     await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 10_000 });
     const shell = ex.upstream.requests.find((r) => r.path === "/")!;
     expect(shell.headers.cookie).toBeUndefined();
+    // Every route names its app to the upstream; a client's own value is overwritten.
+    await get("/index.html", { "x-sessiongate-app": "admin" });
+    expect(ex.upstream.requests.at(-1)?.headers["x-sessiongate-app"]).toBe("demo");
     const api = await get("/api/whoami");
     expect(api.status).toBe(401);
     expect(ex.upstream.requests.some((r) => r.path === "/api/whoami")).toBe(false);
