@@ -78,7 +78,7 @@ function bindGrpc(
 }
 
 export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<RunningServer> {
-  const log = logger ?? pino({ level: cfg.logLevel, base: { svc: "xds-server" } });
+  const log = logger ?? pino({ name: "sessiongate-xds-server", level: cfg.logLevel });
   if (!cfg.identity && !cfg.xdsInsecure)
     throw new Error("ADS needs an identity (mTLS) or an explicit xdsInsecure");
   // Before anything listens: a server that cannot prove who it is does not start.

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from "node:https";
 import { INTERNAL_TOKEN_PATH } from "../../contracts/rules.js";
+import { parseTraceparent } from "../../contracts/trace.js";
 import { SessiongateError } from "../errors.js";
 import { resolveAppPath } from "./app-path.js";
 import type { Ctx } from "./context.js";
@@ -25,6 +26,9 @@ function label(ctx: Ctx, listener: "public" | "internal", url: URL): string {
 function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler, tls?: HttpsOptions): Server {
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const end = ctx.metrics.httpDuration.startTimer({ listener });
+    // Every line logged for this request carries the caller's W3C trace ids.
+    const trace = parseTraceparent(req.headers.traceparent);
+    const rctx = trace ? { ...ctx, log: ctx.log.child(trace) } : ctx;
     let route = "unknown";
     try {
       let url: URL;
@@ -35,17 +39,17 @@ function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler, tls?
       }
       route = label(ctx, listener, url);
       await consumeBody(req);
-      await handler(ctx, req, res, url);
+      await handler(rctx, req, res, url);
       end({ route, status: res.statusCode });
-      ctx.log.debug({ listener, method: req.method, route, status: res.statusCode }, "request");
+      rctx.log.debug({ listener, method: req.method, route, status: res.statusCode }, "request");
     } catch (err) {
       // A body left unread (too large even to drain) must not stay on a kept-alive
       // connection: Envoy would send the next user's request after it.
       if (!req.complete && !res.headersSent) res.setHeader("connection", "close");
-      const status = sendError(ctx, res, err, route);
+      const status = sendError(rctx, res, err, route);
       if (!req.complete) res.once("finish", () => req.socket.destroy());
       end({ route, status });
-      ctx.log.debug({ listener, method: req.method, route, status }, "request");
+      rctx.log.debug({ listener, method: req.method, route, status }, "request");
     }
   };
   const server: Server = tls ? createHttpsServer(tls, onRequest) : createServer(onRequest);

@@ -161,8 +161,14 @@ export function parseConfig(text: string): ConfigResult {
     const r = parseApp(apps.items[i], f, true);
     const app = r.app;
     if (app === null) return new ConfigResult(null, "invalid configuration: " + r.error);
-    for (let j = 0; j < c.apps.length; j++)
-      if (c.apps[j].id == app.id) return err(f + ".id", "duplicate app id '" + app.id + "'");
+    // An app may appear twice: once for its own paths and once, "bff": true,
+    // for its BFF routes (Istio and other Envoys whose routes carry no metadata).
+    for (let j = 0; j < c.apps.length; j++) {
+      const o = c.apps[j];
+      if (o.id != app.id) continue;
+      if (o.bffRoute == app.bffRoute) return err(f + ".id", "duplicate app id '" + app.id + "'");
+      if (o.cookie != app.cookie) return err(f + ".cookie", "must equal the cookie of app '" + app.id + "'");
+    }
     c.apps.push(app);
   }
   return new ConfigResult(c, "");
@@ -183,13 +189,14 @@ function appErr(field: string, msg: string): AppResult {
  * One app object. `f` names it in errors ("apps[0]", or "" for a route's
  * metadata, whose fields are then named bare). `routing`: hosts and
  * path_prefix are allowed (the plugin's app list); a route's metadata has
- * none, the route already chose the app.
+ * none, the route already chose the app. `bff` is allowed in both: in the
+ * plugin's list it marks the entry matching the app's BFF routes.
  */
 export function parseApp(a: JValue, f: string, routing: bool): AppResult {
   const p = f.length > 0 ? f + "." : "";
   if (a.kind != JKind.Obj) return appErr(f.length > 0 ? f : "(root)", "must be an object");
   const allowed = routing
-    ? ["id", "hosts", "path_prefix", "cookie", "allowed_origins"]
+    ? ["id", "hosts", "path_prefix", "cookie", "allowed_origins", "bff"]
     : ["id", "cookie", "allowed_origins", "bff"];
   const u = checkKeys(a, allowed, p);
   if (u.length > 0) return appErr(u, "unknown field");

@@ -21,7 +21,7 @@ import { CacheKey, cacheKey, lookup, store, ttlMs } from "./cache";
 import { AppConfig, Config, parseConfig } from "./config";
 import { scanCookies } from "./cookie";
 import { isCrossSite } from "./csrf";
-import { inc, Metrics } from "./metrics";
+import { countFor, inc, Metrics } from "./metrics";
 import { matchApp, RouteApps } from "./route";
 import { isValidSessionId } from "./rules";
 import { parseTokenAnswer, TokenAnswer } from "./token";
@@ -61,9 +61,12 @@ export class FilterRoot extends RootHandler {
     this.config = cfg;
     log(
       LogLevel.Info,
-      "session-to-token: configured " +
-        cfg.apps.length.toString() +
-        " app(s), cache " +
+      "session-to-token: configured, " +
+        // Under the xds-server the apps are on the routes, not in this list.
+        (cfg.apps.length > 0
+          ? cfg.apps.length.toString() + " app(s) in the plugin configuration"
+          : "apps from route metadata") +
+        ", cache " +
         (cfg.cacheEnabled ? cfg.cacheSlots.toString() + " slots" : "off"),
     );
     return true;
@@ -107,6 +110,7 @@ export class SessionStream extends StreamHandler {
     // Envoy's header maps hold lower-case names (HTTP/1 keys are lowered, HTTP/2+ must be).
     // Most requests through a gateway carry no session cookie: find that out first,
     // before decoding anything else.
+    countFor(this.m, null);
     const cookies = hs.all(H_COOKIE);
     if (cookies.length == 0) return this.pass();
     const authority = valueOr(hs.first(H_AUTHORITY));
@@ -117,6 +121,7 @@ export class SessionStream extends StreamHandler {
     if (routed === null) app = matchApp(cfg, authority, valueOr(hs.first(H_PATH)));
     else if (routed.app === null) return this.badRoute();
     else app = routed.app;
+    if (app !== null) countFor(this.m, app.id);
     // No sessiongate cookie goes upstream (docs/architecture.md#invariant-6), whatever
     // happens next and whatever the route: the app's own session cookie and, in the same pass, every
     // other cookie in the reserved namespace (other apps' sessions, login cookies),
@@ -177,6 +182,8 @@ export class SessionStream extends StreamHandler {
   onHttpCallResponse(status: string, body: ArrayBuffer | null): void {
     const cfg = this.root.config;
     if (cfg === null) return;
+    const app = this.app;
+    countFor(this.m, app === null ? null : app.id);
     if (status == "401") {
       this.noSession();
       return;

@@ -1,19 +1,84 @@
 // Counters defined through proxy_define_metric, so they show in Envoy's own
 // /stats (Envoy prefixes wasm-defined metrics with "wasmcustom.").
+//
+// Two forms of each counter:
+// - `session_to_token.<name>`: the total over every app (kept: dashboards and
+//   tests read these names);
+// - `session_to_token.app.<app id>.<name>_total`, per app (`_none` when the
+//   request has no app), for Prometheus: with the stats tag
+//   `{tag_name: app, regex: "^wasmcustom\\.session_to_token\\.(app\\.(.+?)\\.)"}`
+//   in the bootstrap's stats_config, Envoy exports them as
+//   `session_to_token_<name>_total{app="<id>"}`.
 import { defineCounter, incrementCounter } from "./abi/host";
 
 export const PREFIX = "session_to_token.";
+const NAMES: string[] = [
+  "hits",
+  "misses",
+  "bff_errors",
+  "no_session",
+  "csrf_denied",
+  "passthrough",
+  "bad_route_metadata",
+];
+/** The app label of requests without an app (app ids never start with '_'). */
+const NO_APP = "_none";
+/** Apps with counters of their own; past this, only the totals count (a bound on Envoy's stats memory). */
+const MAX_APPS = 1024;
 
 export class Metrics {
-  hits: u32 = defineCounter(PREFIX + "hits");
-  misses: u32 = defineCounter(PREFIX + "misses");
-  bffErrors: u32 = defineCounter(PREFIX + "bff_errors");
-  noSession: u32 = defineCounter(PREFIX + "no_session");
-  csrfDenied: u32 = defineCounter(PREFIX + "csrf_denied");
-  passthrough: u32 = defineCounter(PREFIX + "passthrough");
-  badRoute: u32 = defineCounter(PREFIX + "bad_route_metadata");
+  hits: u32 = defineCounter(PREFIX + NAMES[0]);
+  misses: u32 = defineCounter(PREFIX + NAMES[1]);
+  bffErrors: u32 = defineCounter(PREFIX + NAMES[2]);
+  noSession: u32 = defineCounter(PREFIX + NAMES[3]);
+  csrfDenied: u32 = defineCounter(PREFIX + NAMES[4]);
+  passthrough: u32 = defineCounter(PREFIX + NAMES[5]);
+  badRoute: u32 = defineCounter(PREFIX + NAMES[6]);
+  /** Total counter id -> its index in NAMES. */
+  index: Map<u32, i32> = new Map<u32, i32>();
+  /** App id -> its counters, in NAMES order. */
+  perApp: Map<string, u32[]> = new Map<string, u32[]>();
+
+  constructor() {
+    const ids = [
+      this.hits,
+      this.misses,
+      this.bffErrors,
+      this.noSession,
+      this.csrfDenied,
+      this.passthrough,
+      this.badRoute,
+    ];
+    for (let i = 0; i < ids.length; i++) this.index.set(ids[i], i);
+  }
+
+  countersOf(app: string): u32[] | null {
+    if (this.perApp.has(app)) return this.perApp.get(app);
+    if (this.perApp.size >= MAX_APPS) return null;
+    const ids: u32[] = [];
+    for (let i = 0; i < NAMES.length; i++)
+      ids.push(defineCounter(PREFIX + "app." + app + "." + NAMES[i] + "_total"));
+    this.perApp.set(app, ids);
+    return ids;
+  }
+}
+
+// The app the current callback counts for: set when a request's app is known
+// (filter.ts), so the call sites count with inc(id) alone. Wasm runs one
+// callback at a time per VM, so a module-level value is safe.
+let current: u32[] | null = null;
+let owner: Metrics | null = null;
+
+/** Counts the following inc() calls for this app (null: a request without an app). */
+export function countFor(m: Metrics, app: string | null): void {
+  owner = m;
+  current = m.countersOf(app === null ? NO_APP : app);
 }
 
 export function inc(id: u32): void {
   incrementCounter(id);
+  const m = owner;
+  const per = current;
+  if (m === null || per === null || !m.index.has(id)) return;
+  incrementCounter(per[m.index.get(id)]);
 }

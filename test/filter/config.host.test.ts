@@ -32,7 +32,11 @@ describe("plugin configuration", () => {
       }),
     );
     expect(ok).toBe(true);
-    expect(h.logs.some((l) => l.message.includes("configured 1 app(s), cache 16384 slots"))).toBe(true);
+    expect(
+      h.logs.some((l) =>
+        l.message.includes("configured, 1 app(s) in the plugin configuration, cache 16384 slots"),
+      ),
+    ).toBe(true);
   });
 
   it("defaults the cookie to __Host-sg-<id>, the BFF cluster and the timeout", async () => {

@@ -4,6 +4,7 @@
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { APP_ID_RULE, isAppId } from "../../contracts/rules.js";
+import { parseTraceparent } from "../../contracts/trace.js";
 import {
   AppApplyResultSchema,
   type AppEvent,
@@ -101,6 +102,11 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
     return (call: grpc.ServerUnaryCall<Req, any>, cb: grpc.sendUnaryData<any>) => {
       const done = (code: grpc.status, err: Error | null, res?: unknown) => {
         metrics?.apiRequests.inc({ method: name, code: grpc.status[code] });
+        // One line per call, with the caller's W3C trace ids when it sent `traceparent`.
+        log.info(
+          { method: name, code: grpc.status[code], ...parseTraceparent(call.metadata.get("traceparent")[0]) },
+          "registration call",
+        );
         if (err) cb({ code, details: err.message }, null);
         else cb(null, res);
       };
@@ -114,7 +120,15 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
         (e: Error) => {
           if (e instanceof ApiError || e instanceof ApplyError) return done(e.code, e);
           if (e instanceof RegistryError) return done(KIND_CODE[e.kind] ?? grpc.status.INTERNAL, e);
-          log.error({ err: e.message, stack: e.stack, method: name }, "registration call failed");
+          log.error(
+            {
+              err: e.message,
+              stack: e.stack,
+              method: name,
+              ...parseTraceparent(call.metadata.get("traceparent")[0]),
+            },
+            "registration call failed",
+          );
           done(grpc.status.INTERNAL, new Error("internal error"));
         },
       );

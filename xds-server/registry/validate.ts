@@ -12,7 +12,7 @@ import {
 import { parseSpiffeId } from "../identity/spiffe.js";
 import { bad, hasControl, isHostname, list, noDuplicates, parseHostPort, port, str, url } from "./fields.js";
 import { publicPaths } from "./public-paths.js";
-import type { AppRecord, AppSpec } from "./types.js";
+import { type AppRecord, type AppSpec, type FailMode, RegistryError, type SessionMode } from "./types.js";
 
 /** Structural shape of sessiongate.v1.AppSpec (protobuf-es, camelCase). */
 export interface RawAppSpec {
@@ -108,8 +108,41 @@ function bffClient(o: NonNullable<RawAppSpec["oidc"]>): Partial<AppSpec["oidc"]>
 }
 
 /**
+ * Collects the INVALID_ARGUMENT errors of independent parts of a spec, so one
+ * call reports every bad field at once instead of the first only. Within a
+ * part the first error stops that part (its later checks rely on the earlier).
+ */
+class Problems {
+  readonly all: RegistryError[] = [];
+  /** Runs one part; on an INVALID_ARGUMENT records it and returns `fallback`. */
+  part<T>(fallback: T, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof RegistryError && e.kind === "INVALID_ARGUMENT") {
+        this.all.push(e);
+        return fallback;
+      }
+      throw e;
+    }
+  }
+  /** Throws one INVALID_ARGUMENT naming every problem ("a: …; b: …"), field = the first. */
+  throwIfAny(): void {
+    if (this.all.length === 0) return;
+    if (this.all.length === 1) throw this.all[0];
+    throw new RegistryError(
+      "INVALID_ARGUMENT",
+      // Starts like a single error ("<field>: …"), which clients parse.
+      this.all.map((e) => e.message).join("; "),
+      this.all[0].field,
+    );
+  }
+}
+
+/**
  * Validates and normalises an app spec. `existing` is the stored record on
- * update (an empty client_secret then keeps the stored one).
+ * update (an empty client_secret then keeps the stored one). Every invalid
+ * field is reported in one INVALID_ARGUMENT.
  */
 export function validateApp(
   raw: RawAppSpec | undefined,
@@ -117,95 +150,129 @@ export function validateApp(
   bffPrefix = DEFAULT_BFF_PREFIX,
 ): { spec: AppSpec; clientSecret: string } {
   if (!raw) bad("app", "required");
+  const p = new Problems();
   const id = raw.id ?? "";
-  if (!isAppId(id)) bad("id", APP_ID_RULE);
-
-  const hosts = list("hosts", raw.hosts, 1, 32).map((h, i) => {
-    const f = `hosts[${i}]`;
-    if (h === "*") return h;
-    if (typeof h !== "string" || h.length === 0) bad(f, "required");
-    const m = /^(.*?)(?::(\d{1,5}))?$/.exec(h);
-    if (!m || !isHostname(m[1])) bad(f, `invalid host ${JSON.stringify(h.slice(0, 100))}`);
-    if (m[2] !== undefined) port(f, m[2]);
-    return h.toLowerCase();
+  p.part(undefined, () => {
+    if (!isAppId(id)) bad("id", APP_ID_RULE);
   });
-  noDuplicates("hosts", hosts);
+
+  const hosts = p.part([] as string[], () => {
+    const hs = list("hosts", raw.hosts, 1, 32).map((h, i) => {
+      const f = `hosts[${i}]`;
+      if (h === "*") return h;
+      if (typeof h !== "string" || h.length === 0) bad(f, "required");
+      const m = /^(.*?)(?::(\d{1,5}))?$/.exec(h);
+      if (!m || !isHostname(m[1])) bad(f, `invalid host ${JSON.stringify(h.slice(0, 100))}`);
+      if (m[2] !== undefined) port(f, m[2]);
+      return h.toLowerCase();
+    });
+    noDuplicates("hosts", hs);
+    return hs;
+  });
 
   const pathPrefix = raw.pathPrefix || "/";
-  if (!PREFIX_RE.test(pathPrefix))
-    bad("path_prefix", "must start with '/' and contain only URL path characters");
-  if (/(^|\/)\.\.?(\/|$)/.test(pathPrefix) || pathPrefix.includes("//"))
-    bad("path_prefix", "must be normalised (no '.', '..' or '//')");
-  if (pathPrefix.length > 1 && pathPrefix.endsWith("/"))
-    bad("path_prefix", "must not end with '/' (except the root '/')");
+  const prefixOk = p.part(false, () => {
+    if (!PREFIX_RE.test(pathPrefix))
+      bad("path_prefix", "must start with '/' and contain only URL path characters");
+    if (/(^|\/)\.\.?(\/|$)/.test(pathPrefix) || pathPrefix.includes("//"))
+      bad("path_prefix", "must be normalised (no '.', '..' or '//')");
+    if (pathPrefix.length > 1 && pathPrefix.endsWith("/"))
+      bad("path_prefix", "must not end with '/' (except the root '/')");
+    return true;
+  });
 
   const o = raw.oidc;
-  if (!o) bad("oidc", "required");
-  const issuer = url("oidc.issuer", o.issuer, true);
-  const clientId = str("oidc.client_id", o.clientId);
-  const scopes = list("oidc.scopes", o.scopes?.length ? o.scopes : ["openid"], 1, 32);
-  for (const [i, s] of scopes.entries())
-    if (!SCOPE_RE.test(s)) bad(`oidc.scopes[${i}]`, "invalid scope token");
-  if (!scopes.includes("openid")) bad("oidc.scopes", "must include 'openid'");
-  let clientSecret = o.clientSecret ?? "";
-  if (clientSecret.length > 512) bad("oidc.client_secret", "longer than 512 characters");
-  if (hasControl(clientSecret)) bad("oidc.client_secret", "contains control characters");
-  if (!clientSecret) {
+  const oidc = p.part(undefined, () => {
+    if (!o) bad("oidc", "required");
+    return {
+      issuer: url("oidc.issuer", o.issuer, true),
+      clientId: str("oidc.client_id", o.clientId),
+    };
+  });
+  const scopes = p.part([] as string[], () => {
+    const sc = list("oidc.scopes", o?.scopes?.length ? o.scopes : ["openid"], 1, 32);
+    for (const [i, s] of sc.entries()) if (!SCOPE_RE.test(s)) bad(`oidc.scopes[${i}]`, "invalid scope token");
+    if (!sc.includes("openid")) bad("oidc.scopes", "must include 'openid'");
+    return sc;
+  });
+  const clientSecret = p.part("", () => {
+    const secret = o?.clientSecret ?? "";
+    if (secret.length > 512) bad("oidc.client_secret", "longer than 512 characters");
+    if (hasControl(secret)) bad("oidc.client_secret", "contains control characters");
+    if (secret) return secret;
     if (!existing?.clientSecret)
       bad("oidc.client_secret", "required (write-only; leave empty on update to keep it)");
-    clientSecret = existing.clientSecret;
-  }
+    return existing.clientSecret;
+  });
+  const client = p.part({} as Partial<AppSpec["oidc"]>, () => (o ? bffClient(o) : {}));
 
   const s = raw.session ?? {};
   const mode = s.mode || "bff";
-  if (mode !== "bff" && mode !== "tokenExchange")
-    bad("session.mode", `must be "bff" or "tokenExchange", got ${JSON.stringify(mode.slice(0, 40))}`);
-  const cookieName = s.cookieName || defaultCookieName(id);
-  // The BFF refuses the same names (contracts/rules.ts): an app the API accepts is one the BFF serves.
-  const cookieProblem = cookieNameProblem(cookieName);
-  if (cookieProblem) bad("session.cookie_name", cookieProblem);
-  const allowedOrigins = list("session.allowed_origins", s.allowedOrigins, 0, 32).map((v, i) => {
-    const f = `session.allowed_origins[${i}]`;
-    url(f, v, true);
-    if (new URL(v).origin !== v) bad(f, "must be an origin (scheme://host[:port], no path)");
-    return v;
+  p.part(undefined, () => {
+    if (mode !== "bff" && mode !== "tokenExchange")
+      bad("session.mode", `must be "bff" or "tokenExchange", got ${JSON.stringify(mode.slice(0, 40))}`);
   });
-
-  const upstreams = list("upstreams", raw.upstreams, 1, 64).map((u, i) =>
-    parseHostPort(`upstreams[${i}]`, u),
+  const cookieName = s.cookieName || defaultCookieName(id);
+  // A default name derived from a bad id would only repeat the id's error.
+  p.part(undefined, () => {
+    if (!s.cookieName && !isAppId(id)) return;
+    // The BFF refuses the same names (contracts/rules.ts): an app the API accepts is one the BFF serves.
+    const cookieProblem = cookieNameProblem(cookieName);
+    if (cookieProblem) bad("session.cookie_name", cookieProblem);
+  });
+  const allowedOrigins = p.part([] as string[], () =>
+    list("session.allowed_origins", s.allowedOrigins, 0, 32).map((v, i) => {
+      const f = `session.allowed_origins[${i}]`;
+      url(f, v, true);
+      if (new URL(v).origin !== v) bad(f, "must be an origin (scheme://host[:port], no path)");
+      return v;
+    }),
   );
-  noDuplicates("upstreams", raw.upstreams ?? []);
+
+  const upstreams = p.part([] as AppSpec["upstreams"], () => {
+    const us = list("upstreams", raw.upstreams, 1, 64).map((u, i) => parseHostPort(`upstreams[${i}]`, u));
+    noDuplicates("upstreams", raw.upstreams ?? []);
+    return us;
+  });
 
   const j = raw.jwt;
-  if (!j) bad("jwt", "required");
-  const jwtIssuer = str("jwt.issuer", j.issuer, 512);
-  const audiences = list("jwt.audiences", j.audiences, 1, 16);
-  for (const [i, a] of audiences.entries()) str(`jwt.audiences[${i}]`, a);
+  const jwt = p.part(undefined, () => {
+    if (!j) bad("jwt", "required");
+    const jwtIssuer = str("jwt.issuer", j.issuer, 512);
+    const audiences = list("jwt.audiences", j.audiences, 1, 16);
+    for (const [i, a] of audiences.entries()) str(`jwt.audiences[${i}]`, a);
+    return { issuer: jwtIssuer, audiences };
+  });
   // Optional: when left out, the API layer takes it from the issuer's discovery
   // document (registry/jwks-discovery.ts) before the spec is stored.
-  const remoteJwksUri = url("jwt.remote_jwks_uri", j.remoteJwksUri, false);
-  const claimHeaders = list("jwt.claim_headers", j.claimHeaders, 0, 32).map((c, i) => {
-    if (!c.claim || !CLAIM_RE.test(c.claim)) bad(`jwt.claim_headers[${i}].claim`, "invalid claim name");
-    const header = (c.header ?? "").toLowerCase();
-    if (!HEADER_RE.test(header)) bad(`jwt.claim_headers[${i}].header`, "invalid header name");
-    if (
-      RESERVED_HEADERS.has(header) ||
-      header.startsWith("x-envoy-") ||
-      header.startsWith("x-sessiongate-")
-    ) {
-      bad(`jwt.claim_headers[${i}].header`, `reserved header ${JSON.stringify(header)}`);
-    }
-    return { claim: c.claim, header };
+  const remoteJwksUri = p.part("", () => url("jwt.remote_jwks_uri", j?.remoteJwksUri, false));
+  const claimHeaders = p.part([] as AppSpec["jwt"]["claimHeaders"], () => {
+    const chs = list("jwt.claim_headers", j?.claimHeaders, 0, 32).map((c, i) => {
+      if (!c.claim || !CLAIM_RE.test(c.claim)) bad(`jwt.claim_headers[${i}].claim`, "invalid claim name");
+      const header = (c.header ?? "").toLowerCase();
+      if (!HEADER_RE.test(header)) bad(`jwt.claim_headers[${i}].header`, "invalid header name");
+      if (
+        RESERVED_HEADERS.has(header) ||
+        header.startsWith("x-envoy-") ||
+        header.startsWith("x-sessiongate-")
+      ) {
+        bad(`jwt.claim_headers[${i}].header`, `reserved header ${JSON.stringify(header)}`);
+      }
+      return { claim: c.claim, header };
+    });
+    noDuplicates(
+      "jwt.claim_headers",
+      chs.map((c) => c.header),
+    );
+    return chs;
   });
-  noDuplicates(
-    "jwt.claim_headers",
-    claimHeaders.map((c) => c.header),
-  );
-  const jwksCacheDurationS = j.jwksCacheDurationS || 300;
-  if (jwksCacheDurationS > 86400) bad("jwt.jwks_cache_duration_s", "at most 86400");
+  const jwksCacheDurationS = j?.jwksCacheDurationS || 300;
+  p.part(undefined, () => {
+    if (jwksCacheDurationS > 86400) bad("jwt.jwks_cache_duration_s", "at most 86400");
+  });
 
-  let extAuthz: AppSpec["extAuthz"];
-  if (raw.extAuthz) {
+  const extAuthz = p.part(undefined as AppSpec["extAuthz"], () => {
+    if (!raw.extAuthz) return undefined;
     const e = raw.extAuthz;
     const hp = parseHostPort("ext_authz.target", e.target ?? "");
     const timeoutMs = e.timeoutMs || 1000;
@@ -213,11 +280,11 @@ export function validateApp(
     const failMode = e.failMode || "closed";
     if (failMode !== "closed" && failMode !== "open")
       bad("ext_authz.fail_mode", `must be "closed" or "open"`);
-    extAuthz = { ...hp, timeoutMs, failMode };
-  }
+    return { ...hp, timeoutMs, failMode: failMode as FailMode };
+  });
 
-  let sidecar: AppSpec["sidecar"];
-  if (raw.sidecar) {
+  const sidecar = p.part(undefined as AppSpec["sidecar"], () => {
+    if (!raw.sidecar) return undefined;
     const sc = raw.sidecar;
     if (!sc.service || !SERVICE_RE.test(sc.service)) bad("sidecar.service", "invalid service name");
     const callers = sc.allowedCallers ?? [];
@@ -232,24 +299,29 @@ export function validateApp(
       if (seenCallers.has(c)) bad(`sidecar.allowed_callers[${i}]`, `duplicate ${c}`);
       seenCallers.add(c);
     }
-    sidecar = {
+    return {
       service: sc.service,
       inboundPort: port("sidecar.inbound_port", sc.inboundPort ?? 0),
       ...(callers.length ? { allowedCallers: [...callers] } : {}),
     };
-  }
+  });
 
-  const pub = publicPaths(raw.publicPaths, pathPrefix, bffPrefix);
+  // Public paths are checked against the prefix: only once the prefix is valid.
+  const pub = prefixOk
+    ? p.part([] as string[], () => publicPaths(raw.publicPaths, pathPrefix, bffPrefix))
+    : [];
 
+  p.throwIfAny();
+  // No problem was recorded, so every part returned its real value.
   return {
     spec: {
       id,
       hosts,
       pathPrefix,
-      oidc: { issuer, clientId, scopes, ...bffClient(o) },
-      session: { mode, cookieName, allowedOrigins },
+      oidc: { ...oidc!, scopes, ...client },
+      session: { mode: mode as SessionMode, cookieName, allowedOrigins },
       upstreams,
-      jwt: { issuer: jwtIssuer, audiences, remoteJwksUri, claimHeaders, jwksCacheDurationS },
+      jwt: { ...jwt!, remoteJwksUri, claimHeaders, jwksCacheDurationS },
       ...(extAuthz ? { extAuthz } : {}),
       ...(sidecar ? { sidecar } : {}),
       ...(pub.length ? { publicPaths: pub } : {}),

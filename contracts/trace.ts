@@ -1,0 +1,18 @@
+// W3C Trace Context (https://www.w3.org/TR/trace-context/): the `traceparent`
+// header (HTTP) or metadata key (gRPC) a caller sends. Both servers log its
+// trace and parent ids with their log lines as `trace_id` and `span_id`, so a
+// request can be followed across Envoy, the BFF and the xds-server. Anything
+// not in the version-00 format (or all-zero ids) is ignored, never logged raw.
+const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+export interface TraceIds {
+  trace_id: string;
+  span_id: string;
+}
+
+export function parseTraceparent(v: unknown): TraceIds | null {
+  if (typeof v !== "string" || v.length !== 55) return null;
+  const m = TRACEPARENT_RE.exec(v);
+  if (!m || m[1] === "ff" || /^0+$/.test(m[2]) || /^0+$/.test(m[3])) return null;
+  return { trace_id: m[2], span_id: m[3] };
+}
