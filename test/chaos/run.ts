@@ -63,7 +63,7 @@ function missingDependency(): string | null {
 }
 
 const estimateS = (s: Scenario, t: Timing) =>
-  t.baselineS + (s.name === "op-down" ? t.opHoldS : t.holdS) + t.postS + 6;
+  t.baselineS + (s.name.startsWith("op-") ? t.opHoldS : t.holdS) + t.postS + 6;
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);

@@ -11,10 +11,13 @@ export interface Balancer {
   port: number;
   /** Connections handed to each backend so far. */
   connections: number[];
+  /** Delay added to every reply chunk (backend → client), in order; 0 = none. Settable at any time. */
+  delayMs: number;
   stop(): Promise<void>;
 }
 
 export async function startBalancer(backends: number[]): Promise<Balancer> {
+  const self = { delayMs: 0 };
   const downUntil = backends.map(() => 0);
   const connections = backends.map(() => 0);
   const open = new Set<Socket>();
@@ -36,7 +39,20 @@ export async function startBalancer(backends: number[]): Promise<Balancer> {
       connected = true;
       connections[i]++;
       client.pipe(upstream);
-      upstream.pipe(client);
+      // Replies in order: a chunk leaves no earlier than the one before it.
+      let releaseAt = 0;
+      upstream.on("data", (chunk: Buffer) => {
+        const now = Date.now();
+        if (self.delayMs <= 0 && releaseAt <= now) {
+          client.write(chunk);
+          return;
+        }
+        releaseAt = Math.max(now + self.delayMs, releaseAt);
+        setTimeout(() => client.destroyed || client.write(chunk), releaseAt - now);
+      });
+      upstream.once("close", () => {
+        setTimeout(() => client.destroy(), Math.max(0, releaseAt - Date.now()));
+      });
       client.resume();
     });
     upstream.on("error", () => {
@@ -47,9 +63,6 @@ export async function startBalancer(backends: number[]): Promise<Balancer> {
     });
     client.on("error", () => upstream.destroy());
     client.once("close", () => upstream.destroy());
-    upstream.once("close", () => {
-      if (connected) client.destroy();
-    });
   };
 
   const server = createServer({ pauseOnConnect: true }, (client) => {
@@ -65,12 +78,12 @@ export async function startBalancer(backends: number[]): Promise<Balancer> {
     });
   const unregister = onCleanup(stop);
   const addr = server.address();
-  return {
+  return Object.assign(self, {
     port: typeof addr === "object" && addr ? addr.port : 0,
     connections,
     stop: async () => {
       unregister();
       await stop();
     },
-  };
+  });
 }

@@ -22,6 +22,8 @@ const CYCLE: Kind[] = ["session-api", "anon-api", "session-api", "session-bff", 
 export interface Rec {
   /** Completion time (ms, Date.now()). */
   t: number;
+  /** Latency: send to answer (or to the error), ms. */
+  ms: number;
   kind: Kind;
   cls: SessionClass;
   /** Session index, -1 for anonymous. */
@@ -79,6 +81,55 @@ export interface Load {
   stop(): Promise<Rec[]>;
 }
 
+/** One request of `kind` for session `s` (anonymous kinds ignore it), classified. `from`: when it was due. */
+async function oneRequest(
+  agent: Agent,
+  port: number,
+  kind: Kind,
+  s: Session,
+  n: number,
+  from: number,
+): Promise<Rec> {
+  const cls: SessionClass = kind.startsWith("session") ? "session" : "anon";
+  const headers: Record<string, string> = cls === "session" ? { cookie: `${COOKIE}=${s.cookie}` } : {};
+  const path =
+    kind === "session-bff"
+      ? "/auth/chaos/session"
+      : kind === "anon-login"
+        ? "/auth/chaos/login?return_to=%2F"
+        : `/api/items/${n % 100}`;
+  const r = await send(agent, port, path, headers);
+  const done = Date.now();
+  const rec: Rec = {
+    t: done,
+    ms: done - from,
+    kind,
+    cls,
+    sess: cls === "session" ? s.index : -1,
+    status: r.status,
+    outcome: classify(kind, r.status),
+  };
+  if (r.error) rec.note = r.error;
+  if (kind === "session-api" && r.status === 200) {
+    // The upstream answers with the verified token's subject: another user's is a mix-up.
+    const sub = (() => {
+      try {
+        return (JSON.parse(r.body) as { sub?: string }).sub;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (sub !== s.user) {
+      rec.outcome = "errored";
+      rec.note = "wrong identity";
+    }
+  }
+  // The filter's 401 clears the cookie: a browser would have lost this session.
+  if (cls === "session" && r.setCookie.some(clearsSession)) rec.note = "cookie cleared";
+  return rec;
+}
+
+/** Closed loop: `workers` connections, each one request per `intervalMs` at most (the low-rate run). */
 export function startLoad(o: {
   port: number;
   sessions: Session[];
@@ -96,41 +147,7 @@ export function startLoad(o: {
       const kind = CYCLE[i % CYCLE.length];
       const s = o.sessions[(n++ + w) % o.sessions.length];
       i++;
-      const cls: SessionClass = kind.startsWith("session") ? "session" : "anon";
-      const headers: Record<string, string> = cls === "session" ? { cookie: `${COOKIE}=${s.cookie}` } : {};
-      const path =
-        kind === "session-bff"
-          ? "/auth/chaos/session"
-          : kind === "anon-login"
-            ? "/auth/chaos/login?return_to=%2F"
-            : `/api/items/${n % 100}`;
-      const r = await send(agent, o.port, path, headers);
-      const rec: Rec = {
-        t: Date.now(),
-        kind,
-        cls,
-        sess: cls === "session" ? s.index : -1,
-        status: r.status,
-        outcome: classify(kind, r.status),
-      };
-      if (r.error) rec.note = r.error;
-      if (kind === "session-api" && r.status === 200) {
-        // The upstream answers with the verified token's subject: another user's is a mix-up.
-        const sub = (() => {
-          try {
-            return (JSON.parse(r.body) as { sub?: string }).sub;
-          } catch {
-            return undefined;
-          }
-        })();
-        if (sub !== s.user) {
-          rec.outcome = "errored";
-          rec.note = "wrong identity";
-        }
-      }
-      // The filter's 401 clears the cookie: a browser would have lost this session.
-      if (cls === "session" && r.setCookie.some(clearsSession)) rec.note = "cookie cleared";
-      records.push(rec);
+      records.push(await oneRequest(agent, o.port, kind, s, n, started));
       const wait = o.intervalMs - (Date.now() - started);
       if (wait > 0) await new Promise((res) => setTimeout(res, wait));
     }
@@ -144,5 +161,93 @@ export function startLoad(o: {
       agent.destroy();
       return records;
     },
+  };
+}
+
+/**
+ * Open loop: requests start at `ratePerS` whatever the answers do, so a slow
+ * part shows as a queue and as latency (measured from when each request was
+ * due, not when it could be sent). At most `maxInFlight` wait at once; an
+ * arrival beyond that is recorded as errored ("client overload") rather than
+ * queued without bound in this process.
+ */
+export function startOpenLoad(o: {
+  port: number;
+  sessions: Session[];
+  ratePerS: number;
+  connections: number;
+  maxInFlight?: number;
+}): Load {
+  const records: Rec[] = [];
+  const agent = new Agent({ keepAlive: true, maxSockets: o.connections });
+  const maxInFlight = o.maxInFlight ?? 2000;
+  const inFlight = new Set<Promise<void>>();
+  const started = Date.now();
+  let sent = 0;
+  let running = true;
+  const tick = () => {
+    if (!running) return;
+    // Every arrival due by now, at its own due time (timers are coarse under load).
+    const due = Math.floor(((Date.now() - started) / 1000) * o.ratePerS);
+    for (; sent < due; sent++) {
+      const at = started + (sent * 1000) / o.ratePerS;
+      const kind = CYCLE[sent % CYCLE.length];
+      const s = o.sessions[Math.floor(sent / CYCLE.length) % o.sessions.length];
+      if (inFlight.size >= maxInFlight) {
+        const cls: SessionClass = kind.startsWith("session") ? "session" : "anon";
+        records.push({
+          t: Date.now(),
+          ms: Date.now() - at,
+          kind,
+          cls,
+          sess: cls === "session" ? s.index : -1,
+          status: 0,
+          outcome: "errored",
+          note: "client overload",
+        });
+        continue;
+      }
+      const p: Promise<void> = oneRequest(agent, o.port, kind, s, sent, at).then((r) => {
+        records.push(r);
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
+    }
+    timer = setTimeout(tick, 5);
+  };
+  let timer = setTimeout(tick, 0);
+  return {
+    records,
+    stop: async () => {
+      running = false;
+      clearTimeout(timer);
+      await Promise.all([...inFlight]);
+      agent.destroy();
+      return records;
+    },
+  };
+}
+
+/**
+ * The stack's throughput on this machine now: `connections` closed-loop
+ * clients as fast as answers come, for `seconds`, on the same request mix.
+ * Answers per second (whatever their status: the point is the capacity).
+ */
+export async function measureThroughput(o: {
+  port: number;
+  sessions: Session[];
+  connections: number;
+  seconds: number;
+}): Promise<{ perS: number; p50Ms: number; p99Ms: number; notOk: number }> {
+  const load = startLoad({ port: o.port, sessions: o.sessions, workers: o.connections, intervalMs: 0 });
+  await new Promise((r) => setTimeout(r, o.seconds * 1000));
+  const recs = await load.stop();
+  const ms = recs.map((r) => r.ms).sort((a, b) => a - b);
+  const at = (p: number) => (ms.length ? ms[Math.min(ms.length - 1, Math.ceil(p * ms.length) - 1)] : 0);
+  return {
+    perS: recs.length / o.seconds,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    notOk: recs.filter((r) => r.outcome !== "ok").length,
   };
 }

@@ -107,6 +107,28 @@ function scenarioSection(s: ScenarioResult): string[] {
     }),
     "",
   );
+  if (s.phases)
+    out.push(
+      mdTable({
+        title: `${s.name} phases`,
+        columns: ["phase", "answers", "per s", "p50 ms", "p99 ms", "max ms", "refused", "errored"],
+        rows: (["baseline", "fault", "after"] as const).map((k) => {
+          const p = s.phases[k];
+          return [
+            k,
+            cnt(p.requests),
+            fmt(p.perS),
+            fmt(p.p50Ms),
+            fmt(p.p99Ms),
+            fmt(p.maxMs),
+            cnt(p.refused),
+            cnt(p.errored),
+          ];
+        }),
+      }),
+      "",
+      `- recovery: filter → BFF calls ${fmt(s.recovery.bffCallsPerSBefore)}/s before the fault, ${fmt(s.recovery.bffCallsPerSAfter)}/s in the ${fmt(s.recovery.windowS)} s after it; ${s.recovery.refreshesAfter} refresh attempts after it (steady state plus one per session: ${s.recovery.refreshesAllowed})`,
+    );
   const figs = Object.entries(s.figures);
   if (figs.length)
     out.push(

@@ -63,7 +63,8 @@ export interface Stack {
   op: OpHandle;
   upstream: Upstream;
   bffs: BffReplica[];
-  balancers: { public: Balancer; internal: Balancer };
+  /** public/internal: in front of the BFF replicas; redis: between the BFFs and Redis (a delay can be set on each). */
+  balancers: { public: Balancer; internal: Balancer; redis: Balancer };
   xds: XdsReplica[];
   clients: Client[];
   envoy: ChaosEnvoy;
@@ -137,11 +138,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     cookiePrefix: COOKIE,
   });
   const internalKey = randomBytes(24).toString("base64url");
+  // The BFFs reach Redis through a proxy that can be made slow (the xds-server registry goes direct).
+  const redisProxy = await startBalancer([redis.port]);
+  const bffRedisUrl = redis.url.replace(`:${redis.port}`, `:${redisProxy.port}`);
   const bffConfig = {
     log_level: "warn",
     allow_insecure_issuer: true,
     internal: { key: internalKey },
-    redis: { url: redis.url },
+    redis: { url: bffRedisUrl },
     keys: { active: "k1", keys: { k1: randomBytes(32).toString("base64") } },
     session: { refresh_skew_s: opts.refreshSkewS, idle_timeout_s: 3600, absolute_timeout_s: 7200 },
     timeouts: { op_ms: 2000, refresh_wait_ms: 6000 },
@@ -161,6 +165,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const balancers = {
     public: await startBalancer(bffs.map((b) => b.publicPort)),
     internal: await startBalancer(bffs.map((b) => b.internalPort)),
+    redis: redisProxy,
   };
   const apiToken = randomBytes(24).toString("base64url");
   const xdsOpts = {
@@ -256,6 +261,35 @@ export async function bffCounter(stack: Stack, series: string): Promise<number> 
       if (line.startsWith(`${series} `)) n += Number(line.slice(series.length + 1));
   }
   return n;
+}
+
+/** The sum over the replicas of every BFF series named `name` whose labels contain each of `labels`. */
+export async function bffSum(stack: Stack, name: string, labels: string[]): Promise<number> {
+  let n = 0;
+  for (const b of stack.bffs) {
+    const text = await fetch(`http://127.0.0.1:${b.internalPort}/metrics`, {
+      signal: AbortSignal.timeout(2000),
+    })
+      .then((r) => r.text())
+      .catch(() => "");
+    for (const line of text.split("\n")) {
+      if (!line.startsWith(`${name}{`)) continue;
+      const lbl = line.slice(name.length, line.lastIndexOf("}") + 1);
+      if (labels.every((l) => lbl.includes(l))) n += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return n;
+}
+
+/** Calls the filter made to the BFF's internal listener, and refresh attempts (any result), so far. */
+export async function callCounts(stack: Stack): Promise<{ bffCalls: number; refreshes: number }> {
+  return {
+    bffCalls: await bffSum(stack, "sessiongate_bff_http_request_duration_seconds_count", [
+      'listener="internal"',
+      'route="session-token"',
+    ]),
+    refreshes: await bffSum(stack, "sessiongate_bff_refreshes_total", [`app="${APP_ID}"`]),
+  };
 }
 
 /** A session works: its cookie reaches the upstream as a verified JWT of its own user. */
