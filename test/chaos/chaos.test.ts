@@ -5,6 +5,7 @@
 import { type AddressInfo, connect, createServer } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startOP, waitFor } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { startBalancer } from "./lib/balancer.js";
 import { twoReplicaBootstrap } from "./lib/envoy.js";
 import { runScenario, type ScenarioResult } from "./lib/scenario.js";
@@ -19,7 +20,7 @@ describe("chaos: Redis killed and restarted under load", () => {
   beforeAll(async () => {
     stack = await startStack(stackOptions(true, () => {}));
     r = await runScenario(stack, SCENARIOS.find((s) => s.name === "redis")!, TIMING.quick, () => {});
-  }, 240_000);
+  }, budget(240_000));
 
   it("the fault showed: requests failed closed (503) while Redis was down, and traffic was served around it", () => {
     expect(r.classes.session.ok).toBeGreaterThan(0);

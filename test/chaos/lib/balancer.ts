@@ -39,20 +39,25 @@ export async function startBalancer(backends: number[]): Promise<Balancer> {
       connected = true;
       connections[i]++;
       client.pipe(upstream);
-      // Replies in order: a chunk leaves no earlier than the one before it.
-      let releaseAt = 0;
-      upstream.on("data", (chunk: Buffer) => {
-        const now = Date.now();
-        if (self.delayMs <= 0 && releaseAt <= now) {
-          client.write(chunk);
-          return;
+      // Replies strictly in order (one queue, one timer): two timers due at the
+      // same moment may fire in either order, which would corrupt the stream.
+      const queue: { at: number; chunk: Buffer | null }[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      const pump = () => {
+        timer = undefined;
+        while (queue.length && queue[0].at <= Date.now()) {
+          const { chunk } = queue.shift()!;
+          if (chunk === null) client.destroy();
+          else if (!client.destroyed) client.write(chunk);
         }
-        releaseAt = Math.max(now + self.delayMs, releaseAt);
-        setTimeout(() => client.destroyed || client.write(chunk), releaseAt - now);
-      });
-      upstream.once("close", () => {
-        setTimeout(() => client.destroy(), Math.max(0, releaseAt - Date.now()));
-      });
+        if (queue.length) timer = setTimeout(pump, queue[0].at - Date.now());
+      };
+      const enqueue = (chunk: Buffer | null) => {
+        queue.push({ at: Date.now() + self.delayMs, chunk });
+        if (!timer) pump();
+      };
+      upstream.on("data", (chunk: Buffer) => enqueue(chunk));
+      upstream.once("close", () => enqueue(null));
       client.resume();
     });
     upstream.on("error", () => {

@@ -22,8 +22,10 @@ const CYCLE: Kind[] = ["session-api", "anon-api", "session-api", "session-bff", 
 export interface Rec {
   /** Completion time (ms, Date.now()). */
   t: number;
-  /** Latency: send to answer (or to the error), ms. */
+  /** Latency: from when the request was due to its answer (or error), ms — client queueing included. */
   ms: number;
+  /** From when it had a connection to its answer, ms: the time the gateway held it. */
+  serviceMs: number;
   kind: Kind;
   cls: SessionClass;
   /** Session index, -1 for anonymous. */
@@ -42,6 +44,8 @@ export function classify(kind: Kind, status: number): Outcome {
 }
 
 interface Reply {
+  /** When the request got a connection (Date.now()): the wait before it is the client's queue. */
+  sentAt: number;
   status: number;
   body: string;
   setCookie: string[];
@@ -50,6 +54,7 @@ interface Reply {
 
 function send(agent: Agent, port: number, path: string, headers: Record<string, string>): Promise<Reply> {
   return new Promise((resolve) => {
+    let sentAt = Date.now();
     const req = request(
       { host: "127.0.0.1", port, path, headers: { host: HOST, ...headers }, agent, timeout: 5000 },
       (res) => {
@@ -57,16 +62,19 @@ function send(agent: Agent, port: number, path: string, headers: Record<string, 
         res.setEncoding("utf8");
         res.on("data", (d: string) => (body += d));
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body, setCookie: res.headers["set-cookie"] ?? [] }),
+          resolve({ sentAt, status: res.statusCode ?? 0, body, setCookie: res.headers["set-cookie"] ?? [] }),
         );
         res.on("error", (e) =>
-          resolve({ status: 0, body, setCookie: [], error: (e as NodeJS.ErrnoException).code }),
+          resolve({ sentAt, status: 0, body, setCookie: [], error: (e as NodeJS.ErrnoException).code }),
         );
       },
     );
+    req.on("socket", () => {
+      sentAt = Date.now();
+    });
     req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
     req.on("error", (e) =>
-      resolve({ status: 0, body: "", setCookie: [], error: (e as NodeJS.ErrnoException).code }),
+      resolve({ sentAt, status: 0, body: "", setCookie: [], error: (e as NodeJS.ErrnoException).code }),
     );
     req.end();
   });
@@ -77,6 +85,8 @@ const clearsSession = (line: string) =>
 
 export interface Load {
   records: Rec[];
+  /** Open loop: arrivals not sent because `maxInFlight` requests were already waiting (the client's queue was full). */
+  notSent: number;
   /** Stops the workers after their current request; resolves with every record. */
   stop(): Promise<Rec[]>;
 }
@@ -103,6 +113,7 @@ async function oneRequest(
   const rec: Rec = {
     t: done,
     ms: done - from,
+    serviceMs: done - r.sentAt,
     kind,
     cls,
     sess: cls === "session" ? s.index : -1,
@@ -155,6 +166,7 @@ export function startLoad(o: {
   const workers = Array.from({ length: o.workers }, (_, w) => worker(w));
   return {
     records,
+    notSent: 0,
     stop: async () => {
       running = false;
       await Promise.all(workers);
@@ -168,8 +180,8 @@ export function startLoad(o: {
  * Open loop: requests start at `ratePerS` whatever the answers do, so a slow
  * part shows as a queue and as latency (measured from when each request was
  * due, not when it could be sent). At most `maxInFlight` wait at once; an
- * arrival beyond that is recorded as errored ("client overload") rather than
- * queued without bound in this process.
+ * arrival beyond that is counted as not sent (the queue is already far
+ * longer than any timeout) rather than queued without bound in this process.
  */
 export function startOpenLoad(o: {
   port: number;
@@ -194,17 +206,7 @@ export function startOpenLoad(o: {
       const kind = CYCLE[sent % CYCLE.length];
       const s = o.sessions[Math.floor(sent / CYCLE.length) % o.sessions.length];
       if (inFlight.size >= maxInFlight) {
-        const cls: SessionClass = kind.startsWith("session") ? "session" : "anon";
-        records.push({
-          t: Date.now(),
-          ms: Date.now() - at,
-          kind,
-          cls,
-          sess: cls === "session" ? s.index : -1,
-          status: 0,
-          outcome: "errored",
-          note: "client overload",
-        });
+        load.notSent++;
         continue;
       }
       const p: Promise<void> = oneRequest(agent, o.port, kind, s, sent, at).then((r) => {
@@ -216,8 +218,9 @@ export function startOpenLoad(o: {
     timer = setTimeout(tick, 5);
   };
   let timer = setTimeout(tick, 0);
-  return {
+  const load: Load = {
     records,
+    notSent: 0,
     stop: async () => {
       running = false;
       clearTimeout(timer);
@@ -226,6 +229,7 @@ export function startOpenLoad(o: {
       return records;
     },
   };
+  return load;
 }
 
 /**

@@ -62,6 +62,8 @@ export interface PhaseFigures {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** The longest the gateway held one request (from its connection to its answer). */
+  maxServiceMs: number;
   refused: number;
   errored: number;
 }
@@ -80,6 +82,7 @@ export function phaseFigures(records: Rec[], from: number, to: number): PhaseFig
     p50Ms: pct(ms, 50),
     p99Ms: pct(ms, 99),
     maxMs: ms.length ? ms[ms.length - 1] : 0,
+    maxServiceMs: mine.reduce((m, r) => Math.max(m, r.serviceMs), 0),
     refused: mine.filter((r) => r.outcome === "refused").length,
     errored: mine.filter((r) => r.outcome === "errored").length,
   };

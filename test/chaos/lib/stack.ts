@@ -142,7 +142,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const redisProxy = await startBalancer([redis.port]);
   const bffRedisUrl = redis.url.replace(`:${redis.port}`, `:${redisProxy.port}`);
   const bffConfig = {
-    log_level: "warn",
+    log_level: process.env.SESSIONGATE_CHAOS_BFF_LOG_LEVEL ?? "warn",
     allow_insecure_issuer: true,
     internal: { key: internalKey },
     redis: { url: bffRedisUrl },
