@@ -5,6 +5,7 @@
 // cross-site unsafe requests never get a token; own authorization untouched.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { budget } from "../harness/slowness.js";
 import type { Host, Outcome } from "../wasm-host/index.js";
 import { HOST, host, req } from "./helpers.js";
 
@@ -87,7 +88,9 @@ describe("property: cookie headers", () => {
     );
   });
 
-  it(`${RUNS} generated Cookie header sets: no trap, right session's token or none, cookie stripped`, () => {
+  it(`${RUNS} generated Cookie header sets: no trap, right session's token or none, cookie stripped`, {
+    timeout: budget(180_000),
+  }, () => {
     fc.assert(
       fc.property(
         cookieHeaders,
@@ -116,7 +119,7 @@ describe("property: cookie headers", () => {
     );
     expect(h.metrics.get("session_to_token.hits")).toBeGreaterThan(0);
     expect(h.memoryBytes()).toBeLessThan(32 * 1024 * 1024);
-  }, 180_000);
+  });
 });
 
 describe("property: Origin / Sec-Fetch-Site", () => {
@@ -153,7 +156,9 @@ describe("property: Origin / Sec-Fetch-Site", () => {
     { nil: undefined },
   );
 
-  it(`${RUNS} generated method/Origin/Sec-Fetch-Site combinations: unsafe cross-site never gets a token`, () => {
+  it(`${RUNS} generated method/Origin/Sec-Fetch-Site combinations: unsafe cross-site never gets a token`, {
+    timeout: budget(180_000),
+  }, () => {
     fc.assert(
       fc.property(method, origin, site, fc.constantFrom(...SESSIONS.slice(0, 30)), (m, org, fs, sid) => {
         const extra: [string, string][] = [["cookie", `${C}=${sid}`]];
@@ -178,7 +183,7 @@ describe("property: Origin / Sec-Fetch-Site", () => {
       }),
       { numRuns: RUNS },
     );
-  }, 180_000);
+  });
 });
 
 describe("property: authorization", () => {
@@ -197,7 +202,9 @@ describe("property: authorization", () => {
     { nil: undefined },
   );
 
-  it(`${RUNS} generated authorization headers: an own credential is never replaced`, () => {
+  it(`${RUNS} generated authorization headers: an own credential is never replaced`, {
+    timeout: budget(180_000),
+  }, () => {
     fc.assert(
       fc.property(authz, fc.constantFrom(...SESSIONS.slice(0, 30)), fc.boolean(), (a, sid, withCookie) => {
         const extra: [string, string][] = withCookie ? [["cookie", `${C}=${sid}`]] : [];
@@ -213,5 +220,5 @@ describe("property: authorization", () => {
       }),
       { numRuns: RUNS },
     );
-  }, 180_000);
+  });
 });
