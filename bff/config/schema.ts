@@ -2,6 +2,13 @@
 // offending field, so `main.ts` can exit 2 with a message an operator can act on.
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
+import {
+  APP_ID_RULE,
+  cookieNameProblem,
+  DEFAULT_BFF_PREFIX,
+  defaultCookieName,
+  isAppId,
+} from "../../contracts/rules.js";
 
 export type SessionMode = "bff" | "tokenExchange";
 
@@ -74,10 +81,6 @@ export class ConfigError extends Error {
 }
 
 type Obj = Record<string, unknown>;
-
-const APP_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-// RFC 6265 cookie-name token characters (no separators).
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
 
 function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -215,7 +218,7 @@ export function parseApp(raw: unknown, at: string, seen: Set<string>): AppConfig
   const p = `${at}.`;
   if (!isObj(raw)) throw new ConfigError(at, "must be an object");
   const id = str(raw, "id", p);
-  if (!APP_ID.test(id)) throw new ConfigError(`${p}id`, "must match [a-z0-9][a-z0-9-]{0,62}");
+  if (!isAppId(id)) throw new ConfigError(`${p}id`, APP_ID_RULE);
   if (seen.has(id)) throw new ConfigError(`${p}id`, `duplicate app id "${id}"`);
   seen.add(id);
   const mode = str(raw, "mode", p, "bff");
@@ -227,7 +230,9 @@ export function parseApp(raw: unknown, at: string, seen: Set<string>): AppConfig
   const ru = url(redirectUri, `${p}redirect_uri`, ["https:", "http:"]);
   const post = optStr(raw, "post_logout_redirect_uri", p);
   if (post) url(post, `${p}post_logout_redirect_uri`, ["https:", "http:"]);
-  const scopesRaw = raw.scopes ?? ["openid", "profile", "email", "offline_access"];
+  // The registry's default too. No offline_access unless asked for: an offline
+  // grant outlives the provider's logout (see the README's provider table).
+  const scopesRaw = raw.scopes ?? ["openid"];
   const scopes = typeof scopesRaw === "string" ? scopesRaw.split(/\s+/).filter(Boolean) : scopesRaw;
   if (
     !Array.isArray(scopes) ||
@@ -236,9 +241,9 @@ export function parseApp(raw: unknown, at: string, seen: Set<string>): AppConfig
     throw new ConfigError(`${p}scopes`, "must be a list of scope tokens");
   }
   if (!scopes.includes("openid")) throw new ConfigError(`${p}scopes`, 'must include "openid"');
-  const cookie = str(raw, "cookie", p, `__Host-sg-${id}`);
-  if (!COOKIE_NAME.test(cookie)) throw new ConfigError(`${p}cookie`, "is not a valid cookie name");
-  if (!cookie.startsWith("__Host-")) throw new ConfigError(`${p}cookie`, 'must start with "__Host-"');
+  const cookie = str(raw, "cookie", p, defaultCookieName(id));
+  const cookieProblem = cookieNameProblem(cookie);
+  if (cookieProblem) throw new ConfigError(`${p}cookie`, cookieProblem);
   const publicOrigin = url(str(raw, "public_origin", p, ru.origin), `${p}public_origin`, [
     "https:",
     "http:",
@@ -285,7 +290,7 @@ export function validateConfig(raw: unknown): BffConfig {
   const redis = obj(raw, "redis", "");
   const session = obj(raw, "session", "");
   const timeouts = obj(raw, "timeouts", "");
-  const prefix = str(pub, "prefix", "public.", "/auth");
+  const prefix = str(pub, "prefix", "public.", DEFAULT_BFF_PREFIX);
   if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix))
     throw new ConfigError("public.prefix", 'must look like "/auth" (no trailing slash)');
   const redisUrl = str(redis, "url", "redis.");
@@ -317,7 +322,7 @@ export function validateConfig(raw: unknown): BffConfig {
   const publicListen = listen(pub.listen ?? "0.0.0.0:8080", "public.listen", "0.0.0.0");
   const internalListen = listen(internal.listen ?? "127.0.0.1:8081", "internal.listen", "127.0.0.1");
   if (publicListen.port !== 0 && publicListen.port === internalListen.port) {
-    // The internal port must never be the public one (DESIGN invariant 7).
+    // The internal port must never be the public one (docs/architecture.md#invariant-7).
     throw new ConfigError("internal.listen", "must use another port than public.listen");
   }
   const registry = parseRegistry(raw);

@@ -1,5 +1,7 @@
 // Same-origin checks for state-changing / token-revealing requests.
+
 import type { IncomingMessage } from "node:http";
+import { HEADER } from "../../contracts/rules.js";
 import type { AppConfig } from "../config/schema.js";
 import { HttpError, header } from "./util.js";
 
@@ -17,7 +19,7 @@ export function checkSameOrigin(req: IncomingMessage, app: AppConfig): void {
 
 /** The token endpoint also needs a custom header: a cross-site form or image can't send one. */
 export function checkCsrfHeader(req: IncomingMessage): void {
-  if (header(req, "x-sessiongate-csrf") !== "1") {
-    throw new HttpError(403, "csrf_header_required", "send x-sessiongate-csrf: 1");
+  if (header(req, HEADER.csrf) !== "1") {
+    throw new HttpError(403, "csrf_header_required", `send ${HEADER.csrf}: 1`);
   }
 }

@@ -1,11 +1,11 @@
 // Internal listener (127.0.0.1 by default, never routed by Envoy): the filter's
-// token endpoint (CONTRACTS: GET /internal/v1/session-token), /metrics, /healthz, /readyz.
+// token endpoint (docs/architecture.md#filter-to-bff-internal-endpoint), /metrics, /healthz, /readyz.
+
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { HEADER, INTERNAL_TOKEN_PATH, isSessionId } from "../../contracts/rules.js";
 import type { Ctx } from "./context.js";
 import { HttpError, header, sendJson } from "./util.js";
-
-const SESSION_VALUE = /^[A-Za-z0-9_-]{1,256}$/;
 
 function keyMatches(expected: string, got: string | undefined): boolean {
   if (got === undefined) return false;
@@ -21,19 +21,16 @@ export async function handleInternal(
   url: URL,
 ): Promise<string> {
   switch (url.pathname) {
-    case "/internal/v1/session-token": {
+    case INTERNAL_TOKEN_PATH: {
       if (req.method !== "GET") throw new HttpError(405, "method_not_allowed");
-      if (
-        ctx.config.internalKey &&
-        !keyMatches(ctx.config.internalKey, header(req, "x-sessiongate-internal-key"))
-      ) {
-        throw new HttpError(403, "forbidden", "x-sessiongate-internal-key missing or wrong");
+      if (ctx.config.internalKey && !keyMatches(ctx.config.internalKey, header(req, HEADER.internalKey))) {
+        throw new HttpError(403, "forbidden", `${HEADER.internalKey} missing or wrong`);
       }
-      const appId = header(req, "x-sessiongate-app");
+      const appId = header(req, HEADER.app);
       const app = appId ? ctx.apps.get(appId) : undefined;
-      if (!app) throw new HttpError(400, "unknown_app", "x-sessiongate-app missing or not configured");
-      const sessionId = header(req, "x-sessiongate-session");
-      const t = sessionId && SESSION_VALUE.test(sessionId) ? await ctx.tokens.get(app, sessionId) : null;
+      if (!app) throw new HttpError(400, "unknown_app", `${HEADER.app} missing or not configured`);
+      const sessionId = header(req, HEADER.session);
+      const t = sessionId && isSessionId(sessionId) ? await ctx.tokens.get(app, sessionId) : null;
       if (!t) sendJson(res, 401, { error: "no_session" });
       else sendJson(res, 200, { access_token: t.accessToken, token_type: "Bearer", expires_in: t.expiresIn });
       return "session-token";

@@ -2,8 +2,10 @@
 // lives in a short-lived encrypted HttpOnly cookie, so nothing is written to the
 // session store before the callback succeeds. That cookie is SameSite=Lax: it must
 // come back on the OP's cross-site redirect to the callback.
+
 import type { IncomingMessage, ServerResponse } from "node:http";
 import * as oidc from "openid-client";
+import { isSessionId, loginCookieName as loginCookie } from "../../contracts/rules.js";
 import type { AppConfig } from "../config/schema.js";
 import { isOpUnavailable } from "../oidc/client.js";
 import { tokenSetFrom } from "../oidc/tokens.js";
@@ -20,7 +22,7 @@ interface LoginState {
   e: number; // expiry, epoch ms
 }
 
-export const loginCookieName = (app: AppConfig) => `${app.cookie}-login`;
+export const loginCookieName = (app: AppConfig) => loginCookie(app.cookie);
 
 // Technical ID-token claims that are not "user info".
 const NOT_USER = new Set([
@@ -167,7 +169,7 @@ async function completeCallback(
   }
   // One use per state, across replicas: a replayed callback is refused even if the
   // OP would not notice (e.g. a code it has not yet marked as used).
-  if (!(await ctx.store.once(`state:${app.id}:${st.s}`, ctx.config.loginTimeoutS))) {
+  if (!(await ctx.store.once(`state:${app.id}:${st.s}`, ctx.config.loginTimeoutS * 1000))) {
     ctx.metrics.logins.inc({ app: app.id, result: "replay" });
     throw new HttpError(400, "invalid_request", "callback already used");
   }
@@ -192,7 +194,7 @@ async function completeCallback(
   if (!claims) throw new HttpError(400, "invalid_grant", "no ID token");
   // Rotate: a session cookie this browser already had is ended, a fresh id issued.
   const old = parseCookies(req.headers.cookie).get(app.cookie);
-  if (old && /^[A-Za-z0-9_-]{1,256}$/.test(old)) {
+  if (old && isSessionId(old)) {
     const prev = await ctx.store.load(app.id, old);
     if (prev) await ctx.store.remove(prev);
   }

@@ -1,6 +1,8 @@
 // Public router: <prefix>/<app id>/<action>. The app id in the path picks the app
 // (one provider client, cookie and redirect URIs per app), so no Envoy header is needed.
+
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { isSessionId } from "../../contracts/rules.js";
 import type { AppConfig } from "../config/schema.js";
 import { resolveAppPath } from "./app-path.js";
 import { clientScript } from "./client.js";
@@ -51,7 +53,7 @@ export async function handlePublic(
 
 function sessionCookie(req: IncomingMessage, app: AppConfig): string | null {
   const v = parseCookies(req.headers.cookie).get(app.cookie);
-  return v && /^[A-Za-z0-9_-]{1,256}$/.test(v) ? v : null;
+  return v && isSessionId(v) ? v : null;
 }
 
 async function sessionInfo(

@@ -1,16 +1,18 @@
 // Node http servers for both listeners: URL parsing, latency metric, error mapping.
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { INTERNAL_TOKEN_PATH } from "../../contracts/rules.js";
 import { resolveAppPath } from "./app-path.js";
 import type { Ctx } from "./context.js";
 import { sendError } from "./errors.js";
 import { handleInternal } from "./internal.js";
 import { handlePublic, PUBLIC_ACTIONS } from "./public.js";
-import { HttpError } from "./util.js";
+import { consumeBody, HttpError } from "./util.js";
 
 type Handler = (ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<string>;
 
 // Metric label known before the handler runs, so failures are attributed too.
-const INTERNAL_ROUTES = new Set(["/internal/v1/session-token", "/metrics", "/healthz", "/readyz"]);
+const INTERNAL_ROUTES = new Set([INTERNAL_TOKEN_PATH, "/metrics", "/healthz", "/readyz"]);
 function label(ctx: Ctx, listener: "public" | "internal", url: URL): string {
   if (listener === "internal")
     return INTERNAL_ROUTES.has(url.pathname) ? url.pathname.split("/").pop() || "unknown" : "unknown";
@@ -30,11 +32,16 @@ function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler): Ser
         throw new HttpError(400, "invalid_request", "unparsable request target");
       }
       route = label(ctx, listener, url);
+      await consumeBody(req);
       await handler(ctx, req, res, url);
       end({ route, status: res.statusCode });
       ctx.log.debug({ listener, method: req.method, route, status: res.statusCode }, "request");
     } catch (err) {
+      // A body left unread (too large even to drain) must not stay on a kept-alive
+      // connection: Envoy would send the next user's request after it.
+      if (!req.complete && !res.headersSent) res.setHeader("connection", "close");
       const status = sendError(ctx, res, err, route);
+      if (!req.complete) res.once("finish", () => req.socket.destroy());
       end({ route, status });
       ctx.log.debug({ listener, method: req.method, route, status }, "request");
     }

@@ -70,15 +70,58 @@ export function clearCookie(name: string, sameSite: "Strict" | "Lax" = "Strict")
   return serializeCookie(name, "", { maxAgeS: 0, sameSite });
 }
 
-export async function readBody(req: IncomingMessage, limit = 65536): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new HttpError(413, "body_too_large");
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+/** Largest request body any route accepts (a back-channel logout token is a few KB). */
+export const MAX_BODY_BYTES = 65536;
+/**
+ * An over-long body is read and thrown away up to this much before the 413, so
+ * the connection ends clean and stays usable: answering early and closing
+ * with bytes still unread makes the kernel reset the connection, which can
+ * lose the answer itself. Beyond it (and beyond server.requestTimeout) the
+ * server answers and closes.
+ */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+
+const bodies = new WeakMap<IncomingMessage, string>();
+
+/**
+ * Reads the whole request body before any handler runs (bff/http/server.ts
+ * does, for every route of both listeners), so that no answer ever leaves a
+ * body unread on a kept-alive connection: the next request Envoy sends on it
+ * would be parsed as the rest of this body and hang. Over MAX_BODY_BYTES: the
+ * rest is read and discarded up to DRAIN_LIMIT_BYTES, then 413.
+ */
+export function consumeBody(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err?: Error) => {
+      req.off("data", onData).off("end", onEnd).off("error", onError).off("aborted", onAborted);
+      if (err) return reject(err);
+      if (size > MAX_BODY_BYTES)
+        return reject(new HttpError(413, "body_too_large", `at most ${MAX_BODY_BYTES} bytes`));
+      bodies.set(req, Buffer.concat(chunks).toString("utf8"));
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      // Not destroyed (that would drop the socket before the 413): paused, and the
+      // server closes the connection once the answer is out.
+      else if (size > DRAIN_LIMIT_BYTES) {
+        req.pause();
+        done();
+      }
+    };
+    const onEnd = () => done();
+    const onError = (err: Error) => done(err);
+    const onAborted = () => done(new HttpError(400, "invalid_request", "request aborted"));
+    req.on("data", onData).on("end", onEnd).on("error", onError).on("aborted", onAborted);
+  });
+}
+
+/** The request's body as read by consumeBody ("" when there was none). */
+export function readBody(req: IncomingMessage): string {
+  return bodies.get(req) ?? "";
 }
 
 /** Single-valued header, or undefined; a repeated header counts as malformed. */

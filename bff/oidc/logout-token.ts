@@ -12,9 +12,15 @@ export interface LogoutClaims {
   iss: string;
   sub?: string;
   sid?: string;
-  jti?: string;
-  exp?: number;
+  jti: string;
+  exp: number;
 }
+
+/**
+ * How old a logout token may be (its `iat`). The OP sends it at logout time;
+ * an older one is a captured token, refused even when its `exp` is far off.
+ */
+export const MAX_LOGOUT_TOKEN_AGE_S = 300;
 
 export async function verifyLogoutToken(
   config: Configuration,
@@ -33,13 +39,22 @@ export async function verifyLogoutToken(
     ({ payload } = await jwtVerify(token, jwks, {
       issuer: meta.issuer,
       audience: config.clientMetadata().client_id,
-      requiredClaims: ["iat", "jti"],
+      // §2.6: fresh tokens only. exp must be there (jose checks it has not passed),
+      // jti is remembered until exp (the replay check in the handler).
+      requiredClaims: ["iat", "jti", "exp"],
       clockTolerance: clockToleranceS,
       typ: undefined,
     }));
   } catch (err) {
     throw new LogoutTokenError(`logout_token rejected: ${(err as Error).message}`);
   }
+  const now = Math.floor(Date.now() / 1000);
+  const iat = payload.iat as number;
+  if (iat > now + clockToleranceS) throw new LogoutTokenError("logout_token iat is in the future");
+  if (now - iat > MAX_LOGOUT_TOKEN_AGE_S + clockToleranceS)
+    throw new LogoutTokenError(`logout_token is older than ${MAX_LOGOUT_TOKEN_AGE_S} s (iat)`);
+  if (typeof payload.jti !== "string" || payload.jti.length === 0 || payload.jti.length > 256)
+    throw new LogoutTokenError("logout_token jti must be a non-empty string");
   const events = payload.events as Record<string, unknown> | undefined;
   if (!events || typeof events !== "object" || typeof events[EVENT] !== "object") {
     throw new LogoutTokenError("logout_token lacks the back-channel-logout event");
@@ -48,5 +63,5 @@ export async function verifyLogoutToken(
   const sid = typeof payload.sid === "string" ? payload.sid : undefined;
   const sub = typeof payload.sub === "string" ? payload.sub : undefined;
   if (!sid && !sub) throw new LogoutTokenError("logout_token has neither sid nor sub");
-  return { iss: payload.iss as string, sub, sid, jti: payload.jti, exp: payload.exp };
+  return { iss: payload.iss as string, sub, sid, jti: payload.jti, exp: payload.exp as number };
 }

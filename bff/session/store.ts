@@ -212,9 +212,9 @@ export class SessionStore {
     return Number(await this.redis.eval(FENCED_WRITE, 2, this.lockKey(s.h), this.key(s.h), token, value));
   }
 
-  /** One-time use marker (back-channel logout `jti` replay check). */
-  async once(name: string, ttlS: number): Promise<boolean> {
-    return (await this.redis.set(`${this.opts.prefix}once:${sha(name)}`, "1", "EX", ttlS, "NX")) === "OK";
+  /** One-time use marker (back-channel logout `jti` replay check): true the first time within `ttlMs`. */
+  async once(name: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(`${this.opts.prefix}once:${sha(name)}`, "1", "PX", ttlMs, "NX")) === "OK";
   }
 }
 

@@ -62,7 +62,7 @@ export function store(key: CacheKey, token: string, validUntilMs: u64, cas: u32)
   return sharedSet(key.slotKey, buf, cas) == WasmResult.Ok;
 }
 
-/** Entry lifetime per DESIGN §3: min(expires_in - skew, max_ttl); 0 = do not cache. */
+/** Entry lifetime (docs/architecture.md#token-cache): min(expires_in - skew, max_ttl); 0 = do not cache. */
 export function ttlMs(expiresInS: u64, skewS: u32, maxTtlS: u32): u64 {
   if (expiresInS <= <u64>skewS) return 0;
   let s = expiresInS - <u64>skewS;

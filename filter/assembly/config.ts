@@ -1,4 +1,4 @@
-// Plugin configuration (JSON, see CONTRACTS "Filter plugin configuration").
+// Plugin configuration (JSON, docs/architecture.md#filter-plugin-configuration).
 // Every key but "apps" is optional. Unknown keys are refused so that a typo
 // cannot silently disable a check; every error names the field.
 import { JKind, JsonParser, JValue } from "./json";
@@ -8,7 +8,15 @@ export class AppConfig {
   hosts: string[] = ["*"];
   pathPrefix: string = "/";
   cookie: string = "";
+  /** `<cookie>-login`, the BFF's login-state cookie of this app. */
+  loginCookie: string = "";
   allowedOrigins: string[] = [];
+  /**
+   * Route metadata `"bff": true`: the route's upstream is the BFF, the session
+   * authority. The app's own session and login cookies go there untouched (no
+   * swap, the BFF checks CSRF itself); every other sessiongate cookie is dropped.
+   */
+  bffRoute: bool = false;
 }
 
 export class Config {
@@ -37,7 +45,7 @@ function err(field: string, msg: string): ConfigResult {
   return new ConfigResult(null, "invalid configuration: field '" + field + "': " + msg);
 }
 
-/** RFC 6265 cookie-name = token (RFC 7230 tchar). */
+/** RFC 6265 cookie-name = token (RFC 9110 tchar). */
 export function isToken(s: string): bool {
   if (s.length == 0) return false;
   for (let i = 0; i < s.length; i++) {
@@ -46,6 +54,34 @@ export function isToken(s: string): bool {
     if (!alnum && "!#$%&'*+-.^_`|~".indexOf(String.fromCharCode(c)) < 0) return false;
   }
   return true;
+}
+
+// A copy of contracts/rules.ts (AssemblyScript cannot import it);
+// test/filter/rules.host.test.ts runs this module over that one's vectors.
+const COOKIE_NAMESPACE = "__Host-sg-";
+const LOGIN_COOKIE_SUFFIX = "-login";
+const COOKIE_NAME_MAX = 128 - 6;
+
+/** An app id: a DNS label (1-63 of a-z, 0-9, '-', starting and ending alphanumeric). */
+export function isAppId(s: string): bool {
+  if (s.length == 0 || s.length > 63) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a);
+    if (!alnum && (c != 0x2d || i == 0 || i == s.length - 1)) return false;
+  }
+  return true;
+}
+
+/** A session cookie name: a token in the reserved namespace, room for its login cookie, not a login cookie. */
+export function isCookieName(s: string): bool {
+  return (
+    s.startsWith(COOKIE_NAMESPACE) &&
+    s.length > COOKIE_NAMESPACE.length &&
+    s.length <= COOKIE_NAME_MAX &&
+    isToken(s) &&
+    !s.endsWith(LOGIN_COOKIE_SUFFIX)
+  );
 }
 
 /** Visible ASCII only (safe to put in a header value, no spaces). */
@@ -192,15 +228,15 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
   if (a.kind != JKind.Obj) return appErr(f.length > 0 ? f : "(root)", "must be an object");
   const allowed = routing
     ? ["id", "hosts", "path_prefix", "cookie", "allowed_origins"]
-    : ["id", "cookie", "allowed_origins"];
+    : ["id", "cookie", "allowed_origins", "bff"];
   const u = checkKeys(a, allowed, p);
   if (u.length > 0) return appErr(u, "unknown field");
   const app = new AppConfig();
   bad = "";
   app.id = readString(a, "id", p + "id", "");
-  if (bad.length == 0 && (app.id.length == 0 || app.id.length > 128 || !isVisibleAscii(app.id)))
-    bad = p + "id";
-  if (bad.length > 0) return appErr(bad, "is required: 1..128 visible ASCII characters");
+  if (bad.length == 0 && !isAppId(app.id)) bad = p + "id";
+  if (bad.length > 0)
+    return appErr(bad, "is required: 1-63 chars of a-z, 0-9 and '-', starting and ending alphanumeric");
   if (routing) {
     app.hosts = readStrings(a, "hosts", p + "hosts", app.hosts);
     if (bad.length == 0 && app.hosts.length == 0) bad = p + "hosts";
@@ -211,9 +247,19 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
       bad = p + "path_prefix";
     if (bad.length > 0) return appErr(bad, "must be a string starting with '/'");
   }
-  app.cookie = readString(a, "cookie", p + "cookie", "__Host-sg-" + app.id);
-  if (bad.length == 0 && (!isToken(app.cookie) || app.cookie.length > 256)) bad = p + "cookie";
-  if (bad.length > 0) return appErr(bad, "must be a cookie name (RFC 6265 token)");
+  app.cookie = readString(a, "cookie", p + "cookie", COOKIE_NAMESPACE + app.id);
+  if (bad.length == 0 && !isCookieName(app.cookie)) bad = p + "cookie";
+  if (bad.length > 0)
+    return appErr(
+      bad,
+      "must be a cookie name (RFC 6265 token) of at most 122 characters starting with '__Host-sg-', not ending with '-login'",
+    );
+  app.loginCookie = app.cookie + LOGIN_COOKIE_SUFFIX;
+  const bff = a.get("bff");
+  if (bff !== null) {
+    if (bff.kind != JKind.Bool) return appErr(p + "bff", "must be a boolean");
+    app.bffRoute = bff.b;
+  }
   app.allowedOrigins = readStrings(a, "allowed_origins", p + "allowed_origins", app.allowedOrigins);
   if (bad.length > 0) return appErr(bad, 'must be an array of origins like "https://example.com"');
   for (let j = 0; j < app.allowedOrigins.length; j++)
@@ -233,6 +279,18 @@ export function parseRouteApp(text: string): AppResult {
   return r;
 }
 
+/**
+ * Whether `path` (a :path, query included) lies under `prefix` the way the
+ * control plane's routes match (path_separated_prefix): "/api" matches "/api",
+ * "/api/x" and "/api?q", never "/apiary". A prefix ending in '/' matches below it.
+ */
+export function underPrefix(path: string, prefix: string): bool {
+  if (!path.startsWith(prefix)) return false;
+  if (prefix.endsWith("/") || path.length == prefix.length) return true;
+  const c = path.charCodeAt(prefix.length);
+  return c == 0x2f || c == 0x3f; // '/' or '?'
+}
+
 /** Picks the app for a request: host match ("*" or exact, case-insensitive), longest path prefix, exact host over "*". */
 export function matchApp(c: Config, authority: string, path: string): AppConfig | null {
   const host = authority.toLowerCase();
@@ -248,7 +306,7 @@ export function matchApp(c: Config, authority: string, path: string): AppConfig 
       else if (app.hosts[j] == "*") any = true;
     }
     if (!exact && !any) continue;
-    if (!path.startsWith(app.pathPrefix)) continue;
+    if (!underPrefix(path, app.pathPrefix)) continue;
     const len = app.pathPrefix.length;
     if (len > bestLen || (len == bestLen && exact && !bestExact)) {
       best = app;

@@ -1,5 +1,5 @@
 // Cross-site request check for unsafe methods that rely on the session cookie
-// (DESIGN §7.5). Sec-Fetch-Site "cross-site" is refused; "same-site" needs an
+// (docs/architecture.md#invariant-5). Sec-Fetch-Site "cross-site" is refused; "same-site" needs an
 // allowed Origin (a sibling subdomain is not the app); any Origin present must
 // be allowed. Without both headers (non-browser clients) the SameSite=Strict
 // cookie is the protection, so the request is let through.

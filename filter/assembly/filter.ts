@@ -1,4 +1,4 @@
-// The session-to-token policy: per-request decisions (DESIGN §3) on top of
+// The session-to-token policy: per-request decisions (docs/architecture.md#request-path) on top of
 // the handler classes of ./abi. No raw pointers here.
 import { Action, RootHandler, StreamHandler } from "./abi/handlers";
 import {
@@ -138,13 +138,24 @@ export class SessionStream extends StreamHandler {
     if (routed === null) app = matchApp(cfg, authority, valueOr(hs.first(H_PATH)));
     else if (routed.app === null) return this.badRoute();
     else app = routed.app;
-    if (app === null) return this.pass();
-    const scan = scanCookies(cookies, app.cookie);
-    if (!scan.found) return this.pass();
-    // The session cookie never goes upstream (DESIGN §7.6), whatever happens next.
-    removeHeader(MapType.RequestHeaders, H_COOKIE);
-    if (scan.others.length > 0)
-      replaceHeaderBytes(MapType.RequestHeaders, H_COOKIE, latin1Encode(scan.others.join("; ")));
+    // No sessiongate cookie goes upstream (docs/architecture.md#invariant-6), whatever happens next and
+    // whatever the route: the app's own session cookie and, in the same pass, every
+    // other cookie in the reserved namespace (other apps' sessions, login cookies),
+    // also when no app matches.
+    // On a BFF route only the app's own session and login cookies go on, untouched.
+    let bffRoute = false;
+    let keep = "";
+    if (app !== null) {
+      bffRoute = app.bffRoute;
+      if (bffRoute) keep = app.loginCookie;
+    }
+    const scan = scanCookies(cookies, app === null ? "" : app.cookie, keep);
+    if (scan.dropped) {
+      removeHeader(MapType.RequestHeaders, H_COOKIE);
+      if (scan.others.length > 0)
+        replaceHeaderBytes(MapType.RequestHeaders, H_COOKIE, latin1Encode(scan.others.join("; ")));
+    }
+    if (app === null || bffRoute || !scan.found) return this.pass();
     // Machine-to-machine traffic brings its own credentials: leave them alone.
     if (hasCredentials(hs.all(H_AUTHORIZATION))) return this.pass();
     const method = valueOr(hs.first(H_METHOD));

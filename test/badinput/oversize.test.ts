@@ -143,7 +143,7 @@ describe("invariant 9: oversize input gives a clear 4xx, never a crash", () => {
         got.push(`${name}: ${r.status} (upstream reached ${echo.requests.length - before})`);
       if (name === "3 KB return_to") expect(JSON.parse(r.body).error).toBe("invalid_return_to");
     }
-    expect(got).toEqual([]);
+    expect(got, JSON.stringify(got)).toEqual([]);
   });
 
   it("through Envoy: 1,000 cookies with the session cookie last still get the session's token, the cookie stripped", async () => {

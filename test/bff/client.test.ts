@@ -253,7 +253,11 @@ describe("the served client against the BFF", () => {
     expect((await sg.session())?.sub).toBe("alice");
     const t = await sg.getToken();
     // End the session server-side (as another tab's logout would).
-    const out = await fetch(`${publicUrl}/auth/spa/logout`, { headers: { cookie }, redirect: "manual" });
+    const out = await fetch(`${publicUrl}/auth/spa/logout`, {
+      method: "POST",
+      headers: { cookie, origin: publicUrl },
+      redirect: "manual",
+    });
     expect(out.status).toBe(303);
     const err = await sg.getToken({ forceRefresh: true }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SessionGateError);

@@ -108,10 +108,10 @@ describe("tokenExchange mode", () => {
 });
 
 describe("logout", () => {
-  it("RP-initiated logout deletes the session, revokes the refresh token at the OP and ends the OP session", async () => {
+  it("RP-initiated logout deletes the session and ends the OP session, and with it the refresh token's grant", async () => {
     const r = await login(publicUrl, op, "web");
     const cookie = `__Host-sg-web=${r.session}`;
-    const revokedBefore = op.counts.revocation;
+    const [revokedBefore, grantsEnded] = [op.counts.revocation, op.counts.grant_revoked];
     const res = await fetch(`${publicUrl}/auth/web/logout`, {
       method: "POST",
       redirect: "manual",
@@ -123,7 +123,8 @@ describe("logout", () => {
     expect(loc.searchParams.get("post_logout_redirect_uri")).toBe(`${publicUrl}/auth/web/logout/callback`);
     expect(loc.searchParams.get("id_token_hint")).toBeTruthy();
     expect(setCookies(res).get("__Host-sg-web")?.line).toMatch(/Max-Age=0/);
-    expect(op.counts.revocation).toBe(revokedBefore + 1);
+    // Not revoked first: that would end the OP session before end-session names it.
+    expect(op.counts.revocation).toBe(revokedBefore);
     expect((await internalToken(bff.internalUrl, "web", r.session)).status).toBe(401);
     expect((await fetch(`${publicUrl}/auth/web/session`, { headers: { cookie } })).status).toBe(401);
     // The OP's confirmation page, then back to our logout callback, then the app's origin.
@@ -131,6 +132,7 @@ describe("logout", () => {
     const back = await r.op.logout(loc.href);
     expect(back).toBe(`${publicUrl}/auth/web/logout/callback`);
     expect(op.counts.end_session).toBe(endedBefore + 1);
+    expect(op.counts.grant_revoked).toBe(grantsEnded + 1);
     const cb = await fetch(back, { redirect: "manual" });
     expect(cb.status).toBe(302);
     expect(cb.headers.get("location")).toBe(`${publicUrl}/`);

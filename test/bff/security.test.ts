@@ -1,4 +1,4 @@
-// DESIGN.md §7 security invariants that concern the BFF (1-4; 9 is in invariant9.test.ts),
+// Security invariants (docs/architecture.md#security-invariants) that concern the BFF (1-4; 9 is in invariant9.test.ts),
 // plus the at-rest properties of the session store.
 import { Buffer } from "node:buffer";
 import type { Redis } from "ioredis";
@@ -74,7 +74,11 @@ describe("invariant 1: no token, refresh token or session id in any response bod
       bodies.push(await res.text());
       headers.push(...[...res.headers].filter(([k]) => k !== "set-cookie").map(([k, v]) => `${k}: ${v}`));
     }
-    const out = await fetch(`${publicUrl}/auth/web/logout`, { headers: cookie, redirect: "manual" });
+    const out = await fetch(`${publicUrl}/auth/web/logout`, {
+      method: "POST",
+      headers: { ...cookie, origin: publicUrl },
+      redirect: "manual",
+    });
     bodies.push(await out.text());
     const all = bodies.join("\n") + headers.join("\n");
     expect(bodies[2]).toContain("alice"); // the session body is there and readable
@@ -187,7 +191,7 @@ describe("invariant 3: return_to only to the app's own origin; open redirects re
   });
 });
 
-describe("invariant 4: session id rotated at login; logout deletes the session and revokes the refresh token", () => {
+describe("invariant 4: session id rotated at login; logout deletes the session and ends the refresh token", () => {
   it("a second login from the same browser gets a new id and ends the old session", async () => {
     const browser = new OpBrowser(op.issuer);
     const a = await login(publicUrl, op, "web", { browser });
@@ -201,18 +205,36 @@ describe("invariant 4: session id rotated at login; logout deletes the session a
     expect((await internalToken(bff.internalUrl, "web", b as string)).status).toBe(200);
   });
 
-  it("logout deletes the session from Redis and revokes the refresh token (counted at the OP)", async () => {
+  it("logout deletes the session from Redis; the provider's end-session then ends the refresh token's grant (counted at the OP)", async () => {
     const r = await login(publicUrl, op, "web");
     const n = (await sessionKeys()).length;
-    const revoked = op.counts.revocation;
+    const [revoked, grantsEnded] = [op.counts.revocation, op.counts.grant_revoked];
+    // A GET (a link, a same-site page) is never a logout: a page with a button, nothing ended.
+    const get = await fetch(`${publicUrl}/auth/web/logout`, {
+      headers: { cookie: `__Host-sg-web=${r.session}`, "sec-fetch-site": "same-site" },
+      redirect: "manual",
+    });
+    expect(get.status).toBe(200);
+    expect(get.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(await get.text()).toContain('<form method="post">');
+    expect((await sessionKeys()).length).toBe(n);
+    expect(op.counts.revocation).toBe(revoked);
+    // The app's own POST ends it.
     const res = await fetch(`${publicUrl}/auth/web/logout`, {
-      headers: { cookie: `__Host-sg-web=${r.session}` },
+      method: "POST",
+      headers: { cookie: `__Host-sg-web=${r.session}`, origin: publicUrl },
       redirect: "manual",
     });
     expect(res.status).toBe(303);
-    expect(op.counts.revocation).toBe(revoked + 1);
     expect((await sessionKeys()).length).toBe(n - 1);
     expect((await internalToken(bff.internalUrl, "web", r.session)).status).toBe(401);
+    // An online grant is not revoked before end-session (that would end the
+    // provider's session first, an error at end-session): end-session ends it.
+    expect(op.counts.revocation).toBe(revoked);
+    const endSession = res.headers.get("location") ?? "";
+    expect(endSession.startsWith(`${op.issuer}/`)).toBe(true);
+    await r.op.logout(endSession);
+    expect(op.counts.grant_revoked).toBe(grantsEnded + 1);
   });
 });
 

@@ -32,7 +32,8 @@ async function exercise(redisUrl: string) {
     expect(t.status).toBe(200);
     expect(op.counts.refresh_token).toBe(before + 1);
     const out = await fetch(`${url}/auth/web/logout`, {
-      headers: { cookie: `__Host-sg-web=${r.session}` },
+      method: "POST",
+      headers: { cookie: `__Host-sg-web=${r.session}`, origin: url },
       redirect: "manual",
     });
     expect(out.status).toBe(303);

@@ -4,7 +4,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { renderTemplate } from "../harness/index.js";
+import { joinPrefix } from "../../contracts/rules.js";
+import { renderTemplate } from "../harness/template.js";
 import type { ExternalIdp } from "./idp.js";
 
 export type DemoMode = "bff" | "tokenExchange";
@@ -24,6 +25,13 @@ export interface DemoAppOptions {
   cookieName?: string;
   /** OP client id (default `sessiongate-demo` for the app "demo", else `sessiongate-<id>`). */
   clientId?: string;
+  /**
+   * Path prefix on its host (default "/"). Several apps may share a host when
+   * their prefixes differ (the micro-frontend case on one host).
+   */
+  pathPrefix?: string;
+  /** Public paths (default: the SPA shell for an app on "/", none under a prefix). */
+  publicPaths?: string[];
 }
 
 /** One app as started: where it is and what it is called. */
@@ -43,6 +51,8 @@ export interface DemoAppSpec {
   cookieName: string;
   clientId: string;
   clientSecret: string;
+  pathPrefix: string;
+  publicPaths?: string[];
 }
 
 export const DEFAULT_APP_ID = "demo";
@@ -59,28 +69,35 @@ export function resolveApps(
   if (idp && list.length > 1)
     throw new Error("an external provider (DEMO_ISSUER) has one client: run a single app with it");
   const seen = new Set<string>();
-  return list.map((o) => {
-    if (!ID.test(o.id)) throw new Error(`app id ${JSON.stringify(o.id)}: must match ${ID}`);
+  return list.map((given) => {
+    if (!ID.test(given.id)) throw new Error(`app id ${JSON.stringify(given.id)}: must match ${ID}`);
+    // The redirect URIs registered at an external provider name the app id
+    // (/auth/demo/callback): its one app stays "demo", `--app` picks only the mode.
+    const o = idp ? { ...given, id: DEFAULT_APP_ID } : given;
     const hostname = o.host ?? (list.length === 1 ? "localhost" : `${o.id}.localhost`);
-    for (const key of [`id:${o.id}`, `host:${hostname}`]) {
+    const pathPrefix = o.pathPrefix ?? "/";
+    for (const key of [`id:${o.id}`, `host:${hostname}${pathPrefix}`]) {
       if (seen.has(key)) throw new Error(`two demo apps share the ${key.replace(":", " ")}`);
       seen.add(key);
     }
     const host = `${hostname}:${port}`;
     const origin = `http://${host}`;
-    const authBase = `${origin}${bffPrefix}/${o.id}`;
+    const authBase = `${origin}${joinPrefix(pathPrefix, bffPrefix)}/${o.id}`;
+    const home = pathPrefix === "/" ? "/" : `${pathPrefix}/`;
     return {
       id: o.id,
       mode: o.mode ?? "bff",
       host,
       origin,
-      url: `${origin}/`,
+      url: `${origin}${home}`,
       authBase,
-      loginUrl: `${authBase}/login?return_to=%2F`,
+      loginUrl: `${authBase}/login?return_to=${encodeURIComponent(home)}`,
       cookieName: o.cookieName ?? `__Host-sg-${o.id}`,
       clientId:
         idp?.clientId ?? o.clientId ?? (o.id === DEFAULT_APP_ID ? "sessiongate-demo" : `sessiongate-${o.id}`),
       clientSecret: idp?.clientSecret ?? randomBytes(24).toString("base64url"),
+      pathPrefix,
+      ...(o.publicPaths ? { publicPaths: o.publicPaths } : {}),
     };
   });
 }
@@ -113,7 +130,8 @@ export interface RegistrationVars {
   issuer: string;
   jwtIssuer: string;
   audience: string;
-  jwksUri: string;
+  /** Unset: left out of the registration, so the xds-server discovers it. */
+  jwksUri?: string;
   upstreamPort: number;
   /** Scopes and extra authorization parameters the BFF asks the provider for. */
   scopes: string[];
@@ -139,9 +157,19 @@ export function registrationYaml(app: DemoAppSpec, v: RegistrationVars): string 
     UPSTREAM_PORT: v.upstreamPort,
     JWT_ISSUER: v.jwtIssuer,
     AUDIENCE: v.audience,
-    JWKS_URI: v.jwksUri,
+    JWKS_URI: v.jwksUri ?? "",
   });
-  const doc = parse(text) as { session?: Record<string, unknown>; oidc?: Record<string, unknown> };
+  const doc = parse(text) as {
+    session?: Record<string, unknown>;
+    oidc?: Record<string, unknown>;
+    jwt?: Record<string, unknown>;
+    path_prefix?: string;
+    public_paths?: string[];
+  };
+  if (!v.jwksUri && doc.jwt) delete doc.jwt.remote_jwks_uri;
+  doc.path_prefix = app.pathPrefix;
+  if (app.publicPaths) doc.public_paths = app.publicPaths;
+  else if (app.pathPrefix !== "/") delete doc.public_paths;
   doc.session = { ...doc.session, mode: app.mode, cookie_name: app.cookieName };
   // The registry defaults to https://<host>; the demo is plain http on loopback
   // hosts (localhost, *.localhost), so its origin is said explicitly: it is where

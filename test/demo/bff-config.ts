@@ -13,6 +13,8 @@ export interface DemoBffInputs {
   redisUrl: string;
   /** The xds-server's registration API, "host:port", and the BFF-scoped token it accepts. */
   registry: { address: string; token: string };
+  /** The BFF refreshes an access token expiring within this (default 30 s). */
+  refreshSkewS?: number;
 }
 
 export function demoBffConfig(i: DemoBffInputs): BffConfig {
@@ -23,6 +25,7 @@ export function demoBffConfig(i: DemoBffInputs): BffConfig {
     internal: { listen: `127.0.0.1:${i.internalPort}`, key: i.internalKey },
     redis: { url: i.redisUrl },
     keys: { keys: { k1: randomBytes(32).toString("base64") } },
+    ...(i.refreshSkewS === undefined ? {} : { session: { refresh_skew_s: i.refreshSkewS } }),
     registry: {
       address: i.registry.address,
       token: i.registry.token,

@@ -6,7 +6,8 @@ export interface ExternalIdp {
   clientSecret: string;
   /** The `aud` of the provider's access tokens, checked by Envoy's jwt_authn. */
   audience: string;
-  jwksUri: string;
+  /** Unset: the xds-server reads it from the issuer's discovery document. */
+  jwksUri?: string;
   /** The `iss` of the access tokens, when it differs from the OIDC issuer. */
   jwtIssuer?: string;
   scopes?: string[];
@@ -23,15 +24,12 @@ function need(name: string): string {
 export function externalIdpFromEnv(): ExternalIdp | null {
   const issuer = process.env.DEMO_ISSUER;
   if (!issuer) return null;
-  const base = issuer.replace(/\/$/, "");
   return {
     issuer,
     clientId: need("DEMO_CLIENT_ID"),
     clientSecret: need("DEMO_CLIENT_SECRET"),
     audience: need("DEMO_AUDIENCE"),
-    // Keycloak: <issuer>/protocol/openid-connect/certs; Okta: <issuer>/v1/keys;
-    // Auth0: <issuer>/.well-known/jwks.json (the default here).
-    jwksUri: process.env.DEMO_JWKS_URI ?? `${base}/.well-known/jwks.json`,
+    jwksUri: process.env.DEMO_JWKS_URI || undefined,
     jwtIssuer: process.env.DEMO_JWT_ISSUER,
     scopes: process.env.DEMO_SCOPES?.split(/[\s,]+/).filter(Boolean),
     authParams: process.env.DEMO_AUTH_PARAMS ? JSON.parse(process.env.DEMO_AUTH_PARAMS) : undefined,

@@ -2,7 +2,9 @@
 // Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 start-up failure, 2 bad option,
 // 3 Redis unavailable (the BFF cannot run without it).
 import { parseArgs } from "node:util";
-import { stopAll } from "../harness/index.js";
+// Not the harness index: it loads oidc-provider, which warns about the Node
+// version even when an external provider is used.
+import { stopAll } from "../harness/cleanup.js";
 import { type DemoAppOptions, DemoError, startDemoStack } from "./stack.js";
 
 const USAGE = `Usage: npm run demo [-- --port N] [-- --app ID[:MODE] ...] [-- --help]

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { renderTemplate } from "../harness/index.js";
+import { renderTemplate } from "../harness/template.js";
 
 export interface DemoRequest {
   method: string;

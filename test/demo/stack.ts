@@ -8,23 +8,16 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunningBff, startBff } from "../../bff/index.js";
-import {
-  type EnvoyHandle,
-  freePort,
-  hostRequest,
-  type OpHandle,
-  onCleanup,
-  REPO_ROOT,
-  type RedisHandle,
-  redisBin,
-  runCli,
-  startEnvoy,
-  startOP,
-  startProcess,
-  startRedis,
-  stopAll,
-  waitFor,
-} from "../harness/index.js";
+// The harness modules one by one, not its index: oidc-provider (the demo OP)
+// is loaded only when it runs, so an external provider gets no warning from it.
+import { onCleanup, stopAll } from "../harness/cleanup.js";
+import { runCli } from "../harness/cli.js";
+import { type EnvoyHandle, REPO_ROOT, startEnvoy } from "../harness/envoy.js";
+import { hostRequest } from "../harness/http.js";
+import type { OpHandle } from "../harness/op.js";
+import { freePort, waitFor } from "../harness/ports.js";
+import { startProcess } from "../harness/process.js";
+import { type RedisHandle, redisBin, startRedis } from "../harness/redis.js";
 import {
   DEFAULT_APP_ID,
   type DemoAppOptions,
@@ -65,6 +58,11 @@ export interface DemoOptions {
    * client, cookie, BFF app and demo upstream.
    */
   apps?: DemoAppOptions[];
+  /**
+   * The BFF's refresh skew in seconds (default 30): a provider whose access
+   * tokens live long (5 min) gets a refresh due soon after login with a large one.
+   */
+  bffRefreshSkewS?: number;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -157,6 +155,7 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
   const bffPublic = `http://127.0.0.1:${publicPort}`;
   let op: OpHandle | null = null;
   if (!idp) {
+    const { startOP } = await import("../harness/op.js");
     op = await startOP({
       clients: specs.map((a) => opClient(a, bffPublic, BFF_PREFIX)),
       ttl: opts.opAccessTokenTtlS,
@@ -164,10 +163,20 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
     say(`  identity     ${op.issuer} (demo OpenID Provider)`);
   } else {
     say(`  identity     ${idp.issuer} (external provider, client ${idp.clientId})`);
+    for (const a of specs) {
+      say(`               register there: redirect URI ${a.authBase}/callback`);
+      say(`               post-logout redirect URI ${a.authBase}/logout/callback`);
+      say(
+        `               back-channel logout URI ${a.authBase}/backchannel-logout (front-channel logout off)`,
+      );
+    }
+    if (!idp.jwksUri) say("               JWKS URI: from the provider's discovery document");
   }
   const issuer = idp?.issuer ?? op!.issuer;
   const audience = idp?.audience ?? op!.audience;
-  const jwksUri = idp?.jwksUri ?? op!.jwksUri;
+  // Unset for an external provider without DEMO_JWKS_URI: the xds-server takes
+  // it from the provider's discovery document when the app is registered.
+  const jwksUri = idp ? idp.jwksUri : op!.jwksUri;
 
   // Both the BFF and Envoy take the apps from the xds-server: the BFF over its
   // BffDirectory stream with a token of its own, Envoy over ADS.
@@ -184,6 +193,7 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       internalKey,
       redisUrl: redis.url,
       registry: { address: `127.0.0.1:${apiPort}`, token: bffToken },
+      refreshSkewS: opts.bffRefreshSkewS,
     }),
     { defaultMetrics: false },
   );
@@ -257,7 +267,8 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       audience,
       jwksUri,
       upstreamPort: app.demo.port,
-      scopes: idp?.scopes ?? ["openid", "profile", "email", "offline_access"],
+      // The registry's default is [openid]; the SPA shows the user's name and email.
+      scopes: idp?.scopes ?? ["openid", "profile", "email"],
       authParams: idp?.authParams ?? {},
     });
     writeFileSync(appFile, yaml, { mode: 0o600 });
@@ -277,7 +288,7 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       async () => {
         const s = await hostRequest(
           port,
-          `${BFF_PREFIX}/${app.id}/session`,
+          `${new URL(app.authBase).pathname}/session`,
           { host: app.host },
           { timeoutMs: 3000 },
         ).catch(() => null);

@@ -10,6 +10,8 @@ export interface AttackerSite {
   port: number;
   /** A page on `origin` that POSTs `fields` as a form to `target` on load. */
   formPage(origin: "cross-site" | "same-site", target: string, fields?: Record<string, string>): string;
+  /** A page on `origin` with a plain link (`#link`) to `target`: a GET navigation when clicked. */
+  linkPage(origin: "cross-site" | "same-site", target: string): string;
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -18,6 +20,11 @@ export async function startAttackerSite(): Promise<AttackerSite> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://attacker");
     const target = url.searchParams.get("target") ?? "";
+    if (url.searchParams.get("link") === "1") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(`<!DOCTYPE html><html><body><a id="link" href="${esc(target)}">Read more</a></body></html>`);
+      return;
+    }
     const fields = JSON.parse(url.searchParams.get("fields") ?? "{}") as Record<string, string>;
     const inputs = Object.entries(fields)
       .map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`)
@@ -42,6 +49,10 @@ export async function startAttackerSite(): Promise<AttackerSite> {
       const host = origin === "cross-site" ? "127.0.0.1" : "localhost";
       const q = new URLSearchParams({ target, fields: JSON.stringify(fields) });
       return `http://${host}:${port}/?${q}`;
+    },
+    linkPage: (origin, target) => {
+      const host = origin === "cross-site" ? "127.0.0.1" : "localhost";
+      return `http://${host}:${port}/?${new URLSearchParams({ target, link: "1" })}`;
     },
   };
 }

@@ -1,10 +1,12 @@
 // The demo pointed at an "external" provider purely by DEMO_* environment
 // variables: the stack starts no OP of its own, and a browser login at that
 // provider reaches the demo API with its JWT.
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { resolveApps } from "../demo/apps.js";
 import { externalIdpFromEnv } from "../demo/idp.js";
 import { type DemoStack, startDemoStack } from "../demo/stack.js";
-import { freePort, type OpHandle, startBrowser, startOP } from "../harness/index.js";
+import { freePort, type OpHandle, REPO_ROOT, startBrowser, startOP } from "../harness/index.js";
 import { budget } from "../harness/slowness.js";
 
 const SECRET = "external-client-secret-0123456789";
@@ -32,7 +34,6 @@ beforeAll(async () => {
     DEMO_CLIENT_ID: "ext-client",
     DEMO_CLIENT_SECRET: SECRET,
     DEMO_AUDIENCE: "https://ext-api.test",
-    DEMO_JWKS_URI: idp.jwksUri,
     DEMO_SCOPES: "openid profile email",
   });
   stack = await startDemoStack({ port });
@@ -73,4 +74,36 @@ it("a browser login at the external provider reaches the API with its JWT", asyn
   expect(claims.iss).toBe(idp.issuer);
   expect(claims.aud).toBe("https://ext-api.test");
   expect(idp.counts.authorization_code).toBe(1);
+});
+
+it("registers the app without a JWKS URI: the xds-server took the provider's from discovery", async () => {
+  expect(process.env.DEMO_JWKS_URI).toBeUndefined();
+  const dump = await (await fetch(`${stack.envoy.adminUrl}/config_dump`)).text();
+  expect(dump).toContain(idp.jwksUri);
+});
+
+it("with an external provider, --app ID:tokenExchange keeps the app id demo and so the registered redirect URIs", () => {
+  const ext = {
+    issuer: idp.issuer,
+    clientId: "ext-client",
+    clientSecret: SECRET,
+    audience: "https://ext-api.test",
+  };
+  const [app] = resolveApps([{ id: "admin", mode: "tokenExchange" }], 8080, "/auth", ext);
+  expect(app.id).toBe("demo");
+  expect(app.mode).toBe("tokenExchange");
+  expect(app.authBase).toBe("http://localhost:8080/auth/demo");
+  // The demo OP's own apps keep their ids.
+  expect(resolveApps([{ id: "admin" }], 8080, "/auth", null)[0].id).toBe("admin");
+});
+
+it("the demo does not load oidc-provider (nor print its warning) unless its own OP runs", () => {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "test/demo/run.ts", "--help"], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    timeout: budget(60_000),
+  });
+  expect(r.status).toBe(0);
+  expect(r.stdout).toContain("Usage: npm run demo");
+  expect(r.stderr).not.toContain("oidc-provider");
 });

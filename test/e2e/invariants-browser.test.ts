@@ -1,4 +1,4 @@
-// Security invariants 1, 5, 6 and 7 (DESIGN §7) from the browser's side, in
+// Security invariants 1, 5, 6 and 7 (docs/architecture.md#security-invariants) from the browser's side, in
 // Chromium against the demo stack (bff mode): Envoy over ADS, the wasm
 // filter, jwt_authn, the real BFF, xds-server and OP.
 import { Redis } from "ioredis";
@@ -138,6 +138,55 @@ describe("security invariants from the browser (bff mode)", () => {
     expect((await own).status()).toBe(200);
     await page.waitForURL(`${app.origin}/api/whoami`);
     await page.goto(app.url);
+  });
+
+  it("logout is not a cross-site GET: a link from another site or the same site gets a page, never a logout; logout/callback clears nothing", async () => {
+    const before = {
+      keys: await sessionKeys(),
+      endSessions: stack.op!.counts.end_session,
+      logouts: await bffMetric(stack, `sessiongate_bff_logouts_total{app="${app.id}",kind="rp"}`),
+    };
+    const target = `${app.authBase}/logout`;
+    const evil = await ctx.newPage();
+    // The provider's way back (logout/callback) is a GET anyone can link to: it clears no cookie.
+    for (const site of ["cross-site", "same-site"] as const) {
+      const callback = `${app.authBase}/logout/callback`;
+      await evil.goto(attacker.linkPage(site, callback));
+      const reply = evil.waitForResponse((r) => r.url() === callback);
+      await evil.click("#link");
+      const res = await reply;
+      expect(res.status()).toBe(302);
+      expect(res.headers()["set-cookie"]).toBeUndefined();
+      expect(await sessionCookie(ctx, app)).toBe(sid);
+    }
+    const seen: Record<string, { status: number; fetchSite: string; body: string }> = {};
+    for (const site of ["cross-site", "same-site"] as const) {
+      await evil.goto(attacker.linkPage(site, target));
+      const reply = evil.waitForResponse((r) => r.url() === target);
+      await evil.click("#link");
+      const res = await reply;
+      seen[site] = {
+        status: res.status(),
+        fetchSite: (await res.request().allHeaders())["sec-fetch-site"] ?? "",
+        body: await res.text(),
+      };
+    }
+    expect(seen["cross-site"].fetchSite).toBe("cross-site");
+    // From the same site (another port of localhost) the SameSite=Strict cookie goes along.
+    expect(seen["same-site"].fetchSite).toBe("same-site");
+    for (const s of Object.values(seen)) {
+      expect(s.status).toBe(200);
+      expect(s.body).toContain('<form method="post">');
+    }
+    await evil.close();
+    // A cross-origin POST is refused (403), as invariant 5 shows for forms; nothing ended.
+    expect(await sessionKeys()).toBe(before.keys);
+    expect(await sessionCookie(ctx, app)).toBe(sid);
+    expect(stack.op!.counts.end_session).toBe(before.endSessions);
+    expect(await bffMetric(stack, `sessiongate_bff_logouts_total{app="${app.id}",kind="rp"}`)).toBe(
+      before.logouts,
+    );
+    expect((await pageFetch(page, `${app.authBase}/session`)).status).toBe(200);
   });
 
   it("invariant 7: the BFF internal endpoint is unreachable through Envoy from the browser", async () => {

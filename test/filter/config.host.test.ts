@@ -1,5 +1,5 @@
 // Plugin configuration: defaults, and every bad config fails on_configure
-// with an error log naming the field (DESIGN §3, §7.9).
+// with an error log naming the field (docs/architecture.md#filter-plugin-configuration, #invariant-9).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createHost } from "../wasm-host/index.js";

@@ -1,4 +1,4 @@
-// Behaviour of the filter (DESIGN §3) through the Node proxy-wasm host.
+// Behaviour of the filter (docs/architecture.md#request-path) through the Node proxy-wasm host.
 import { describe, expect, it } from "vitest";
 import { createHost } from "../wasm-host/index.js";
 import { WA } from "../wasm-host/wasm.js";
@@ -40,24 +40,29 @@ describe("pass-through", () => {
     expect(h.metrics.get(M("passthrough"))).toBe(1);
     expect(h.pendingCalls.size).toBe(0);
   });
-  it("leaves requests for other hosts or without the app's cookie untouched", async () => {
+  it("passes requests for other hosts or without the app's cookie on, minus every sessiongate cookie (invariant 6)", async () => {
     const h = await host();
     const other = h.request([
       [":method", "GET"],
       [":path", "/"],
       [":authority", "other.example"],
-      ["cookie", `${C}=${SID}`],
+      ["cookie", `${C}=${SID}; lang=en`],
     ]);
     expect(other.state).toBe("continue");
-    expect(other.header("cookie")).toBe(`${C}=${SID}`);
+    expect(other.header("cookie")).toBe("lang=en");
+    expect(h.pendingCalls.size).toBe(0);
     const foreign = h.request(req([["cookie", "a=b; __Host-sg-other=x"]]));
     expect(foreign.state).toBe("continue");
-    expect(foreign.header("cookie")).toBe("a=b; __Host-sg-other=x");
+    expect(foreign.header("cookie")).toBe("a=b");
+    const untouched = h.request(req([["cookie", "a=b; c=d"]]));
+    expect(untouched.all("cookie")).toEqual(["a=b; c=d"]);
   });
-  it('passes everything with {"apps":[]}', async () => {
+  it('passes everything with {"apps":[]}, without sessiongate cookies', async () => {
     const h = await host('{"apps":[]}');
     expect(h.configured).toBe(true);
-    expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("continue");
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(o.state).toBe("continue");
+    expect(o.all("cookie")).toEqual([]);
   });
   it("keeps an own authorization header, strips only the session cookie, calls no BFF", async () => {
     const h = await host();
@@ -307,7 +312,9 @@ describe("cookie parsing", () => {
     const h = await host();
     const o = h.request(req([["cookie", `x${C}=${SID}; ${C}x=${SID}`]]));
     expect(o.state).toBe("continue");
-    expect(o.header("cookie")).toBe(`x${C}=${SID}; ${C}x=${SID}`);
+    expect(h.pendingCalls.size).toBe(0);
+    // `${C}x` is another name in the reserved namespace: dropped, never taken as the session.
+    expect(o.header("cookie")).toBe(`x${C}=${SID}`);
   });
 });
 
@@ -316,9 +323,9 @@ describe("app selection", () => {
     const cfg = JSON.stringify({
       bff_cluster: "bff",
       apps: [
-        { id: "root", hosts: ["*"], path_prefix: "/", cookie: "c_root" },
-        { id: "api", hosts: ["*"], path_prefix: "/api/", cookie: "c_api" },
-        { id: "apiexact", hosts: [HOST.toUpperCase()], path_prefix: "/api/", cookie: "c_exact" },
+        { id: "root", hosts: ["*"], path_prefix: "/", cookie: "__Host-sg-c_root" },
+        { id: "api", hosts: ["*"], path_prefix: "/api/", cookie: "__Host-sg-c_api" },
+        { id: "apiexact", hosts: [HOST.toUpperCase()], path_prefix: "/api/", cookie: "__Host-sg-c_exact" },
       ],
     });
     const h = await host(cfg);
@@ -326,8 +333,8 @@ describe("app selection", () => {
       const o = h.request(req([["cookie", cookie]], "GET", path));
       return Object.fromEntries(o.call?.headers ?? [])["x-sessiongate-app"];
     };
-    expect(sessionApp("/api/x", `c_exact=${SID}`)).toBe("apiexact");
-    expect(sessionApp("/api/x", `c_api=${SID}`)).toBeUndefined();
-    expect(sessionApp("/other", `c_root=${SID}`)).toBe("root");
+    expect(sessionApp("/api/x", `__Host-sg-c_exact=${SID}`)).toBe("apiexact");
+    expect(sessionApp("/api/x", `__Host-sg-c_api=${SID}`)).toBeUndefined();
+    expect(sessionApp("/other", `__Host-sg-c_root=${SID}`)).toBe("root");
   });
 });

@@ -1,7 +1,8 @@
 // Property tests (fast-check) through the Node host: >= 100k generated inputs
 // per class. Invariants: no trap; never a token for a session other than the
 // one the request's cookie names (cache of 8 slots for 40 sessions, so slot
-// collisions happen all the time); the session cookie never goes upstream;
+// collisions happen all the time); the session cookie, and every other cookie
+// in sessiongate's namespace, never goes upstream;
 // cross-site unsafe requests never get a token; own authorization untouched.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -46,6 +47,35 @@ function modelSession(cookieHeaders: string[]): string | undefined {
   return undefined;
 }
 
+const trimOws = (x: string) => x.replace(/^[ \t]+|[ \t]+$/g, "");
+const inNamespace = (name: string) => name.toLowerCase().startsWith("__host-sg-");
+
+/** Independent model of what the filter forwards when no session cookie is there: every pair outside the namespace. */
+function modelForwarded(cookieHeaders: string[]): string[] {
+  const kept: string[] = [];
+  let dropped = false;
+  for (const hv of cookieHeaders)
+    for (const raw of hv.split(";")) {
+      const piece = trimOws(raw);
+      if (!piece) continue;
+      const eq = piece.indexOf("=");
+      if (eq >= 0 && inNamespace(trimOws(piece.slice(0, eq)))) dropped = true;
+      else kept.push(piece);
+    }
+  if (!dropped) return cookieHeaders; // untouched
+  return kept.length ? [kept.join("; ")] : [];
+}
+
+/** Whether any pair of sessiongate's namespace (any app's session or login cookie) is forwarded. */
+function namespaceCookieForwarded(o: Outcome): boolean {
+  return o.all("cookie").some((hv) =>
+    hv.split(";").some((p) => {
+      const eq = p.indexOf("=");
+      return eq >= 0 && inNamespace(trimOws(p.slice(0, eq)));
+    }),
+  );
+}
+
 function sessionCookieForwarded(o: Outcome): boolean {
   return o.all("cookie").some((hv) =>
     hv.split(";").some((p) => {
@@ -69,7 +99,10 @@ const sessionPair = fc
   )
   .map(([sid, ws, quote]) => `${ws}${C}${ws}=${ws}${quote ? `"${sid}"` : sid}${ws}`);
 const otherPair = fc
-  .tuple(fc.constantFrom("a", "b", `${C}x`, `x${C}`, "__Host-sg-other", ""), junk)
+  .tuple(
+    fc.constantFrom("a", "b", `${C}x`, `x${C}`, "__Host-sg-other", "__HOST-sg-x", `${C}-login`, ""),
+    junk,
+  )
   .map(([n, v]) => `${n}=${v}`);
 const cookieHeader = fc
   .tuple(fc.array(fc.oneof(sessionPair, otherPair, junk), { maxLength: 5 }), fc.constantFrom(";", "; ", " ;"))
@@ -100,11 +133,12 @@ describe("property: cookie headers", () => {
           const sid = modelSession(cookies);
           const auth = o.header("authorization");
           expect(sessionCookieForwarded(o)).toBe(false);
+          expect(namespaceCookieForwarded(o)).toBe(false);
           if (sid === undefined) {
             expect(o.state).toBe("continue");
             expect(auth).toBeUndefined();
-            // untouched: the filter only rewrites Cookie when the session cookie is there
-            expect(o.all("cookie")).toEqual(cookies);
+            // untouched unless a sessiongate cookie was there: then every other pair, in order
+            expect(o.all("cookie")).toEqual(modelForwarded(cookies));
           } else if (o.state === "continue") {
             expect(auth).toBe(`Bearer ${tokenFor(sid)}`);
             expect(LIVE.has(sid)).toBe(true);

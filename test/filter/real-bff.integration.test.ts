@@ -84,8 +84,9 @@ describe("session-to-token with the real BFF", () => {
     // Logout deletes the session; the edge cache may serve the token for at
     // most max_ttl_s more, then the cookie gets 401 + clearing.
     const out = await fetch(`${publicUrl}/auth/web/logout`, {
+      method: "POST",
       redirect: "manual",
-      headers: { cookie: `__Host-sg-web=${session}` },
+      headers: { cookie: `__Host-sg-web=${session}`, origin: publicUrl },
     });
     expect(out.status).toBe(303);
     await new Promise((r) => setTimeout(r, MAX_TTL_S * 1000 + 200));

@@ -35,8 +35,9 @@ describe("session-to-token with route metadata in Envoy", () => {
     expect(r.status).toBe(200);
     const got = s.echo.requests.at(-1)!;
     expect(got.headers.authorization).toBe("Bearer route.token.sig");
-    // Only the route's app cookie is the session cookie here; the fallback app's name is just another cookie.
-    expect(got.headers.cookie).toBe(`x=1; ${COOKIE}=${SID}`);
+    // Only the route's app cookie is the session cookie here; the fallback app's cookie is
+    // not swapped, and as a sessiongate cookie it is not forwarded either (invariant 6).
+    expect(got.headers.cookie).toBe("x=1");
     expect(s.bff.requests.length).toBe(n + 1);
     expect(s.bff.requests.at(-1)!.headers["x-sessiongate-app"]).toBe("alpha");
   });
@@ -56,9 +57,24 @@ describe("session-to-token with route metadata in Envoy", () => {
     expect(JSON.parse(csrf.body)).toEqual({ error: "csrf_denied" });
   });
 
-  it("leaves routes with the filter disabled alone (BFF routes read the cookie themselves)", async () => {
+  it('on a BFF route ("bff": true) forwards only the app\'s own session and login cookies, untouched', async () => {
     const n = s.bff.requests.length;
-    const r = await get("alpha.test", "/auth/session", `__Host-sg-alpha=${SID}`);
+    const r = await get(
+      "alpha.test",
+      "/auth/session",
+      `__Host-sg-alpha=${SID}; __Host-sg-alpha-login=st; __Host-sg-beta=${SID}; ${COOKIE}=x; k=1`,
+    );
+    expect(r.status).toBe(200);
+    expect(s.echo.requests.at(-1)!.headers.cookie).toBe(
+      `__Host-sg-alpha=${SID}; __Host-sg-alpha-login=st; k=1`,
+    );
+    expect(s.echo.requests.at(-1)!.headers.authorization).toBeUndefined();
+    expect(s.bff.requests.length).toBe(n);
+  });
+
+  it("leaves routes with the filter disabled alone", async () => {
+    const n = s.bff.requests.length;
+    const r = await get("alpha.test", "/public/x", `__Host-sg-alpha=${SID}`);
     expect(r.status).toBe(200);
     expect(s.echo.requests.at(-1)!.headers.cookie).toBe(`__Host-sg-alpha=${SID}`);
     expect(s.bff.requests.length).toBe(n);

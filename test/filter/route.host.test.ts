@@ -35,7 +35,8 @@ describe("route metadata names the app", () => {
     const h = await host(config());
     const listed = h.request(req([["cookie", `__Host-sg-demo=${SID}`]]), SHOP);
     expect(listed.state).toBe("continue");
-    expect(listed.header("cookie")).toBe(`__Host-sg-demo=${SID}`);
+    // Not the route's app, so no swap; still a sessiongate cookie, so never forwarded (invariant 6).
+    expect(listed.all("cookie")).toEqual([]);
     expect(h.pendingCalls.size).toBe(0);
   });
 
@@ -129,5 +130,41 @@ describe("route metadata names the app", () => {
       h.abandon(o);
     }
     expect(h.metrics.get(M("misses"))).toBe(300);
+  });
+});
+
+describe('BFF routes ("bff": true): only the app\'s own cookies reach the BFF (invariant 6)', () => {
+  const BFF = meta({ id: "shop", bff: true });
+  const all = `__Host-sg-shop=${SID}; __Host-sg-shop-login=state; __Host-sg-mall=${SID}; __Host-sg-mall-login=x; lang=en`;
+
+  it("keeps the app's session and login cookies untouched, drops every other app's, never swaps", async () => {
+    const h = await host(EMPTY);
+    const o = h.request(req([["cookie", all]]), BFF);
+    expect(o.state).toBe("continue");
+    expect(o.all("cookie")).toEqual([`__Host-sg-shop=${SID}; __Host-sg-shop-login=state; lang=en`]);
+    expect(o.header("authorization")).toBeUndefined();
+    expect(h.pendingCalls.size).toBe(0);
+  });
+
+  it("leaves CSRF to the BFF (no 403 from the filter) and forwards a malformed session value as is", async () => {
+    const h = await host(EMPTY);
+    const o = h.request(
+      req(
+        [
+          ["cookie", "__Host-sg-shop=not a session; __Host-sg-other=1"],
+          ["origin", "https://evil.example"],
+        ],
+        "POST",
+      ),
+      BFF,
+    );
+    expect(o.state).toBe("continue");
+    expect(o.all("cookie")).toEqual(["__Host-sg-shop=not a session"]);
+  });
+
+  it('refuses a non-boolean "bff" like any malformed metadata: 503 when cookies are sent', async () => {
+    const h = await host(EMPTY);
+    const o = h.request(req([["cookie", `__Host-sg-shop=${SID}`]]), meta({ id: "shop", bff: "yes" }));
+    expect(o.local?.status).toBe(503);
   });
 });

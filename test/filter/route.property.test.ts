@@ -13,18 +13,23 @@ const TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 const tokenish = fc.string({ unit: fc.constantFrom(...TOKEN_CHARS), minLength: 1, maxLength: 12 });
 const anything = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null));
 // Well-formed apps (as the translator writes them) and half-formed objects.
+const appId = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
 const goodApp = fc.record(
   {
-    id: tokenish,
-    cookie: tokenish,
+    id: appId,
+    cookie: tokenish.filter((t) => !t.endsWith("-login")).map((t) => `__Host-sg-${t}`),
     allowed_origins: fc.array(fc.constantFrom("https://a.test", "http://b.test:8080")),
   },
   { requiredKeys: ["id"] },
 );
 const junkApp = fc.record(
   {
-    id: fc.oneof(tokenish, anything),
-    cookie: fc.oneof(tokenish, anything),
+    id: fc.oneof(appId, tokenish, anything),
+    cookie: fc.oneof(
+      tokenish,
+      tokenish.map((t) => `__Host-sg-${t}`),
+      anything,
+    ),
     allowed_origins: fc.oneof(fc.array(fc.constantFrom("https://a.test", "", "x y")), anything),
     hosts: fc.constant(["*"]),
     extra: anything,
@@ -58,10 +63,14 @@ describe("route metadata, property", () => {
         if (o.local?.status === 503) seen.failedClosed++;
         expect(["continue", "local", "paused"]).toContain(o.state);
         if (o.state === "local") expect([401, 403, 503]).toContain(o.local!.status);
-        // Forwarded or waiting for the BFF: the named session cookie is gone.
+        // Forwarded or waiting for the BFF: the named session cookie is gone, and so is
+        // every other cookie in the reserved namespace (invariant 6).
         if (plain && o.state !== "local")
-          for (const hv of o.all("cookie"))
-            expect(hv.split(";").map((p) => p.trim().split("=")[0])).not.toContain(named);
+          for (const hv of o.all("cookie")) {
+            const names = hv.split(";").map((p) => p.trim().split("=")[0]);
+            expect(names).not.toContain(named);
+            expect(names.filter((n) => n.toLowerCase().startsWith("__host-sg-"))).toEqual([]);
+          }
       }),
       { numRuns: RUNS },
     );

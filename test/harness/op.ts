@@ -43,6 +43,8 @@ export interface OpHandle {
   jwksUri: string;
   /** The signing key's public JWK (kid, alg RS256). */
   publicJwk: JWK;
+  /** The same signing key, private: tests sign tokens the OP would (e.g. logout tokens with chosen claims). */
+  signingJwk: JWK;
   counts: OpCounts;
   provider: Provider;
   users: OpUser[];
@@ -223,6 +225,7 @@ ${form}<p>Signing you out of the demo identity provider…</p>
     audience,
     jwksUri: `${issuer}/jwks`,
     publicJwk: publicJwk as JWK,
+    signingJwk: privateJwk as JWK,
     counts,
     provider,
     users,

@@ -1,4 +1,4 @@
-// DESIGN §7 invariants 5–8 checked end to end: a real Envoy gateway configured
+// Invariants 5–8 (docs/architecture.md#security-invariants) checked end to end: a real Envoy gateway configured
 // over ADS by the real control plane process, the real wasm filter, jwt_authn
 // with a real JWKS. The BFF's internal port is the contract's fixture token
 // server (it records every call); its public port is an echo server.

@@ -274,6 +274,27 @@ const cases: Case[] = [
     field: "session.cookie_name",
   },
   {
+    name: "cookie name outside the __Host-sg- namespace (the BFF would refuse it)",
+    method: "createApp",
+    req: { app: set("session", { mode: "bff", cookieName: "sid" }) },
+    code: S.INVALID_ARGUMENT,
+    field: "session.cookie_name",
+  },
+  {
+    name: "cookie name colliding with a login cookie",
+    method: "createApp",
+    req: { app: set("session", { mode: "bff", cookieName: "__Host-sg-web-login" }) },
+    code: S.INVALID_ARGUMENT,
+    field: "session.cookie_name",
+  },
+  {
+    name: "app id ending in '-' (the BFF would refuse it)",
+    method: "createApp",
+    req: { app: set("id", "web-", "web-") },
+    code: S.INVALID_ARGUMENT,
+    field: "id",
+  },
+  {
     name: "allowed origin with path",
     method: "createApp",
     req: { app: set("session", { mode: "bff", allowedOrigins: ["https://a.test/x"] }) },

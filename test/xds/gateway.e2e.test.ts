@@ -127,6 +127,21 @@ describe.each([
     expect(dump).toContain("sessiongate_bff_internal");
   });
 
+  it("underscore twins of identity headers never reach an upstream: x_user_sub is refused with 400", async () => {
+    const token = await jwks.sign();
+    const before = echo1.requests.length;
+    const r = await get(port, "/api/items", { host, authorization: `Bearer ${token}`, x_user_sub: "admin" });
+    expect(r.status).toBe(400);
+    expect(echo1.requests.length).toBe(before);
+    // Another app's session cookie (no session cookie of this route's app): dropped, not forwarded.
+    await get(port, "/api/items", {
+      host,
+      authorization: `Bearer ${token}`,
+      cookie: `__Host-sg-other=${"b".repeat(43)}; keep=1`,
+    });
+    expect(echo1.requests.at(-1)!.headers.cookie).toBe("keep=1");
+  });
+
   it("update -> the change is served without an Envoy restart", async () => {
     const file = writeApp(appSpec("shop", { host, prefix: "/api", upstream: echo2.port, jwks }));
     const r = await cli(["apps", "register", "-f", file], env);

@@ -130,7 +130,7 @@ describe("two replicas behind one Redis", () => {
 });
 
 describe("sidecar node", () => {
-  it("gets its service's inbound listener with jwt_authn in front of the local service", async () => {
+  it("gets its service's inbound listener with jwt_authn in front of the local service, no sessiongate cookie and no underscore header through it", async () => {
     const cp = await startControlPlane({ name: "xds-sidecar" });
     const [echo, jwks] = await Promise.all([startEcho(), startJwks()]);
     const inbound = await freePort();
@@ -162,10 +162,35 @@ describe("sidecar node", () => {
     await until(inbound, "/orders/1", { host: "anything", authorization: `Bearer ${token}` }, 200);
     expect(echo.requests.at(-1)!.headers["x-user"]).toBe("bob");
     expect((await get(inbound, "/orders/1", { host: "anything" })).status).toBe(401);
+    // Invariant 6 on the sidecar too: no __Host-sg-* cookie reaches the local service
+    // (the wasm filter there has no app, it only drops them), other cookies do.
+    await until(
+      inbound,
+      "/orders/2",
+      {
+        host: "anything",
+        authorization: `Bearer ${token}`,
+        cookie: `__Host-sg-orders=${"a".repeat(43)}; __Host-sg-shop-login=x; keep=1`,
+      },
+      200,
+    );
+    expect(echo.requests.at(-1)!.headers.cookie).toBe("keep=1");
+    // Underscore twins of identity headers are refused before the service sees them.
+    const before = echo.requests.length;
+    expect(
+      (
+        await get(inbound, "/orders/3", {
+          host: "anything",
+          authorization: `Bearer ${token}`,
+          x_user: "admin",
+        })
+      ).status,
+    ).toBe(400);
+    expect(echo.requests.length).toBe(before);
     const dump = JSON.stringify(await envoy.configDump());
     expect(dump).toContain("sg_sidecar_orders");
-    // A sidecar gets no gateway pieces: no wasm filter, no BFF clusters.
-    expect(dump).not.toContain("type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm");
-    expect(dump).not.toContain("sessiongate_bff_internal");
+    // A sidecar gets the cookie-dropping filter, but no other gateway piece: no BFF clusters.
+    expect(dump).toContain("type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm");
+    expect(dump).not.toContain('"name":"sessiongate_bff_internal"');
   });
 });

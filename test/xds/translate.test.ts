@@ -229,7 +229,7 @@ describe("translate", () => {
     expect(ecds(snap)).toBe(ecds({ revision: 9, apps: snap.apps.slice(1) }));
   });
 
-  it("puts each app's session-to-token settings on its app routes only (id, cookie, allowed origins)", () => {
+  it("puts each app's session-to-token settings on its app and BFF routes (id, cookie, allowed origins; bff on BFF routes)", () => {
     const r = translate(snap, cfg, { kind: "gateway", address: "0.0.0.0", port: 1 })[TYPE.route][0].json as J;
     const routes: J[] = r.virtual_hosts.flatMap((v: J) => v.routes);
     const meta = (x: J) => x.metadata?.filter_metadata?.sessiongate?.app;
@@ -237,9 +237,15 @@ describe("translate", () => {
     // Default cookie name (__Host-sg-<id>) is left out: the filter derives it.
     expect(JSON.parse(meta(shop))).toEqual({ id: "shop", allowed_origins: ["https://shop.example.com"] });
     for (const x of routes) {
-      if (x.name.startsWith("sg_app_")) expect(JSON.parse(meta(x)).id).toBe(x.name.slice("sg_app_".length));
-      else {
-        // BFF and public routes disable the filter and carry no app settings.
+      if (x.name.startsWith("sg_app_")) {
+        expect(JSON.parse(meta(x)).id).toBe(x.name.slice("sg_app_".length));
+        expect(JSON.parse(meta(x)).bff).toBeUndefined();
+      } else if (x.name.startsWith("sg_bff_")) {
+        // The filter runs on BFF routes, keeping only that app's own cookies for the BFF.
+        expect(JSON.parse(meta(x))).toMatchObject({ id: x.name.slice("sg_bff_".length), bff: true });
+        expect(x.typed_per_filter_config["envoy.filters.http.wasm"]).toBeUndefined();
+      } else {
+        // Public routes disable the filter (they remove Cookie) and carry no app settings.
         expect(x.metadata).toBeUndefined();
         expect(x.typed_per_filter_config["envoy.filters.http.wasm"].disabled).toBe(true);
       }
@@ -250,7 +256,7 @@ describe("translate", () => {
         hosts: ["c.example.com", "*"],
         upstreams: ["10.0.0.9:80"],
         jwt: jwt("https://op.test", "https://op.test/jwks"),
-        session: { cookieName: "sid", allowedOrigins: ["https://x.example"] },
+        session: { cookieName: "__Host-sg-sid", allowedOrigins: ["https://x.example"] },
       } as RawAppSpec,
       1,
     );
@@ -260,7 +266,11 @@ describe("translate", () => {
       port: 1,
     })[TYPE.route][0].json as J;
     const c1 = cr.virtual_hosts[0].routes.find((x: J) => x.name === "sg_app_c1");
-    expect(JSON.parse(meta(c1))).toEqual({ id: "c1", cookie: "sid", allowed_origins: ["https://x.example"] });
+    expect(JSON.parse(meta(c1))).toEqual({
+      id: "c1",
+      cookie: "__Host-sg-sid",
+      allowed_origins: ["https://x.example"],
+    });
     // Without the wasm filter (no module built) the routes carry no settings for it.
     const noWasm = translate(
       { revision: 1, apps: [custom] },

@@ -1,7 +1,9 @@
 // The registration API handlers: authenticate, validate, apply atomically
 // through the store, map registry errors to gRPC status codes.
+
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { APP_ID_RULE, isAppId } from "../../contracts/rules.js";
 import {
   type AppEvent,
   AppEventSchema,
@@ -10,6 +12,7 @@ import {
   type WatchAppsRequest,
 } from "../../protos/gen/sessiongate/v1/apps_pb.js";
 import type { Metrics } from "../metrics.js";
+import { type JwksDiscoveryOptions, withJwksUri } from "../registry/jwks-discovery.js";
 import type { SecretBox } from "../registry/secrets.js";
 import type { Store } from "../registry/store.js";
 import { RegistryError } from "../registry/types.js";
@@ -18,8 +21,6 @@ import type { TokenAuth } from "./auth.js";
 import { toWire } from "./convert.js";
 import { AppRegistryDefinition } from "./definition.js";
 import type { StatusBoard } from "./status.js";
-
-const ID_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export interface ApiDeps {
   store: Store;
@@ -32,6 +33,8 @@ export interface ApiDeps {
   metrics?: Metrics;
   /** The BFF's route prefix (--bff-prefix): public paths must not overlap it. */
   bffPrefix?: string;
+  /** How a JWKS URI left out of a registration is discovered (default: fetch, 5 s). */
+  jwksDiscovery?: JwksDiscoveryOptions;
   log: { info: (o: object, m: string) => void; error: (o: object, m: string) => void };
 }
 
@@ -53,8 +56,7 @@ const KIND_CODE: Record<string, grpc.status> = {
 };
 
 function checkId(id: string): string {
-  if (!ID_RE.test(id))
-    throw new ApiError(grpc.status.INVALID_ARGUMENT, "id: must be 1-63 chars of a-z, 0-9 and '-'");
+  if (!isAppId(id)) throw new ApiError(grpc.status.INVALID_ARGUMENT, `id: ${APP_ID_RULE}`);
   return id;
 }
 
@@ -124,7 +126,8 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
 
   server.addService(AppRegistryDefinition, {
     createApp: unary("CreateApp", async (req: { app?: Parameters<typeof validateApp>[0] }) => {
-      const { spec, clientSecret } = validate(req.app);
+      const { spec: given, clientSecret } = validate(req.app);
+      const spec = await withJwksUri(given, deps.jwksDiscovery);
       const rec = await store.create(spec, seal(spec.id, req.app?.oidc?.clientSecret, clientSecret));
       log.info({ app: spec.id, revision: rec.revision }, "app created");
       return wire(rec);
@@ -137,7 +140,9 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
         if (req.revision > BigInt(Number.MAX_SAFE_INTEGER))
           throw new ApiError(grpc.status.INVALID_ARGUMENT, "revision: out of range");
         const existing = find(checkId(req.app?.id ?? ""));
-        const { spec, clientSecret } = validate(req.app, existing);
+        const validated = validate(req.app, existing);
+        const spec = await withJwksUri(validated.spec, deps.jwksDiscovery);
+        const clientSecret = validated.clientSecret;
         const sealed = seal(spec.id, req.app?.oidc?.clientSecret, clientSecret);
         const rec = await store.update(spec, sealed, Number(req.revision));
         log.info(

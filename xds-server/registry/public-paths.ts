@@ -2,6 +2,7 @@
 // translator's public-paths feature routes them), so they are held to the
 // strictest form: one spelling per path, under the app's prefix, never over
 // its BFF routes.
+import { joinPrefix } from "../../contracts/rules.js";
 import { bad, hasControl, list, pathWithin } from "./fields.js";
 
 /** A public path without its "/*": URL path characters but no '%' (one spelling per path) and no '*'. */
@@ -12,7 +13,7 @@ const PUBLIC_PATH_RE = /^\/[A-Za-z0-9._~!$&'()+,;=:@/-]{0,255}$/;
  * the BFF routes (<path_prefix><bffPrefix>, which read the session cookie).
  */
 export function publicPaths(raw: string[] | undefined, pathPrefix: string, bffPrefix: string): string[] {
-  const bff = (pathPrefix === "/" ? "" : pathPrefix) + bffPrefix;
+  const bff = joinPrefix(pathPrefix, bffPrefix);
   const out = list("public_paths", raw, 0, 64).map((p, i) => {
     const f = `public_paths[${i}]`;
     if (typeof p !== "string" || p.length === 0) bad(f, "required");

@@ -1,6 +1,13 @@
 // Validation of an app spec as received from the API. Every error names the
 // field (proto field path, snake_case) so INVALID_ARGUMENT is actionable.
 import { createHash } from "node:crypto";
+import {
+  APP_ID_RULE,
+  cookieNameProblem,
+  DEFAULT_BFF_PREFIX,
+  defaultCookieName,
+  isAppId,
+} from "../../contracts/rules.js";
 import { bad, hasControl, isHostname, list, noDuplicates, parseHostPort, port, str, url } from "./fields.js";
 import { publicPaths } from "./public-paths.js";
 import type { AppRecord, AppSpec } from "./types.js";
@@ -33,15 +40,14 @@ export interface RawAppSpec {
   publicPaths?: string[];
 }
 
-const ID_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const PREFIX_RE = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,255}$/;
 const CLAIM_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
 const HEADER_RE = /^[a-z0-9][a-z0-9-]{0,127}$/;
-const COOKIE_RE = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 const SCOPE_RE = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-/** Default BFF route prefix (xds-server --bff-prefix). */
-export const DEFAULT_BFF_PREFIX = "/auth";
+
+export { DEFAULT_BFF_PREFIX };
+
 /** Headers a JWT claim may not overwrite: routing, auth and hop-by-hop. */
 const RESERVED_HEADERS = new Set([
   "authorization",
@@ -110,7 +116,7 @@ export function validateApp(
 ): { spec: AppSpec; clientSecret: string } {
   if (!raw) bad("app", "required");
   const id = raw.id ?? "";
-  if (!ID_RE.test(id)) bad("id", "must be 1-63 chars of a-z, 0-9 and '-', starting and ending alphanumeric");
+  if (!isAppId(id)) bad("id", APP_ID_RULE);
 
   const hosts = list("hosts", raw.hosts, 1, 32).map((h, i) => {
     const f = `hosts[${i}]`;
@@ -152,8 +158,10 @@ export function validateApp(
   const mode = s.mode || "bff";
   if (mode !== "bff" && mode !== "tokenExchange")
     bad("session.mode", `must be "bff" or "tokenExchange", got ${JSON.stringify(mode.slice(0, 40))}`);
-  const cookieName = s.cookieName || `__Host-sg-${id}`;
-  if (!COOKIE_RE.test(cookieName)) bad("session.cookie_name", "invalid cookie name");
+  const cookieName = s.cookieName || defaultCookieName(id);
+  // The BFF refuses the same names (contracts/rules.ts): an app the API accepts is one the BFF serves.
+  const cookieProblem = cookieNameProblem(cookieName);
+  if (cookieProblem) bad("session.cookie_name", cookieProblem);
   const allowedOrigins = list("session.allowed_origins", s.allowedOrigins, 0, 32).map((v, i) => {
     const f = `session.allowed_origins[${i}]`;
     url(f, v, true);
@@ -171,7 +179,9 @@ export function validateApp(
   const jwtIssuer = str("jwt.issuer", j.issuer, 512);
   const audiences = list("jwt.audiences", j.audiences, 1, 16);
   for (const [i, a] of audiences.entries()) str(`jwt.audiences[${i}]`, a);
-  const remoteJwksUri = url("jwt.remote_jwks_uri", j.remoteJwksUri, true);
+  // Optional: when left out, the API layer takes it from the issuer's discovery
+  // document (registry/jwks-discovery.ts) before the spec is stored.
+  const remoteJwksUri = url("jwt.remote_jwks_uri", j.remoteJwksUri, false);
   const claimHeaders = list("jwt.claim_headers", j.claimHeaders, 0, 32).map((c, i) => {
     if (!c.claim || !CLAIM_RE.test(c.claim)) bad(`jwt.claim_headers[${i}].claim`, "invalid claim name");
     const header = (c.header ?? "").toLowerCase();

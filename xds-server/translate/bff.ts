@@ -2,15 +2,14 @@
 // the wasm filter calls it) and per app a BFF route, `<path_prefix><bff
 // prefix>` (default /auth) -> the BFF's public listener, without a JWT.
 
+import { joinPrefix } from "../../contracts/rules.js";
 import type { AppSpec } from "../registry/types.js";
 import { inlineCluster } from "./clusters.js";
 import type { Chain, Feature } from "./feature.js";
 import { BFF_INTERNAL, BFF_PUBLIC } from "./names.js";
 import { prefixMatch } from "./upstreams.js";
 
-export function joinPrefix(appPrefix: string, bffPrefix: string): string {
-  return (appPrefix === "/" ? "" : appPrefix) + bffPrefix;
-}
+export { joinPrefix };
 
 /** Where an app's BFF routes are in this chain; null where there are none (sidecars). */
 export function bffPrefixOf({ role, cfg }: Chain, spec: AppSpec): string | null {

@@ -26,6 +26,9 @@ function hcm(statPrefix: string, routeConfig: string, filters: Json[]): Json {
       merge_slashes: true,
       path_with_escaped_slashes_action: "UNESCAPE_AND_REDIRECT",
       use_remote_address: true,
+      // An x_user_sub twin of an identity header is x-user-sub to CGI, WSGI, Rack
+      // and PHP upstreams: refuse such a request (400) rather than pass it on.
+      common_http_protocol_options: { headers_with_underscores_action: "REJECT_REQUEST" },
       http_filters: [
         ...filters,
         { name: "envoy.filters.http.router", typed_config: { "@type": TYPE.router } },

@@ -1,5 +1,7 @@
 // Resource names. Stable across replicas and restarts: derived from app ids
 // and addresses only.
+import { HEADER } from "../../contracts/rules.js";
+
 export const GATEWAY_LISTENER = "sessiongate_gateway";
 export const GATEWAY_ROUTES = "sessiongate_gateway";
 export const BFF_PUBLIC = "sessiongate_bff_public";
@@ -17,7 +19,7 @@ export const sidecarRoutes = (id: string) => `sg_sidecar_${id}`;
 
 /** Route header naming the app (overwrites any client value). */
 export const appHeader = (id: string) => [
-  { header: { key: "x-sessiongate-app", value: id }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
+  { header: { key: HEADER.app, value: id }, append_action: "OVERWRITE_IF_EXISTS_OR_ADD" },
 ];
 
 export const JWT_FILTER = "envoy.filters.http.jwt_authn";

@@ -2,9 +2,9 @@
 // JWT, e.g. an SPA shell and its assets that must load before login. They go
 // to the app's upstreams with session-to-token disabled (nothing to swap),
 // jwt_authn and ext_authz disabled, and the Cookie and Authorization headers
-// removed: the session cookie still never reaches an upstream (DESIGN §7
-// invariant 6), and an upstream never sees an unvalidated bearer token on a
-// sessiongate route. The identity-header strip is a listener filter, so it
+// removed: the session cookie still never reaches an upstream
+// (docs/architecture.md#invariant-6), and an upstream never sees an unvalidated
+// bearer token on a sessiongate route. The identity-header strip is a listener filter, so it
 // still runs on these routes. Each filter feature disables itself on these
 // routes in its own perRoute (kind "public").
 import { pathWithin } from "../registry/fields.js";

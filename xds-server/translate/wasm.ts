@@ -1,14 +1,18 @@
 // The session-to-token wasm filter: code fetched by Envoy from the control
 // plane's HTTP server (remote source, pinned by sha256). Its plugin
-// configuration (CONTRACTS, filter plugin configuration) lists no apps, so it
+// configuration (docs/architecture.md#filter-plugin-configuration) lists no apps, so it
 // is the same for every registry: an app change does not re-send it over
 // ECDS nor make Envoy reconfigure the VM. Each app's settings travel on its
 // own routes instead (routeMetadata), and the filter reads them from the
 // matched route (filter/README.md, Configuration).
 //
-// On the gateway only (sidecars get requests with a JWT already): the filter,
-// the cluster it is downloaded from, the app settings on app routes, and the
-// filter disabled on BFF and public routes.
+// The filter and the cluster it is downloaded from on every listener: on the
+// gateway it swaps the route's app cookie and drops every other __Host-sg-*
+// cookie; on sidecars (no app on their routes) it only drops them. The app
+// settings go on the gateway's app routes and BFF routes; on BFF routes the
+// filter keeps only their app's own session and login cookies (the BFF reads
+// them); it is disabled on public routes (Cookie removed there).
+import { defaultCookieName, INTERNAL_TOKEN_PATH, ROUTE_METADATA } from "../../contracts/rules.js";
 import type { AppSpec } from "../registry/types.js";
 import { inlineCluster } from "./clusters.js";
 import type { Feature, FilterJson } from "./feature.js";
@@ -16,14 +20,14 @@ import { BFF_INTERNAL, WASM_CODE, WASM_FILTER } from "./names.js";
 import { type Json, type TranslateConfig, TYPE } from "./types.js";
 
 /** filter_metadata namespace and key the filter reads (filter/assembly/route.ts). */
-export const ROUTE_METADATA_NAMESPACE = "sessiongate";
-export const ROUTE_METADATA_KEY = "app";
+export const ROUTE_METADATA_NAMESPACE = ROUTE_METADATA.namespace;
+export const ROUTE_METADATA_KEY = ROUTE_METADATA.key;
 
 export function pluginConfig(cfg: TranslateConfig): Json {
   return {
     bff_cluster: BFF_INTERNAL,
     bff_authority: cfg.bff.authority,
-    bff_path: "/internal/v1/session-token",
+    bff_path: INTERNAL_TOKEN_PATH,
     bff_timeout_ms: cfg.bff.timeoutMs,
     bff_internal_key: cfg.bff.internalKey,
     cache: {
@@ -41,18 +45,24 @@ export function pluginConfig(cfg: TranslateConfig): Json {
 export function routeApp(spec: AppSpec): Json {
   return {
     id: spec.id,
-    ...(spec.session.cookieName === `__Host-sg-${spec.id}` ? {} : { cookie: spec.session.cookieName }),
+    ...(spec.session.cookieName === defaultCookieName(spec.id) ? {} : { cookie: spec.session.cookieName }),
     allowed_origins: spec.session.allowedOrigins.length
       ? spec.session.allowedOrigins
       : spec.hosts.filter((h) => h !== "*").map((h) => `https://${h}`),
   };
 }
 
-/** A Route's `metadata`: the app's settings as one JSON string (parsed once per value by the filter). */
-export function routeMetadata(spec: AppSpec): Json {
+/**
+ * A Route's `metadata`: the app's settings as one JSON string (parsed once per
+ * value by the filter). `bff`: the route goes to the BFF, where the filter
+ * forwards only this app's own session and login cookies, untouched.
+ */
+export function routeMetadata(spec: AppSpec, bff = false): Json {
   return {
     filter_metadata: {
-      [ROUTE_METADATA_NAMESPACE]: { [ROUTE_METADATA_KEY]: JSON.stringify(routeApp(spec)) },
+      [ROUTE_METADATA_NAMESPACE]: {
+        [ROUTE_METADATA_KEY]: JSON.stringify(bff ? { ...routeApp(spec), bff: true } : routeApp(spec)),
+      },
     },
   };
 }
@@ -86,25 +96,27 @@ export function wasmFilter(cfg: TranslateConfig): FilterJson | undefined {
 
 export const sessionToToken: Feature = {
   name: "session-to-token",
-  httpFilters({ role, cfg }) {
-    const filter = role === "gateway" ? wasmFilter(cfg) : undefined;
+  // On sidecars too: their routes carry no app, so there the filter only drops
+  // every __Host-sg-* cookie (invariant 6 on every listener), never calls the BFF.
+  httpFilters({ cfg }) {
+    const filter = wasmFilter(cfg);
     // The plugin configuration lists no apps (they are on their routes).
     return filter ? [{ json: filter, apps: [] }] : [];
   },
-  clusters: ({ role, cfg }) => ({
-    clusters:
-      role === "gateway" && cfg.wasm
-        ? [{ name: WASM_CODE, apps: [], json: inlineCluster(WASM_CODE, [cfg.wasm.codeServer]) }]
-        : [],
+  clusters: ({ cfg }) => ({
+    clusters: cfg.wasm
+      ? [{ name: WASM_CODE, apps: [], json: inlineCluster(WASM_CODE, [cfg.wasm.codeServer]) }]
+      : [],
   }),
-  // The filter learns the app from its route.
+  // The filter learns the app from its route; on the BFF's routes it keeps
+  // that app's own cookies (the BFF reads them) and drops every other one.
   routeFields: ({ role, cfg }, kind, spec) =>
-    role === "gateway" && cfg.wasm && kind === "app" ? { metadata: routeMetadata(spec) } : undefined,
-  // Public routes have no session to swap; the BFF's own routes read the
-  // session cookie themselves (session, logout, token): session-to-token must
-  // not swap and strip it there.
+    role === "gateway" && cfg.wasm && kind !== "public"
+      ? { metadata: routeMetadata(spec, kind === "bff") }
+      : undefined,
+  // Public routes have no session to swap and remove the Cookie header.
   perRoute: ({ role }, kind) =>
-    role === "gateway" && kind !== "app"
+    role === "gateway" && kind === "public"
       ? { [WASM_FILTER]: { "@type": TYPE.filterConfig, disabled: true } }
       : undefined,
 };

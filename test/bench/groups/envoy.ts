@@ -1,4 +1,4 @@
-// Envoy side by side in one run (DESIGN §6): four listeners in one Envoy
+// Envoy side by side in one run (docs/architecture.md#performance-is-measured-not-asserted): four listeners in one Envoy
 // (--concurrency 1, pinned), loaded in turn by wrk (pinned elsewhere), the
 // variants interleaved within every repetition so drift hits them alike.
 import { readFileSync } from "node:fs";
