@@ -172,6 +172,7 @@ export async function runScenario(
   const refreshPeriodS = Math.max(1, stack.opts.tokenTtlS - stack.opts.refreshSkewS);
   const recovery = {
     windowS: windowMeasuredS,
+    // A restarted replica counts from 0 again: never below 0 (NaN stays NaN: unknown).
     bffCallsPerSBefore: Math.max(0, cF.bffCalls - c0.bffCalls) / beforeS,
     bffCallsPerSAfter: Math.max(0, cW.bffCalls - cB.bffCalls) / windowMeasuredS,
     refreshesAfter: Math.max(0, cE.refreshes - cB.refreshes),
@@ -246,6 +247,7 @@ export async function runScenario(
       {
         name: "no herd on recovery: filter → BFF calls/s right after vs before",
         target: "<= 3x",
+        // NaN: a BFF's /metrics did not answer, so the count is unknown (not met).
         measured: `${recovery.bffCallsPerSAfter.toFixed(1)} vs ${recovery.bffCallsPerSBefore.toFixed(1)}`,
         met: recovery.bffCallsPerSAfter <= 3 * Math.max(1, recovery.bffCallsPerSBefore),
       },

@@ -17,6 +17,7 @@ import {
 } from "../../../protos/gen/sessiongate/v1/apps_pb.js";
 import { type Client, connect } from "../../../xds-server/cli/client.js";
 import {
+  budget,
   type HostReply,
   hostRequest,
   OpBrowser,
@@ -263,15 +264,22 @@ export async function bffCounter(stack: Stack, series: string): Promise<number> 
   return n;
 }
 
-/** The sum over the replicas of every BFF series named `name` whose labels contain each of `labels`. */
+/**
+ * The sum over the replicas of every BFF series named `name` whose labels
+ * contain each of `labels`; NaN when a replica's /metrics did not answer
+ * (a busy BFF at capacity: tried 3 times), so a count is never silently short.
+ */
 export async function bffSum(stack: Stack, name: string, labels: string[]): Promise<number> {
   let n = 0;
   for (const b of stack.bffs) {
-    const text = await fetch(`http://127.0.0.1:${b.internalPort}/metrics`, {
-      signal: AbortSignal.timeout(2000),
-    })
-      .then((r) => r.text())
-      .catch(() => "");
+    let text: string | undefined;
+    for (let i = 0; i < 3 && text === undefined; i++)
+      text = await fetch(`http://127.0.0.1:${b.internalPort}/metrics`, {
+        signal: AbortSignal.timeout(budget(5000)),
+      })
+        .then((r) => (r.ok ? r.text() : undefined))
+        .catch(() => undefined);
+    if (text === undefined) return Number.NaN;
     for (const line of text.split("\n")) {
       if (!line.startsWith(`${name}{`)) continue;
       const lbl = line.slice(name.length, line.lastIndexOf("}") + 1);
