@@ -2,7 +2,8 @@
 // master, a replica, one sentinel with quorum 1): the master SIGKILLed, the
 // sentinel promotes the replica, and the registry follows it — registrations
 // replicated before the failover survive, and new ones are accepted after it.
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -39,8 +40,14 @@ const client = (port: number) => {
 };
 
 beforeAll(async () => {
-  master = await startRedis();
-  replica = await startRedis();
+  // The full sync writes an RDB file: into temporary data dirs, not the working directory.
+  const dir = () => {
+    const d = mkdtempSync(join(tmpdir(), "sg-sentinel-"));
+    onCleanup(() => rmSync(d, { recursive: true, force: true }));
+    return d;
+  };
+  master = await startRedis({ persistence: { dir: dir() } });
+  replica = await startRedis({ persistence: { dir: dir() } });
   await client(replica.port).replicaof("127.0.0.1", master.port);
   await waitFor("the replica in sync", async () =>
     (await client(replica.port).info("replication")).includes("master_link_status:up"),
