@@ -145,13 +145,13 @@ async function main(): Promise<number> {
   const failures: { name: string; error: string }[] = [];
   let stack: Stack | undefined;
   const rebuilds: string[] = [];
-  const fresh = async (why: string) => {
+  const fresh = async (why: string, sentinel = false) => {
     if (stack) {
       log(`chaos: rebuilding the stack (${why})`);
       rebuilds.push(why);
       await stopAll(false);
     }
-    stack = await startStack(stackOptions(quick, log));
+    stack = await startStack({ ...stackOptions(quick, log), sentinel });
   };
   for (const [i, sc] of selected.entries()) {
     const elapsed = (Date.now() - started) / 1000;
@@ -163,10 +163,15 @@ async function main(): Promise<number> {
       if (!(atCapacity ? runs.capacity : runs.low)) continue;
       const name = atCapacity ? `${sc.name}@capacity` : sc.name;
       try {
-        if (!stack) await fresh("first scenario");
+        const sentinel = Boolean(sc.sentinel);
+        if (!stack) await fresh("first scenario", sentinel);
+        else if (sentinel || Boolean(stack.sentinel) !== sentinel)
+          // A failover leaves the old master dead: every run of it starts on a fresh set.
+          await fresh(sentinel ? `${name} needs Redis behind Sentinel` : "back to a single Redis", sentinel);
         else {
           const broken = await brokenSessions(stack, 10_000);
-          if (broken.length) await fresh(`sessions ${broken.join(", ")} did not work before ${name}`);
+          if (broken.length)
+            await fresh(`sessions ${broken.join(", ")} did not work before ${name}`, sentinel);
         }
         let capacity: CapacityLoad | undefined;
         if (atCapacity) {
@@ -189,7 +194,7 @@ async function main(): Promise<number> {
           );
           // Let the sessions' cache entries and the BFFs settle before the scenario's baseline.
           if ((await brokenSessions(stack!, 10_000)).length)
-            await fresh(`sessions broken by the throughput probe`);
+            await fresh(`sessions broken by the throughput probe`, sentinel);
         }
         const r = await runScenario(stack!, sc, timing, log, capacity);
         results.push(r);

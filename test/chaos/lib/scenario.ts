@@ -44,6 +44,8 @@ export interface Scenario {
    * filter's BFF timeout plus slack — and recovery must not be a herd.
    */
   maxLatencyMs?: number;
+  /** Runs on a stack whose Redis is a master + replica behind Sentinel. */
+  sentinel?: boolean;
   inQuick: boolean;
   fault(stack: Stack, t: Timing, log: (m: string) => void): Promise<FaultOutcome>;
 }

@@ -315,6 +315,36 @@ const opTokenMalformed = opTokenFault(
   { status: 200, body: '{"access_token":"eyJhbGciOi","token_type":"Bearer","expires_in":' },
 );
 
+const redisFailover: Scenario = {
+  name: "redis-failover",
+  title: "Redis master killed behind Sentinel",
+  what: "the Redis master SIGKILLed (not restarted); the sentinel (quorum 1, down-after 1 s) promotes the replica, and the BFFs and xds-servers (redis-sentinel:// URLs) follow it",
+  sentinel: true,
+  inQuick: true,
+  fault: async (stack) => {
+    const s = stack.sentinel!;
+    // Replication is asynchronous: whether the last acknowledged writes reached the replica.
+    const synced = await s.synced();
+    const faultAt = Date.now();
+    await stack.redis.kill();
+    await waitFor(
+      "the sentinel to promote the replica",
+      async () => (await s.masterPort()) === s.replica.port,
+      30_000,
+      100,
+    );
+    const backAt = Date.now();
+    return {
+      faultAt,
+      backAt,
+      figures: { replicaPromotedAfterMs: backAt - faultAt, replicaInSyncBeforeKill: synced ? 1 : 0 },
+      notes: [
+        "Replication is asynchronous: a write acknowledged by the master in the instant before it died may be missing on the promoted replica (a refresh lost that way ends its session with refresh-token rotation). Counted by the sessions-lost goal.",
+      ],
+    };
+  },
+};
+
 export const SCENARIOS: Scenario[] = [
   redis,
   bffReplica,
@@ -329,6 +359,7 @@ export const SCENARIOS: Scenario[] = [
   opTokenSlow,
   opToken5xx,
   opTokenMalformed,
+  redisFailover,
 ];
 
 export type { FaultOutcome, Timing };

@@ -31,6 +31,7 @@ import {
 import { type Balancer, startBalancer } from "./balancer.js";
 import { type ChaosEnvoy, startChaosEnvoy } from "./envoy.js";
 import { type BffReplica, nodeEntry, startBffReplica, startXdsReplica, type XdsReplica } from "./procs.js";
+import { type SentinelSet, startSentinelSet } from "./sentinel.js";
 import { startUpstream, type Upstream } from "./upstream.js";
 
 export const APP_ID = "chaos";
@@ -49,6 +50,8 @@ export interface StackOptions {
   refreshSkewS: number;
   /** Filter cache bound (s): how long Envoy serves a token without asking the BFF. */
   cacheMaxTtlS: number;
+  /** Redis as a master, a replica and a sentinel; the BFFs and xds-servers use the Sentinel URL. */
+  sentinel?: boolean;
   log(line: string): void;
 }
 
@@ -61,6 +64,8 @@ export interface Session {
 export interface Stack {
   opts: StackOptions;
   redis: RedisHandle;
+  /** With `sentinel`: the replica and the sentinel (`redis` is the first master). */
+  sentinel?: SentinelSet;
   op: OpHandle;
   upstream: Upstream;
   bffs: BffReplica[];
@@ -116,7 +121,8 @@ async function login(gw: Stack["gw"], op: OpHandle, user: (typeof USERS)[number]
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), "sg-chaos-redis-"));
   onCleanup(() => rmSync(dataDir, { recursive: true, force: true }));
-  const redis = await startRedis({ persistence: { dir: dataDir, fsync: "always" } });
+  const sentinel = opts.sentinel ? await startSentinelSet() : undefined;
+  const redis = sentinel?.master ?? (await startRedis({ persistence: { dir: dataDir, fsync: "always" } }));
   const secret = randomBytes(18).toString("base64url");
   const publicOrigin = `http://${HOST}`;
   const op = await startOP({
@@ -146,7 +152,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     log_level: process.env.SESSIONGATE_CHAOS_BFF_LOG_LEVEL ?? "warn",
     allow_insecure_issuer: true,
     internal: { key: internalKey },
-    redis: { url: bffRedisUrl },
+    redis: { url: sentinel?.url ?? bffRedisUrl },
     keys: { active: "k1", keys: { k1: randomBytes(32).toString("base64") } },
     session: { refresh_skew_s: opts.refreshSkewS, idle_timeout_s: 3600, absolute_timeout_s: 7200 },
     timeouts: { op_ms: 2000, refresh_wait_ms: 6000 },
@@ -170,7 +176,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   const apiToken = randomBytes(24).toString("base64url");
   const xdsOpts = {
-    redisUrl: redis.url,
+    redisUrl: sentinel?.url ?? redis.url,
     apiToken,
     bffPublicPort: balancers.public.port,
     bffInternalPort: balancers.internal.port,
@@ -229,6 +235,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   return {
     opts,
     redis,
+    sentinel,
     op,
     upstream,
     bffs,
