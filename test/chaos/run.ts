@@ -48,7 +48,7 @@ Scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
 
 Options:
   --quick            short run (shorter phases, 4 sessions, no cold Envoy restart,
-                     1,000 registration calls and 100,000 header sets; ~2-3 minutes)
+                     1,000 registration calls and 100,000 header sets; ~10 minutes with --rate both)
   --only <name>      run only this scenario (repeatable); "badinput" for the campaigns
   --rate <which>     low (paced, 4 connections x 50/s), capacity (open loop at
                      --share of the throughput measured just before), or both
