@@ -1,10 +1,12 @@
 // Programmatic entry: startBff(config) wires config -> Redis -> store -> OIDC -> HTTP.
 import type { Server } from "node:http";
+import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { AppSet } from "./apps/set.js";
 import { RegistryWatch } from "./apps/watch.js";
 import type { AppConfig, BffConfig } from "./config/schema.js";
 import type { Ctx } from "./http/context.js";
+import { secureContextOptions, watchInternalTls } from "./http/mtls.js";
 import { createInternalServer, createPublicServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics } from "./metrics.js";
@@ -28,14 +30,14 @@ export interface StartOptions {
   defaultMetrics?: boolean;
 }
 
-function listen(server: Server, host: string, port: number): Promise<string> {
+function listen(server: Server, host: string, port: number, scheme = "http"): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
       server.off("error", reject);
       const a = server.address() as AddressInfo;
       const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
-      resolve(`http://${h === "0.0.0.0" ? "127.0.0.1" : h === "[::]" ? "[::1]" : h}:${a.port}`);
+      resolve(`${scheme}://${h === "0.0.0.0" ? "127.0.0.1" : h === "[::]" ? "[::1]" : h}:${a.port}`);
     });
   });
 }
@@ -120,9 +122,17 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
   for (const app of config.apps) warm(app);
   watch?.start();
   const pub = createPublicServer(ctx);
-  const internal = createInternalServer(ctx);
+  const internalTls = config.internalTls ? await watchInternalTls(config.internalTls, log) : undefined;
+  const internal = createInternalServer(ctx, internalTls && secureContextOptions(internalTls.current));
+  // A rotated certificate or bundle applies to new connections.
+  internalTls?.onChange((m) => (internal as HttpsServer).setSecureContext(secureContextOptions(m)));
   const publicUrl = await listen(pub, config.publicListen.host, config.publicListen.port);
-  const internalUrl = await listen(internal, config.internalListen.host, config.internalListen.port);
+  const internalUrl = await listen(
+    internal,
+    config.internalListen.host,
+    config.internalListen.port,
+    internalTls ? "https" : "http",
+  );
   log.info(
     {
       publicUrl,
@@ -145,6 +155,7 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
           s.closeAllConnections();
         });
       watch?.close();
+      internalTls?.close();
       await Promise.all([stop(pub), stop(internal)]);
       redis.disconnect();
     },

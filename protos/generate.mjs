@@ -51,6 +51,7 @@ export const ENVOY_PATHS = [
   "envoy/service/secret/v3/sds.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
+  "envoy/extensions/filters/http/rbac/v3/rbac.proto",
 ];
 
 function step(msg) {

@@ -2,6 +2,8 @@
 // A flag wins over its variable; every option has a documented default.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { parseDuration } from "./identity/duration.js";
+import { checkName, checkTrustDomain } from "./identity/spiffe.js";
 import { parseHostPort } from "./registry/fields.js";
 import { parseSecretKeys, SecretKeyError } from "./registry/secrets.js";
 import type { ServerConfig } from "./server.js";
@@ -9,10 +11,42 @@ import type { ServerConfig } from "./server.js";
 export const OPTIONS = {
   "xds-address": { def: "127.0.0.1", help: "ADS gRPC bind address" },
   "xds-port": { def: "18000", help: "ADS gRPC port (0: pick one)" },
+  "xds-insecure": {
+    def: "",
+    flag: true,
+    help: "serve ADS in plaintext, every node trusted as it claims (loopback --xds-address only, unless --xds-insecure-remote)",
+  },
+  "xds-insecure-remote": { def: "", flag: true, help: "allow --xds-insecure on a non-loopback address" },
+  "trust-domain": { def: "", help: "SPIFFE trust domain of the mesh's workload identities (mTLS ADS)" },
+  "ca-cert": { def: "", help: "PEM CA certificate (and chain) the server issues workload certificates with" },
+  "ca-key": { def: "", help: "PEM private key of --ca-cert" },
+  "ca-bundle": {
+    def: "",
+    help: "PEM roots peers trust (default: the self-signed certificates of --ca-cert)",
+  },
+  "xds-tls-cert": { def: "", help: "the server's own certificate file (else issued by --ca-cert); reloaded" },
+  "xds-tls-key": { def: "", help: "private key of --xds-tls-cert; reloaded" },
+  "xds-tls-ca": {
+    def: "",
+    help: "trust bundle nodes' certificates must chain to (with --xds-tls-cert); reloaded",
+  },
+  "xds-server-name": { def: "xds", help: "name in the self-issued spiffe://<td>/xds-server/<name>" },
+  "xds-cert-ttl": {
+    def: "24h",
+    help: "lifetime of self-issued certificates (re-issued at 2/3): 90s, 15m, 24h, 30d",
+  },
+  "xds-tls-dns": {
+    def: "localhost",
+    help: "DNS SANs of the self-issued server certificate, comma-separated (the bind IP and 127.0.0.1 are added)",
+  },
   "api-address": { def: "127.0.0.1", help: "registration API bind address" },
   "api-port": { def: "18001", help: "registration API port" },
   "http-address": { def: "127.0.0.1", help: "HTTP bind address (wasm module, /metrics, /healthz)" },
   "http-port": { def: "18002", help: "HTTP port" },
+  "wasm-https-port": {
+    def: "0",
+    help: "with mTLS ADS and a CA: HTTPS port gateways fetch the wasm module from, with their SDS certificate (0: pick one)",
+  },
   "wasm-fetch-host": {
     def: "",
     help: "host Envoy uses to fetch the wasm module (default: http address, 127.0.0.1 for 0.0.0.0)",
@@ -71,6 +105,8 @@ export const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
+const isFlag = (k: string) => "flag" in OPTIONS[k as OptionName];
+
 export const envName = (k: string) => `SESSIONGATE_${k.toUpperCase().replace(/-/g, "_")}`;
 
 export class ConfigError extends Error {}
@@ -99,8 +135,71 @@ function apiTls(get: (k: OptionName) => string): ServerConfig["apiTls"] {
   return { cert: readFileSync(cert), key: readFileSync(key), clientCa: ca ? readFileSync(ca) : undefined };
 }
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+const IPV4 = /^\d+\.\d+\.\d+\.\d+$/;
+
+/** mTLS ADS (the default) or an explicit, loud plaintext. */
+function xdsSecurity(get: (k: OptionName) => string): Pick<ServerConfig, "xdsInsecure" | "identity"> {
+  const bool = (k: OptionName) => ["true", "1", "yes"].includes(get(k).toLowerCase());
+  const address = get("xds-address");
+  const trustDomain = get("trust-domain");
+  const ca =
+    get("ca-cert") || get("ca-key") ? { certFile: get("ca-cert"), keyFile: get("ca-key") } : undefined;
+  if (ca && (!ca.certFile || !ca.keyFile)) throw new ConfigError("--ca-cert and --ca-key go together");
+  const servingFiles = [get("xds-tls-cert"), get("xds-tls-key"), get("xds-tls-ca")];
+  if (servingFiles.some(Boolean) && !servingFiles.every(Boolean))
+    throw new ConfigError("--xds-tls-cert, --xds-tls-key and --xds-tls-ca go together");
+  const insecure = bool("xds-insecure");
+  if (insecure) {
+    if (ca || servingFiles.some(Boolean))
+      throw new ConfigError("--xds-insecure contradicts --ca-cert / --xds-tls-*: choose one");
+    if (!LOOPBACK.test(address) && !bool("xds-insecure-remote"))
+      throw new ConfigError(
+        `--xds-insecure on ${address}: plaintext ADS lets anyone who reaches the port read every gateway's configuration and claim any node; it is allowed on loopback only (add --xds-insecure-remote to force it)`,
+      );
+    return { xdsInsecure: true };
+  }
+  if (!ca && !servingFiles[0])
+    throw new ConfigError(
+      "ADS is served over mTLS: give --trust-domain with --ca-cert/--ca-key (see `sessiongate certs init`) or --xds-tls-cert/--xds-tls-key/--xds-tls-ca, or --xds-insecure for plaintext on loopback",
+    );
+  if (!trustDomain) throw new ConfigError("--trust-domain is required with mTLS ADS");
+  const ttl = parseDuration(get("xds-cert-ttl"));
+  if (ttl === undefined || ttl < 60)
+    throw new ConfigError("--xds-cert-ttl: expected a duration ≥ 60s like 24h");
+  const ips = new Set(["127.0.0.1"]);
+  if (IPV4.test(address) && address !== "0.0.0.0") ips.add(address);
+  try {
+    checkTrustDomain(trustDomain);
+    checkName(get("xds-server-name"));
+  } catch (e) {
+    throw new ConfigError(
+      `--${(e as Error).message.startsWith("name") ? "xds-server-name" : "trust-domain"}: ${(e as Error).message}`,
+    );
+  }
+  return {
+    xdsInsecure: false,
+    identity: {
+      trustDomain,
+      ca: ca ? { ...ca, bundleFile: get("ca-bundle") || undefined } : undefined,
+      serving: servingFiles[0]
+        ? { certFile: servingFiles[0], keyFile: servingFiles[1], caFile: servingFiles[2] }
+        : undefined,
+      serverName: get("xds-server-name"),
+      certTtlSeconds: ttl,
+      dnsNames: get("xds-tls-dns")
+        .split(",")
+        .map((d) => d.trim())
+        .filter(Boolean),
+      ipAddresses: [...ips],
+    },
+  };
+}
+
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | "help" {
-  const options = Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: "string" as const }]));
+  const options = Object.fromEntries(
+    Object.keys(OPTIONS).map((k) => [k, { type: isFlag(k) ? ("boolean" as const) : ("string" as const) }]),
+  );
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
@@ -112,8 +211,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     throw new ConfigError((e as Error).message);
   }
   if (values.help) return "help";
-  const get = (k: OptionName): string =>
-    (values[k] as string | undefined) ?? env[envName(k)] ?? OPTIONS[k].def;
+  const get = (k: OptionName): string => {
+    const v = values[k];
+    if (v === true) return "true";
+    return (v as string | undefined) ?? env[envName(k)] ?? OPTIONS[k].def;
+  };
   const tokens = [
     ...get("api-token").split(","),
     ...(get("api-token-file") ? readFileSync(get("api-token-file"), "utf8").split("\n") : []),
@@ -169,6 +271,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     xds: { address: get("xds-address"), port: int("xds-port", get("xds-port"), 0, 65535) },
     api: { address: get("api-address"), port: int("api-port", get("api-port"), 0, 65535) },
     http: { address: httpAddress, port: int("http-port", get("http-port"), 0, 65535) },
+    wasmHttpsPort: int("wasm-https-port", get("wasm-https-port"), 0, 65535),
     wasmFetchHost:
       get("wasm-fetch-host") ||
       (httpAddress === "0.0.0.0" || httpAddress === "::" ? "127.0.0.1" : httpAddress),
@@ -176,6 +279,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
     bffTokens,
     secretKeys,
     apiTls: apiTls(get),
+    ...xdsSecurity(get),
     redisUrl: get("redis-url") || undefined,
     redisPrefix: get("redis-prefix"),
     wasmFile: get("wasm-file") || undefined,

@@ -1,5 +1,6 @@
 // Entry point of the control plane: `tsx xds-server/main.ts --help`.
 import { ConfigError, helpText, parseConfig } from "./config.js";
+import { IdentityError } from "./identity/spiffe.js";
 import { startServer } from "./server.js";
 
 async function main(): Promise<number> {
@@ -17,7 +18,16 @@ async function main(): Promise<number> {
     process.stdout.write(helpText());
     return 0;
   }
-  const srv = await startServer(cfg);
+  let srv: Awaited<ReturnType<typeof startServer>>;
+  try {
+    srv = await startServer(cfg);
+  } catch (e) {
+    if (e instanceof IdentityError) {
+      process.stderr.write(`sessiongate-xds-server: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       srv.log.info({ sig }, "stopping");

@@ -54,6 +54,17 @@ export interface BffConfig {
   prefix: string;
   /** Optional shared secret the filter sends as `x-sessiongate-internal-key`. */
   internalKey?: string;
+  /**
+   * HTTPS on the internal listener; the token endpoint then requires a client
+   * certificate spiffe://<trustDomain>/<role>/* with role in callerRoles.
+   */
+  internalTls?: {
+    certFile: string;
+    keyFile: string;
+    caFile: string;
+    trustDomain: string;
+    callerRoles: string[];
+  };
   redisUrl: string;
   redisKeyPrefix: string;
   keys: { active: string; keys: Map<string, Buffer>; hashKey: Buffer };
@@ -338,6 +349,27 @@ export function validateConfig(raw: unknown): BffConfig {
   const internalKey = optStr(internal, "key", "internal.");
   if (internalKey !== undefined && internalKey.length < 16)
     throw new ConfigError("internal.key", "must be at least 16 characters");
+  let internalTls: BffConfig["internalTls"];
+  if (internal.tls !== undefined) {
+    const t = obj(internal, "tls", "internal.");
+    const rolesRaw = t.caller_roles ?? ["gateway", "sidecar"];
+    if (
+      !Array.isArray(rolesRaw) ||
+      rolesRaw.length === 0 ||
+      rolesRaw.some((r) => r !== "gateway" && r !== "sidecar")
+    )
+      throw new ConfigError("internal.tls.caller_roles", "must be a non-empty list of gateway, sidecar");
+    const trustDomain = str(t, "trust_domain", "internal.tls.");
+    if (!/^[a-z0-9._-]{1,255}$/.test(trustDomain))
+      throw new ConfigError("internal.tls.trust_domain", "must be a SPIFFE trust domain like example.org");
+    internalTls = {
+      certFile: str(t, "cert_file", "internal.tls."),
+      keyFile: str(t, "key_file", "internal.tls."),
+      caFile: str(t, "ca_file", "internal.tls."),
+      trustDomain,
+      callerRoles: rolesRaw as string[],
+    };
+  }
   const logLevel = str(raw, "log_level", "", "info");
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
     throw new ConfigError("log_level", "must be one of trace|debug|info|warn|error|fatal|silent");
@@ -359,6 +391,7 @@ export function validateConfig(raw: unknown): BffConfig {
     internalListen,
     prefix,
     internalKey,
+    ...(internalTls ? { internalTls } : {}),
     redisUrl,
     redisKeyPrefix: str(redis, "key_prefix", "redis.", "sg:"),
     keys: parseKeys(raw),

@@ -5,6 +5,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HEADER, INTERNAL_TOKEN_PATH, isSessionId } from "../../contracts/rules.js";
 import type { Ctx } from "./context.js";
+import { refuseCaller } from "./mtls.js";
 import { HttpError, header, sendJson } from "./util.js";
 
 function keyMatches(expected: string, got: string | undefined): boolean {
@@ -23,6 +24,10 @@ export async function handleInternal(
   switch (url.pathname) {
     case INTERNAL_TOKEN_PATH: {
       if (req.method !== "GET") throw new HttpError(405, "method_not_allowed");
+      if (ctx.config.internalTls) {
+        const refused = refuseCaller(req, ctx.config.internalTls);
+        if (refused) throw new HttpError(403, "forbidden", refused);
+      }
       if (ctx.config.internalKey && !keyMatches(ctx.config.internalKey, header(req, HEADER.internalKey))) {
         throw new HttpError(403, "forbidden", `${HEADER.internalKey} missing or wrong`);
       }

@@ -1,6 +1,7 @@
 // Node http servers for both listeners: URL parsing, latency metric, error mapping.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from "node:https";
 import { INTERNAL_TOKEN_PATH } from "../../contracts/rules.js";
 import { resolveAppPath } from "./app-path.js";
 import type { Ctx } from "./context.js";
@@ -20,8 +21,8 @@ function label(ctx: Ctx, listener: "public" | "internal", url: URL): string {
   return at && PUBLIC_ACTIONS.has(at.action) ? at.action : "unknown";
 }
 
-function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler): Server {
-  const server = createServer(async (req, res) => {
+function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler, tls?: HttpsOptions): Server {
+  const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const end = ctx.metrics.httpDuration.startTimer({ listener });
     let route = "unknown";
     try {
@@ -45,7 +46,8 @@ function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler): Ser
       end({ route, status });
       ctx.log.debug({ listener, method: req.method, route, status }, "request");
     }
-  });
+  };
+  const server: Server = tls ? createHttpsServer(tls, onRequest) : createServer(onRequest);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
@@ -61,4 +63,11 @@ function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler): Ser
 }
 
 export const createPublicServer = (ctx: Ctx) => serve(ctx, "public", handlePublic);
-export const createInternalServer = (ctx: Ctx) => serve(ctx, "internal", handleInternal);
+/** With `tls`: HTTPS, asking every client for a certificate (the token endpoint requires one). */
+export const createInternalServer = (ctx: Ctx, tls?: HttpsOptions) =>
+  serve(
+    ctx,
+    "internal",
+    handleInternal,
+    tls && { ...tls, requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" },
+  );

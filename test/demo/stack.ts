@@ -220,6 +220,8 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       "tsx",
       join(REPO_ROOT, "xds-server/main.ts"),
       `--xds-port=${xdsPort}`,
+      // Envoy and the xds-server share this machine's loopback: plaintext ADS, asked for.
+      "--xds-insecure",
       `--api-port=${apiPort}`,
       `--http-port=${httpPort}`,
       `--redis-url=${redis.url}`,
@@ -238,7 +240,7 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       SESSIONGATE_SECRET_KEYS: `k1:${randomBytes(32).toString("base64")}`,
     },
     cwd: REPO_ROOT,
-    ready: { url: `http://127.0.0.1:${httpPort}/healthz` },
+    ready: { url: `http://127.0.0.1:${httpPort}/readyz` },
     readyTimeoutMs: 30_000,
   });
   say(`  xds-server   ADS 127.0.0.1:${xdsPort}, registration API 127.0.0.1:${apiPort} (Redis registry)`);

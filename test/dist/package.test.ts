@@ -154,6 +154,7 @@ describe("the installed sessiongate command", () => {
       cwd: app, // not the clone: the packaged wasm must be found from the package itself
       args: [
         "xds-server",
+        "--xds-insecure",
         "--xds-port=0",
         "--api-port=0",
         "--http-port=0",

@@ -199,7 +199,13 @@ describe("Delta", () => {
     send({ typeUrl: T.listener, responseNonce: lds0.nonce });
     send({ typeUrl: T.route, resourceNamesSubscribe: ["sessiongate_gateway"] });
     const rds0 = await f.next(T.route);
+    // Delta nodes get a RouteConfiguration that only names VHDS.
+    expect(unpackNames(rds0)).toEqual(["sessiongate_gateway"]);
     send({ typeUrl: T.route, responseNonce: rds0.nonce });
+    send({ typeUrl: T.vhds });
+    const vhds0 = await f.next(T.vhds);
+    expect(unpackNames(vhds0)).toEqual(["sessiongate_gateway/sessiongate.invalid"]); // the anchor
+    send({ typeUrl: T.vhds, responseNonce: vhds0.nonce });
     await f.none(200);
 
     await createApp("d1");
@@ -215,35 +221,38 @@ describe("Delta", () => {
     // jwt_authn and the header strip are in the chain from the start: the first
     // app does not change the listener (a listener change is not atomic with the
     // routes Envoy shares between the old and the new listener).
-    const rds1 = await f.next(T.route);
-    expect(f.got.filter((r) => r.typeUrl === T.listener)).toEqual([]);
-    // NACK the routes: they are not re-sent while they are unchanged.
+    const vh1 = await f.next(T.vhds);
+    expect(unpackNames(vh1)).toEqual(["sessiongate_gateway/d1.test"]);
+    expect(f.got.filter((r) => r.typeUrl === T.listener || r.typeUrl === T.route)).toEqual([]);
+    // NACK the virtual host: it is not re-sent while it is unchanged.
     send({
-      typeUrl: T.route,
-      responseNonce: rds1.nonce,
+      typeUrl: T.vhds,
+      responseNonce: vh1.nonce,
       errorDetail: { code: 3, message: "nope (test)" },
     });
     await f.none(500);
-    // A change to another app re-sends the routes (new version), once; the
-    // listener names its filters' configs (ECDS), so it is not re-sent at all.
+    // A change to another app sends that app's virtual host only; the listener
+    // (filters by ECDS) and the route configuration (a VHDS skeleton) are not re-sent.
     await createApp("d2");
     const cds2 = await f.next(T.cluster);
     expect(unpackNames(cds2)).toEqual(["sg_app_d2"]); // the shared JWKS cluster is unchanged
     send({ typeUrl: T.cluster, responseNonce: cds2.nonce });
-    const rds2 = await f.next(T.route);
-    expect(unpackNames(rds2)).toEqual(["sessiongate_gateway"]);
-    send({ typeUrl: T.route, responseNonce: rds2.nonce });
-    expect(f.got.filter((r) => r.typeUrl === T.listener)).toEqual([]);
+    const vh2 = await f.next(T.vhds);
+    expect(unpackNames(vh2)).toEqual(["sessiongate_gateway/d2.test"]);
+    expect(vh2.removedResources).toEqual([]);
+    send({ typeUrl: T.vhds, responseNonce: vh2.nonce });
+    expect(f.got.filter((r) => r.typeUrl === T.listener || r.typeUrl === T.route)).toEqual([]);
 
-    // Delete d1: its cluster is removed only after the routes are settled.
+    // Delete d1: its cluster is removed only after its virtual host's removal is settled.
     await api.unary("deleteApp", { id: "d1" }, 5000);
     const first = await f.next();
     expect(first.typeUrl).toBe(T.endpoint);
     expect(first.removedResources).toEqual(["sg_app_d1"]);
-    const rds3 = await f.next(T.route);
+    const vh3 = await f.next(T.vhds);
+    expect(vh3.removedResources).toEqual(["sessiongate_gateway/d1.test"]);
     await f.none(200);
     expect(f.got.filter((r) => r.typeUrl === T.cluster)).toEqual([]);
-    send({ typeUrl: T.route, responseNonce: rds3.nonce });
+    send({ typeUrl: T.vhds, responseNonce: vh3.nonce });
     const cds3 = await f.next(T.cluster);
     expect(cds3.resources).toEqual([]);
     expect(cds3.removedResources).toEqual(["sg_app_d1"]);
@@ -269,23 +278,25 @@ describe("Delta", () => {
     ack(ecds0);
     send({ typeUrl: T.route, resourceNamesSubscribe: ["sessiongate_gateway"] });
     ack(await f.next(T.route));
+    send({ typeUrl: T.vhds });
+    ack(await f.next(T.vhds));
     await f.none(300);
 
-    // A new audience: a new cluster, a new jwt_authn requirement (ECDS), new routes; no listener.
+    // A new audience: a new cluster, a new jwt_authn requirement (ECDS), a new virtual host; no listener.
     await createApp("e2", { jwt: { ...(baseSpec("e2").jwt as object), audiences: ["other-api"] } });
     const cds1 = await f.next(T.cluster);
     const ecds1 = await f.next(T.ecds);
-    const rds1 = await f.next(T.route);
+    const rds1 = await f.next(T.vhds);
     expect(unpackNames(ecds1)).toEqual(["envoy.filters.http.jwt_authn"]);
     expect(Number(ecds1.nonce.split("-")[1])).toBeGreaterThan(Number(cds1.nonce.split("-")[1]));
     expect(Number(rds1.nonce.split("-")[1])).toBeGreaterThan(Number(ecds1.nonce.split("-")[1]));
     for (const r of [cds1, ecds1, rds1]) ack(r);
     await f.none(300);
 
-    // Delete e2: its cluster stays until both the jwt_authn config and the routes are settled.
+    // Delete e2: its cluster stays until both the jwt_authn config and the virtual hosts are settled.
     await api.unary("deleteApp", { id: "e2" }, 5000);
     const ecds2 = await f.next(T.ecds);
-    const rds2 = await f.next(T.route);
+    const rds2 = await f.next(T.vhds);
     ack(rds2);
     await f.none(300); // ECDS still pending: no cluster removal yet
     ack(ecds2);

@@ -77,6 +77,7 @@ describe.each([
       "extension_config_discovery.http_filter.envoy.filters.http.jwt_authn.config_reload",
     );
     const rds = await stat("http.sessiongate.rds.sessiongate_gateway.update_success");
+    const vhds = await stat("http.sessiongate.rds.vhds.sessiongate_gateway.update_success");
     expect(jwtReloads).toBeGreaterThan(0);
 
     await register("second");
@@ -84,7 +85,15 @@ describe.each([
     expect(echo.requests.at(-1)!.headers["x-sessiongate-app"]).toBe("second");
     // jwt_authn still enforces on the new app's routes (its requirement came by RDS).
     expect((await get(port, "/x", { host: "second.test" })).status).toBe(401);
-    expect(await stat("http.sessiongate.rds.sessiongate_gateway.update_success")).toBeGreaterThan(rds);
+    if (mode === "delta") {
+      // Delta: the RouteConfiguration only names VHDS; the new app came as its own virtual host.
+      expect(await stat("http.sessiongate.rds.sessiongate_gateway.update_success")).toBe(rds);
+      expect(await stat("http.sessiongate.rds.vhds.sessiongate_gateway.update_success")).toBeGreaterThan(
+        vhds,
+      );
+      // Never waited out the initial fetch (the anchor virtual host answers it).
+      expect(await stat("http.sessiongate.rds.vhds.sessiongate_gateway.init_fetch_timeout")).toBe(0);
+    } else expect(await stat("http.sessiongate.rds.sessiongate_gateway.update_success")).toBeGreaterThan(rds);
     expect(await stat("listener_manager.listener_modified")).toBe(modified);
     expect(
       await stat("extension_config_discovery.http_filter.envoy.filters.http.jwt_authn.config_reload"),

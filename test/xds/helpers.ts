@@ -46,6 +46,10 @@ export async function startControlPlane(
     "tsx",
     join(REPO_ROOT, "xds-server/main.ts"),
     `--xds-port=${xdsPort}`,
+    // Loopback: plaintext ADS, asked for. mTLS ADS: test/xds/ads-mtls.e2e.test.ts.
+    ...(opts.extraArgs?.some((a) => a.startsWith("--ca-cert") || a.startsWith("--xds-tls"))
+      ? []
+      : ["--xds-insecure"]),
     `--api-port=${apiPort}`,
     `--http-port=${httpPort}`,
     `--api-token=${TOKEN}`,
@@ -63,7 +67,7 @@ export async function startControlPlane(
       cmd: process.execPath,
       args,
       cwd: REPO_ROOT,
-      ready: { url: `http://127.0.0.1:${httpPort}/healthz` },
+      ready: { url: `http://127.0.0.1:${httpPort}/readyz` },
       readyTimeoutMs: 30_000,
     });
   let proc = await launch();
@@ -206,6 +210,7 @@ export function inProcessServerConfig(extra: Partial<ServerConfig> = {}): Server
     http: { address: "127.0.0.1", port: 0 },
     wasmFetchHost: "127.0.0.1",
     apiTokens: [TOKEN],
+    xdsInsecure: true,
     redisPrefix: "sg:",
     bff: {
       publicAddr: { host: "127.0.0.1", port: 3000 },

@@ -306,7 +306,7 @@ describe("secret key rotation", () => {
 });
 
 describe("configuration", () => {
-  const base = ["--api-token", TOKEN];
+  const base = ["--api-token", TOKEN, "--xds-insecure"];
   const err = (argv: string[]) => {
     try {
       parseConfig(argv, {});

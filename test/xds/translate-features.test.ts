@@ -106,6 +106,8 @@ function merged(): Rendered {
       },
     },
   ];
+  // This is the SotW rendering (virtual hosts inline); Delta's VHDS split is tested in translate.test.ts.
+  out.VirtualHost = [];
   return out;
 }
 

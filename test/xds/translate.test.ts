@@ -284,6 +284,58 @@ describe("translate", () => {
     expect(noWasm.virtual_hosts[0].routes.every((x: J) => x.metadata === undefined)).toBe(true);
   });
 
+  it("Delta gateways: a RouteConfiguration naming VHDS, one VirtualHost resource per host, the same hosts as SotW's", () => {
+    const gw = { kind: "gateway", address: "127.0.0.1", port: 10000 } as const;
+    const sotw = translate(snap, cfg, gw);
+    const delta = translate(snap, cfg, { ...gw, vhds: true });
+    const [rc] = delta[TYPE.route];
+    // The skeleton depends on no app: one app's change never re-sends it.
+    expect(rc.json).toEqual({
+      name: "sessiongate_gateway",
+      vhds: { config_source: { ads: {}, resource_api_version: "V3" } },
+      validate_clusters: false,
+    });
+    expect(rc.apps).toEqual([]);
+    const inline = (sotw[TYPE.route][0].json as J).virtual_hosts as J[];
+    const [anchor, ...vhs] = [...delta[TYPE.vhds]].sort(
+      (a, b) => Number(b.apps.length === 0) - Number(a.apps.length === 0),
+    );
+    // Present even with no apps (an empty Delta response never completes Envoy's VHDS fetch).
+    expect(anchor.json).toEqual({
+      name: "sessiongate_gateway/sessiongate.invalid",
+      domains: ["sessiongate.invalid"],
+      routes: [],
+    });
+    expect(translate({ revision: 0, apps: [] }, cfg, { ...gw, vhds: true })[TYPE.vhds]).toEqual([anchor]);
+    // The same virtual hosts, named like their resource (Envoy removes a virtual host by that name).
+    expect(vhs.map((r) => ({ ...r.json, name: undefined }))).toEqual(
+      inline.map((v) => ({ ...v, name: undefined })),
+    );
+    for (const r of vhs) {
+      expect((r.json as J).name).toBe(r.name);
+      expect(r.name).toMatch(/^sessiongate_gateway\/[^/]+$/);
+      const vh = r.json as J;
+      expect(vh.domains.some((d: string) => `sessiongate_gateway/${d}` === r.name)).toBe(true);
+      // NACK attribution names exactly the apps routed on that host.
+      const ids = new Set(vh.routes.map((x: J) => x.request_headers_to_add[0].header.value));
+      expect(new Set(r.apps)).toEqual(ids);
+      expect(() => encodeResource(TYPE.vhds, r.json)).not.toThrow();
+    }
+    // Everything else is the same for both flavours.
+    for (const t of [TYPE.cluster, TYPE.endpoint, TYPE.ecds, TYPE.listener])
+      expect(delta[t]).toEqual(sotw[t]);
+    expect(sotw[TYPE.vhds]).toEqual([]);
+    expect(roleOf({ cluster: "gw", metadata: {}, adsMode: "delta" }, snap, cfg)).toEqual({
+      ...gw,
+      address: "0.0.0.0",
+      vhds: true,
+    });
+    expect(roleOf({ cluster: "gw", metadata: {}, adsMode: "sotw" }, snap, cfg)).toEqual({
+      ...gw,
+      address: "0.0.0.0",
+    });
+  });
+
   it("is deterministic and node roles follow node identity", () => {
     const a = JSON.stringify(translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 1 }));
     const b = JSON.stringify(

@@ -46,7 +46,7 @@ export class ClusterHold {
 }
 
 /** Types whose resources name clusters: held clusters wait for these to settle. */
-export const dependentTypes = [TYPE_URLS.ecds, TYPE_URLS.listener, TYPE_URLS.route];
+export const dependentTypes = [TYPE_URLS.ecds, TYPE_URLS.listener, TYPE_URLS.route, TYPE_URLS.vhds];
 
 export function viewVersion(base: string, held: Map<string, VersionedResource>): string {
   if (held.size === 0) return base;

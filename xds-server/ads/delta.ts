@@ -10,9 +10,9 @@ import {
   ResourceSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import {
+  ADS_ORDER,
   type NodeInfo,
   type NodeSnapshot,
-  PUSH_ORDER,
   TYPE_URLS,
   type VersionedResource,
 } from "../resource/types.js";
@@ -31,6 +31,13 @@ interface TypeState {
   known: Map<string, string>;
   pending: Map<string, Pending>;
 }
+
+/**
+ * VHDS subscribes by namespace (Envoy's `use_namespace_matching`): a
+ * subscription to the route configuration's name asks for every virtual host
+ * named `<route config>/<host>`.
+ */
+const namespaceOf = (name: string) => name.slice(0, Math.max(0, name.lastIndexOf("/")));
 
 export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
   private readonly types = new Map<string, TypeState>();
@@ -88,7 +95,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   protected onSnapshot(next: NodeSnapshot): void {
     this.hold.retain(this.sentClusters, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
     this.snap = next;
-    for (const t of PUSH_ORDER) {
+    for (const t of ADS_ORDER) {
       const st = this.types.get(t);
       if (st) this.maybeSend(t, st);
     }
@@ -107,7 +114,8 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     const ts = this.snap!.types.get(t);
     let all = ts?.resources ?? new Map<string, VersionedResource>();
     if (t === TYPE_URLS.cluster) all = this.hold.view(all);
-    const wanted = (n: string) => st.wildcard || st.names.has(n);
+    const wanted = (n: string) =>
+      st.wildcard || st.names.has(n) || (t === TYPE_URLS.vhds && st.names.has(namespaceOf(n)));
     const changed: VersionedResource[] = [];
     for (const [n, r] of all) if (wanted(n) && st.known.get(n) !== r.version) changed.push(r);
     const removed: string[] = [];

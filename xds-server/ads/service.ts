@@ -9,6 +9,7 @@ import type {
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { serviceDefinition } from "../resource/grpc.js";
 import type { AdsObserver, SnapshotSource } from "../resource/types.js";
+import type { NodeGate } from "./auth.js";
 import { DeltaStream } from "./delta.js";
 import { SotwStream } from "./sotw.js";
 
@@ -24,15 +25,16 @@ export function addAdsService(
   source: SnapshotSource,
   obs: AdsObserver,
   log: { warn: (o: object, m: string) => void },
+  gate?: NodeGate,
 ): void {
   server.addService(AdsServiceDefinition, {
     streamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => {
-      new SotwStream(call, source, obs, log);
+      new SotwStream(call, source, obs, log, gate);
     },
     deltaAggregatedResources: (
       call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
     ) => {
-      new DeltaStream(call, source, obs, log);
+      new DeltaStream(call, source, obs, log, gate);
     },
   });
 }

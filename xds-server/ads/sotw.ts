@@ -11,9 +11,9 @@ import {
   DiscoveryResponseSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import {
+  ADS_ORDER,
   type NodeInfo,
   type NodeSnapshot,
-  PUSH_ORDER,
   TYPE_URLS,
   type VersionedResource,
 } from "../resource/types.js";
@@ -102,7 +102,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
       this.hold.retain(cds.sentResources, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
     }
     this.snap = next;
-    for (const t of PUSH_ORDER) if (this.types.has(t)) this.maybeSend(t);
+    for (const t of ADS_ORDER) if (this.types.has(t)) this.maybeSend(t);
     this.releaseHold();
   }
 

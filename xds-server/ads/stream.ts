@@ -6,11 +6,12 @@ import type { Node } from "../../protos/gen/envoy/config/core/v3/base_pb.js";
 import {
   type AdsMode,
   type AdsObserver,
-  isTypeUrl,
+  isAdsType,
   type NodeInfo,
   type NodeSnapshot,
   type SnapshotSource,
 } from "../resource/types.js";
+import { type NodeGate, trustClaims } from "./auth.js";
 import { nodeInfo } from "./common.js";
 
 export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Res> {
@@ -26,6 +27,7 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
     protected readonly source: SnapshotSource,
     protected readonly obs: AdsObserver,
     protected readonly log: { warn: (o: object, m: string) => void },
+    private readonly gate: NodeGate = trustClaims,
   ) {
     call.on("data", (req: Req) => this.receive(req));
     call.on("end", () => this.close());
@@ -62,12 +64,23 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
         this.close();
         return;
       }
-      this.node = nodeInfo(req.node);
+      const verdict = this.gate(nodeInfo(req.node), () => this.call.getAuthContext());
+      if ("code" in verdict) {
+        this.log.warn(
+          { node: req.node.id, cluster: req.node.cluster, mode: this.mode, reason: verdict.reason },
+          "ADS node refused",
+        );
+        this.closed = true;
+        // Ends the call with this status (grpc-js turns an emitted error into the trailers).
+        this.call.emit("error", { code: verdict.code, details: verdict.reason });
+        return;
+      }
+      this.node = { ...verdict.node, adsMode: this.mode };
       this.snap = this.source.snapshotFor(this.node);
       this.obs.onConnect?.(this.node, this.mode);
       this.unsubscribe = this.source.subscribe(() => this.refresh());
     }
-    if (!isTypeUrl(req.typeUrl)) {
+    if (!isAdsType(req.typeUrl)) {
       this.log.warn({ typeUrl: req.typeUrl, node: this.node.id }, "unsupported type requested");
       return;
     }

@@ -48,7 +48,15 @@ export function toWire(rec: AppRecord, secrets: SecretBox, status?: StatusBoard)
             },
           }
         : {}),
-      ...(s.sidecar ? { sidecar: { service: s.sidecar.service, inboundPort: s.sidecar.inboundPort } } : {}),
+      ...(s.sidecar
+        ? {
+            sidecar: {
+              service: s.sidecar.service,
+              inboundPort: s.sidecar.inboundPort,
+              allowedCallers: s.sidecar.allowedCallers ?? [],
+            },
+          }
+        : {}),
       publicPaths: s.publicPaths ?? [],
     },
     revision: BigInt(rec.revision),

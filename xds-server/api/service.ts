@@ -5,8 +5,10 @@ import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { APP_ID_RULE, isAppId } from "../../contracts/rules.js";
 import {
+  AppApplyResultSchema,
   type AppEvent,
   AppEventSchema,
+  ApplyAppsResponseSchema,
   DeleteAppResponseSchema,
   ListAppsResponseSchema,
   type WatchAppsRequest,
@@ -17,6 +19,7 @@ import type { SecretBox } from "../registry/secrets.js";
 import type { Store } from "../registry/store.js";
 import { RegistryError } from "../registry/types.js";
 import { validateApp } from "../registry/validate.js";
+import { ApplyError, applyApps } from "./apply.js";
 import type { TokenAuth } from "./auth.js";
 import { toWire } from "./convert.js";
 import { AppRegistryDefinition } from "./definition.js";
@@ -109,7 +112,7 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
       fn(call.request).then(
         (res) => done(grpc.status.OK, null, res),
         (e: Error) => {
-          if (e instanceof ApiError) return done(e.code, e);
+          if (e instanceof ApiError || e instanceof ApplyError) return done(e.code, e);
           if (e instanceof RegistryError) return done(KIND_CODE[e.kind] ?? grpc.status.INTERNAL, e);
           log.error({ err: e.message, stack: e.stack, method: name }, "registration call failed");
           done(grpc.status.INTERNAL, new Error("internal error"));
@@ -160,6 +163,29 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
       log.info({ app: req.id, revision }, "app deleted");
       return create(DeleteAppResponseSchema, { revision: BigInt(revision) });
     }),
+    applyApps: unary(
+      "ApplyApps",
+      async (req: { apps: Parameters<typeof validateApp>[0][]; prune: boolean; dryRun: boolean }) => {
+        const results = await applyApps(
+          { store, secrets, jwksDiscovery: deps.jwksDiscovery, validate, seal },
+          { apps: req.apps, prune: req.prune, dryRun: req.dryRun },
+        );
+        const changed = results.filter((r) => r.action !== "unchanged").length;
+        log.info({ apps: results.length, changed, dryRun: req.dryRun }, "apps applied");
+        return create(ApplyAppsResponseSchema, {
+          results: results.map((r) =>
+            create(AppApplyResultSchema, {
+              id: r.id,
+              action: r.action,
+              changedFields: r.changedFields,
+              ...(r.record ? { app: wire(r.record) } : {}),
+            }),
+          ),
+          revision: BigInt(store.snapshot().revision),
+          dryRun: req.dryRun,
+        });
+      },
+    ),
     getApp: unary("GetApp", async (req: { id: string }) => wire(find(checkId(req.id)))),
     listApps: unary("ListApps", async () => {
       const snap = store.snapshot();

@@ -23,8 +23,12 @@ export class SnapshotCache implements SnapshotSource {
   private readonly byRole = new Map<string, NodeSnapshot>();
   /** Last good snapshot per role: a translator failure keeps serving it. */
   private readonly lastGood = new Map<string, NodeSnapshot>();
-  /** resource content hash -> encoded Any; bounded. */
-  private readonly encoded = new Map<string, Any>();
+  /**
+   * Per role: resource content hash -> encoded Any of its last build, so a
+   * build re-encodes only what changed, and the cache holds one snapshot's
+   * worth per role at any number of apps.
+   */
+  private readonly encoded = new Map<string, Map<string, Any>>();
   private readonly listeners = new Set<() => void>();
 
   constructor(
@@ -63,7 +67,7 @@ export class SnapshotCache implements SnapshotSource {
     if (hit) return hit;
     let snap: NodeSnapshot;
     try {
-      snap = this.build(role);
+      snap = this.build(role, key);
     } catch (e) {
       this.log.error(
         { err: (e as Error).message, role },
@@ -76,26 +80,25 @@ export class SnapshotCache implements SnapshotSource {
     return snap;
   }
 
-  private build(role: NodeRole): NodeSnapshot {
+  private build(role: NodeRole, key: string): NodeSnapshot {
     const t0 = process.hrtime.bigint();
     const set = translate(this.registry, this.cfg, role);
     const types = new Map<string, TypeSnapshot>();
+    const prev = this.encoded.get(key) ?? new Map<string, Any>();
+    const next = new Map<string, Any>();
     for (const typeUrl of PUSH_ORDER) {
       const resources = new Map<string, VersionedResource>();
       for (const r of set[typeUrl]) {
         const text = JSON.stringify(r.json);
         const version = hash(`${typeUrl}\n${text}`);
-        let any = this.encoded.get(version);
-        if (!any) {
-          any = encodeResource(typeUrl, r.json);
-          if (this.encoded.size > 5000) this.encoded.clear();
-          this.encoded.set(version, any);
-        }
+        const any = next.get(version) ?? prev.get(version) ?? encodeResource(typeUrl, r.json);
+        next.set(version, any);
         resources.set(r.name, { name: r.name, version, any, apps: r.apps });
       }
       const typeVersion = hash([...resources.values()].map((r) => `${r.name}=${r.version}`).join("\n"));
       types.set(typeUrl, { version: typeVersion, resources });
     }
+    this.encoded.set(key, next);
     this.onBuild?.(Number(process.hrtime.bigint() - t0) / 1e9);
     return {
       revision: this.registry.revision,

@@ -1,4 +1,4 @@
-// sessiongate CLI: apps register|list|get|delete|watch against the
+// sessiongate CLI: apps register|apply|list|get|delete|watch against the
 // registration API. Exit codes say what went wrong (see HELP).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -13,6 +13,8 @@ import {
   type DeleteAppResponse,
   type ListAppsResponse,
 } from "../../protos/gen/sessiongate/v1/apps_pb.js";
+import { applyCommand } from "./apply.js";
+import { runCerts } from "./certs.js";
 import { connect } from "./client.js";
 import { EXIT, exitFor } from "./exit-codes.js";
 import { appJson, print, table } from "./output.js";
@@ -28,10 +30,18 @@ Commands:
   apps register -f FILE [--revision N]  create the app in FILE (YAML/JSON AppSpec),
                                         or update it if it exists (at --revision, else
                                         at its current revision)
+  apps apply -f FILE|DIR [--prune] [--dry-run]
+                                        make the registry hold the AppSpecs in FILE (YAML
+                                        documents or JSON) or DIR (*.yaml, *.yml, *.json):
+                                        create, update what changed (an unchanged app keeps
+                                        its revision), --prune deletes apps not listed;
+                                        one ApplyApps call; prints each app and a summary
   apps list                             list apps
   apps get ID                           show one app (the client secret is never shown)
   apps delete ID [--revision N]         delete an app (only at revision N when given)
   apps watch [--initial] [--count N]    stream changes (ADDED/MODIFIED/DELETED)
+  certs init | certs issue              a local root CA and workload certificates
+                                        (sessiongate certs --help)
 
 Options:
   --server HOST:PORT   API address (env SESSIONGATE_SERVER, default 127.0.0.1:18001)
@@ -60,6 +70,7 @@ function revisionArg(v: string | undefined): bigint {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === "certs") return runCerts(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -73,6 +84,8 @@ export async function run(argv: string[]): Promise<number> {
       revision: { type: "string" },
       initial: { type: "boolean" },
       count: { type: "string" },
+      prune: { type: "boolean" },
+      "dry-run": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       tls: { type: "boolean" },
       ca: { type: "string" },
@@ -147,6 +160,17 @@ export async function run(argv: string[]): Promise<number> {
         process.stderr.write(`updated app ${spec.id} to revision ${app.revision}\n`);
         print(output || "yaml", appJson(app));
         return EXIT.ok;
+      }
+      case "apply": {
+        if (!values.file) throw new Usage("apps apply needs -f FILE|DIR");
+        if (rest.length) throw new Usage("apps apply takes no arguments besides -f");
+        return await applyCommand(c, {
+          file: values.file,
+          prune: Boolean(values.prune),
+          dryRun: Boolean(values["dry-run"]),
+          timeout,
+          output,
+        });
       }
       case "list": {
         if (rest.length) throw new Usage("apps list takes no arguments");

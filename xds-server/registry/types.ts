@@ -38,7 +38,8 @@ export interface AppSpec {
     jwksCacheDurationS: number;
   };
   extAuthz?: HostPort & { timeoutMs: number; failMode: FailMode };
-  sidecar?: { service: string; inboundPort: number };
+  /** allowedCallers: SPIFFE ids the inbound listener admits (mesh only); absent: any of the trust domain. */
+  sidecar?: { service: string; inboundPort: number; allowedCallers?: string[] };
   /** Paths served without a session or JWT: "/x" exact, "/x/*" prefix (absent: none). */
   publicPaths?: string[];
 }

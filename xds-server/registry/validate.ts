@@ -1,5 +1,6 @@
 // Validation of an app spec as received from the API. Every error names the
 // field (proto field path, snake_case) so INVALID_ARGUMENT is actionable.
+
 import { createHash } from "node:crypto";
 import {
   APP_ID_RULE,
@@ -8,6 +9,7 @@ import {
   defaultCookieName,
   isAppId,
 } from "../../contracts/rules.js";
+import { parseSpiffeId } from "../identity/spiffe.js";
 import { bad, hasControl, isHostname, list, noDuplicates, parseHostPort, port, str, url } from "./fields.js";
 import { publicPaths } from "./public-paths.js";
 import type { AppRecord, AppSpec } from "./types.js";
@@ -36,7 +38,7 @@ export interface RawAppSpec {
     jwksCacheDurationS?: number;
   };
   extAuthz?: { target?: string; timeoutMs?: number; failMode?: string };
-  sidecar?: { service?: string; inboundPort?: number };
+  sidecar?: { service?: string; inboundPort?: number; allowedCallers?: string[] };
   publicPaths?: string[];
 }
 
@@ -218,7 +220,23 @@ export function validateApp(
   if (raw.sidecar) {
     const sc = raw.sidecar;
     if (!sc.service || !SERVICE_RE.test(sc.service)) bad("sidecar.service", "invalid service name");
-    sidecar = { service: sc.service, inboundPort: port("sidecar.inbound_port", sc.inboundPort ?? 0) };
+    const callers = sc.allowedCallers ?? [];
+    if (callers.length > 64) bad("sidecar.allowed_callers", "at most 64 entries");
+    const seenCallers = new Set<string>();
+    for (const [i, c] of callers.entries()) {
+      try {
+        parseSpiffeId(c);
+      } catch (e) {
+        bad(`sidecar.allowed_callers[${i}]`, (e as Error).message);
+      }
+      if (seenCallers.has(c)) bad(`sidecar.allowed_callers[${i}]`, `duplicate ${c}`);
+      seenCallers.add(c);
+    }
+    sidecar = {
+      service: sc.service,
+      inboundPort: port("sidecar.inbound_port", sc.inboundPort ?? 0),
+      ...(callers.length ? { allowedCallers: [...callers] } : {}),
+    };
   }
 
   const pub = publicPaths(raw.publicPaths, pathPrefix, bffPrefix);

@@ -12,11 +12,16 @@ export const TYPE_URLS = {
   route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
   /** ECDS: HTTP filter configurations the listener names in `config_discovery`. */
   ecds: "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+  /** SDS: the node's workload certificate and the trust bundle (mTLS ADS only, identity/sds.ts). */
+  secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+  /** VHDS (Delta only): a gateway's virtual hosts, one resource each, named `<route config>/<host>`. */
+  vhds: "type.googleapis.com/envoy.config.route.v3.VirtualHost",
 } as const;
 
 /**
  * Make-before-break: clusters, endpoints, then filter configs (ECDS; they
- * name JWKS / wasm / ext_authz clusters), then listeners, then routes.
+ * name JWKS / wasm / ext_authz clusters), then listeners, then routes, then
+ * the virtual hosts those routes load by VHDS.
  */
 export const PUSH_ORDER = [
   TYPE_URLS.cluster,
@@ -24,13 +29,26 @@ export const PUSH_ORDER = [
   TYPE_URLS.ecds,
   TYPE_URLS.listener,
   TYPE_URLS.route,
+  TYPE_URLS.vhds,
 ] as const;
 export type TypeUrl = (typeof PUSH_ORDER)[number];
 
 export const isTypeUrl = (t: string): t is TypeUrl => (PUSH_ORDER as readonly string[]).includes(t);
 
+/**
+ * What ADS serves, in push order: SDS secrets (per node, not translated: the
+ * identity layer adds them) before the clusters and listeners that name them.
+ */
+export const ADS_ORDER: readonly string[] = [TYPE_URLS.secret, ...PUSH_ORDER];
+export const isAdsType = (t: string): boolean => ADS_ORDER.includes(t);
+
 /** Types where an empty subscription means "everything" (wildcard). */
-export const WILDCARD_TYPES = new Set<string>([TYPE_URLS.cluster, TYPE_URLS.listener]);
+export const WILDCARD_TYPES = new Set<string>([
+  TYPE_URLS.cluster,
+  TYPE_URLS.listener,
+  // Envoy 1.40's VHDS subscription opens with no names over Delta ADS: every virtual host.
+  TYPE_URLS.vhds,
+]);
 
 /** A proto3-JSON object. */
 export type Json = { [k: string]: unknown };
@@ -60,6 +78,10 @@ export interface NodeInfo {
   id: string;
   cluster: string;
   metadata: Record<string, unknown>;
+  /** The SPIFFE id its client certificate proved (mTLS ADS); never set from the node's own claims. */
+  peer?: string;
+  /** The ADS flavour the node speaks (set by its stream): VHDS is served to Delta nodes only. */
+  adsMode?: AdsMode;
 }
 
 /** What the ADS streams need from below: versioned snapshots per node, and word when they change. */

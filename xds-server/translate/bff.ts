@@ -7,6 +7,7 @@ import type { AppSpec } from "../registry/types.js";
 import { inlineCluster } from "./clusters.js";
 import type { Chain, Feature } from "./feature.js";
 import { BFF_INTERNAL, BFF_PUBLIC } from "./names.js";
+import { meshUpstreamTls } from "./tls.js";
 import { prefixMatch } from "./upstreams.js";
 
 export { joinPrefix };
@@ -23,7 +24,16 @@ export const bff: Feature = {
       role === "gateway"
         ? [
             { name: BFF_PUBLIC, apps: [], json: inlineCluster(BFF_PUBLIC, [cfg.bff.publicAddr]) },
-            { name: BFF_INTERNAL, apps: [], json: inlineCluster(BFF_INTERNAL, [cfg.bff.internalAddr]) },
+            {
+              name: BFF_INTERNAL,
+              apps: [],
+              // In a mesh the call is mTLS to a spiffe://<td>/bff/* certificate, not a shared key.
+              json: inlineCluster(
+                BFF_INTERNAL,
+                [cfg.bff.internalAddr],
+                cfg.mesh ? meshUpstreamTls(cfg.mesh, ["bff"]) : {},
+              ),
+            },
           ]
         : [],
   }),

@@ -8,11 +8,13 @@ import { extAuthz } from "./extauthz.js";
 import type { Feature } from "./feature.js";
 import { jwtAuthn } from "./jwt.js";
 import { publicPaths } from "./public.js";
+import { callerAuthz } from "./rbac.js";
 import { stripIdentityHeaders } from "./sanitize.js";
 import { upstreams } from "./upstreams.js";
 import { sessionToToken } from "./wasm.js";
 
 export const FEATURES: readonly Feature[] = [
+  callerAuthz,
   sessionToToken,
   stripIdentityHeaders,
   jwtAuthn,

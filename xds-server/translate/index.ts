@@ -4,7 +4,8 @@ import type { RegistrySnapshot } from "../registry/types.js";
 import type { Chain } from "./feature.js";
 import { FEATURES } from "./features.js";
 import { gatewayListener, sidecarListenerFor } from "./listeners.js";
-import { gatewayRoutes, sidecarRouteConfig } from "./routes.js";
+import { sidecarOutbound } from "./outbound.js";
+import { gatewayRoutes, gatewayVhds, sidecarRouteConfig } from "./routes.js";
 import { type NodeRole, type Resource, type ResourceSet, type TranslateConfig, TYPE } from "./types.js";
 
 export * from "./types.js";
@@ -24,12 +25,14 @@ export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: No
   if (role.kind === "gateway") {
     const { clusters, endpoints } = clustersOf({ role: "gateway", cfg, apps: snap.apps });
     const { listener, filterConfigs } = gatewayListener(snap.apps, cfg, role.address, role.port);
+    const vhds = role.vhds ? gatewayVhds(snap.apps, cfg) : undefined;
     return {
       [TYPE.cluster]: clusters,
       [TYPE.endpoint]: endpoints,
       [TYPE.ecds]: filterConfigs.sort(byName),
       [TYPE.listener]: [listener],
-      [TYPE.route]: [gatewayRoutes(snap.apps, cfg)],
+      [TYPE.route]: [vhds?.routes ?? gatewayRoutes(snap.apps, cfg)],
+      [TYPE.vhds]: vhds?.virtualHosts.sort(byName) ?? [],
     };
   }
   const mine = snap.apps.filter((a) => a.spec.sidecar?.service === role.service);
@@ -42,18 +45,27 @@ export function translate(snap: RegistrySnapshot, cfg: TranslateConfig, role: No
     ports.add(p);
     return true;
   });
+  const listeners = served.map((a) => sidecarListenerFor(a, cfg, role.address));
+  const routes = served.map((a) => sidecarRouteConfig(a, cfg));
+  if (cfg.mesh && role.outboundPort) {
+    const out = sidecarOutbound(snap.apps, cfg, role.service, role.address, role.outboundPort);
+    clusters.push(...out.clusters);
+    listeners.push(out.listener);
+    routes.push(out.routes);
+  }
   return {
-    [TYPE.cluster]: clusters,
+    [TYPE.cluster]: clusters.sort(byName),
     [TYPE.endpoint]: endpoints,
     [TYPE.ecds]: [],
-    [TYPE.listener]: served.map((a) => sidecarListenerFor(a, cfg, role.address)).sort(byName),
-    [TYPE.route]: served.map((a) => sidecarRouteConfig(a, cfg)).sort(byName),
+    [TYPE.listener]: listeners.sort(byName),
+    [TYPE.route]: routes.sort(byName),
+    [TYPE.vhds]: [],
   };
 }
 
 /** Picks a node's role from its identity: metadata role=sidecar, or a cluster name some app names as its sidecar service. */
 export function roleOf(
-  node: { cluster: string; metadata: Record<string, unknown> },
+  node: { cluster: string; metadata: Record<string, unknown>; adsMode?: "sotw" | "delta" },
   snap: RegistrySnapshot,
   cfg: TranslateConfig,
 ): NodeRole {
@@ -62,8 +74,17 @@ export function roleOf(
   const isSidecar =
     md.role === "sidecar" ||
     (md.role !== "gateway" && snap.apps.some((a) => a.spec.sidecar?.service === node.cluster));
-  if (isSidecar)
-    return { kind: "sidecar", service: typeof md.service === "string" ? md.service : node.cluster, address };
+  if (isSidecar) {
+    const out = Number(md.outbound_port);
+    return {
+      kind: "sidecar",
+      service: typeof md.service === "string" ? md.service : node.cluster,
+      address,
+      ...(Number.isInteger(out) && out > 0 && out < 65536 ? { outboundPort: out } : {}),
+    };
+  }
   const p = Number(md.listener_port);
-  return { kind: "gateway", address, port: Number.isInteger(p) && p > 0 && p < 65536 ? p : cfg.gateway.port };
+  const port = Number.isInteger(p) && p > 0 && p < 65536 ? p : cfg.gateway.port;
+  // VHDS is Delta-only in Envoy; SotW nodes get the whole RouteConfiguration.
+  return { kind: "gateway", address, port, ...(node.adsMode === "delta" ? { vhds: true as const } : {}) };
 }

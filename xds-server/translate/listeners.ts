@@ -11,9 +11,10 @@ import type { AppRecord } from "../registry/types.js";
 import type { Chain, FilterJson, HttpFilter } from "./feature.js";
 import { FEATURES } from "./features.js";
 import { GATEWAY_LISTENER, GATEWAY_ROUTES, sidecarListener, sidecarRoutes } from "./names.js";
+import { meshDownstreamTls } from "./tls.js";
 import { type Json, type Resource, type TranslateConfig, TYPE } from "./types.js";
 
-function hcm(statPrefix: string, routeConfig: string, filters: Json[]): Json {
+export function hcm(statPrefix: string, routeConfig: string, filters: Json[]): Json {
   return {
     name: "envoy.filters.network.http_connection_manager",
     typed_config: {
@@ -37,7 +38,7 @@ function hcm(statPrefix: string, routeConfig: string, filters: Json[]): Json {
   };
 }
 
-function listener(name: string, address: string, port: number, filter: Json): Json {
+export function listener(name: string, address: string, port: number, filter: Json): Json {
   return {
     name,
     address: { socket_address: { address, port_value: port } },
@@ -54,6 +55,20 @@ function discovered(filter: FilterJson): Json {
       type_urls: [filter.typed_config["@type"]],
     },
   };
+}
+
+/**
+ * In a mesh a sidecar's inbound listener only takes mTLS from gateways and
+ * sidecars of the trust domain, and tells the upstream who called in
+ * x-forwarded-client-cert (URI=<caller's SPIFFE id>), set by Envoy from the
+ * verified certificate; a client-sent one is dropped first (SANITIZE_SET).
+ */
+function meshInbound(json: Json, manager: Json, mesh: NonNullable<TranslateConfig["mesh"]>): void {
+  (json.filter_chains as Json[])[0].transport_socket = meshDownstreamTls(mesh, ["gateway", "sidecar"]);
+  Object.assign(manager.typed_config as Json, {
+    forward_client_cert_details: "SANITIZE_SET",
+    set_current_client_cert_details: { uri: true },
+  });
 }
 
 const httpFilters = (chain: Chain): HttpFilter[] => FEATURES.flatMap((f) => f.httpFilters?.(chain) ?? []);
@@ -101,18 +116,12 @@ export function gatewayListener(
 export function sidecarListenerFor(app: AppRecord, cfg: TranslateConfig, address: string): Resource {
   const name = sidecarListener(app.spec.id);
   const filters = httpFilters({ role: "sidecar", cfg, apps: [app] });
-  return {
-    name,
-    apps: [app.spec.id],
-    json: listener(
-      name,
-      address,
-      app.spec.sidecar!.inboundPort,
-      hcm(
-        `sidecar_${app.spec.id}`,
-        sidecarRoutes(app.spec.id),
-        filters.map((f) => f.json),
-      ),
-    ),
-  };
+  const manager = hcm(
+    `sidecar_${app.spec.id}`,
+    sidecarRoutes(app.spec.id),
+    filters.map((f) => f.json),
+  );
+  const json = listener(name, address, app.spec.sidecar!.inboundPort, manager);
+  if (cfg.mesh) meshInbound(json, manager, cfg.mesh);
+  return { name, apps: [app.spec.id], json };
 }

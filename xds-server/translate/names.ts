@@ -7,6 +7,9 @@ export const GATEWAY_ROUTES = "sessiongate_gateway";
 export const BFF_PUBLIC = "sessiongate_bff_public";
 export const BFF_INTERNAL = "sessiongate_bff_internal";
 export const WASM_CODE = "sessiongate_wasm_code";
+/** SDS secrets every mTLS node gets over ADS: its own certificate and the trust bundle. */
+export const SDS_IDENTITY = "sg_identity";
+export const SDS_TRUST = "sg_trust";
 
 const clean = (s: string) => s.replace(/[^A-Za-z0-9.-]/g, "_");
 

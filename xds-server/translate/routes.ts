@@ -68,29 +68,101 @@ function domains(host: string): string[] {
   return host.includes(":") && !host.endsWith("]") ? [host] : [host, `${host}:*`];
 }
 
-export function gatewayRoutes(apps: AppRecord[], cfg: TranslateConfig): Resource {
+/** One virtual host of the gateway: its host and the apps whose routes it holds. */
+export interface GatewayVirtualHost {
+  host: string;
+  apps: string[];
+  json: Json;
+}
+
+/**
+ * The gateway's virtual hosts, one per distinct host. An app on "*" is copied
+ * into every specific host: Envoy matches the most specific domain only, so a
+ * specific host would otherwise hide it (a change to a wildcard app therefore
+ * touches every virtual host; see the README, "Per-app resources").
+ */
+export function gatewayVirtualHosts(apps: AppRecord[], cfg: TranslateConfig): GatewayVirtualHost[] {
   const chain: Chain = { role: "gateway", cfg, apps };
   const byHost = new Map<string, AppRecord[]>();
   for (const a of apps) for (const h of a.spec.hosts) byHost.set(h, [...(byHost.get(h) ?? []), a]);
   const wildcard = byHost.get("*") ?? [];
   const hosts = [...byHost.keys()].sort();
-  const virtualHosts = hosts.map((h) => {
+  return hosts.map((h) => {
     const own = byHost.get(h) ?? [];
     const extra = h === "*" ? [] : wildcard.filter((w) => !own.includes(w));
     const here = [...own, ...extra];
     const vh: VirtualHostScope = { chain, regions: regionsOf(chain, here) };
     return {
-      name: `sg_vh_${h.replace(/[^A-Za-z0-9.-]/g, "_")}`,
-      domains: domains(h),
-      routes: sortRoutes(here.flatMap((a) => appRoutes(vh, a))),
+      host: h,
+      apps: here.map((a) => a.spec.id),
+      json: {
+        name: `sg_vh_${h.replace(/[^A-Za-z0-9.-]/g, "_")}`,
+        domains: domains(h),
+        routes: sortRoutes(here.flatMap((a) => appRoutes(vh, a))),
+      },
     };
   });
+}
+
+/** The gateway's RouteConfiguration with every virtual host inline (SotW nodes). */
+export function gatewayRoutes(apps: AppRecord[], cfg: TranslateConfig): Resource {
   return {
     name: GATEWAY_ROUTES,
     apps: apps.map((a) => a.spec.id),
-    json: { name: GATEWAY_ROUTES, virtual_hosts: virtualHosts, validate_clusters: false },
+    json: {
+      name: GATEWAY_ROUTES,
+      virtual_hosts: gatewayVirtualHosts(apps, cfg).map((v) => v.json),
+      validate_clusters: false,
+    },
   };
 }
+
+/** VHDS resource name of a gateway virtual host (Envoy's `<route config>/<host>` convention). */
+export const vhdsName = (host: string) => `${GATEWAY_ROUTES}/${host}`;
+
+/**
+ * Delta nodes: the RouteConfiguration is a skeleton that names VHDS (it
+ * depends on no app, so it is never re-sent for one), and each virtual host is
+ * its own resource, re-sent only when an app on its host changes.
+ */
+export function gatewayVhds(
+  apps: AppRecord[],
+  cfg: TranslateConfig,
+): { routes: Resource; virtualHosts: Resource[] } {
+  return {
+    routes: {
+      name: GATEWAY_ROUTES,
+      apps: [],
+      json: {
+        name: GATEWAY_ROUTES,
+        vhds: { config_source: { ads: {}, resource_api_version: "V3" } },
+        validate_clusters: false,
+      },
+    },
+    virtualHosts: [
+      // Envoy keys VHDS virtual hosts by their `name` field (a removal names the resource): they must agree.
+      ...gatewayVirtualHosts(apps, cfg).map((v) => {
+        const name = vhdsName(v.host);
+        return { name, apps: v.apps, json: { ...v.json, name } };
+      }),
+      VHDS_ANCHOR,
+    ],
+  };
+}
+
+/**
+ * Always one virtual host, even with no apps: Envoy 1.40 delivers an empty
+ * Delta response only to wildcard watches, and its VHDS watch subscribes by
+ * namespace, so with nothing to send the gateway's first VHDS fetch would
+ * wait out its 15 s initial-fetch timeout before the listener serves. The
+ * anchor's domain is under the reserved `.invalid` TLD (RFC 2606) and it has
+ * no routes: a request for it is a 404, like any unknown host.
+ */
+const VHDS_ANCHOR: Resource = {
+  name: vhdsName("sessiongate.invalid"),
+  apps: [],
+  json: { name: vhdsName("sessiongate.invalid"), domains: ["sessiongate.invalid"], routes: [] },
+};
 
 export function sidecarRouteConfig(app: AppRecord, cfg: TranslateConfig): Resource {
   const name = sidecarRoutes(app.spec.id);

@@ -20,6 +20,8 @@ export const TYPE = {
   httpOptions: "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
   headerMutation: "type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
   upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+  rbac: "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+  downstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
 } as const;
 
 export interface Resource {
@@ -45,8 +47,15 @@ export interface TranslateConfig {
   wasm?: { url: string; sha256: string; codeServer: HostPort };
   cache: { enabled: boolean; slots: number; skewS: number; maxTtlS: number };
   gateway: { address: string; port: number };
+  /**
+   * Workload identities (mTLS ADS with a CA): nodes get certificates over SDS,
+   * the gateway's call to the BFF's internal listener is mTLS and the wasm
+   * filter is given no shared key.
+   */
+  mesh?: { trustDomain: string };
 }
 
 export type NodeRole =
-  | { kind: "gateway"; address: string; port: number }
-  | { kind: "sidecar"; service: string; address: string };
+  /** `vhds`: the node speaks Delta, so its virtual hosts come one by one (VHDS), not inside the RouteConfiguration. */
+  | { kind: "gateway"; address: string; port: number; vhds?: true }
+  | { kind: "sidecar"; service: string; address: string; outboundPort?: number };

@@ -17,6 +17,7 @@ import type { AppSpec } from "../registry/types.js";
 import { inlineCluster } from "./clusters.js";
 import type { Feature, FilterJson } from "./feature.js";
 import { BFF_INTERNAL, WASM_CODE, WASM_FILTER } from "./names.js";
+import { meshUpstreamTls } from "./tls.js";
 import { type Json, type TranslateConfig, TYPE } from "./types.js";
 
 /** filter_metadata namespace and key the filter reads (filter/assembly/route.ts). */
@@ -29,7 +30,9 @@ export function pluginConfig(cfg: TranslateConfig): Json {
     bff_authority: cfg.bff.authority,
     bff_path: INTERNAL_TOKEN_PATH,
     bff_timeout_ms: cfg.bff.timeoutMs,
-    bff_internal_key: cfg.bff.internalKey,
+    // In a mesh the BFF authenticates the gateway by its client certificate:
+    // no shared secret is written into the (ECDS-delivered) plugin config.
+    ...(cfg.mesh ? {} : { bff_internal_key: cfg.bff.internalKey }),
     cache: {
       enabled: cfg.cache.enabled,
       slots: cfg.cache.slots,
@@ -105,7 +108,18 @@ export const sessionToToken: Feature = {
   },
   clusters: ({ cfg }) => ({
     clusters: cfg.wasm
-      ? [{ name: WASM_CODE, apps: [], json: inlineCluster(WASM_CODE, [cfg.wasm.codeServer]) }]
+      ? [
+          {
+            name: WASM_CODE,
+            apps: [],
+            // In a mesh the module comes over mTLS from spiffe://<td>/xds-server/*.
+            json: inlineCluster(
+              WASM_CODE,
+              [cfg.wasm.codeServer],
+              cfg.mesh ? meshUpstreamTls(cfg.mesh, ["xds-server"]) : {},
+            ),
+          },
+        ]
       : [],
   }),
   // The filter learns the app from its route; on the BFF's routes it keeps

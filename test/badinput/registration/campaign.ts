@@ -106,9 +106,9 @@ export async function runRegistrationCampaign(opts: RegistrationOptions): Promis
   const api = connect(cp.api, TOKEN);
   const raw = rawClient(cp.api);
   const healthz = async () =>
-    (await fetch(`http://127.0.0.1:${cp.httpPort}/healthz`).catch(() => null))?.status === 200;
+    (await fetch(`http://127.0.0.1:${cp.httpPort}/readyz`).catch(() => null))?.status === 200;
   try {
-    // /healthz answers before the API port is bound (startControlPlane waits only for it).
+    // Readiness is checked again after the campaign; the API is probed directly here.
     await waitFor("registration API", () => api.unary("listApps", {}, 2000).then(() => true), 20_000, 100);
     const apps: ExistingApp[] = [];
     for (const a of SEED_APPS) {

@@ -4,7 +4,7 @@
 // the bytes pushed for a one-app change, SotW vs Delta.
 import { join } from "node:path";
 import { type EnvoyHandle, freePort, REPO_ROOT, startEnvoy } from "../../harness/index.js";
-import { type AdsSim, settle, startAdsSim } from "../lib/ads-client.js";
+import { ADS_TYPES, type AdsSim, settle, shortType, startAdsSim } from "../lib/ads-client.js";
 import {
   appHost,
   type ControlPlane,
@@ -135,15 +135,25 @@ async function adsFanOut(
   await settle([sotw, delta], 1000, 120_000);
   const sB: number[] = [];
   const dB: number[] = [];
+  // Per resource type (ECDS and VHDS included), Delta and SotW.
+  const perType = new Map<string, number[]>();
   for (let rep = 0; rep < opts.reps; rep++) {
     sotw.bytes = 0;
     delta.bytes = 0;
+    sotw.bytesByType = {};
+    delta.bytesByType = {};
     await register(cp, `bytes-${rep}`, jwks);
     await new Promise((r) => setTimeout(r, 200));
     await settle([sotw, delta], 500, 30_000);
     sB.push(sotw.bytes);
     dB.push(delta.bytes);
+    for (const sim of [sotw, delta])
+      for (const t of ADS_TYPES.map(shortType)) {
+        const k = `bytes_per_change.${sim.mode}.${t}`;
+        perType.set(k, [...(perType.get(k) ?? []), sim.bytesByType[t] ?? 0]);
+      }
   }
+  for (const [k, v] of perType) figures[k] = summarize(v, "bytes");
   sotw.close();
   delta.close();
   figures["bytes_per_change.sotw"] = summarize(sB, "bytes");
@@ -308,6 +318,12 @@ export const controlPlaneGroup: BenchGroup = {
             ["SotW", cell(figures["bytes_per_change.sotw"])],
             ["Delta", cell(figures["bytes_per_change.delta"])],
             ["SotW / Delta", cell(figures["bytes_per_change.sotw_over_delta"])],
+            ...ADS_TYPES.map(shortType).flatMap((t) =>
+              (["delta", "sotw"] as const).map((m) => [
+                `${m === "delta" ? "Delta" : "SotW"}: ${t}`,
+                cell(figures[`bytes_per_change.${m}.${t}`]),
+              ]),
+            ),
           ],
         },
       ],

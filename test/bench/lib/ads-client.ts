@@ -4,18 +4,25 @@
 import * as grpc from "@grpc/grpc-js";
 import { AdsServiceDefinition } from "../../../xds-server/ads/service.js";
 
-const TYPES = [
+export const ADS_TYPES = [
   "type.googleapis.com/envoy.config.cluster.v3.Cluster",
   "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
   "type.googleapis.com/envoy.config.listener.v3.Listener",
   "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
   // The wasm and jwt_authn filter configs (ECDS): part of what one app change costs.
   "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+  // VHDS (Delta only; a SotW subscription to it gets nothing): each host's virtual host.
+  "type.googleapis.com/envoy.config.route.v3.VirtualHost",
 ];
+
+/** The short name of a type URL ("Cluster", "VirtualHost", ...). */
+export const shortType = (typeUrl: string) => typeUrl.split(".").at(-1) ?? typeUrl;
 
 export interface AdsSim {
   mode: "sotw" | "delta";
   bytes: number;
+  /** Wire bytes per resource type (short name, e.g. "VirtualHost"). */
+  bytesByType: Record<string, number>;
   responses: number;
   resources: number;
   /** Time of the last response (ms since epoch). */
@@ -42,12 +49,27 @@ export function startAdsSim(
   nodeId: string,
   listenerPort: number,
 ): AdsSim {
-  const sim: AdsSim = { mode, bytes: 0, responses: 0, resources: 0, lastAt: 0, close: () => {} };
+  const sim: AdsSim = {
+    mode,
+    bytes: 0,
+    bytesByType: {},
+    responses: 0,
+    resources: 0,
+    lastAt: 0,
+    close: () => {},
+  };
+  // Size of the message being deserialized; its "data" event follows at once.
+  let lastSize = 0;
+  const byType = (typeUrl: string) => {
+    const k = shortType(typeUrl);
+    sim.bytesByType[k] = (sim.bytesByType[k] ?? 0) + lastSize;
+  };
   // Wrap the deserializers to count the wire bytes of every response.
   const count =
     <T>(orig: (b: Buffer) => T) =>
     (b: Buffer) => {
       sim.bytes += b.length;
+      lastSize = b.length;
       sim.lastAt = Date.now();
       return orig(b);
     };
@@ -73,6 +95,7 @@ export function startAdsSim(
   if (mode === "sotw") {
     const call: grpc.ClientDuplexStream<unknown, SotwResponse> = c.streamAggregatedResources();
     call.on("data", (r: SotwResponse) => {
+      byType(r.typeUrl);
       sim.responses++;
       sim.resources += r.resources.length;
       call.write({
@@ -83,7 +106,7 @@ export function startAdsSim(
       });
     });
     call.on("error", () => {});
-    for (const [i, t] of TYPES.entries()) {
+    for (const [i, t] of ADS_TYPES.entries()) {
       call.write({ node: i === 0 ? node : undefined, typeUrl: t, resourceNames: ["*"] });
     }
     sim.close = () => {
@@ -93,12 +116,13 @@ export function startAdsSim(
   } else {
     const call: grpc.ClientDuplexStream<unknown, DeltaResponse> = c.deltaAggregatedResources();
     call.on("data", (r: DeltaResponse) => {
+      byType(r.typeUrl);
       sim.responses++;
       sim.resources += r.resources.length + r.removedResources.length;
       call.write({ typeUrl: r.typeUrl, responseNonce: r.nonce });
     });
     call.on("error", () => {});
-    for (const [i, t] of TYPES.entries()) {
+    for (const [i, t] of ADS_TYPES.entries()) {
       call.write({ node: i === 0 ? node : undefined, typeUrl: t, resourceNamesSubscribe: ["*"] });
     }
     sim.close = () => {

@@ -41,6 +41,7 @@ export async function startControlPlane(cpus: string): Promise<ControlPlane> {
     args: [
       ...entry,
       `--xds-port=${xdsPort}`,
+      "--xds-insecure", // loopback only; mTLS ADS has its own tests (test/xds/ads-mtls.e2e.test.ts)
       `--api-port=${apiPort}`,
       `--http-port=${httpPort}`,
       `--api-token=${API_TOKEN}`,
@@ -49,7 +50,7 @@ export async function startControlPlane(cpus: string): Promise<ControlPlane> {
       "--log-level=warn",
     ],
     cwd: REPO_ROOT,
-    ready: { url: `http://127.0.0.1:${httpPort}/healthz` },
+    ready: { url: `http://127.0.0.1:${httpPort}/readyz` },
     readyTimeoutMs: 30_000,
   });
   pin(proc.pid, cpus);

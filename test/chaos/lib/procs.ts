@@ -99,6 +99,7 @@ export async function startXdsReplica(
     args: [
       ...nodeEntry("xds-server").args,
       `--xds-port=${xdsPort}`,
+      "--xds-insecure", // loopback only; mTLS ADS has its own tests (test/xds/ads-mtls.e2e.test.ts)
       `--api-port=${apiPort}`,
       `--http-port=${httpPort}`,
       `--redis-url=${o.redisUrl}`,
