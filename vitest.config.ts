@@ -12,6 +12,8 @@ export default defineConfig({
     // Scaled by the machine's slowness when the run starts (test/harness/slowness.ts).
     testTimeout: budget(60_000),
     hookTimeout: budget(60_000),
+    // expect.poll without its own timeout waits 1 s by default: too little on a busy machine.
+    expect: { poll: { timeout: budget(5_000) } },
     reporters: ["default"],
   },
 });

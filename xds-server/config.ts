@@ -70,7 +70,10 @@ export const OPTIONS = {
   "api-tls-cert": { def: "", help: "PEM certificate for the registration API (enables TLS)" },
   "api-tls-key": { def: "", help: "PEM private key for --api-tls-cert" },
   "api-tls-client-ca": { def: "", help: "PEM CA bundle: require client certificates signed by it (mTLS)" },
-  "redis-url": { def: "", help: "Redis URL for the registry; empty: in-memory registry (demo, one replica)" },
+  "redis-url": {
+    def: "",
+    help: "Redis URL for the registry (redis://, rediss://, or redis-sentinel://h1:p1,h2:p2/<master>); empty: in-memory registry (demo, one replica)",
+  },
   "redis-prefix": { def: "sg:", help: "Redis key prefix" },
   "wasm-file": {
     def: "build/session-to-token.wasm",

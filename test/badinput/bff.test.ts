@@ -11,6 +11,7 @@ import type { RunningBff } from "../../bff/index.js";
 import { decrypt, type KeyRing } from "../../bff/session/crypto.js";
 import { KEY1, setCookies, startLogin, startTwoAppBff } from "../bff/helpers.js";
 import { OpBrowser, type OpHandle } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { returnToVariants } from "./bff/return-to.js";
 
 const SEED = Number(process.env.BADINPUT_SEED ?? 20261123);
@@ -47,7 +48,9 @@ beforeAll(async () => {
 });
 
 describe("invariant 3: generated open-redirect return_to variants", () => {
-  it(`${RETURN_TO_N} generated variants (seed ${SEED}), query-encoded and raw: refused with 400 invalid_return_to, or landing on the app's own origin; nothing in Redis`, async () => {
+  it(`${RETURN_TO_N} generated variants (seed ${SEED}), query-encoded and raw: refused with 400 invalid_return_to, or landing on the app's own origin; nothing in Redis`, {
+    timeout: budget(120_000),
+  }, async () => {
     const before = await redisState();
     const variants = fc.sample(returnToVariants(publicUrl), { seed: SEED, numRuns: RETURN_TO_N });
     const bad: string[] = [];
@@ -80,7 +83,7 @@ describe("invariant 3: generated open-redirect return_to variants", () => {
     expect(refused).toBeGreaterThan(RETURN_TO_N);
     expect(accepted + refused).toBe(2 * RETURN_TO_N);
     expect(await redisState()).toBe(before);
-  }, 120_000);
+  });
 });
 
 describe("invariant 2: generated tampered callbacks", () => {
@@ -96,7 +99,9 @@ describe("invariant 2: generated tampered callbacks", () => {
   const call = (url: URL | string, cookie?: string) =>
     fetch(url, { redirect: "manual", headers: cookie ? { cookie } : {} });
 
-  it("tampered login cookie or state, another app's callback: 400 JSON, no session cookie, nothing in Redis; the untouched callback then works once and its replay fails", async () => {
+  it("tampered login cookie or state, another app's callback: 400 JSON, no session cookie, nothing in Redis; the untouched callback then works once and its replay fails", {
+    timeout: budget(120_000),
+  }, async () => {
     const failures: string[] = [];
     for (let round = 0; round < 3; round++) {
       const p = await pending();
@@ -175,9 +180,11 @@ describe("invariant 2: generated tampered callbacks", () => {
     }
     expect(failures).toEqual([]);
     expect((await fetch(`${bff.internalUrl}/healthz`)).status).toBe(200);
-  }, 120_000);
+  });
 
-  it("RFC 9207: a callback with a foreign iss is refused with 400 JSON and writes nothing; the genuine callback then still works", async () => {
+  it("RFC 9207: a callback with a foreign iss is refused with 400 JSON and writes nothing; the genuine callback then still works", {
+    timeout: budget(60_000),
+  }, async () => {
     const failures: string[] = [];
     const p = await pending();
     const isses = fc.sample(
@@ -208,5 +215,5 @@ describe("invariant 2: generated tampered callbacks", () => {
     expect(after.status).toBe(200);
     expect(setCookies(after).has("__Host-sg-web")).toBe(true);
     expect(failures).toEqual([]);
-  }, 60_000);
+  });
 });

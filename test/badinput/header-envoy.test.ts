@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../filter/envoy-fixture.js";
+import { budget } from "../harness/slowness.js";
 import { COOKIE, HOST, headerSet, LIVE, ORIGIN, tokenFor } from "./headers/gen.js";
 import { judge, type Seen } from "./headers/judge.js";
 import { rawRequest } from "./raw-http.js";
@@ -28,7 +29,9 @@ describe("invariants 5, 6, 9 through Envoy", () => {
     for (const sid of LIVE) s.bff.sessions.set(sid, { accessToken: tokenFor(sid), expiresIn: 120 });
   });
 
-  it(`${N} generated header sets (seed ${SEED}) through Envoy's wasm filter, judged at the upstream, documented decisions`, async () => {
+  it(`${N} generated header sets (seed ${SEED}) through Envoy's wasm filter, judged at the upstream, documented decisions`, {
+    timeout: budget(180_000),
+  }, async () => {
     const sets = fc.sample(headerSet, { seed: SEED, numRuns: N });
     const outcomes: Record<string, number> = {};
     const violations: string[] = [];
@@ -86,5 +89,5 @@ describe("invariants 5, 6, 9 through Envoy", () => {
     expect(outcomes["filter 401"], JSON.stringify(outcomes)).toBeGreaterThan(0);
     // Envoy is still serving afterwards.
     expect((await s.envoy.stats()).size).toBeGreaterThan(0);
-  }, 180_000);
+  });
 });

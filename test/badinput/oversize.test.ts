@@ -15,6 +15,7 @@ import {
   startEcho,
   startEnvoy,
 } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { rawRequest } from "./raw-http.js";
 
 const COOKIE = "__Host-sg-web";
@@ -68,7 +69,9 @@ const cookies = (n: number, last = `${COOKIE}=${session}`) =>
 const isClear4xx = (s: number) => [400, 413, 414, 431].includes(s);
 
 describe("invariant 9: oversize input gives a clear 4xx, never a crash", () => {
-  it("through Envoy: a 100 KB header, a 100 KB Cookie, 10,000 cookies, 200 headers, a 100 KB return_to -> 431; a 3 KB return_to -> 400 invalid_return_to; a 2 MB body -> 413", async () => {
+  it("through Envoy: a 100 KB header, a 100 KB Cookie, 10,000 cookies, 200 headers, a 100 KB return_to -> 431; a 3 KB return_to -> 400 invalid_return_to; a 2 MB body -> 413", {
+    timeout: budget(60_000),
+  }, async () => {
     const cases: [string, () => ReturnType<typeof rawRequest>, number[]][] = [
       [
         "100 KB header",
@@ -141,7 +144,7 @@ describe("invariant 9: oversize input gives a clear 4xx, never a crash", () => {
       if (name === "3 KB return_to") expect(JSON.parse(r.body).error).toBe("invalid_return_to");
     }
     expect(got, JSON.stringify(got)).toEqual([]);
-  }, 60_000);
+  });
 
   it("through Envoy: 1,000 cookies with the session cookie last still get the session's token, the cookie stripped", async () => {
     // About 11 KB: the echo upstream is a Node server, whose own header limit is 16 KB.
@@ -156,7 +159,9 @@ describe("invariant 9: oversize input gives a clear 4xx, never a crash", () => {
     expect(String(up?.headers.cookie).split("; ")).toHaveLength(1000);
   });
 
-  it("straight to the BFF: a 100 KB header, a 20 KB Cookie, 5,000 cookies, a 20 KB return_to -> 400 JSON; a 2 MB body -> 413 JSON; 1,000 cookies still find the session", async () => {
+  it("straight to the BFF: a 100 KB header, a 20 KB Cookie, 5,000 cookies, a 20 KB return_to -> 400 JSON; a 2 MB body -> 413 JSON; 1,000 cookies still find the session", {
+    timeout: budget(60_000),
+  }, async () => {
     const cases: [string, () => ReturnType<typeof rawRequest>, number][] = [
       [
         "100 KB header",
@@ -229,7 +234,7 @@ describe("invariant 9: oversize input gives a clear 4xx, never a crash", () => {
       ["cookie", cookies(1000)],
     ]);
     expect(many.status).toBe(200);
-  }, 60_000);
+  });
 
   it("every process is still healthy afterwards: BFF, Envoy and the token path through both", async () => {
     expect((await fetch(`${b.bff.internalUrl}/healthz`)).status).toBe(200);

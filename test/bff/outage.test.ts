@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBff, startBff, validateConfig } from "../../bff/index.js";
 import { type OpHandle, type RedisHandle, startOP, startRedis, waitFor } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { bffConfig, internalToken, json, login, opClient, ports, type TestApp } from "./helpers.js";
 
 const WEB: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
@@ -27,7 +28,9 @@ afterAll(async () => {
 });
 
 describe("Redis outage", () => {
-  it("503 naming the cause while Redis is down, recovery by itself when it is back", async () => {
+  it("503 naming the cause while Redis is down, recovery by itself when it is back", {
+    timeout: budget(45_000),
+  }, async () => {
     const r = await login(publicUrl, op, "web");
     expect((await internalToken(bff.internalUrl, "web", r.session)).status).toBe(200);
     expect((await fetch(`${bff.internalUrl}/readyz`)).status).toBe(200);
@@ -66,7 +69,7 @@ describe("Redis outage", () => {
     expect((await internalToken(bff.internalUrl, "web", r.session)).status).toBe(401);
     const again = await login(publicUrl, op, "web");
     expect((await internalToken(bff.internalUrl, "web", again.session)).status).toBe(200);
-  }, 45_000);
+  });
 });
 
 describe("identity provider outage", () => {
@@ -93,7 +96,9 @@ describe("identity provider outage", () => {
 });
 
 describe("Redis down at start-up", () => {
-  it("the BFF starts anyway, /readyz is 503 until Redis appears, then it serves", async () => {
+  it("the BFF starts anyway, /readyz is 503 until Redis appears, then it serves", {
+    timeout: budget(30_000),
+  }, async () => {
     const [publicPort, redisPort] = await ports(2);
     const url = `http://127.0.0.1:${publicPort}`;
     const op3 = await startOP({ clients: [opClient(url, WEB)] });
@@ -117,5 +122,5 @@ describe("Redis down at start-up", () => {
     } finally {
       await b.close();
     }
-  }, 30_000);
+  });
 });

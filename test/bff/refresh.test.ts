@@ -11,6 +11,7 @@ import {
   startProcess,
   startRedis,
 } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import {
   bffConfig,
   internalToken,
@@ -67,10 +68,12 @@ beforeAll(async () => {
   cfgA.log_level = "info";
   cfgB.log_level = "info";
   procs = await Promise.all([startBffProcess("bff-a", cfgA, intA), startBffProcess("bff-b", cfgB, intB)]);
-}, 60_000);
+}, budget(60_000));
 
 describe("refresh single-flight", () => {
-  it("two BFF processes, 50 concurrent internal-token requests on an expiring session: one refresh at the OP, all served", async () => {
+  it("two BFF processes, 50 concurrent internal-token requests on an expiring session: one refresh at the OP, all served", {
+    timeout: budget(60_000),
+  }, async () => {
     const r = await login(pubA, op, "web");
     const first = await json(await internalToken(intA, "web", r.session));
     expect(first.expires_in).toBeGreaterThan(SKEW);
@@ -108,9 +111,11 @@ describe("refresh single-flight", () => {
     expect(logs).not.toContain(r.session);
     expect(logs).not.toContain(first.access_token);
     expect(logs).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
-  }, 60_000);
+  });
 
-  it("OP down during a due refresh: the still-valid token is served until it expires, then 502 (never a pass or a 401); the session survives", async () => {
+  it("OP down during a due refresh: the still-valid token is served until it expires, then 502 (never a pass or a 401); the session survives", {
+    timeout: budget(60_000),
+  }, async () => {
     const r = await login(pubA, op, "web");
     const issued = await json(await internalToken(intA, "web", r.session));
     await sleep((TTL - SKEW) * 1000 + 300);
@@ -133,5 +138,5 @@ describe("refresh single-flight", () => {
     const ok = await internalToken(intB, "web", r.session);
     expect(ok.status).toBe(200);
     expect((await json(ok)).access_token).not.toBe(issued.access_token);
-  }, 60_000);
+  });
 });

@@ -2,7 +2,11 @@
 // (Envoy over ADS from two xds-servers, two BFF processes, Redis with AOF, the
 // OP, a JWT-verifying upstream), steady load, Redis SIGKILLed and restarted.
 // `npm run chaos` runs every scenario and writes the figures.
+import { type AddressInfo, connect, createServer } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
+import { startOP, waitFor } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
+import { startBalancer } from "./lib/balancer.js";
 import { twoReplicaBootstrap } from "./lib/envoy.js";
 import { runScenario, type ScenarioResult } from "./lib/scenario.js";
 import { SCENARIOS } from "./lib/scenarios.js";
@@ -16,7 +20,7 @@ describe("chaos: Redis killed and restarted under load", () => {
   beforeAll(async () => {
     stack = await startStack(stackOptions(true, () => {}));
     r = await runScenario(stack, SCENARIOS.find((s) => s.name === "redis")!, TIMING.quick, () => {});
-  }, 240_000);
+  }, budget(240_000));
 
   it("the fault showed: requests failed closed (503) while Redis was down, and traffic was served around it", () => {
     expect(r.classes.session.ok).toBeGreaterThan(0);
@@ -55,5 +59,47 @@ describe("chaos: the two-replica ADS bootstrap", () => {
     expect(yaml.match(/port_value: \{\{XDS_PORT\}\}/g)).toHaveLength(1);
     expect(yaml.match(/port_value: \{\{XDS_PORT_2\}\}/g)).toHaveLength(1);
     expect(() => twoReplicaBootstrap("node: {}\n")).toThrow(/ADS endpoint block/);
+  });
+});
+
+describe("chaos: the slow-part fakes", () => {
+  it("the delaying balancer holds every reply by delayMs, in order, and passes them at once when 0", async () => {
+    const echo = createServer((s) => s.on("data", (d) => s.write(d)));
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    const b = await startBalancer([(echo.address() as AddressInfo).port]);
+    const c = connect(b.port, "127.0.0.1");
+    let got = "";
+    c.on("data", (d) => (got += d));
+    b.delayMs = 300;
+    const t0 = Date.now();
+    c.write("a");
+    c.write("b");
+    await waitFor("the delayed replies", async () => got === "ab");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    b.delayMs = 0;
+    c.write("c");
+    await waitFor("the undelayed reply", async () => got === "abc");
+    c.destroy();
+    await b.stop();
+    echo.close();
+  });
+
+  it("the OP's token fault answers what it is told (5xx, malformed JSON) and the OP answers again when cleared", async () => {
+    const op = await startOP({
+      clients: [{ client_id: "c", client_secret: "s", redirect_uris: ["http://x.test/cb"] }],
+    });
+    const token = () =>
+      fetch(`${op.issuer}/token`, { method: "POST", body: "grant_type=refresh_token&refresh_token=x" });
+    op.tokenFault = { status: 500, contentType: "text/html", body: "boom" };
+    const r1 = await token();
+    expect([r1.status, await r1.text()]).toEqual([500, "boom"]);
+    op.tokenFault = { status: 200, body: '{"access_token":' };
+    const r2 = await token();
+    expect(r2.status).toBe(200);
+    await expect(r2.json()).rejects.toThrow();
+    op.tokenFault = null;
+    const r3 = await token();
+    expect(r3.status).toBe(400); // the real OP: no client authentication
+    await op.stop();
   });
 });

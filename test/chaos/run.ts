@@ -3,6 +3,7 @@
 // Exit codes: 0 every scenario met its goals, 1 one missed (or could not run),
 // 2 bad arguments, 3 a dependency (Envoy, Redis, the built filter) is missing.
 import { existsSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { machineInfo } from "../bench/lib/machine.js";
@@ -10,10 +11,12 @@ import { fmtS } from "../bench/lib/progress.js";
 import type { Goal } from "../bench/lib/types.js";
 import { envoyBin, redisBin, stopAll, WASM_PATH } from "../harness/index.js";
 import { type BadInputResult, runBadInput } from "./lib/badinput.js";
+import { measureThroughput } from "./lib/load.js";
 import { nodeEntry } from "./lib/procs.js";
 import { type ChaosReport, writeReport } from "./lib/report.js";
 import {
   brokenSessions,
+  type CapacityLoad,
   runScenario,
   type Scenario,
   type ScenarioResult,
@@ -24,6 +27,10 @@ import { stackOptions, TIMING } from "./lib/settings.js";
 import { FILLER_APPS, type Stack, startStack } from "./lib/stack.js";
 
 export const RESULTS_DIR = join(import.meta.dirname, "..", "bench", "results");
+/** Keep-alive connections of the throughput probe and of the open-loop load at capacity. */
+const CAPACITY_CONNECTIONS = 32;
+/** SESSIONGATE_KEEP_LOGS=1: keep the processes' logs (test/.logs) to read why a goal was missed. */
+const KEEP_LOGS = process.env.SESSIONGATE_KEEP_LOGS === "1";
 const NAMES = [...SCENARIOS.map((s) => s.name), "badinput"];
 
 const HELP = `Usage: npm run chaos [-- options]
@@ -41,8 +48,12 @@ Scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
 
 Options:
   --quick            short run (shorter phases, 4 sessions, no cold Envoy restart,
-                     1,000 registration calls and 100,000 header sets; ~2-3 minutes)
+                     1,000 registration calls and 100,000 header sets; ~10 minutes with --rate both)
   --only <name>      run only this scenario (repeatable); "badinput" for the campaigns
+  --rate <which>     low (paced, 4 connections x 50/s), capacity (open loop at
+                     --share of the throughput measured just before), or both
+                     (default: both, each scenario at low rate, then at capacity)
+  --share <0..1>     share of the measured throughput for the capacity run (default 0.7)
   --out <dir>        results directory (default test/bench/results)
   -h, --help         show this help
 
@@ -63,11 +74,18 @@ function missingDependency(): string | null {
 }
 
 const estimateS = (s: Scenario, t: Timing) =>
-  t.baselineS + (s.name === "op-down" ? t.opHoldS : t.holdS) + t.postS + 6;
+  t.baselineS + (s.name.startsWith("op-") ? t.opHoldS : t.holdS) + t.postS + 6;
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
-  let values: { quick?: boolean; only?: string[]; out?: string; help?: boolean };
+  let values: {
+    quick?: boolean;
+    only?: string[];
+    out?: string;
+    help?: boolean;
+    rate?: string;
+    share?: string;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -75,6 +93,8 @@ async function main(): Promise<number> {
         quick: { type: "boolean" },
         only: { type: "string", multiple: true },
         out: { type: "string" },
+        rate: { type: "string" },
+        share: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -92,6 +112,13 @@ async function main(): Promise<number> {
     process.stderr.write(`unknown scenario(s): ${unknown.join(", ")}; known: ${NAMES.join(", ")}\n`);
     return 2;
   }
+  const rates = values.rate ?? "both";
+  const share = Number(values.share ?? "0.7");
+  if (!["low", "capacity", "both"].includes(rates) || !(share > 0 && share <= 1)) {
+    process.stderr.write(`--rate is low, capacity or both; --share a number in (0, 1]\n\n${HELP}`);
+    return 2;
+  }
+  const runs = { low: rates !== "capacity", capacity: rates !== "low" };
   const missing = missingDependency();
   if (missing) {
     process.stderr.write(`chaos: missing dependency: ${missing}\n`);
@@ -107,7 +134,9 @@ async function main(): Promise<number> {
     ...machineInfo(envoyBin(), argv),
     command: ["npm run chaos", ...(argv.length ? ["--", ...argv] : [])].join(" "),
   };
-  let left = selected.reduce((n, s) => n + estimateS(s, timing), 15);
+  const perScenario = (s: Scenario) =>
+    (runs.low ? estimateS(s, timing) : 0) + (runs.capacity ? estimateS(s, timing) + 5 : 0);
+  let left = selected.reduce((n, s) => n + perScenario(s), 15);
   log(
     `chaos: ${selected.map((s) => s.name).join(", ")}${withBadInput ? " + badinput" : ""}; estimated ${fmtS(left)} plus the campaigns`,
   );
@@ -116,43 +145,75 @@ async function main(): Promise<number> {
   const failures: { name: string; error: string }[] = [];
   let stack: Stack | undefined;
   const rebuilds: string[] = [];
-  const fresh = async (why: string) => {
+  const fresh = async (why: string, sentinel = false) => {
     if (stack) {
       log(`chaos: rebuilding the stack (${why})`);
       rebuilds.push(why);
       await stopAll(false);
     }
-    stack = await startStack(stackOptions(quick, log));
+    stack = await startStack({ ...stackOptions(quick, log), sentinel });
   };
   for (const [i, sc] of selected.entries()) {
     const elapsed = (Date.now() - started) / 1000;
     log(
       `chaos [${i + 1}/${selected.length}] ${sc.name}: ${sc.title} — ${fmtS(elapsed)} elapsed, ETA ${fmtS(left)}`,
     );
-    left -= estimateS(sc, timing);
-    try {
-      if (!stack) await fresh("first scenario");
-      else {
-        const broken = await brokenSessions(stack, 10_000);
-        if (broken.length) await fresh(`sessions ${broken.join(", ")} did not work before ${sc.name}`);
+    left -= perScenario(sc);
+    for (const atCapacity of [false, true]) {
+      if (!(atCapacity ? runs.capacity : runs.low)) continue;
+      const name = atCapacity ? `${sc.name}@capacity` : sc.name;
+      try {
+        const sentinel = Boolean(sc.sentinel);
+        if (!stack) await fresh("first scenario", sentinel);
+        else if (sentinel || Boolean(stack.sentinel) !== sentinel)
+          // A failover leaves the old master dead: every run of it starts on a fresh set.
+          await fresh(sentinel ? `${name} needs Redis behind Sentinel` : "back to a single Redis", sentinel);
+        else {
+          const broken = await brokenSessions(stack, 10_000);
+          if (broken.length)
+            await fresh(`sessions ${broken.join(", ")} did not work before ${name}`, sentinel);
+        }
+        let capacity: CapacityLoad | undefined;
+        if (atCapacity) {
+          const m = await measureThroughput({
+            port: stack!.envoy.port,
+            sessions: stack!.sessions,
+            connections: CAPACITY_CONNECTIONS,
+            seconds: quick ? 3 : 5,
+          });
+          capacity = {
+            perS: Math.max(1, Math.round(m.perS * share)),
+            measuredPerS: m.perS,
+            measuredP50Ms: m.p50Ms,
+            measuredP99Ms: m.p99Ms,
+            connections: CAPACITY_CONNECTIONS,
+            loadAvg1m: loadavg()[0],
+          };
+          log(
+            `  ${name}: throughput ${Math.round(m.perS)}/s (p50 ${m.p50Ms} ms, p99 ${m.p99Ms} ms, load average ${loadavg()[0].toFixed(1)}); open loop at ${capacity.perS}/s`,
+          );
+          // Let the sessions' cache entries and the BFFs settle before the scenario's baseline.
+          if ((await brokenSessions(stack!, 10_000)).length)
+            await fresh(`sessions broken by the throughput probe`, sentinel);
+        }
+        const r = await runScenario(stack!, sc, timing, log, capacity);
+        results.push(r);
+        const missed = r.goals.filter((g) => !g.met);
+        log(
+          `chaos: ${name} done: sessions ${r.classes.session.ok}/${r.classes.session.refused}/${r.classes.session.errored} (served/refused/errored), ` +
+            `upstream violations ${r.upstream.violations}, lost sessions ${r.sessions.lost.length}, registry ${r.registry.identical ? "identical" : "DIFFERS"}` +
+            (missed.length ? ` — MISSED: ${missed.map((g) => g.name).join("; ")}` : " — all goals met"),
+        );
+      } catch (err) {
+        const error = (err as Error).message.split("\n")[0];
+        log(`chaos: ${name} FAILED: ${(err as Error).stack ?? error}`);
+        failures.push({ name, error });
+        stack = undefined;
+        await stopAll(true);
       }
-      const r = await runScenario(stack!, sc, timing, log);
-      results.push(r);
-      const missed = r.goals.filter((g) => !g.met);
-      log(
-        `chaos: ${sc.name} done: sessions ${r.classes.session.ok}/${r.classes.session.refused}/${r.classes.session.errored} (served/refused/errored), ` +
-          `upstream violations ${r.upstream.violations}, lost sessions ${r.sessions.lost.length}, registry ${r.registry.identical ? "identical" : "DIFFERS"}` +
-          (missed.length ? ` — MISSED: ${missed.map((g) => g.name).join("; ")}` : " — all goals met"),
-      );
-    } catch (err) {
-      const error = (err as Error).message.split("\n")[0];
-      log(`chaos: ${sc.name} FAILED: ${(err as Error).stack ?? error}`);
-      failures.push({ name: sc.name, error });
-      stack = undefined;
-      await stopAll(true);
     }
   }
-  await stopAll(false);
+  await stopAll(KEEP_LOGS);
 
   let badinput: BadInputResult | null = null;
   if (withBadInput) {
@@ -179,7 +240,7 @@ async function main(): Promise<number> {
   const report: ChaosReport = {
     schema: "sessiongate-chaos/1",
     machine,
-    options: { quick, only },
+    options: { quick, only, rate: rates, share },
     timing,
     stack: {
       Envoy: "1 process, --concurrency 1, ADS (Delta) to both xds-server replicas, hot restart enabled",

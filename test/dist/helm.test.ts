@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { parseConfig } from "../../xds-server/config.js";
 import { envoyBin, REPO_ROOT, runCli } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { run } from "./exec.js";
 import { type K8sObject, schemaErrors, unknownFieldErrors } from "./k8s-schema.js";
 
@@ -39,7 +40,7 @@ beforeAll(async () => {
       .map((d) => d.toJS() as K8sObject)
       .filter(Boolean);
   }
-}, 900_000);
+}, budget(900_000));
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });

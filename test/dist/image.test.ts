@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { run } from "./exec.js";
 
 const dockerfile = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8");
@@ -68,7 +69,9 @@ if (!found) {
   );
 } else {
   describe(`container image (built with ${found})`, () => {
-    it("builds, and both servers' --help run in it as a non-root user", async () => {
+    it("builds, and both servers' --help run in it as a non-root user", {
+      timeout: budget(1_800_000),
+    }, async () => {
       const tag = `sessiongate-test:${process.pid}`;
       const b = await run(found, ["build", "-t", tag, REPO_ROOT], { progress: true });
       expect(b.code, b.stderr).toBe(0);
@@ -91,6 +94,6 @@ if (!found) {
       } finally {
         await run(found, ["rmi", "-f", tag]);
       }
-    }, 1_800_000);
+    });
   });
 }

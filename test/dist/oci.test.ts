@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, REPO_ROOT, startProcess } from "../harness/index.js";
+import { budget, freePort, REPO_ROOT, startProcess } from "../harness/index.js";
 import { run, sha256File } from "./exec.js";
 
 const TOOLS = join(REPO_ROOT, ".tools/bin");
@@ -75,7 +75,7 @@ http:
   );
   expect(r.code, r.stderr).toBe(0);
   release = JSON.parse(readFileSync(join(out, "release.json"), "utf8"));
-}, 900_000);
+}, budget(900_000));
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });

@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, startProcess, startRedis, waitFor } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { run, sha256File, tarList } from "./exec.js";
 
 const TOKEN = "dist-test-api-token-0123456789";
@@ -68,7 +69,7 @@ beforeAll(async () => {
   );
   expect(inst.code, inst.stderr).toBe(0);
   process.stderr.write("dist: installed\n");
-}, 900_000);
+}, budget(900_000));
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -143,7 +144,9 @@ describe("the installed sessiongate command", () => {
     expect(bff.stdout).toContain("--config <file>");
   });
 
-  it("xds-server and BFF started from the package serve the packaged wasm, apps commands and /healthz", async () => {
+  it("xds-server and BFF started from the package serve the packaged wasm, apps commands and /healthz", {
+    timeout: budget(240_000),
+  }, async () => {
     const bin = join(app, "node_modules/.bin/sessiongate");
     const xds = await startProcess({
       name: "dist-xds-server",
@@ -239,5 +242,5 @@ jwt: { issuer: "https://op.example.com", audiences: [api], remote_jwks_uri: "htt
     await bff.stop();
     await xds.stop();
     await redis.stop();
-  }, 240_000);
+  });
 });

@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoStack, startDemoStack } from "../demo/stack.js";
 import { freePort, startBrowser, waitFor } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import {
   bffMetric,
   browserLogin,
@@ -32,7 +33,7 @@ beforeAll(async () => {
   });
   browser = await startBrowser();
   ctx = await browser.newContext();
-}, 120_000);
+}, budget(120_000));
 
 afterAll(async () => {
   await ctx?.close();

@@ -3,6 +3,7 @@
 import type { BrowserContext, Page, Response } from "playwright-core";
 import type { DemoApp, DemoStack } from "../demo/stack.js";
 import { type HostReply, hostRequest } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 
 export interface Creds {
   username: string;
@@ -20,16 +21,16 @@ export async function browserLogin(page: Page, stack: DemoStack, app: DemoApp, c
   await page.goto(app.loginUrl);
   await page.waitForURL(
     (u) => u.href === app.url || (u.origin === op.issuer && u.pathname.startsWith("/interaction/")),
-    { timeout: 15_000 },
+    { timeout: budget(15_000) },
   );
   if (new URL(page.url()).origin === op.issuer) {
-    await page.locator('input[name="username"]').waitFor({ timeout: 10_000 });
+    await page.locator('input[name="username"]').waitFor({ timeout: budget(10_000) });
     await page.fill('input[name="username"]', creds.username);
     await page.fill('input[name="password"]', creds.password);
     await page.click('button[type="submit"]');
   }
-  await page.waitForURL(app.url, { timeout: 15_000 });
-  await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: 10_000 });
+  await page.waitForURL(app.url, { timeout: budget(15_000) });
+  await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: budget(10_000) });
 }
 
 /** The app's session cookie in the browser (undefined when there is none). */

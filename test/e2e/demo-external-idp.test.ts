@@ -7,6 +7,7 @@ import { resolveApps } from "../demo/apps.js";
 import { externalIdpFromEnv } from "../demo/idp.js";
 import { type DemoStack, startDemoStack } from "../demo/stack.js";
 import { freePort, type OpHandle, REPO_ROOT, startBrowser, startOP } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 
 const SECRET = "external-client-secret-0123456789";
 let idp: OpHandle;
@@ -36,7 +37,7 @@ beforeAll(async () => {
     DEMO_SCOPES: "openid profile email",
   });
   stack = await startDemoStack({ port });
-}, 120_000);
+}, budget(120_000));
 
 afterAll(() => {
   process.env = saved;
@@ -59,10 +60,12 @@ it("a browser login at the external provider reaches the API with its JWT", asyn
   await page.fill('input[name="username"]', "bob");
   await page.fill('input[name="password"]', "builder");
   await page.click('button[type="submit"]');
-  await page.waitForURL(stack.url, { timeout: 15_000 });
-  await page.locator("#status", { hasText: "Logged in as Bob Builder (bob)" }).waitFor({ timeout: 10_000 });
+  await page.waitForURL(stack.url, { timeout: budget(15_000) });
+  await page
+    .locator("#status", { hasText: "Logged in as Bob Builder (bob)" })
+    .waitFor({ timeout: budget(10_000) });
   await page.click("#whoami");
-  await page.locator('#out[data-status="200"]').waitFor({ timeout: 10_000 });
+  await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(10_000) });
   const got = stack.demo.requests.filter((r) => r.path === "/api/whoami").at(-1)!;
   expect(got.headers["x-user-sub"]).toBe("bob");
   const claims = JSON.parse(
@@ -98,7 +101,7 @@ it("the demo does not load oidc-provider (nor print its warning) unless its own 
   const r = spawnSync(process.execPath, ["--import", "tsx", "test/demo/run.ts", "--help"], {
     cwd: REPO_ROOT,
     encoding: "utf8",
-    timeout: 60_000,
+    timeout: budget(60_000),
   });
   expect(r.status).toBe(0);
   expect(r.stdout).toContain("Usage: npm run demo");

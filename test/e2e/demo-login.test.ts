@@ -12,6 +12,7 @@ import type { Browser, BrowserContext, Page, Response } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoStack, startDemoStack } from "../demo/stack.js";
 import { freePort, type HostReply, hostRequest, REPO_ROOT, startBrowser, waitFor } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 
 const ARTIFACTS = join(REPO_ROOT, "test/.artifacts");
 const CACHE_TTL_S = 2;
@@ -58,7 +59,7 @@ beforeAll(async () => {
   await redis.connect();
   browser = await startBrowser();
   ctx = await browser.newContext();
-}, 120_000);
+}, budget(120_000));
 
 afterAll(async () => {
   redis?.disconnect();
@@ -83,7 +84,7 @@ describe("npm run demo stack in Chromium (bff mode)", () => {
     page.on("framenavigated", (f) => void (f === page.mainFrame() && navigations.push(f.url())));
     const res = await page.goto(stack.url);
     expect(res?.status()).toBe(200);
-    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 10_000 });
+    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: budget(10_000) });
     expect(await page.isVisible("#login")).toBe(true);
     expect(await page.isVisible("#logout")).toBe(false);
     expect(await page.textContent("#mode")).toContain("bff mode");
@@ -103,8 +104,8 @@ describe("npm run demo stack in Chromium (bff mode)", () => {
     await page.fill('input[name="username"]', "alice");
     await page.fill('input[name="password"]', "wonderland");
     await page.click('button[type="submit"]');
-    await page.waitForURL(stack.url, { timeout: 15_000 });
-    await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: 10_000 });
+    await page.waitForURL(stack.url, { timeout: budget(15_000) });
+    await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: budget(10_000) });
     expect(await page.textContent("#status")).toBe("Logged in as Alice Liddell (alice)");
     expect(await page.isVisible("#logout")).toBe(true);
     const cookie = (await ctx.cookies(stack.origin)).find((c) => c.name === stack.cookieName);
@@ -117,9 +118,9 @@ describe("npm run demo stack in Chromium (bff mode)", () => {
   });
 
   it("the SPA shows its API's answer: alice's claims from an OP-signed JWT; no session cookie upstream", async () => {
-    await page.locator('#out[data-status="200"]').waitFor({ timeout: 10_000 });
+    await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(10_000) });
     await page.click("#whoami");
-    await page.locator('#out[data-status="200"]').waitFor({ timeout: 10_000 });
+    await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(10_000) });
     const shown = JSON.parse((await page.textContent("#out"))!.split("\n").slice(1).join("\n"));
     const op = stack.op!;
     expect(shown.user).toEqual({ sub: "alice", email: "alice@example.test", name: "Alice Liddell" });
@@ -163,14 +164,14 @@ describe("npm run demo stack in Chromium (bff mode)", () => {
       15_000,
       50,
     );
-    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 10_000 });
+    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: budget(10_000) });
     expect(await page.isVisible("#login")).toBe(true);
     expect(stack.op!.counts.end_session).toBe(endSessions + 1);
     expect((await ctx.cookies(stack.origin)).find((c) => c.name === stack.cookieName)).toBeUndefined();
     expect(await sessionKeys()).toBe(0);
 
     await other.evaluate("window.demo.render()");
-    await other.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 5_000 });
+    await other.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: budget(5_000) });
     expect(await other.isVisible("#login")).toBe(true);
     expect(await other.isVisible("#whoami")).toBe(false);
 

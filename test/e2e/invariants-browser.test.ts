@@ -6,6 +6,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoApp, type DemoStack, startDemoStack } from "../demo/stack.js";
 import { freePort, hostRequest, startBrowser, waitFor } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { type AttackerSite, startAttackerSite } from "./attacker-site.js";
 import {
   bffMetric,
@@ -46,7 +47,7 @@ beforeAll(async () => {
   page = await ctx.newPage();
   await browserLogin(page, stack, app);
   sid = (await sessionCookie(ctx, app)) ?? "";
-}, 120_000);
+}, budget(120_000));
 
 afterAll(async () => {
   redis?.disconnect();
@@ -291,7 +292,7 @@ describe("security invariants from the browser (bff mode)", () => {
     const token = await pageFetch(page, `${app.authBase}/token`, { headers: { "x-sessiongate-csrf": "1" } });
     expect(token.status).toBe(404); // bff mode: no token endpoint at all
     await page.click("#whoami");
-    await page.locator('#out[data-status="200"]').waitFor({ timeout: 10_000 });
+    await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(10_000) });
 
     const seen = (await responses.settled()).filter((s) => s.body.length > 0);
     const accessTokens = opTokens.filter((t) => t.startsWith("eyJ"));

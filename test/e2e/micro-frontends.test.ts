@@ -7,6 +7,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoApp, type DemoStack, startDemoStack } from "../demo/stack.js";
 import { freePort, startBrowser, waitFor } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { browserLogin, pageFetch, sessionCookie, viaGateway } from "./browser-steps.js";
 
 const CACHE_TTL_S = 2;
@@ -39,7 +40,7 @@ beforeAll(async () => {
   await redis.connect();
   browser = await startBrowser();
   ctx = await browser.newContext();
-}, 120_000);
+}, budget(120_000));
 
 afterAll(async () => {
   redis?.disconnect();
@@ -78,7 +79,9 @@ describe("two apps on one gateway, one browser", () => {
     // and session endpoint see no session.
     pageB = await ctx.newPage();
     await pageB.goto(B.url);
-    await pageB.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 10_000 });
+    await pageB
+      .locator("#status", { hasText: "You are not logged in." })
+      .waitFor({ timeout: budget(10_000) });
     const api = await pageB.goto(`${B.origin}/api/whoami`);
     expect(api?.status()).toBe(401);
     const session = await pageB.goto(`${B.authBase}/session`);

@@ -11,6 +11,7 @@ import type { Browser, BrowserContext, Page, Request, Response } from "playwrigh
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoApp, type DemoStack, startDemoStack } from "../demo/stack.js";
 import { freePort, hostRequest, REPO_ROOT, startBrowser, waitFor } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 
 const ARTIFACTS = join(REPO_ROOT, "test/.artifacts");
 // Short access tokens: the client renews at half their lifetime.
@@ -119,7 +120,7 @@ beforeAll(async () => {
   page = await ctx.newPage();
   page.on("response", record);
   page.on("request", (req) => void recordApiCall(req));
-}, 120_000);
+}, budget(120_000));
 
 afterAll(async () => {
   await ctx?.close();
@@ -130,18 +131,18 @@ describe("tokenExchange app in Chromium", () => {
     const tokenRequests: Request[] = [];
     page.on("request", (r) => void (r.url() === `${app.authBase}/token` && tokenRequests.push(r)));
     await page.goto(app.url);
-    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 10_000 });
+    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: budget(10_000) });
     expect(await page.textContent("#mode")).toContain("tokenExchange mode");
     await page.click("#login");
     await page.waitForURL((u) => u.origin === stack.op!.issuer && u.pathname.startsWith("/interaction/"));
     await page.fill('input[name="username"]', "alice");
     await page.fill('input[name="password"]', "wonderland");
     await page.click('button[type="submit"]');
-    await page.waitForURL(app.url, { timeout: 15_000 });
+    await page.waitForURL(app.url, { timeout: budget(15_000) });
     await page
       .locator("#status", { hasText: "Logged in as Alice Liddell (alice)" })
-      .waitFor({ timeout: 10_000 });
-    await page.locator('#out[data-status="200"]').waitFor({ timeout: 10_000 });
+      .waitFor({ timeout: budget(10_000) });
+    await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(10_000) });
     await Promise.all(pending);
     expect(issued.length).toBe(1);
     expect(issued[0].expiresIn).toBeGreaterThan(0);
@@ -153,7 +154,7 @@ describe("tokenExchange app in Chromium", () => {
 
   it("the API call carries that token as a Bearer (no cookie); jwt_authn validates it; the upstream echoes its claims", async () => {
     await page.click("#whoami");
-    await page.locator('#out[data-status="200"]').waitFor({ timeout: 10_000 });
+    await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(10_000) });
     const call = apiCalls.at(-1)!;
     expect(call.token).toBe(issued.at(-1)!.token);
     expect(call.cookie).toBeUndefined(); // credentials: "omit": the gateway's filter is not involved
@@ -288,8 +289,8 @@ describe("tokenExchange app in Chromium", () => {
   it("Log out: the SPA shows Log in and the client can no longer get a token", async () => {
     await page.click("#logout");
     await waitFor("back on the SPA after logout", async () => stack.op!.counts.end_session >= 1, 15_000);
-    await page.waitForURL(app.url, { timeout: 15_000 });
-    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 10_000 });
+    await page.waitForURL(app.url, { timeout: budget(15_000) });
+    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: budget(10_000) });
     const r = await pageFetch(`${app.authBase}/token`, {
       method: "POST",
       headers: { "x-sessiongate-csrf": "1" },

@@ -6,6 +6,7 @@
 // cross-site unsafe requests never get a token; own authorization untouched.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { budget } from "../harness/slowness.js";
 import type { Host, Outcome } from "../wasm-host/index.js";
 import { HOST, host, req } from "./helpers.js";
 
@@ -120,7 +121,9 @@ describe("property: cookie headers", () => {
     );
   });
 
-  it(`${RUNS} generated Cookie header sets: no trap, right session's token or none, cookie stripped`, () => {
+  it(`${RUNS} generated Cookie header sets: no trap, right session's token or none, cookie stripped`, {
+    timeout: budget(180_000),
+  }, () => {
     fc.assert(
       fc.property(
         cookieHeaders,
@@ -150,7 +153,7 @@ describe("property: cookie headers", () => {
     );
     expect(h.metrics.get("session_to_token.hits")).toBeGreaterThan(0);
     expect(h.memoryBytes()).toBeLessThan(32 * 1024 * 1024);
-  }, 180_000);
+  });
 });
 
 describe("property: Origin / Sec-Fetch-Site", () => {
@@ -187,7 +190,9 @@ describe("property: Origin / Sec-Fetch-Site", () => {
     { nil: undefined },
   );
 
-  it(`${RUNS} generated method/Origin/Sec-Fetch-Site combinations: unsafe cross-site never gets a token`, () => {
+  it(`${RUNS} generated method/Origin/Sec-Fetch-Site combinations: unsafe cross-site never gets a token`, {
+    timeout: budget(180_000),
+  }, () => {
     fc.assert(
       fc.property(method, origin, site, fc.constantFrom(...SESSIONS.slice(0, 30)), (m, org, fs, sid) => {
         const extra: [string, string][] = [["cookie", `${C}=${sid}`]];
@@ -212,7 +217,7 @@ describe("property: Origin / Sec-Fetch-Site", () => {
       }),
       { numRuns: RUNS },
     );
-  }, 180_000);
+  });
 });
 
 describe("property: authorization", () => {
@@ -231,7 +236,9 @@ describe("property: authorization", () => {
     { nil: undefined },
   );
 
-  it(`${RUNS} generated authorization headers: an own credential is never replaced`, () => {
+  it(`${RUNS} generated authorization headers: an own credential is never replaced`, {
+    timeout: budget(180_000),
+  }, () => {
     fc.assert(
       fc.property(authz, fc.constantFrom(...SESSIONS.slice(0, 30)), fc.boolean(), (a, sid, withCookie) => {
         const extra: [string, string][] = withCookie ? [["cookie", `${C}=${sid}`]] : [];
@@ -247,5 +254,5 @@ describe("property: authorization", () => {
       }),
       { numRuns: RUNS },
     );
-  }, 180_000);
+  });
 });

@@ -4,6 +4,7 @@
 // either the filter swaps and strips it, or it fails closed (503).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { budget } from "../harness/slowness.js";
 import { host, req, SID } from "./helpers.js";
 
 const RUNS = Math.min(Number(process.env.S2T_PROPERTY_RUNS ?? 100_000), 20_000);
@@ -43,7 +44,9 @@ const metadata = fc.oneof(
 );
 
 describe("route metadata, property", () => {
-  it(`never traps and never forwards the cookie the route names (${RUNS} inputs)`, async () => {
+  it(`never traps and never forwards the cookie the route names (${RUNS} inputs)`, {
+    timeout: budget(120_000),
+  }, async () => {
     const h = await host('{"bff_cluster":"bff","apps":[]}');
     const seen = { swapped: 0, failedClosed: 0 };
     fc.assert(
@@ -74,5 +77,5 @@ describe("route metadata, property", () => {
     // Both sides were exercised, not only one.
     expect(seen.swapped).toBeGreaterThan(RUNS / 20);
     expect(seen.failedClosed).toBeGreaterThan(RUNS / 20);
-  }, 120_000);
+  });
 });

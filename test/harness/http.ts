@@ -1,4 +1,5 @@
 import { type IncomingHttpHeaders, request } from "node:http";
+import { budget } from "./slowness.js";
 
 export interface HostReply {
   status: number;
@@ -9,6 +10,7 @@ export interface HostReply {
 export interface HostRequestOptions {
   method?: string;
   body?: string;
+  /** Socket idle timeout; default 5 s on an idle machine, scaled by its slowness (a stuck request fails, a slow machine does not). */
   timeoutMs?: number;
 }
 
@@ -22,6 +24,7 @@ export function hostRequest(
   headers: Record<string, string>,
   opts: HostRequestOptions = {},
 ): Promise<HostReply> {
+  const timeoutMs = opts.timeoutMs ?? budget(5000);
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -31,7 +34,7 @@ export function hostRequest(
         path,
         headers,
         agent: false,
-        timeout: opts.timeoutMs ?? 5000,
+        timeout: timeoutMs,
       },
       (res) => {
         let body = "";
@@ -40,7 +43,7 @@ export function hostRequest(
       },
     );
     req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error(`timeout after ${opts.timeoutMs ?? 5000} ms: ${path}`)));
+    req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${path}`)));
     req.end(opts.body);
   });
 }

@@ -6,7 +6,15 @@ export { type CliResult, runCli } from "./cli.js";
 export { type EchoHandle, type EchoRecord, startEcho } from "./echo.js";
 export { type EnvoyHandle, type EnvoyOptions, envoyBin, REPO_ROOT, startEnvoy, WASM_PATH } from "./envoy.js";
 export { type HostReply, type HostRequestOptions, hostRequest } from "./http.js";
-export { DEFAULT_USERS, type OpCounts, type OpHandle, type OpOptions, type OpUser, startOP } from "./op.js";
+export {
+  DEFAULT_USERS,
+  type OpCounts,
+  type OpHandle,
+  type OpOptions,
+  type OpUser,
+  startOP,
+  type TokenFault,
+} from "./op.js";
 export { CookieJar, type Credentials, completeLogin, OpBrowser } from "./op-browser.js";
 export { freePort, StopWaiting, waitFor } from "./ports.js";
 export { type ManagedProcess, type ProcessOptions, startProcess } from "./process.js";

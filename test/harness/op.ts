@@ -48,10 +48,23 @@ export interface OpHandle {
   counts: OpCounts;
   provider: Provider;
   users: OpUser[];
+  /**
+   * A fault on the token endpoint (POST /token) for chaos runs, null for none:
+   * each call waits `delayMs`, then is answered with `status` and `body`
+   * instead of by the OP when `status` is set. Settable at any time.
+   */
+  tokenFault: TokenFault | null;
   /** Stops answering (sockets closed) without forgetting state; `start()` resumes on the same port. */
   pause(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface TokenFault {
+  delayMs?: number;
+  status?: number;
+  contentType?: string;
+  body?: string;
 }
 
 export const DEFAULT_USERS: OpUser[] = [
@@ -173,9 +186,17 @@ ${form}<p>Signing you out of the demo identity provider…</p>
   });
 
   const opCallback = provider.callback();
+  const faults: { token: TokenFault | null } = { token: null };
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? "/", issuer);
+      const fault = url.pathname === "/token" && req.method === "POST" ? faults.token : null;
+      if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+      if (fault?.status) {
+        req.resume();
+        res.writeHead(fault.status, { "content-type": fault.contentType ?? "application/json" });
+        return res.end(fault.body ?? "");
+      }
       if (url.pathname.startsWith("/interaction/")) return await interaction(provider, users, req, res, url);
       if (url.pathname === "/token/revocation" && req.method === "POST") {
         res.once("finish", () => {
@@ -208,6 +229,12 @@ ${form}<p>Signing you out of the demo identity provider…</p>
     counts,
     provider,
     users,
+    get tokenFault() {
+      return faults.token;
+    },
+    set tokenFault(f: TokenFault | null) {
+      faults.token = f;
+    },
     pause: close,
     start: async () => {
       server = createServer(handler);

@@ -12,6 +12,7 @@ import {
 } from "../../protos/gen/envoy/service/auth/v3/external_auth_pb.js";
 import { serviceDefinition } from "../../xds-server/resource/grpc.js";
 import { freePort, onCleanup, REPO_ROOT, startEcho, startEnvoy } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { appSpec, cli, get, startControlPlane, startJwks, TOKEN, until, writeApp } from "./helpers.js";
 
 const seen: { app: string; path: string }[] = [];
@@ -112,7 +113,9 @@ describe("ext_authz per app", () => {
   it("PDP down: fail closed denies, fail open allows", async () => {
     pdp.forceShutdown();
     await expect
-      .poll(async () => (await get(port, "/g/2", { ...auth, "x-allow": "yes" })).status, { timeout: 10_000 })
+      .poll(async () => (await get(port, "/g/2", { ...auth, "x-allow": "yes" })).status, {
+        timeout: budget(10_000),
+      })
       .toBe(403);
     expect((await get(port, "/l/2", { ...auth, "x-allow": "yes" })).status).toBe(200);
     expect((await get(port, "/p/2", auth)).status).toBe(200);

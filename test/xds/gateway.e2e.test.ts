@@ -12,6 +12,7 @@ import {
   startEnvoy,
   startRedis,
 } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import {
   appSpec,
   type ControlPlane,
@@ -149,7 +150,7 @@ describe.each([
     const token = await jwks.sign();
     const before = echo2.requests.length;
     await until(port, "/api/v2", { host, authorization: `Bearer ${token}` }, 200);
-    await expect.poll(() => echo2.requests.length, { timeout: 10_000 }).toBeGreaterThan(before);
+    await expect.poll(() => echo2.requests.length, { timeout: budget(10_000) }).toBeGreaterThan(before);
     expect(envoy.proc.pid).toBe(uptime0);
     expect(envoy.proc.exited()).toBe(false);
   });
@@ -164,7 +165,7 @@ describe.each([
     await expect
       .poll(
         async () => JSON.parse((await cli(["apps", "get", "shop", "-o", "json"], env)).stdout).status?.state,
-        { timeout: 10_000 },
+        { timeout: budget(10_000) },
       )
       .toBe("serving");
     const l = await cli(["apps", "list"], env);

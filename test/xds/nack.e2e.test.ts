@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { freePort, onCleanup, REPO_ROOT, startEcho, startEnvoy } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { appSpec, cli, startControlPlane, startJwks, TOKEN, until, writeApp } from "./helpers.js";
 
 async function metric(httpPort: number, name: string): Promise<number> {
@@ -51,7 +52,7 @@ describe("NACK from a real Envoy", () => {
     const nacks0 = await metric(cp.httpPort, "sessiongate_xds_nacks_total");
     expect((await cli(["apps", "register", "-f", writeApp(sidecar("inv2", taken))], env)).code).toBe(0);
     await expect
-      .poll(() => metric(cp.httpPort, "sessiongate_xds_nacks_total"), { timeout: 10_000 })
+      .poll(() => metric(cp.httpPort, "sessiongate_xds_nacks_total"), { timeout: budget(10_000) })
       .toBeGreaterThan(nacks0);
     const st = JSON.parse((await cli(["apps", "get", "inv2", "-o", "json"], env)).stdout).status;
     expect(st.state).toBe("rejected");
@@ -76,7 +77,7 @@ describe("NACK from a real Envoy", () => {
     await expect
       .poll(
         async () => JSON.parse((await cli(["apps", "get", "inv2", "-o", "json"], env)).stdout).status.state,
-        { timeout: 10_000 },
+        { timeout: budget(10_000) },
       )
       .toBe("serving");
   });

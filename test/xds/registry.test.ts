@@ -7,6 +7,7 @@ import { RedisStore } from "../../xds-server/registry/redis.js";
 import type { RegistryError } from "../../xds-server/registry/types.js";
 import { validateApp } from "../../xds-server/registry/validate.js";
 import { type RedisHandle, startRedis } from "../harness/index.js";
+import { budget } from "../harness/slowness.js";
 import { baseSpec } from "./helpers.js";
 
 let redis: RedisHandle;
@@ -58,7 +59,7 @@ describe("RedisStore", () => {
     b.onChange((_s, evs) => seen.push(...evs.map((e) => `${e.type}:${e.id}`)));
     const s = spec("conv");
     const rec = await a.create(s.spec, s.clientSecret);
-    await expect.poll(() => b.snapshot().revision, { timeout: 3000 }).toBe(rec.revision);
+    await expect.poll(() => b.snapshot().revision, { timeout: budget(3000) }).toBe(rec.revision);
     const upd = await a.update(
       { ...s.spec, upstreams: [{ host: "127.0.0.1", port: 1 }] },
       s.clientSecret,
@@ -66,10 +67,10 @@ describe("RedisStore", () => {
     );
     // Events are diffs between the snapshots a replica loads: wait for B to load the
     // update, or an update and a delete landing together show only as DELETED.
-    await expect.poll(() => b.snapshot().revision, { timeout: 3000 }).toBe(upd.revision);
+    await expect.poll(() => b.snapshot().revision, { timeout: budget(3000) }).toBe(upd.revision);
     await a.delete("conv", 0);
     await expect
-      .poll(() => seen.filter((x) => x.endsWith(":conv")), { timeout: 3000 })
+      .poll(() => seen.filter((x) => x.endsWith(":conv")), { timeout: budget(3000) })
       .toEqual(["ADDED:conv", "MODIFIED:conv", "DELETED:conv"]);
     expect(b.snapshot().apps.map((x) => x.spec.id)).toEqual(a.snapshot().apps.map((x) => x.spec.id));
   });
@@ -116,7 +117,7 @@ describe("RedisStore", () => {
             return false;
           }
         },
-        { timeout: 10_000 },
+        { timeout: budget(10_000) },
       )
       .toBe(true);
     expect(a.snapshot().apps.map((x) => x.spec.id)).toEqual(["during-outage"]);

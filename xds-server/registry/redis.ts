@@ -4,6 +4,7 @@
 // pub/sub messages (e.g. across a reconnect).
 import { Redis } from "ioredis";
 import { PUT } from "./redis-put.js";
+import { sentinelOptions } from "./redis-url.js";
 import { type ChangeListener, SnapshotHolder, type Store, sortApps } from "./store.js";
 import {
   type AppRecord,
@@ -49,8 +50,11 @@ export class RedisStore implements Store {
     // No offline queue: a write while Redis is down fails fast (UNAVAILABLE)
     // instead of hanging the API call.
     const common = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true };
-    this.cmd = new Redis(opts.url, common);
-    this.sub = new Redis(opts.url, { ...common, enableOfflineQueue: true });
+    const sentinel = sentinelOptions(opts.url);
+    const client = (o: typeof common) =>
+      sentinel ? new Redis({ ...sentinel, ...o }) : new Redis(opts.url, o);
+    this.cmd = client(common);
+    this.sub = client({ ...common, enableOfflineQueue: true });
     for (const c of [this.cmd, this.sub]) c.on("error", (e: Error) => opts.onError?.(e));
   }
 

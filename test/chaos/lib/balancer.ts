@@ -11,10 +11,13 @@ export interface Balancer {
   port: number;
   /** Connections handed to each backend so far. */
   connections: number[];
+  /** Delay added to every reply chunk (backend → client), in order; 0 = none. Settable at any time. */
+  delayMs: number;
   stop(): Promise<void>;
 }
 
 export async function startBalancer(backends: number[]): Promise<Balancer> {
+  const self = { delayMs: 0 };
   const downUntil = backends.map(() => 0);
   const connections = backends.map(() => 0);
   const open = new Set<Socket>();
@@ -36,7 +39,25 @@ export async function startBalancer(backends: number[]): Promise<Balancer> {
       connected = true;
       connections[i]++;
       client.pipe(upstream);
-      upstream.pipe(client);
+      // Replies strictly in order (one queue, one timer): two timers due at the
+      // same moment may fire in either order, which would corrupt the stream.
+      const queue: { at: number; chunk: Buffer | null }[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      const pump = () => {
+        timer = undefined;
+        while (queue.length && queue[0].at <= Date.now()) {
+          const { chunk } = queue.shift()!;
+          if (chunk === null) client.destroy();
+          else if (!client.destroyed) client.write(chunk);
+        }
+        if (queue.length) timer = setTimeout(pump, queue[0].at - Date.now());
+      };
+      const enqueue = (chunk: Buffer | null) => {
+        queue.push({ at: Date.now() + self.delayMs, chunk });
+        if (!timer) pump();
+      };
+      upstream.on("data", (chunk: Buffer) => enqueue(chunk));
+      upstream.once("close", () => enqueue(null));
       client.resume();
     });
     upstream.on("error", () => {
@@ -47,9 +68,6 @@ export async function startBalancer(backends: number[]): Promise<Balancer> {
     });
     client.on("error", () => upstream.destroy());
     client.once("close", () => upstream.destroy());
-    upstream.once("close", () => {
-      if (connected) client.destroy();
-    });
   };
 
   const server = createServer({ pauseOnConnect: true }, (client) => {
@@ -65,12 +83,12 @@ export async function startBalancer(backends: number[]): Promise<Balancer> {
     });
   const unregister = onCleanup(stop);
   const addr = server.address();
-  return {
+  return Object.assign(self, {
     port: typeof addr === "object" && addr ? addr.port : 0,
     connections,
     stop: async () => {
       unregister();
       await stop();
     },
-  };
+  });
 }

@@ -55,3 +55,35 @@ export function rate(records: Rec[]): number {
   const span = (Math.max(...ts) - Math.min(...ts)) / 1000;
   return span > 0 ? records.length / span : 0;
 }
+
+export interface PhaseFigures {
+  requests: number;
+  perS: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** The longest the gateway held one request (from its connection to its answer). */
+  maxServiceMs: number;
+  refused: number;
+  errored: number;
+}
+
+const pct = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : 0;
+
+/** Latency and outcomes of the answers completed in [from, to). */
+export function phaseFigures(records: Rec[], from: number, to: number): PhaseFigures {
+  const mine = records.filter((r) => r.t >= from && r.t < to);
+  const ms = mine.map((r) => r.ms).sort((a, b) => a - b);
+  const span = (to - from) / 1000;
+  return {
+    requests: mine.length,
+    perS: span > 0 ? mine.length / span : 0,
+    p50Ms: pct(ms, 50),
+    p99Ms: pct(ms, 99),
+    maxMs: ms.length ? ms[ms.length - 1] : 0,
+    maxServiceMs: mine.reduce((m, r) => Math.max(m, r.serviceMs), 0),
+    refused: mine.filter((r) => r.outcome === "refused").length,
+    errored: mine.filter((r) => r.outcome === "errored").length,
+  };
+}

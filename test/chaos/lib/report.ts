@@ -13,7 +13,7 @@ import type { ScenarioResult, Timing } from "./scenario.js";
 export interface ChaosReport {
   schema: "sessiongate-chaos/1";
   machine: MachineInfo;
-  options: { quick: boolean; only: string[] };
+  options: { quick: boolean; only: string[]; rate: string; share: number };
   timing: Timing;
   stack: Record<string, string | number>;
   durationS: number;
@@ -40,8 +40,10 @@ function summary(r: ChaosReport): string {
     title: "summary",
     columns: [
       "scenario",
+      "load",
       "down s",
       "req/s",
+      "p50 / p99 ms before · during · after",
       "sessions: served / refused / errored",
       "anonymous: as expected / refused / errored",
       "upstream without valid token",
@@ -54,10 +56,15 @@ function summary(r: ChaosReport): string {
     rows: r.scenarios.map((s) => {
       const c = s.classes;
       const met = s.goals.filter((g) => g.met).length;
+      const ph = s.phases;
       return [
         s.name,
+        s.load.mode === "open"
+          ? `open loop ${fmt(s.load.perS)}/s = ${fmt((100 * s.load.perS) / s.load.measuredPerS)}% of ${fmt(s.load.measuredPerS)}/s measured (load avg ${fmt(s.load.loadAvg1m)})${s.load.notSent ? `; ${cnt(s.load.notSent)} arrivals not sent (client queue full)` : ""}`
+          : `paced, ${s.load.workers} × ${fmt(1000 / s.load.intervalMs)}/s`,
         fmt(s.downMs / 1000),
         fmt(s.requestsPerS),
+        [ph.baseline, ph.fault, ph.after].map((p) => `${fmt(p.p50Ms)} / ${fmt(p.p99Ms)}`).join(" · "),
         `${cnt(c.session.ok)} / ${cnt(c.session.refused)} / ${cnt(c.session.errored)}`,
         `${cnt(c.anon.ok)} / ${cnt(c.anon.refused)} / ${cnt(c.anon.errored)}`,
         `${s.upstream.violations} of ${cnt(s.upstream.received)}`,
@@ -107,6 +114,39 @@ function scenarioSection(s: ScenarioResult): string[] {
     }),
     "",
   );
+  if (s.phases)
+    out.push(
+      mdTable({
+        title: `${s.name} phases`,
+        columns: [
+          "phase",
+          "answers",
+          "per s",
+          "p50 ms",
+          "p99 ms",
+          "max ms",
+          "longest held by the gateway ms",
+          "refused",
+          "errored",
+        ],
+        rows: (["baseline", "fault", "after"] as const).map((k) => {
+          const p = s.phases[k];
+          return [
+            k,
+            cnt(p.requests),
+            fmt(p.perS),
+            fmt(p.p50Ms),
+            fmt(p.p99Ms),
+            fmt(p.maxMs),
+            fmt(p.maxServiceMs),
+            cnt(p.refused),
+            cnt(p.errored),
+          ];
+        }),
+      }),
+      "",
+      `- recovery: filter → BFF calls ${fmt(s.recovery.bffCallsPerSBefore)}/s before the fault, ${fmt(s.recovery.bffCallsPerSAfter)}/s in the ${fmt(s.recovery.windowS)} s after it; ${s.recovery.refreshesAfter} refresh attempts after it (steady state plus one per session: ${s.recovery.refreshesAllowed})`,
+    );
   const figs = Object.entries(s.figures);
   if (figs.length)
     out.push(

@@ -3,9 +3,9 @@
 // identity mix-up, no session lost, no registration lost, and recovery.
 import type { Goal } from "../../bench/lib/types.js";
 import { waitFor } from "../../harness/index.js";
-import { startLoad } from "./load.js";
-import { type ClassFigures, classFigures, rate } from "./measure.js";
-import { type Stack, sessionWorks } from "./stack.js";
+import { startLoad, startOpenLoad } from "./load.js";
+import { type ClassFigures, classFigures, type PhaseFigures, phaseFigures, rate } from "./measure.js";
+import { callCounts, type Stack, sessionWorks } from "./stack.js";
 import type { UpstreamCounts, Violation } from "./upstream.js";
 
 export interface Timing {
@@ -39,12 +39,37 @@ export interface Scenario {
   what: string;
   /** Connection errors are part of this fault (a cold Envoy restart): not a goal. */
   errorsExpected?: boolean;
+  /**
+   * A slow (not dead) part: no answer may take longer than this (ms) — the
+   * filter's BFF timeout plus slack — and recovery must not be a herd.
+   */
+  maxLatencyMs?: number;
+  /** Runs on a stack whose Redis is a master + replica behind Sentinel. */
+  sentinel?: boolean;
   inQuick: boolean;
   fault(stack: Stack, t: Timing, log: (m: string) => void): Promise<FaultOutcome>;
 }
 
+/** At capacity: open-loop arrivals at `perS` (a share of the throughput measured just before). */
+export interface CapacityLoad {
+  perS: number;
+  /** The measured throughput it is a share of. */
+  measuredPerS: number;
+  /** Latency of the throughput probe (closed loop, as fast as answers come). */
+  measuredP50Ms: number;
+  measuredP99Ms: number;
+  connections: number;
+  /** 1-minute load average when it was measured: the machine is shared. */
+  loadAvg1m: number;
+}
+
 export interface ScenarioResult {
+  /** The scenario's name, with "@capacity" for its run at capacity. */
   name: string;
+  /** Paced closed loop (the low-rate run) or open loop at a share of capacity. */
+  load:
+    | { mode: "paced"; workers: number; intervalMs: number }
+    | ({ mode: "open"; notSent: number } & CapacityLoad);
   title: string;
   what: string;
   durationS: number;
@@ -52,6 +77,16 @@ export interface ScenarioResult {
   downMs: number;
   requestsPerS: number;
   classes: { session: ClassFigures; anon: ClassFigures };
+  /** Latency and outcomes before the fault, while it lasts, and after the part is back. */
+  phases: { baseline: PhaseFigures; fault: PhaseFigures; after: PhaseFigures };
+  /** Filter → BFF calls and BFF refresh attempts per second before the fault and right after it. */
+  recovery: {
+    windowS: number;
+    bffCallsPerSBefore: number;
+    bffCallsPerSAfter: number;
+    refreshesAfter: number;
+    refreshesAllowed: number;
+  };
   upstream: UpstreamCounts;
   violationSamples: Violation[];
   wrongIdentity: number;
@@ -96,26 +131,61 @@ export async function runScenario(
   sc: Scenario,
   t: Timing,
   log: (m: string) => void,
+  capacity?: CapacityLoad,
 ): Promise<ScenarioResult> {
+  const name = capacity ? `${sc.name}@capacity` : sc.name;
   const started = Date.now();
   const before = await stack.registry();
   const up0 = { ...stack.upstream.counts, byReason: { ...stack.upstream.counts.byReason } };
   const samples0 = stack.upstream.samples.length;
-  const load = startLoad({
-    port: stack.envoy.port,
-    sessions: stack.sessions,
-    workers: t.workers,
-    intervalMs: t.intervalMs,
-  });
-  log(`  ${sc.name}: ${t.baselineS} s of load before the fault`);
+  const c0 = await callCounts(stack);
+  const loadAt = Date.now();
+  const load = capacity
+    ? startOpenLoad({
+        port: stack.envoy.port,
+        sessions: stack.sessions,
+        ratePerS: capacity.perS,
+        connections: capacity.connections,
+      })
+    : startLoad({
+        port: stack.envoy.port,
+        sessions: stack.sessions,
+        workers: t.workers,
+        intervalMs: t.intervalMs,
+      });
+  log(`  ${name}: ${t.baselineS} s of load before the fault`);
   await sleep(t.baselineS * 1000);
-  log(`  ${sc.name}: fault — ${sc.what}`);
+  const cF = await callCounts(stack);
+  const beforeS = (Date.now() - loadAt) / 1000;
+  log(`  ${name}: fault — ${sc.what}`);
   const fo = await sc.fault(stack, t, log);
-  log(
-    `  ${sc.name}: back after ${((fo.backAt - fo.faultAt) / 1000).toFixed(1)} s; ${t.postS} s of load after`,
-  );
+  const cB = await callCounts(stack);
+  log(`  ${name}: back after ${((fo.backAt - fo.faultAt) / 1000).toFixed(1)} s; ${t.postS} s of load after`);
+  // Right after recovery every cached token has expired: count what the filter and the BFF do then.
+  const windowS = Math.min(t.postS, 2 * stack.opts.cacheMaxTtlS);
+  const windowFrom = Date.now();
+  await sleep(windowS * 1000);
+  const cW = await callCounts(stack);
+  const windowMeasuredS = (Date.now() - windowFrom) / 1000;
   await sleep(Math.max(0, fo.backAt + t.postS * 1000 - Date.now()));
   const records = await load.stop();
+  const endAt = Date.now();
+  const cE = await callCounts(stack);
+  const refreshPeriodS = Math.max(1, stack.opts.tokenTtlS - stack.opts.refreshSkewS);
+  const recovery = {
+    windowS: windowMeasuredS,
+    // A restarted replica counts from 0 again: never below 0 (NaN stays NaN: unknown).
+    bffCallsPerSBefore: Math.max(0, cF.bffCalls - c0.bffCalls) / beforeS,
+    bffCallsPerSAfter: Math.max(0, cW.bffCalls - cB.bffCalls) / windowMeasuredS,
+    refreshesAfter: Math.max(0, cE.refreshes - cB.refreshes),
+    // Steady state (one refresh per session per period) plus one catch-up each.
+    refreshesAllowed: Math.ceil(stack.sessions.length * ((endAt - fo.backAt) / 1000 / refreshPeriodS + 1)),
+  };
+  const phases = {
+    baseline: phaseFigures(records, loadAt, fo.faultAt),
+    fault: phaseFigures(records, fo.faultAt, fo.backAt),
+    after: phaseFigures(records, fo.backAt, endAt + 1),
+  };
   const lostNow = await brokenSessions(stack, t.recoverDeadlineS * 1000);
   // A session whose cookie the gateway cleared is gone for a browser, even if the id still works.
   const cleared = new Set(records.filter((r) => r.note === "cookie cleared").map((r) => r.sess));
@@ -167,6 +237,30 @@ export async function runScenario(
       met: classes.session.recoveryMs !== null && classes.anon.recoveryMs !== null,
     },
   ];
+  if (sc.maxLatencyMs !== undefined) {
+    const held = Math.round(Math.max(phases.fault.maxServiceMs, phases.after.maxServiceMs));
+    goals.push(
+      {
+        name: "no request held: longest the gateway held one request, during and after the fault",
+        target: `<= ${sc.maxLatencyMs} ms`,
+        measured: `${held} ms`,
+        met: held <= sc.maxLatencyMs,
+      },
+      {
+        name: "no herd on recovery: filter → BFF calls/s right after vs before",
+        target: "<= 3x",
+        // NaN: a BFF's /metrics did not answer, so the count is unknown (not met).
+        measured: `${recovery.bffCallsPerSAfter.toFixed(1)} vs ${recovery.bffCallsPerSBefore.toFixed(1)}`,
+        met: recovery.bffCallsPerSAfter <= 3 * Math.max(1, recovery.bffCallsPerSBefore),
+      },
+      {
+        name: "no herd on recovery: refresh attempts after the fault",
+        target: `<= ${recovery.refreshesAllowed} (one per session per refresh period, plus one)`,
+        measured: String(recovery.refreshesAfter),
+        met: recovery.refreshesAfter <= recovery.refreshesAllowed,
+      },
+    );
+  }
   if (!sc.errorsExpected) {
     const errored = classes.session.errored + classes.anon.errored;
     goals.push({
@@ -177,13 +271,18 @@ export async function runScenario(
     });
   }
   return {
-    name: sc.name,
+    name,
+    load: capacity
+      ? { mode: "open", notSent: load.notSent, ...capacity }
+      : { mode: "paced", workers: t.workers, intervalMs: t.intervalMs },
     title: sc.title,
     what: sc.what,
     durationS: (Date.now() - started) / 1000,
     downMs: fo.backAt - fo.faultAt,
     requestsPerS: rate(records),
     classes,
+    phases,
+    recovery,
     upstream,
     violationSamples: stack.upstream.samples.slice(samples0),
     wrongIdentity,

@@ -1,6 +1,6 @@
 // The faults. Each kills (SIGKILL, no clean shutdown) or pauses one part of the
 // running stack, keeps it down for a while under load, and brings it back.
-import { hostRequest, waitFor } from "../../harness/index.js";
+import { hostRequest, type TokenFault, waitFor } from "../../harness/index.js";
 import type { FaultOutcome, Scenario, Timing } from "./scenario.js";
 import { APP_ID, bffCounter, type Stack } from "./stack.js";
 
@@ -230,6 +230,121 @@ const envoyCold: Scenario = {
   },
 };
 
+/** The filter's BFF call timeout (the xds-server's --bff-timeout-ms default). */
+export const BFF_TIMEOUT_MS = 2000;
+/** A slow part may not hold a request longer than the filter's timeout plus this (queueing, Envoy, the load's client). */
+const HOLD_SLACK_MS = 1500;
+
+const bffSlow: Scenario = {
+  name: "bff-slow",
+  title: "The BFF answering in 2 s instead of milliseconds",
+  what: `every reply from the BFFs' internal listener (the filter's calls) held ${BFF_TIMEOUT_MS} ms by a delaying proxy between Envoy and the BFFs`,
+  maxLatencyMs: BFF_TIMEOUT_MS + HOLD_SLACK_MS,
+  inQuick: true,
+  fault: async (stack, t) => {
+    const faultAt = Date.now();
+    stack.balancers.internal.delayMs = BFF_TIMEOUT_MS;
+    await holdUntil(faultAt, t.holdS);
+    stack.balancers.internal.delayMs = 0;
+    return { faultAt, backAt: Date.now() };
+  },
+};
+
+const REDIS_DELAY_MS = 400;
+const redisSlow: Scenario = {
+  name: "redis-slow",
+  title: `Redis answering in ${REDIS_DELAY_MS} ms`,
+  what: `every Redis reply to the BFFs held ${REDIS_DELAY_MS} ms by a delaying proxy (the xds-server registry is not slowed)`,
+  maxLatencyMs: BFF_TIMEOUT_MS + HOLD_SLACK_MS,
+  inQuick: true,
+  fault: async (stack, t) => {
+    const faultAt = Date.now();
+    stack.balancers.redis.delayMs = REDIS_DELAY_MS;
+    await holdUntil(faultAt, t.holdS);
+    stack.balancers.redis.delayMs = 0;
+    return { faultAt, backAt: Date.now() };
+  },
+};
+
+/** The OP's token endpoint misbehaves while every session's token comes due; refreshes counted. */
+function opTokenFault(name: string, title: string, what: string, fault: TokenFault): Scenario {
+  return {
+    name,
+    title,
+    what,
+    maxLatencyMs: BFF_TIMEOUT_MS + HOLD_SLACK_MS,
+    inQuick: true,
+    fault: async (stack, t) => {
+      const opErrors = `sessiongate_bff_refreshes_total{app="${APP_ID}",result="op_error"}`;
+      const err0 = await bffCounter(stack, opErrors);
+      const ok0 = stack.op.counts.refresh_token;
+      const faultAt = Date.now();
+      stack.op.tokenFault = fault;
+      await holdUntil(faultAt, t.opHoldS);
+      stack.op.tokenFault = null;
+      const backAt = Date.now();
+      return {
+        faultAt,
+        backAt,
+        figures: {
+          bffRefreshFailuresDuringFault: (await bffCounter(stack, opErrors)) - err0,
+          opRefreshGrantsDuringFault: stack.op.counts.refresh_token - ok0,
+        },
+      };
+    },
+  };
+}
+
+const OP_SLOW_MS = 3000;
+const opTokenSlow = opTokenFault(
+  "op-token-slow",
+  `The OP's token endpoint answering in ${OP_SLOW_MS / 1000} s`,
+  `every token-endpoint call held ${OP_SLOW_MS} ms before the OP answers (longer than the BFF's 2 s OP timeout) while tokens come due`,
+  { delayMs: OP_SLOW_MS },
+);
+const opToken5xx = opTokenFault(
+  "op-token-5xx",
+  "The OP's token endpoint answering 500",
+  "every token-endpoint call answered 500 (an HTML error page) while tokens come due",
+  { status: 500, contentType: "text/html", body: "<html><body>Internal Server Error</body></html>" },
+);
+const opTokenMalformed = opTokenFault(
+  "op-token-malformed",
+  "The OP's token endpoint answering malformed JSON",
+  "every token-endpoint call answered 200 with truncated JSON while tokens come due",
+  { status: 200, body: '{"access_token":"eyJhbGciOi","token_type":"Bearer","expires_in":' },
+);
+
+const redisFailover: Scenario = {
+  name: "redis-failover",
+  title: "Redis master killed behind Sentinel",
+  what: "the Redis master SIGKILLed (not restarted); the sentinel (quorum 1, down-after 1 s) promotes the replica, and the BFFs and xds-servers (redis-sentinel:// URLs) follow it",
+  sentinel: true,
+  inQuick: true,
+  fault: async (stack) => {
+    const s = stack.sentinel!;
+    // Replication is asynchronous: whether the last acknowledged writes reached the replica.
+    const synced = await s.synced();
+    const faultAt = Date.now();
+    await stack.redis.kill();
+    await waitFor(
+      "the sentinel to promote the replica",
+      async () => (await s.masterPort()) === s.replica.port,
+      30_000,
+      100,
+    );
+    const backAt = Date.now();
+    return {
+      faultAt,
+      backAt,
+      figures: { replicaPromotedAfterMs: backAt - faultAt, replicaInSyncBeforeKill: synced ? 1 : 0 },
+      notes: [
+        "Replication is asynchronous: a write acknowledged by the master in the instant before it died may be missing on the promoted replica (a refresh lost that way ends its session with refresh-token rotation). Counted by the sessions-lost goal.",
+      ],
+    };
+  },
+};
+
 export const SCENARIOS: Scenario[] = [
   redis,
   bffReplica,
@@ -239,6 +354,12 @@ export const SCENARIOS: Scenario[] = [
   opDown,
   envoyHot,
   envoyCold,
+  bffSlow,
+  redisSlow,
+  opTokenSlow,
+  opToken5xx,
+  opTokenMalformed,
+  redisFailover,
 ];
 
 export type { FaultOutcome, Timing };

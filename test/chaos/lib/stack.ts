@@ -17,6 +17,7 @@ import {
 } from "../../../protos/gen/sessiongate/v1/apps_pb.js";
 import { type Client, connect } from "../../../xds-server/cli/client.js";
 import {
+  budget,
   type HostReply,
   hostRequest,
   OpBrowser,
@@ -30,6 +31,7 @@ import {
 import { type Balancer, startBalancer } from "./balancer.js";
 import { type ChaosEnvoy, startChaosEnvoy } from "./envoy.js";
 import { type BffReplica, nodeEntry, startBffReplica, startXdsReplica, type XdsReplica } from "./procs.js";
+import { type SentinelSet, startSentinelSet } from "./sentinel.js";
 import { startUpstream, type Upstream } from "./upstream.js";
 
 export const APP_ID = "chaos";
@@ -48,6 +50,8 @@ export interface StackOptions {
   refreshSkewS: number;
   /** Filter cache bound (s): how long Envoy serves a token without asking the BFF. */
   cacheMaxTtlS: number;
+  /** Redis as a master, a replica and a sentinel; the BFFs and xds-servers use the Sentinel URL. */
+  sentinel?: boolean;
   log(line: string): void;
 }
 
@@ -60,10 +64,13 @@ export interface Session {
 export interface Stack {
   opts: StackOptions;
   redis: RedisHandle;
+  /** With `sentinel`: the replica and the sentinel (`redis` is the first master). */
+  sentinel?: SentinelSet;
   op: OpHandle;
   upstream: Upstream;
   bffs: BffReplica[];
-  balancers: { public: Balancer; internal: Balancer };
+  /** public/internal: in front of the BFF replicas; redis: between the BFFs and Redis (a delay can be set on each). */
+  balancers: { public: Balancer; internal: Balancer; redis: Balancer };
   xds: XdsReplica[];
   clients: Client[];
   envoy: ChaosEnvoy;
@@ -114,7 +121,8 @@ async function login(gw: Stack["gw"], op: OpHandle, user: (typeof USERS)[number]
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), "sg-chaos-redis-"));
   onCleanup(() => rmSync(dataDir, { recursive: true, force: true }));
-  const redis = await startRedis({ persistence: { dir: dataDir, fsync: "always" } });
+  const sentinel = opts.sentinel ? await startSentinelSet() : undefined;
+  const redis = sentinel?.master ?? (await startRedis({ persistence: { dir: dataDir, fsync: "always" } }));
   const secret = randomBytes(18).toString("base64url");
   const publicOrigin = `http://${HOST}`;
   const op = await startOP({
@@ -137,11 +145,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     cookiePrefix: COOKIE,
   });
   const internalKey = randomBytes(24).toString("base64url");
+  // The BFFs reach Redis through a proxy that can be made slow (the xds-server registry goes direct).
+  const redisProxy = await startBalancer([redis.port]);
+  const bffRedisUrl = redis.url.replace(`:${redis.port}`, `:${redisProxy.port}`);
   const bffConfig = {
-    log_level: "warn",
+    log_level: process.env.SESSIONGATE_CHAOS_BFF_LOG_LEVEL ?? "warn",
     allow_insecure_issuer: true,
     internal: { key: internalKey },
-    redis: { url: redis.url },
+    redis: { url: sentinel?.url ?? bffRedisUrl },
     keys: { active: "k1", keys: { k1: randomBytes(32).toString("base64") } },
     session: { refresh_skew_s: opts.refreshSkewS, idle_timeout_s: 3600, absolute_timeout_s: 7200 },
     timeouts: { op_ms: 2000, refresh_wait_ms: 6000 },
@@ -161,10 +172,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const balancers = {
     public: await startBalancer(bffs.map((b) => b.publicPort)),
     internal: await startBalancer(bffs.map((b) => b.internalPort)),
+    redis: redisProxy,
   };
   const apiToken = randomBytes(24).toString("base64url");
   const xdsOpts = {
-    redisUrl: redis.url,
+    redisUrl: sentinel?.url ?? redis.url,
     apiToken,
     bffPublicPort: balancers.public.port,
     bffInternalPort: balancers.internal.port,
@@ -223,6 +235,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   return {
     opts,
     redis,
+    sentinel,
     op,
     upstream,
     bffs,
@@ -256,6 +269,42 @@ export async function bffCounter(stack: Stack, series: string): Promise<number> 
       if (line.startsWith(`${series} `)) n += Number(line.slice(series.length + 1));
   }
   return n;
+}
+
+/**
+ * The sum over the replicas of every BFF series named `name` whose labels
+ * contain each of `labels`; NaN when a replica's /metrics did not answer
+ * (a busy BFF at capacity: tried 3 times), so a count is never silently short.
+ */
+export async function bffSum(stack: Stack, name: string, labels: string[]): Promise<number> {
+  let n = 0;
+  for (const b of stack.bffs) {
+    let text: string | undefined;
+    for (let i = 0; i < 3 && text === undefined; i++)
+      text = await fetch(`http://127.0.0.1:${b.internalPort}/metrics`, {
+        signal: AbortSignal.timeout(budget(5000)),
+      })
+        .then((r) => (r.ok ? r.text() : undefined))
+        .catch(() => undefined);
+    if (text === undefined) return Number.NaN;
+    for (const line of text.split("\n")) {
+      if (!line.startsWith(`${name}{`)) continue;
+      const lbl = line.slice(name.length, line.lastIndexOf("}") + 1);
+      if (labels.every((l) => lbl.includes(l))) n += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return n;
+}
+
+/** Calls the filter made to the BFF's internal listener, and refresh attempts (any result), so far. */
+export async function callCounts(stack: Stack): Promise<{ bffCalls: number; refreshes: number }> {
+  return {
+    bffCalls: await bffSum(stack, "sessiongate_bff_http_request_duration_seconds_count", [
+      'listener="internal"',
+      'route="session-token"',
+    ]),
+    refreshes: await bffSum(stack, "sessiongate_bff_refreshes_total", [`app="${APP_ID}"`]),
+  };
 }
 
 /** A session works: its cookie reaches the upstream as a verified JWT of its own user. */
