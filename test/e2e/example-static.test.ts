@@ -8,7 +8,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExamplePorts, type StaticExample, startStaticExample } from "../../examples/static/run.js";
-import { freePort, hostRequest, startBrowser, waitFor } from "../harness/index.js";
+import { budget, freePort, hostRequest, startBrowser, waitFor } from "../harness/index.js";
 
 let ex: StaticExample;
 let browser: Browser;
@@ -53,7 +53,7 @@ describe("examples/static/envoy.yaml in the real Envoy, logged in through Chromi
     page = await ctx.newPage();
     const res = await page.goto(`${origin}/`);
     expect(res?.status()).toBe(200);
-    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 10_000 });
+    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: budget(10_000) });
     const shell = ex.upstream.requests.find((r) => r.path === "/")!;
     expect(shell.headers.cookie).toBeUndefined();
     // Every route names its app to the upstream; a client's own value is overwritten.
@@ -79,13 +79,13 @@ describe("examples/static/envoy.yaml in the real Envoy, logged in through Chromi
     await page.fill('input[name="username"]', "alice");
     await page.fill('input[name="password"]', "wonderland");
     await page.click('button[type="submit"]');
-    await page.waitForURL(`${origin}/`, { timeout: 15_000 });
-    await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: 10_000 });
+    await page.waitForURL(`${origin}/`, { timeout: budget(15_000) });
+    await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: budget(10_000) });
     const cookie = (await ctx.cookies(origin)).find((c) => c.name === COOKIE);
     expect(cookie?.httpOnly).toBe(true);
 
     await page.click("#whoami");
-    await page.locator('#out[data-status="200"]').waitFor({ timeout: 10_000 });
+    await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(10_000) });
     const got = ex.upstream.requests.filter((r) => r.path === "/api/whoami").at(-1)!;
     expect(got.headers["x-user-sub"]).toBe("alice");
     expect(String(got.headers.authorization)).toMatch(/^Bearer eyJ/);
@@ -125,7 +125,7 @@ describe("examples/static/envoy.yaml in the real Envoy, logged in through Chromi
   it("Log out ends the session: the SPA shows Log in and the old cookie is refused at the edge", async () => {
     const old = (await ctx.cookies(origin)).find((c) => c.name === COOKIE)!.value;
     await page.click("#logout");
-    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 15_000 });
+    await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: budget(15_000) });
     expect((await ctx.cookies(origin)).find((c) => c.name === COOKIE)).toBeUndefined();
     expect(ex.op.counts.end_session).toBe(1);
     // max_ttl_s is 5 in envoy.yaml: the token cache forgets the session within it.

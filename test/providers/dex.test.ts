@@ -13,13 +13,14 @@ import { startBrowser } from "../harness/browser.js";
 import { stopAll } from "../harness/cleanup.js";
 import { type DexHandle, startDex } from "../harness/dex.js";
 import { freePort, waitFor } from "../harness/ports.js";
+import { budget } from "../harness/slowness.js";
 import { lastAcceptedAfter, sessionCookie } from "./steps.js";
 
 const CLIENT = { id: "sessiongate-web", secret: "dex-client-secret-0123456789abcdef" };
 /** Dex's token lifetime here; the BFF refreshes within 30 s (refresh_skew_s) of expiry. */
 const AT_TTL_S = 45;
 const REFRESH_SKEW_S = 30;
-const TEST_TIMEOUT_MS = 180_000;
+const TEST_TIMEOUT_MS = budget(180_000);
 
 let dex: DexHandle;
 let stack: DemoStack;
@@ -64,15 +65,15 @@ describe("Dex (Go), built from the Go module proxy", () => {
     "login on Dex's page; the API gets its RS256 token, checked by jwt_authn with the discovered JWKS",
     async () => {
       await page.goto(stack.loginUrl);
-      await page.waitForURL((u) => u.origin === new URL(dex.issuer).origin, { timeout: 30_000 });
+      await page.waitForURL((u) => u.origin === new URL(dex.issuer).origin, { timeout: budget(30_000) });
       await page.fill("#login", dex.user.username);
       await page.fill("#password", dex.user.password);
       await page.click("#submit-login");
-      await page.waitForURL(stack.url, { timeout: 30_000 });
+      await page.waitForURL(stack.url, { timeout: budget(30_000) });
       loginAt = Date.now();
-      await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: 20_000 });
+      await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: budget(20_000) });
       await page.click("#whoami");
-      await page.locator('#out[data-status="200"]').waitFor({ timeout: 20_000 });
+      await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(20_000) });
       const jwt = String(lastApiCall()!.headers.authorization).replace(/^Bearer /, "");
       expect(JSON.parse(Buffer.from(jwt.split(".")[0], "base64url").toString("utf8")).alg).toBe("RS256");
       const c = JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString("utf8"));
@@ -109,8 +110,10 @@ describe("Dex (Go), built from the Go module proxy", () => {
       const cookie = await sessionCookie(stack, ctx);
       await page.click("#logout");
       const t0 = Date.now();
-      await page.waitForURL(stack.url, { timeout: 30_000 });
-      await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 20_000 });
+      await page.waitForURL(stack.url, { timeout: budget(30_000) });
+      await page
+        .locator("#status", { hasText: "You are not logged in." })
+        .waitFor({ timeout: budget(20_000) });
       const lastAcceptedMs = await lastAcceptedAfter(stack, cookie, t0);
       process.stdout.write(`dex: logout: last accepted ${lastAcceptedMs} ms after it\n`);
       expect(lastAcceptedMs).toBeLessThanOrEqual(stack.cacheMaxTtlS * 1000);

@@ -14,6 +14,7 @@ import { startBrowser } from "../harness/browser.js";
 import { stopAll } from "../harness/cleanup.js";
 import { type KeycloakHandle, type Realm, startKeycloak } from "../harness/keycloak.js";
 import { freePort, waitFor } from "../harness/ports.js";
+import { budget } from "../harness/slowness.js";
 import { apiWithCookie, lastAcceptedAfter, sessionCookie } from "./steps.js";
 
 const REALM = "sessiongate";
@@ -35,7 +36,7 @@ const CACHE_MAX_TTL_S = 5;
 const AT_TTL_S = 45;
 const REFRESH_SKEW_S = 30;
 /** Each test waits on a provider, a browser and the gateway: generous on 2 busy cores. */
-const TEST_TIMEOUT_MS = 180_000;
+const TEST_TIMEOUT_MS = budget(180_000);
 
 let kc: KeycloakHandle;
 let realm: Realm;
@@ -94,16 +95,18 @@ afterAll(async () => {
 /** Logs in on Keycloak's own page (or rides its SSO session) and lands on the SPA logged in. */
 async function keycloakLogin(page: Page, app: DemoApp): Promise<number> {
   await page.goto(app.loginUrl);
-  await page.waitForURL((u) => u.href === app.url || u.origin === kc.url, { timeout: 30_000 });
+  await page.waitForURL((u) => u.href === app.url || u.origin === kc.url, { timeout: budget(30_000) });
   if (new URL(page.url()).origin === kc.url) {
-    await page.locator("#username").waitFor({ timeout: 30_000 });
+    await page.locator("#username").waitFor({ timeout: budget(30_000) });
     await page.fill("#username", USER.username);
     await page.fill("#password", USER.password);
     await page.click("#kc-login");
   }
-  await page.waitForURL(app.url, { timeout: 30_000 });
+  await page.waitForURL(app.url, { timeout: budget(30_000) });
   const at = Date.now();
-  await page.locator("#status", { hasText: "Logged in as Kate Keycloak" }).waitFor({ timeout: 20_000 });
+  await page
+    .locator("#status", { hasText: "Logged in as Kate Keycloak" })
+    .waitFor({ timeout: budget(20_000) });
   return at;
 }
 
@@ -131,7 +134,7 @@ describe("Keycloak (dev mode, realm set up over the admin REST API): bff mode", 
     async () => {
       ({ ctx, page, at: loginAt } = await loggedIn(online));
       await page.click("#whoami");
-      await page.locator('#out[data-status="200"]').waitFor({ timeout: 20_000 });
+      await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(20_000) });
       const got = online.demo.requests.filter((r) => r.path === "/api/whoami").at(-1)!;
       const jwt = String(got.headers.authorization).replace(/^Bearer /, "");
       expect(header(jwt).alg).toBe("RS256");
@@ -182,8 +185,10 @@ describe("Keycloak (dev mode, realm set up over the admin REST API): bff mode", 
       const cookie = await sessionCookie(online, ctx);
       await page.click("#logout");
       const t0 = Date.now();
-      await page.waitForURL(online.url, { timeout: 30_000 });
-      await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 20_000 });
+      await page.waitForURL(online.url, { timeout: budget(30_000) });
+      await page
+        .locator("#status", { hasText: "You are not logged in." })
+        .waitFor({ timeout: budget(20_000) });
       await waitFor(
         "Keycloak's session to end",
         async () => (await kc.admin.userSessions(REALM, realm.userId)).length === 0,
@@ -206,8 +211,11 @@ describe("Keycloak: logouts at the provider reach the gateway within max_ttl_s (
       "the user logs out on Keycloak's own page",
       async (_ctx, page) => {
         await page.goto(`${realm.issuer}/protocol/openid-connect/logout`);
-        await page.locator("#kc-logout").click({ timeout: 30_000 });
-        await page.getByText("You are logged out").first().waitFor({ timeout: 30_000 });
+        await page.locator("#kc-logout").click({ timeout: budget(30_000) });
+        await page
+          .getByText("You are logged out")
+          .first()
+          .waitFor({ timeout: budget(30_000) });
       },
     ],
     ["an admin logs the user out", async () => void (await kc.admin.logoutUser(REALM, realm.userId))],
@@ -266,7 +274,7 @@ describe("Keycloak: tokenExchange mode with offline_access", () => {
       }
       expect(await kc.admin.offlineSessions(REALM, realm.userId, clientUuid)).toHaveLength(1);
       await page.click("#logout");
-      await page.waitForURL(offline.url, { timeout: 30_000 });
+      await page.waitForURL(offline.url, { timeout: budget(30_000) });
       await waitFor(
         "the offline session to be revoked",
         async () => (await kc.admin.offlineSessions(REALM, realm.userId, clientUuid)).length === 0,
@@ -285,7 +293,7 @@ describe("Keycloak: tokenExchange mode with offline_access", () => {
       const app = offline.apps[0];
       const { ctx, page } = await loggedIn(offline);
       await page.click("#whoami");
-      await page.locator('#out[data-status="200"]').waitFor({ timeout: 20_000 });
+      await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(20_000) });
       const got = offline.demo.requests.filter((r) => r.path === "/api/whoami").at(-1)!;
       const c = claims(String(got.headers.authorization).replace(/^Bearer /, ""));
       expect(c.iss).toBe(realm.issuer);
@@ -301,8 +309,10 @@ describe("Keycloak: tokenExchange mode with offline_access", () => {
       expect(await kc.admin.offlineSessions(REALM, realm.userId, clientUuid)).toHaveLength(1);
 
       await page.click("#logout");
-      await page.waitForURL(offline.url, { timeout: 30_000 });
-      await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 20_000 });
+      await page.waitForURL(offline.url, { timeout: budget(30_000) });
+      await page
+        .locator("#status", { hasText: "You are not logged in." })
+        .waitFor({ timeout: budget(20_000) });
       // The offline session outlives Keycloak's logout: only the BFF's revocation ends it.
       await waitFor(
         "the offline session to be revoked",

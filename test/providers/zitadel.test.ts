@@ -12,6 +12,7 @@ import { pageFetch } from "../e2e/browser-steps.js";
 import { startBrowser } from "../harness/browser.js";
 import { stopAll } from "../harness/cleanup.js";
 import { freePort, waitFor } from "../harness/ports.js";
+import { budget } from "../harness/slowness.js";
 import { startZitadelOp, type ZitadelOpHandle } from "../harness/zitadel.js";
 import { lastAcceptedAfter, sessionCookie } from "./steps.js";
 
@@ -20,7 +21,7 @@ const CLIENT = { id: "sessiongate-web", secret: "zitadel-client-secret-012345678
 const AT_TTL_S = 300;
 const REFRESH_SKEW_S = 290;
 /** Each test waits on a provider, a browser and the gateway: generous on 2 busy cores. */
-const TEST_TIMEOUT_MS = 180_000;
+const TEST_TIMEOUT_MS = budget(180_000);
 
 let op: ZitadelOpHandle;
 let stack: DemoStack;
@@ -69,15 +70,15 @@ describe("zitadel/oidc OP (Go)", () => {
     "login on the provider's page; the API gets its RS256 token, checked by jwt_authn with the discovered JWKS",
     async () => {
       await page.goto(stack.loginUrl);
-      await page.waitForURL((u) => u.origin === op.issuer, { timeout: 30_000 });
+      await page.waitForURL((u) => u.origin === op.issuer, { timeout: budget(30_000) });
       await page.fill("#username", op.user.username);
       await page.fill("#password", op.user.password);
       await page.click('button[type="submit"]');
-      await page.waitForURL(stack.url, { timeout: 30_000 });
+      await page.waitForURL(stack.url, { timeout: budget(30_000) });
       loginAt = Date.now();
-      await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: 20_000 });
+      await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: budget(20_000) });
       await page.click("#whoami");
-      await page.locator('#out[data-status="200"]').waitFor({ timeout: 20_000 });
+      await page.locator('#out[data-status="200"]').waitFor({ timeout: budget(20_000) });
       const jwt = String(lastApiCall()!.headers.authorization).replace(/^Bearer /, "");
       expect(JSON.parse(Buffer.from(jwt.split(".")[0], "base64url").toString("utf8")).alg).toBe("RS256");
       const c = claims(jwt);
@@ -115,8 +116,10 @@ describe("zitadel/oidc OP (Go)", () => {
       const revokesBefore = (op.process.log().match(/"path":"\/revoke"/g) ?? []).length;
       await page.click("#logout");
       const t0 = Date.now();
-      await page.waitForURL(stack.url, { timeout: 30_000 });
-      await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: 20_000 });
+      await page.waitForURL(stack.url, { timeout: budget(30_000) });
+      await page
+        .locator("#status", { hasText: "You are not logged in." })
+        .waitFor({ timeout: budget(20_000) });
       const log = op.process.log();
       expect((log.match(/"path":"\/revoke"/g) ?? []).length).toBe(revokesBefore + 1);
       expect(log).toMatch(/"path":"\/end_session"/);

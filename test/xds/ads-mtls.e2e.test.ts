@@ -16,7 +16,7 @@ import type { DeltaDiscoveryResponse } from "../../protos/gen/envoy/service/disc
 import { AdsClient } from "../../xds-server/ads/service.js";
 import { CertificateAuthority, type IssuedIdentity } from "../../xds-server/identity/ca.js";
 import { TYPE_URLS } from "../../xds-server/resource/types.js";
-import { freePort, REPO_ROOT, startEcho, startEnvoy } from "../harness/index.js";
+import { budget, freePort, REPO_ROOT, startEcho, startEnvoy } from "../harness/index.js";
 import {
   appSpec,
   type ControlPlane,
@@ -236,8 +236,10 @@ describe("ADS over mTLS", () => {
     // The sidecars' inbound listeners now take mTLS only (test/xds/mesh.e2e.test.ts);
     // that they run their configuration shows in the delivery status.
     for (const app of ["svca", "svcb"])
-      await expect.poll(async () => (await statusOf(app)).state, { timeout: 20_000 }).toBe("serving");
-    await expect.poll(async () => (await statusOf("shop")).state, { timeout: 20_000 }).toBe("serving");
+      await expect.poll(async () => (await statusOf(app)).state, { timeout: budget(20_000) }).toBe("serving");
+    await expect
+      .poll(async () => (await statusOf("shop")).state, { timeout: budget(20_000) })
+      .toBe("serving");
     expect((await statusOf("shop")).nodes_total).toBe(3);
   });
 
@@ -323,7 +325,9 @@ describe("ADS over mTLS", () => {
   });
 
   it("apps get status cannot be forged by a refused client's NACK", async () => {
-    await expect.poll(async () => (await statusOf("svca")).state, { timeout: 20_000 }).toBe("serving");
+    await expect
+      .poll(async () => (await statusOf("svca")).state, { timeout: budget(20_000) })
+      .toBe("serving");
     const svcB = await ca.issue({ role: "sidecar", name: "svc-b", ttlSeconds: 600 });
     const tries = [
       await attempt("none", { id: "svc-a~0", cluster: "svc-a" }, { nack: true }),
@@ -341,7 +345,9 @@ describe("ADS over mTLS", () => {
     const gw3 = await ca.issue({ role: "gateway", name: "gw-3", ttlSeconds: 600 });
     const real = await attempt(gw3, { id: "gw-3", cluster: "sessiongate-gateway" }, { nack: true });
     expect(real.resources).toBeGreaterThan(0);
-    await expect.poll(async () => (await statusOf("shop")).state, { timeout: 20_000 }).toBe("rejected");
+    await expect
+      .poll(async () => (await statusOf("shop")).state, { timeout: budget(20_000) })
+      .toBe("rejected");
     expect((await statusOf("shop")).nacks?.map((n) => n.node_id)).toEqual(["gw-3"]);
     real.end();
   });
