@@ -62,6 +62,13 @@ ensureNodeModules();
 ensureEnvoy();
 ensureDebianPackages([
   ["/usr/bin/redis-server", "redis-server"],
-  ["/usr/bin/wrk", "wrk"],
-  ...(browser ? [["/usr/bin/chromium", "chromium"]] : []),
+  // The tests (not the demo, which passes --no-browser) also need a browser, the
+  // benchmark's load generator and Maven for the Keycloak download.
+  ...(browser
+    ? [
+        ["/usr/bin/chromium", "chromium"],
+        ["/usr/bin/wrk", "wrk"],
+        ["/usr/bin/mvn", "maven"],
+      ]
+    : []),
 ]);
