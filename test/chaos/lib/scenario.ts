@@ -30,6 +30,8 @@ export interface FaultOutcome {
   backAt: number;
   figures?: Record<string, number | string | null>;
   notes?: string[];
+  /** Goals of the fault itself (what a scenario with its own load measured), added to the common ones. */
+  goals?: Goal[];
 }
 
 export interface Scenario {
@@ -261,6 +263,7 @@ export async function runScenario(
       },
     );
   }
+  goals.push(...(fo.goals ?? []));
   if (!sc.errorsExpected) {
     const errored = classes.session.errored + classes.anon.errored;
     goals.push({

@@ -1,6 +1,7 @@
 // The faults. Each kills (SIGKILL, no clean shutdown) or pauses one part of the
 // running stack, keeps it down for a while under load, and brings it back.
 import { hostRequest, type TokenFault, waitFor } from "../../harness/index.js";
+import { certRotation } from "./cert-rotation.js";
 import type { FaultOutcome, Scenario, Timing } from "./scenario.js";
 import { APP_ID, bffCounter, type Stack } from "./stack.js";
 
@@ -360,6 +361,7 @@ export const SCENARIOS: Scenario[] = [
   opToken5xx,
   opTokenMalformed,
   redisFailover,
+  certRotation,
 ];
 
 export type { FaultOutcome, Timing };
