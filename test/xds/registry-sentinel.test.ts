@@ -2,32 +2,16 @@
 // master, a replica, one sentinel with quorum 1): the master SIGKILLed, the
 // sentinel promotes the replica, and the registry follows it — registrations
 // replicated before the failover survive, and new ones are accepted after it.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisStore } from "../../xds-server/registry/redis.js";
 import { sentinelOptions } from "../../xds-server/registry/redis-url.js";
 import { validateApp } from "../../xds-server/registry/validate.js";
-import {
-  freePort,
-  LOG_DIR,
-  type ManagedProcess,
-  onCleanup,
-  type RedisHandle,
-  redisBin,
-  startProcess,
-  startRedis,
-  waitFor,
-} from "../harness/index.js";
+import { waitFor } from "../harness/index.js";
+import { type SentinelSet, startSentinelSet } from "../harness/sentinel.js";
 import { baseSpec } from "./helpers.js";
 
-const MASTER = "sgmaster";
-let master: RedisHandle;
-let replica: RedisHandle;
-let sentinel: ManagedProcess;
-let sentinelPort: number;
+let set: SentinelSet;
 const clients: Redis[] = [];
 let store: RedisStore | undefined;
 
@@ -40,54 +24,19 @@ const client = (port: number) => {
 };
 
 beforeAll(async () => {
-  // The full sync writes an RDB file: into temporary data dirs, not the working directory.
-  const dir = () => {
-    const d = mkdtempSync(join(tmpdir(), "sg-sentinel-"));
-    onCleanup(() => rmSync(d, { recursive: true, force: true }));
-    return d;
-  };
-  master = await startRedis({ persistence: { dir: dir() } });
-  replica = await startRedis({ persistence: { dir: dir() } });
-  await client(replica.port).replicaof("127.0.0.1", master.port);
-  await waitFor("the replica in sync", async () =>
-    (await client(replica.port).info("replication")).includes("master_link_status:up"),
-  );
-  sentinelPort = await freePort();
-  // A sentinel rewrites its own configuration file: one per run, in the logs dir.
-  const conf = join(LOG_DIR, `sentinel-${sentinelPort}.conf`);
-  onCleanup(() => rmSync(conf, { force: true }));
-  writeFileSync(
-    conf,
-    [
-      `port ${sentinelPort}`,
-      "bind 127.0.0.1",
-      `sentinel monitor ${MASTER} 127.0.0.1 ${master.port} 1`,
-      `sentinel down-after-milliseconds ${MASTER} 1000`,
-      `sentinel failover-timeout ${MASTER} 10000`,
-      "",
-    ].join("\n"),
-  );
-  sentinel = await startProcess({
-    name: `sentinel-${sentinelPort}`,
-    cmd: redisBin(),
-    args: [conf, "--sentinel"],
-    ready: { port: sentinelPort },
-  });
+  set = await startSentinelSet();
 });
 
 afterAll(async () => {
   await store?.close();
   for (const c of clients) c.disconnect();
-  await sentinel?.stop();
 });
-
-const masterPort = async () =>
-  Number(((await client(sentinelPort).call("SENTINEL", "get-master-addr-by-name", MASTER)) as string[])[1]);
 
 describe("registry on Redis Sentinel", () => {
   it("registrations survive the master's SIGKILL: the registry follows the promoted replica and accepts new ones", async () => {
+    const { master, replica } = set;
     store = new RedisStore({
-      url: `redis-sentinel://127.0.0.1:${sentinelPort}/${MASTER}`,
+      url: set.url,
       prefix: "s:",
       pollMs: 200,
     });
@@ -100,7 +49,7 @@ describe("registry on Redis Sentinel", () => {
     await master.kill();
     await waitFor(
       "the sentinel to promote the replica",
-      async () => (await masterPort()) === replica.port,
+      async () => (await set.masterPort()) === replica.port,
       30_000,
       200,
     );

@@ -28,10 +28,10 @@ import {
   startRedis,
   waitFor,
 } from "../../harness/index.js";
+import { type SentinelSet, startSentinelSet } from "../../harness/sentinel.js";
 import { type Balancer, startBalancer } from "./balancer.js";
 import { type ChaosEnvoy, startChaosEnvoy } from "./envoy.js";
 import { type BffReplica, nodeEntry, startBffReplica, startXdsReplica, type XdsReplica } from "./procs.js";
-import { type SentinelSet, startSentinelSet } from "./sentinel.js";
 import { startUpstream, type Upstream } from "./upstream.js";
 
 export const APP_ID = "chaos";

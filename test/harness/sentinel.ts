@@ -1,20 +1,14 @@
-// Redis behind Sentinel for the failover scenario: a master and a replica
-// (both with AOF, in temporary dirs) and one sentinel with quorum 1, all real
-// redis-server processes on loopback.
+// Redis behind Sentinel (the chaos failover scenario, the registry's Sentinel
+// test): a master and a replica (both with AOF, in temporary dirs) and one
+// sentinel with quorum 1, all real redis-server processes on loopback.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import {
-  freePort,
-  LOG_DIR,
-  onCleanup,
-  type RedisHandle,
-  redisBin,
-  startProcess,
-  startRedis,
-  waitFor,
-} from "../../harness/index.js";
+import { LOG_DIR, onCleanup } from "./cleanup.js";
+import { freePort, waitFor } from "./ports.js";
+import { startProcess } from "./process.js";
+import { type RedisHandle, redisBin, startRedis } from "./redis.js";
 
 export const SENTINEL_MASTER = "sgmaster";
 
@@ -42,7 +36,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     return c;
   };
   const dir = () => {
-    const d = mkdtempSync(join(tmpdir(), "sg-chaos-sentinel-"));
+    const d = mkdtempSync(join(tmpdir(), "sg-sentinel-"));
     onCleanup(() => rmSync(d, { recursive: true, force: true }));
     return d;
   };
@@ -53,7 +47,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     (await client(replica.port).info("replication")).includes("master_link_status:up"),
   );
   const sentinelPort = await freePort();
-  const conf = join(LOG_DIR, `chaos-sentinel-${sentinelPort}.conf`);
+  const conf = join(LOG_DIR, `sentinel-${sentinelPort}.conf`);
   onCleanup(() => rmSync(conf, { force: true }));
   writeFileSync(
     conf,
@@ -67,7 +61,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     ].join("\n"),
   );
   await startProcess({
-    name: `chaos-sentinel-${sentinelPort}`,
+    name: `sentinel-${sentinelPort}`,
     cmd: redisBin(),
     args: [conf, "--sentinel"],
     ready: { port: sentinelPort },
