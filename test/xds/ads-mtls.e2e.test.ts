@@ -28,6 +28,7 @@ import {
   until,
   writeApp,
 } from "./helpers.js";
+import { writeIdentityFiles } from "./identity-files.js";
 
 const TD = "mesh.test";
 const dir = mkdtempSync(join(tmpdir(), "sg-ads-mtls-"));
@@ -36,18 +37,6 @@ let cp: ControlPlane;
 let jwks: Jwks;
 let env: Record<string, string>;
 const ports = { gw: 0, a: 0, b: 0 };
-
-function files(name: string, id: IssuedIdentity) {
-  const f = {
-    cert: join(dir, `${name}.pem`),
-    key: join(dir, `${name}.key`),
-    ca: join(dir, `${name}-ca.pem`),
-  };
-  writeFileSync(f.cert, id.certChainPem);
-  writeFileSync(f.key, id.keyPem, { mode: 0o600 });
-  writeFileSync(f.ca, id.bundlePem);
-  return f;
-}
 
 /** A certificate from the mesh CA that expired an hour ago (the CA itself never issues one). */
 async function expiredFrom(authority: CertificateAuthority, name: string): Promise<IssuedIdentity> {
@@ -192,7 +181,11 @@ beforeAll(async () => {
     expect(r.code, r.stderr).toBe(0);
   }
   const xdsId = `spiffe://${TD}/xds-server/xds`;
-  const gw = files("gw-1", await ca.issue({ role: "gateway", name: "gw-1", ttlSeconds: 3600 }));
+  const gw = writeIdentityFiles(
+    dir,
+    "gw-1",
+    await ca.issue({ role: "gateway", name: "gw-1", ttlSeconds: 3600 }),
+  );
   await startEnvoy({
     file: join(REPO_ROOT, "envoy/gateway-ads-mtls.yaml"),
     name: "gw-mtls",
@@ -209,7 +202,7 @@ beforeAll(async () => {
     },
   });
   for (const svc of ["svc-a", "svc-b"]) {
-    const f = files(svc, await ca.issue({ role: "sidecar", name: svc, ttlSeconds: 3600 }));
+    const f = writeIdentityFiles(dir, svc, await ca.issue({ role: "sidecar", name: svc, ttlSeconds: 3600 }));
     await startEnvoy({
       file: join(REPO_ROOT, "envoy/sidecar-ads-mtls.yaml"),
       name: `${svc}-mtls`,

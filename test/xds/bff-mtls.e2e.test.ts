@@ -31,6 +31,7 @@ import {
   TOKEN,
   writeApp,
 } from "./helpers.js";
+import { writeIdentityFiles } from "./identity-files.js";
 
 const TD = "mesh.test";
 const INTERNAL_KEY = "shared-secret-that-must-not-travel";
@@ -41,18 +42,6 @@ let bff: RunningBff;
 let envoy: EnvoyHandle;
 let gwPort: number;
 let internalPort: number;
-
-function write(name: string, id: IssuedIdentity) {
-  const f = {
-    cert: join(dir, `${name}.pem`),
-    key: join(dir, `${name}.key`),
-    ca: join(dir, `${name}-ca.pem`),
-  };
-  writeFileSync(f.cert, id.certChainPem);
-  writeFileSync(f.key, id.keyPem, { mode: 0o600 });
-  writeFileSync(f.ca, id.bundlePem);
-  return f;
-}
 
 /** GET the BFF's token endpoint directly over HTTPS, with or without a client certificate. */
 function tokenCall(id?: IssuedIdentity): Promise<number | string> {
@@ -84,7 +73,11 @@ beforeAll(async () => {
   writeFileSync(join(dir, "ca.key"), ca.keyPem, { mode: 0o600 });
   const redis = await startRedis();
   [internalPort, gwPort] = [await freePort(), await freePort()];
-  const bffFiles = write("bff", await ca.issue({ role: "bff", name: "bff-0", ttlSeconds: 3600 }));
+  const bffFiles = writeIdentityFiles(
+    dir,
+    "bff",
+    await ca.issue({ role: "bff", name: "bff-0", ttlSeconds: 3600 }),
+  );
   bff = await startBff(
     validateConfig({
       log_level: "warn",
@@ -127,7 +120,11 @@ beforeAll(async () => {
     env,
   );
   expect(r.code, r.stderr).toBe(0);
-  const gw = write("gw-1", await ca.issue({ role: "gateway", name: "gw-1", ttlSeconds: 3600 }));
+  const gw = writeIdentityFiles(
+    dir,
+    "gw-1",
+    await ca.issue({ role: "gateway", name: "gw-1", ttlSeconds: 3600 }),
+  );
   envoy = await startEnvoy({
     file: join(REPO_ROOT, "envoy/gateway-ads-mtls.yaml"),
     name: "gw-bff-mtls",

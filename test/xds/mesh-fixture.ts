@@ -25,6 +25,7 @@ import {
   TOKEN,
   writeApp,
 } from "./helpers.js";
+import { writeIdentityFiles } from "./identity-files.js";
 
 export const TD = "mesh.test";
 
@@ -86,10 +87,7 @@ export async function startMesh(
     // own listeners and clusters get theirs over SDS.
     const id = await ca.issue({ role: "sidecar", name: svc, ttlSeconds: 3600 });
     bootstrapSerial[svc] = normalSerial(new X509Certificate(id.certChainPem).serialNumber);
-    const f = { cert: join(dir, `${svc}.pem`), key: join(dir, `${svc}.key`), ca: join(dir, `${svc}-ca.pem`) };
-    writeFileSync(f.cert, id.certChainPem);
-    writeFileSync(f.key, id.keyPem, { mode: 0o600 });
-    writeFileSync(f.ca, id.bundlePem);
+    const f = writeIdentityFiles(dir, svc, id);
     envoys[svc] = await startEnvoy({
       file: join(REPO_ROOT, "envoy/sidecar-ads-mtls.yaml"),
       name: `${svc}-mesh`,
