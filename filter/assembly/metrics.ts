@@ -38,6 +38,12 @@ export class Metrics {
   index: Map<u32, i32> = new Map<u32, i32>();
   /** App id -> its counters, in NAMES order. */
   perApp: Map<string, u32[]> = new Map<string, u32[]>();
+  /**
+   * The counters of requests without an app, kept at hand: every request
+   * starts counting for "no app" (filter.ts), so this skips a string-keyed
+   * map lookup on every request. Defined on first use, like an app's.
+   */
+  noApp: u32[] | null = null;
 
   constructor() {
     const ids = [
@@ -72,7 +78,12 @@ let owner: Metrics | null = null;
 /** Counts the following inc() calls for this app (null: a request without an app). */
 export function countFor(m: Metrics, app: string | null): void {
   owner = m;
-  current = m.countersOf(app === null ? NO_APP : app);
+  if (app !== null) {
+    current = m.countersOf(app);
+    return;
+  }
+  if (m.noApp === null) m.noApp = m.countersOf(NO_APP);
+  current = m.noApp;
 }
 
 export function inc(id: u32): void {
