@@ -114,7 +114,10 @@ export function applyStream(
       for (let i = 0; i < rs.length; i += RESULTS_PER_MESSAGE)
         call.write(
           create(ApplyAppsResponseSchema, {
-            results: rs.slice(i, i + RESULTS_PER_MESSAGE).map(d.wire),
+            // The app itself only for a dry run (the CLI's diff): 10,000 of them are megabytes.
+            results: rs
+              .slice(i, i + RESULTS_PER_MESSAGE)
+              .map((r) => d.wire(dryRun ? r : { ...r, record: undefined })),
             revision: BigInt(revision),
             dryRun,
             total,

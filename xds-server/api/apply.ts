@@ -8,15 +8,7 @@
 // revision and one change notification. The batch as a whole is not one
 // transaction (see docs/architecture.md, "Registration API").
 import * as grpc from "@grpc/grpc-js";
-import {
-  applyRoutes,
-  type BatchFailure,
-  type BatchOp,
-  checkBatch,
-  LISTED_FAILURES,
-  opId,
-  routeTable,
-} from "../registry/batch.js";
+import { applyRoutes, type BatchOp, checkBatch, LISTED_FAILURES, routeTable } from "../registry/batch.js";
 import { BatchJwksDiscovery, type JwksDiscoveryOptions } from "../registry/jwks-discovery.js";
 import type { SecretBox } from "../registry/secrets.js";
 import type { Store } from "../registry/store.js";
@@ -229,8 +221,9 @@ function refusal(refused: Refusal[], total: number): ApplyError {
 /**
  * Plans and applies `req`. `onResults` gets the results as they are settled:
  * first the unchanged apps, then each written chunk's (with the registry
- * revision it was written at); a dry run gets them all at once. `total`: the
- * number of results the whole apply has.
+ * revision it was written at, without the record: it is filled in the
+ * returned results once the last chunk is written); a dry run gets them all
+ * at once. `total`: the number of results the whole apply has.
  */
 export async function applyApps(
   d: ApplyDeps,
@@ -254,34 +247,38 @@ export async function applyApps(
     return out;
   }
   settled(steps.filter((s) => !s.op).map(before), d.store.snapshot().revision);
-  const writes = steps.filter((s) => s.op);
+  const writes = chunks(
+    steps.filter((s) => s.op),
+    d.chunkSize ?? APPLY_CHUNK,
+  );
   let written = 0;
-  for (const chunk of chunks(writes, d.chunkSize ?? APPLY_CHUNK)) {
-    let revision: number;
-    try {
-      revision = await d.store.applyBatch(chunk.map((s) => s.op!));
-    } catch (e) {
-      // Only a concurrent writer gets here (planning checked the rest).
-      if (!(e instanceof RegistryError)) throw e;
-      const ids = chunk.map((s) => opId(s.op!));
-      const failed = (e as RegistryError & { failures?: BatchFailure[] }).failures;
-      const msg =
-        `${failed ? "" : `${ids.length === 1 ? ids[0] : `apps ${ids[0]} .. ${ids.at(-1)}`}: `}${e.message}` +
-        ` (changed by another writer since planning; ${written} of ${writes.length} changes were written before` +
-        ` this chunk of ${chunk.length}, which changed nothing; re-run to apply the rest)`;
-      throw new RegistryError(e.kind, msg, e.field);
-    }
-    written += chunk.length;
-    const now = new Map(d.store.snapshot().apps.map((a) => [a.spec.id, a]));
-    settled(
-      chunk.map((s) => ({
-        id: s.id,
-        action: s.action,
-        changedFields: s.changedFields,
-        record: s.action === "pruned" ? s.existing : now.get(s.id),
-      })),
-      revision,
+  try {
+    await d.store.applyBatches(
+      writes.map((c) => c.map((s) => s.op!)),
+      (i, revision) => {
+        written += writes[i].length;
+        settled(
+          writes[i].map((s) => ({
+            id: s.id,
+            action: s.action,
+            changedFields: s.changedFields,
+            record: s.action === "pruned" ? s.existing : undefined,
+          })),
+          revision,
+        );
+      },
     );
+  } catch (e) {
+    // Only a concurrent writer gets here (planning checked the rest).
+    if (!(e instanceof RegistryError)) throw e;
+    const total = writes.reduce((n, c) => n + c.length, 0);
+    const msg =
+      `${e.message} (changed by another writer since planning; ${written} of ${total} changes were` +
+      " written before the chunk that met it, which changed nothing; re-run to apply the rest)";
+    throw new RegistryError(e.kind, msg, e.field);
   }
+  // The records as written (this replica's view follows once the last chunk is written).
+  const now = new Map(d.store.snapshot().apps.map((a) => [a.spec.id, a]));
+  for (const r of out) if (r.action === "created" || r.action === "updated") r.record = now.get(r.id);
   return out;
 }

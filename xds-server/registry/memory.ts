@@ -1,7 +1,6 @@
 // In-memory registry for the demo and unit tests (one process, no replicas).
-// Every write is a batch: all checks first, then one new snapshot with one
-// revision.
-import { type BatchOp, batchError, checkBatch, routeTable } from "./batch.js";
+// Every write is a batch: all checks first, then one revision per batch.
+import { applyRoutes, type BatchOp, batchError, checkBatch, routeTable } from "./batch.js";
 import { type ChangeListener, EMPTY, SnapshotHolder, type Store, sortApps } from "./store.js";
 import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot } from "./types.js";
 
@@ -26,29 +25,48 @@ export class MemoryStore implements Store {
   }
 
   async applyBatch(ops: BatchOp[]): Promise<number> {
-    const cur = this.snapshot();
-    if (ops.length === 0) return cur.revision;
-    const byId = new Map(cur.apps.map((a) => [a.spec.id, a]));
-    const failures = checkBatch(byId, routeTable(cur.apps, this.bffPrefix), ops, this.bffPrefix);
-    if (failures.length) throw batchError(failures, ops.length === 1);
-    const revision = cur.revision + 1;
-    const now = new Date().toISOString();
-    for (const o of ops) {
-      if (o.op === "delete") {
-        byId.delete(o.id);
-        continue;
-      }
-      const createdAt = byId.get(o.spec.id)?.createdAt ?? now;
-      byId.set(o.spec.id, {
-        spec: o.spec,
-        clientSecret: o.clientSecret,
-        revision,
-        createdAt,
-        updatedAt: now,
-      });
-    }
-    this.holder.offer({ revision, apps: sortApps([...byId.values()]) });
+    let revision = this.snapshot().revision;
+    await this.applyBatches([ops], (_i, r) => {
+      revision = r;
+    });
     return revision;
+  }
+
+  async applyBatches(
+    chunks: BatchOp[][],
+    onChunk?: (index: number, revision: number) => void,
+  ): Promise<void> {
+    const cur = this.snapshot();
+    const byId = new Map(cur.apps.map((a) => [a.spec.id, a]));
+    const routes = routeTable(cur.apps, this.bffPrefix);
+    let revision = cur.revision;
+    try {
+      for (const [i, ops] of chunks.entries()) {
+        if (ops.length === 0) continue;
+        const failures = checkBatch(byId, routes, ops, this.bffPrefix);
+        if (failures.length) throw batchError(failures, ops.length === 1);
+        applyRoutes(byId, routes, ops, this.bffPrefix);
+        revision++;
+        const now = new Date().toISOString();
+        for (const o of ops) {
+          if (o.op === "delete") {
+            byId.delete(o.id);
+            continue;
+          }
+          const createdAt = byId.get(o.spec.id)?.createdAt ?? now;
+          byId.set(o.spec.id, {
+            spec: o.spec,
+            clientSecret: o.clientSecret,
+            revision,
+            createdAt,
+            updatedAt: now,
+          });
+        }
+        onChunk?.(i, revision);
+      }
+    } finally {
+      if (revision !== cur.revision) this.holder.offer({ revision, apps: sortApps([...byId.values()]) });
+    }
   }
 
   private record(id: string): AppRecord {

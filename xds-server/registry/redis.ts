@@ -46,6 +46,13 @@ export class RedisStore implements Store {
   private reloadAgain = false;
   /** Read everything on the next reload (after a reconnect: Redis may have been reset or restored). */
   private readAll = true;
+  /** applyBatches runs: change notifications wait for its end (one reload then). */
+  private bulk = 0;
+
+  /** A change was announced (pub/sub, poll, reconnect): reload now, or after the bulk write. */
+  private changed(): void {
+    if (this.bulk === 0) void this.reload();
+  }
 
   constructor(private readonly opts: RedisStoreOptions) {
     const p = opts.prefix ?? "sg:";
@@ -66,11 +73,11 @@ export class RedisStore implements Store {
   async start(): Promise<void> {
     await this.cmd.connect();
     await this.sub.connect();
-    this.sub.on("message", () => this.reload());
+    this.sub.on("message", () => this.changed());
     // After a reconnect we may have missed messages: reload.
     const reconnected = () => {
       this.readAll = true;
-      void this.reload();
+      this.changed();
     };
     this.sub.on("ready", reconnected);
     this.cmd.on("ready", reconnected);
@@ -97,7 +104,7 @@ export class RedisStore implements Store {
   private async poll(): Promise<void> {
     try {
       const rev = Number((await this.cmd.get(this.revKey)) ?? 0);
-      if (rev !== this.snapshot().revision) await this.reload();
+      if (rev !== this.snapshot().revision) this.changed();
     } catch (e) {
       this.opts.onError?.(e as Error);
     }
@@ -175,6 +182,28 @@ export class RedisStore implements Store {
    * check before any write, and every failure named when refused.
    */
   async applyBatch(ops: BatchOp[]): Promise<number> {
+    const revision = await this.write(ops);
+    await this.reload();
+    return revision;
+  }
+
+  async applyBatches(
+    chunks: BatchOp[][],
+    onChunk?: (index: number, revision: number) => void,
+  ): Promise<void> {
+    this.bulk++;
+    try {
+      for (const [i, ops] of chunks.entries()) {
+        if (ops.length) onChunk?.(i, await this.write(ops));
+      }
+    } finally {
+      this.bulk--;
+      if (this.bulk === 0) await this.reload();
+    }
+  }
+
+  /** One BATCH script: the revision written, or every failure thrown. */
+  private async write(ops: BatchOp[]): Promise<number> {
     if (ops.length === 0) return this.snapshot().revision;
     const now = new Date().toISOString();
     const args: string[] = [now, this.channel];
@@ -195,10 +224,7 @@ export class RedisStore implements Store {
     } catch (e) {
       throw new RegistryError("UNAVAILABLE", `registry store unavailable: ${(e as Error).message}`);
     }
-    if (out[0] === "OK") {
-      await this.reload();
-      return Number(out[1]);
-    }
+    if (out[0] === "OK") return Number(out[1]);
     if (out[0] !== "FAIL")
       throw new RegistryError("UNAVAILABLE", `unexpected store reply ${JSON.stringify(out).slice(0, 200)}`);
     const failures: BatchFailure[] = [];

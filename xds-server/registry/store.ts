@@ -23,6 +23,15 @@ export interface Store {
    * revision. Callers bound the batch size (api/apply.ts writes in chunks).
    */
   applyBatch(ops: BatchOp[]): Promise<number>;
+  /**
+   * Writes each chunk as applyBatch does (its own atomic write, revision and
+   * notification: other replicas see one change per chunk), back to back,
+   * stopping at the first refused chunk (the ones before it stay written).
+   * This replica's snapshot follows once, after the last chunk (or the
+   * refused one), so its listeners (the xDS snapshot cache) rebuild once per
+   * apply, not once per chunk. `onChunk` after each written chunk.
+   */
+  applyBatches(chunks: BatchOp[][], onChunk?: (index: number, revision: number) => void): Promise<void>;
   onChange(l: ChangeListener): () => void;
 }
 
