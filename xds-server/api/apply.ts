@@ -185,9 +185,13 @@ async function plan(d: ApplyDeps, req: ApplyRequest): Promise<Step[]> {
   // batch in write order, so a conflict refuses the batch before any write.
   const routes = routeTable(snap.apps, d.bffPrefix);
   const writes = steps.filter((s) => s.op).map((s) => s.op!);
+  const conflicting = new Set<string>();
   for (const chunk of chunks(writes, d.chunkSize ?? APPLY_CHUNK)) {
-    for (const f of checkBatch(current, routes, chunk, d.bffPrefix))
+    for (const f of checkBatch(current, routes, chunk, d.bffPrefix)) {
+      if (conflicting.has(f.id)) continue; // one conflict per app (its prefix and its BFF routes collide together)
+      conflicting.add(f.id);
       refused.push({ index: seen.get(f.id) ?? -1, id: f.id, message: f.message, conflict: true });
+    }
     applyRoutes(current, routes, chunk, d.bffPrefix);
   }
   if (refused.length) throw refusal(refused, req.apps.length);
