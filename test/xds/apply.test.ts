@@ -185,4 +185,22 @@ describe("ApplyApps and apps apply (Redis registry)", () => {
       }
     }
   });
+
+  it("invariant 8: ApplyAppsStream without a valid token is refused (UNAUTHENTICATED) and changes nothing", async () => {
+    const before = await list();
+    for (const token of ["", "wrong-token-0123456789abcdef"]) {
+      const anon = connect(cp.api, token);
+      const err = await new Promise<{ code: number }>((resolve) => {
+        const call = anon.raw.applyAppsStream(anon.metadata());
+        call.on("data", () => {});
+        call.on("error", resolve);
+        call.on("end", () => resolve({ code: 0 }));
+        call.write({ apps: [wire(spec("anon1"))] });
+        call.end();
+      });
+      anon.close();
+      expect(err.code).toBe(16);
+    }
+    expect(await list()).toEqual(before);
+  });
 });
