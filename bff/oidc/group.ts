@@ -36,8 +36,8 @@ export function groupMembers(apps: Iterable<AppConfig>, group: string): AppConfi
 /**
  * `appId` as a member of `group`: unknown_group when the group has no app,
  * group_mismatch when the app is not in it or its provider client is not the
- * group's (a registry does not check members against each other; the BFF
- * refuses to sign a member in with another client than the group's).
+ * group's (the registration API checks it outside its store's transaction, so
+ * racing writes could disagree: the BFF refuses to sign such a member in).
  */
 export function groupMember(members: AppConfig[], group: string, appId: string | null): AppConfig {
   if (members.length === 0) throw new SessiongateError("unknown_group", `no app in group ${group}`);

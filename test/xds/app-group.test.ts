@@ -3,15 +3,20 @@
 // of the group's one redirect URI per origin — a BFF route with the same
 // protections as an app's own (JWT off, route metadata "bff": true naming the
 // group's cookie, so the filter forwards only the group's cookies there).
-import { describe, expect, it } from "vitest";
+import * as grpc from "@grpc/grpc-js";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions walk proto3-JSON trees.
 type J = any;
 
 import { groupCookieName } from "../../contracts/rules.js";
 import { toBffApp } from "../../xds-server/api/bff-directory.js";
+import { type Client, connect } from "../../xds-server/cli/client.js";
 import { validateApp } from "../../xds-server/registry/validate.js";
+import { type RunningServer, startServer } from "../../xds-server/server.js";
 import { TYPE, translate } from "../../xds-server/translate/index.js";
+import { baseSpec, inProcessServerConfig, TOKEN } from "./helpers.js";
 import { cfg, jwt, rec } from "./translate-fixture.js";
 
 const member = (id: string, extra: Record<string, unknown> = {}) =>
@@ -104,5 +109,55 @@ describe("translator: the group's route", () => {
   it("an app without a group adds no group route; sidecars get none", () => {
     const plain = member("solo", { group: undefined });
     expect(routesOf([plain]).some((r) => r.name.startsWith("sg_bff_group_"))).toBe(false);
+  });
+});
+
+describe("registration API: a group has one provider client", () => {
+  let srv: RunningServer;
+  let api: Client;
+  const spec = (id: string, clientId: string, group: string | null = "shop") => {
+    const s = baseSpec(id) as Record<string, Record<string, unknown>>;
+    s.oidc.clientId = clientId;
+    return { ...s, hosts: ["shop.test"], pathPrefix: `/${id}`, ...(group ? { group } : {}) };
+  };
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => null,
+      (e: { code: number; details: string }) => e,
+    );
+
+  beforeAll(async () => {
+    srv = await startServer(inProcessServerConfig(), pino({ level: "silent" }));
+    api = connect(`127.0.0.1:${srv.apiPort}`, TOKEN);
+  });
+  afterAll(async () => {
+    api?.close();
+    await srv?.stop();
+  });
+
+  it("a second member with another client id is refused naming oidc.client_id, and nothing changes; the same client is taken", async () => {
+    await api.unary("createApp", { app: spec("cart", "shop-client") }, 5000);
+    const before = await api.unary<unknown, { revision: bigint }>("listApps", {}, 5000);
+    const e = await refusal(api.unary("createApp", { app: spec("catalog", "another") }, 5000));
+    expect(e?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(e?.details).toMatch(/^oidc\.client_id: group shop shares one provider client/);
+    const batch = await refusal(api.unary("applyApps", { apps: [spec("catalog", "another")] }, 5000));
+    expect(batch?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await api.unary<unknown, { revision: bigint }>("listApps", {}, 5000)).revision).toBe(
+      before.revision,
+    );
+    await api.unary("createApp", { app: spec("catalog", "shop-client") }, 5000);
+    // Outside the group any client goes.
+    await api.unary("createApp", { app: spec("solo", "another", null) }, 5000);
+    const listed = await api.unary<unknown, { apps: { spec: { id: string; group: string } }[] }>(
+      "listApps",
+      {},
+      5000,
+    );
+    expect(Object.fromEntries(listed.apps.map((a) => [a.spec.id, a.spec.group]))).toEqual({
+      cart: "shop",
+      catalog: "shop",
+      solo: "",
+    });
   });
 });
