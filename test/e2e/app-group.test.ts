@@ -132,6 +132,22 @@ describe("an app group: ten micro-frontends, one provider client", () => {
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // The app outside the group got nothing from the group's sign-in.
     expect(await sessionCookie(ctx, solo)).toBeUndefined();
+  });
+
+  it("invariant 4: a new login to an app of the group rotates its session id and ends the old session, the others untouched", async () => {
+    const op = stack.op!;
+    const before = await Promise.all(apps.map((a) => sessionCookie(ctx, a)));
+    await browserLogin(page, stack, apps[0]);
+    expect(op.counts.login_form).toBe(1); // the OP's session: no form
+    const after = await Promise.all(apps.map((a) => sessionCookie(ctx, a)));
+    expect(after[0]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(after[0]).not.toBe(before[0]);
+    expect(after.slice(1)).toEqual(before.slice(1));
+    expect(await sessionCount()).toBe(N);
+    const old = await viaGateway(stack, apps[0], `${apps[0].pathPrefix}/auth/${apps[0].id}/session`, {
+      cookie: `${apps[0].cookieName}=${before[0]}`,
+    });
+    expect(old.status).toBe(401);
     await page.goto(solo.url);
     await page.locator("#status", { hasText: "You are not logged in." }).waitFor({ timeout: budget(15_000) });
   });
