@@ -317,6 +317,11 @@ export function checkGroups(apps: AppConfig[], at = (i: number) => `apps[${i}]`)
         `${at(i)}.client_id`,
         `group ${a.group} shares one provider client: issuer and client_id must equal app ${f.id}'s`,
       );
+    else if (f.clientSecret !== a.clientSecret)
+      throw new ConfigError(
+        `${at(i)}.client_secret`,
+        `group ${a.group} shares one provider client: client_secret must equal app ${f.id}'s`,
+      );
   });
 }
 

@@ -48,7 +48,7 @@ export function groupMember(members: AppConfig[], group: string, appId: string |
       `app ${String(appId).slice(0, 64)} is not in group ${group}`,
     );
   const ref = members[0];
-  if (app.issuer !== ref.issuer || app.clientId !== ref.clientId)
+  if (app.issuer !== ref.issuer || app.clientId !== ref.clientId || app.clientSecret !== ref.clientSecret)
     throw new SessiongateError(
       "group_mismatch",
       `app ${app.id} has another provider client than group ${group} (that of app ${ref.id})`,

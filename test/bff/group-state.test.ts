@@ -85,6 +85,8 @@ describe("group members", () => {
     expect(() => groupMember([], "nope", "cart")).toThrow(/no app in group nope/);
     const odd = groupMembers([app("cart"), app("catalog", { clientId: "other" })], "shop");
     expect(() => groupMember(odd, "shop", "catalog")).toThrow(/another provider client/);
+    const secret = groupMembers([app("cart"), app("catalog", { clientSecret: "other" })], "shop");
+    expect(() => groupMember(secret, "shop", "catalog")).toThrow(/another provider client/);
   });
 
   it("the BFF's file refuses a group whose apps name different clients, naming the field", () => {
@@ -104,6 +106,9 @@ describe("group members", () => {
     expect(file([a("cart", "shop"), a("catalog", "shop")])).not.toThrow();
     expect(file([a("cart", "shop"), a("catalog", "other")])).toThrow(ConfigError);
     expect(file([a("cart", "shop"), a("catalog", "other")])).toThrow(/apps\[1\]\.client_id: group shop/);
+    expect(file([a("cart", "shop"), { ...a("catalog", "shop"), client_secret: "x" }])).toThrow(
+      /apps\[1\]\.client_secret: group shop/,
+    );
     expect(file([a("cart", "shop", "Bad_Group")])).toThrow(/apps\[0\]\.group/);
     expect(file([{ ...a("cart", "shop"), cookie: "__Host-sg-_g-shop" }])).toThrow(/apps\[0\]\.cookie/);
   });
