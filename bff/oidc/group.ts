@@ -13,6 +13,7 @@ import { groupBase } from "../../contracts/rules.js";
 import type { AppConfig } from "../config/schema.js";
 import { SessiongateError } from "../errors.js";
 import type { GroupSignIn } from "../session/groups.js";
+import type { Session } from "../session/store.js";
 import { isOpUnavailable } from "./client.js";
 import type { OidcContext } from "./context.js";
 import { type GroupLogin, openGroupLogins, sealGroupLogins } from "./group-state.js";
@@ -270,11 +271,8 @@ async function noMoreSilent(
  * Ends a group sign-in: every session it lists is deleted. Returns them (the
  * caller may revoke their refresh tokens).
  */
-export async function endSignIn(
-  oc: Pick<OidcContext, "store" | "groups">,
-  key: string,
-): Promise<Awaited<ReturnType<OidcContext["store"]["peek"]>>[]> {
-  const ended = [];
+export async function endSignIn(oc: Pick<OidcContext, "store" | "groups">, key: string): Promise<Session[]> {
+  const ended: Session[] = [];
   for (const m of await oc.groups.end(key)) {
     const s = await oc.store.peek(m.idHash);
     if (s) {

@@ -37,7 +37,7 @@ export async function logout(
     ended.push(s);
     // An app of a group signs out of the group: every session of the browser's group sign-in ends.
     const signIn = app.group ? await oc.groups.of(s.idHash) : null;
-    if (signIn) for (const other of await endSignIn(oc, signIn)) if (other) ended.push(other);
+    if (signIn) ended.push(...(await endSignIn(oc, signIn)));
     oc.metrics.logouts.inc({ app: app.id, kind: "rp" });
   }
   const config = await oc.clients.get(app).catch((err: Error) => {
