@@ -249,3 +249,51 @@ export function registrationYaml(app: DemoAppSpec, v: RegistrationVars): string 
   if (app.group) (doc as Record<string, unknown>).group = app.group;
   return stringify(doc);
 }
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * The apps of `--app` and `--group`. Apps of a group share one host (localhost
+ * when there is only that group, else <group>.localhost), each under /<id>
+ * with its SPA shell public; `--group` adds the group's shell at /.
+ */
+export function demoAppsFromArgs(
+  args: string[] | undefined,
+  shell: string | undefined,
+): DemoAppOptions[] | undefined {
+  if (shell !== undefined && !NAME.test(shell)) throw new Error(`--group ${shell}: want [a-z0-9-]`);
+  const parsed = (args ?? []).map((arg) => {
+    const [name, mode = "bff"] = arg.split(":");
+    const parts = name.split("/");
+    const [group, id] = parts.length === 2 ? parts : [undefined, name];
+    if (
+      parts.length > 2 ||
+      !NAME.test(id) ||
+      (group !== undefined && !NAME.test(group)) ||
+      (mode !== "bff" && mode !== "tokenExchange")
+    )
+      throw new Error(`--app ${arg}: want [GROUP/]ID[:bff|tokenExchange], GROUP and ID [a-z0-9-]`);
+    return { id, mode: mode as "bff" | "tokenExchange", group };
+  });
+  if (shell !== undefined) parsed.unshift({ id: shell, mode: "bff", group: shell });
+  if (parsed.length === 0) return undefined;
+  const groups = new Set(parsed.flatMap((a) => (a.group ? [a.group] : [])));
+  const onlyGroup = groups.size === 1 && parsed.every((a) => a.group);
+  return parsed.map((a) => {
+    if (!a.group) return { id: a.id, mode: a.mode };
+    const atRoot = a.id === shell && a.group === shell;
+    const prefix = atRoot ? "/" : `/${a.id}`;
+    return {
+      id: a.id,
+      mode: a.mode,
+      group: a.group,
+      host: onlyGroup ? "localhost" : `${a.group}.localhost`,
+      pathPrefix: prefix,
+      publicPaths: atRoot
+        ? ["/", "/index.html", "/static/*"]
+        : [`${prefix}/`, `${prefix}/index.html`, `${prefix}/static/*`],
+      // Its own API audience: one app's token is refused by another's API.
+      audience: `https://api.sessiongate.test/${a.id}`,
+    };
+  });
+}

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 // Not the harness index: it loads oidc-provider, which warns about the Node
 // version even when an external provider is used.
 import { stopAll } from "../harness/cleanup.js";
+import { demoAppsFromArgs } from "./apps.js";
 import { type DemoAppOptions, DemoError, startDemoStack } from "./stack.js";
 
 const USAGE = `Usage: npm run demo [-- --port N] [-- --app [GROUP/]ID[:MODE] ...] [-- --group GROUP] [-- --help]
@@ -39,49 +40,6 @@ Exit codes: 0 stopped, 1 start-up failure, 2 bad option, 3 no Redis.
 
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
-const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/**
- * The apps of `--app` and `--group`. Apps of a group share one host (localhost
- * when there is only that group, else <group>.localhost), each under /<id>
- * with its SPA shell public; `--group` adds the group's shell at /.
- */
-function demoApps(args: string[] | undefined, shell: string | undefined): DemoAppOptions[] | undefined {
-  if (shell !== undefined && !NAME.test(shell)) throw new Error(`--group ${shell}: want [a-z0-9-]`);
-  const parsed = (args ?? []).map((arg) => {
-    const [name, mode = "bff"] = arg.split(":");
-    const [group, id] = name.includes("/") ? name.split("/", 2) : [undefined, name];
-    if (
-      !NAME.test(id) ||
-      (group !== undefined && !NAME.test(group)) ||
-      (mode !== "bff" && mode !== "tokenExchange")
-    )
-      throw new Error(`--app ${arg}: want [GROUP/]ID[:bff|tokenExchange], GROUP and ID [a-z0-9-]`);
-    return { id, mode: mode as "bff" | "tokenExchange", group };
-  });
-  if (shell !== undefined) parsed.unshift({ id: shell, mode: "bff", group: shell });
-  if (parsed.length === 0) return undefined;
-  const groups = new Set(parsed.flatMap((a) => (a.group ? [a.group] : [])));
-  const onlyGroup = groups.size === 1 && parsed.every((a) => a.group);
-  return parsed.map((a) => {
-    if (!a.group) return { id: a.id, mode: a.mode };
-    const atRoot = a.id === shell && a.group === shell;
-    const prefix = atRoot ? "/" : `/${a.id}`;
-    return {
-      id: a.id,
-      mode: a.mode,
-      group: a.group,
-      host: onlyGroup ? "localhost" : `${a.group}.localhost`,
-      pathPrefix: prefix,
-      publicPaths: atRoot
-        ? ["/", "/index.html", "/static/*"]
-        : [`${prefix}/`, `${prefix}/index.html`, `${prefix}/static/*`],
-      // Its own API audience: one app's token is refused by another's API.
-      audience: `https://api.sessiongate.test/${a.id}`,
-    };
-  });
-}
-
 async function main(): Promise<void> {
   let values: { port?: string; "cache-ttl"?: string; app?: string[]; group?: string; help?: boolean };
   try {
@@ -113,7 +71,7 @@ async function main(): Promise<void> {
   }
   let apps: DemoAppOptions[] | undefined;
   try {
-    apps = demoApps(values.app, values.group);
+    apps = demoAppsFromArgs(values.app, values.group);
   } catch (err) {
     process.stderr.write(`demo: ${(err as Error).message}\n\n${USAGE}`);
     process.exit(2);
