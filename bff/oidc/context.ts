@@ -5,6 +5,7 @@
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { KeyRing } from "../session/crypto.js";
+import type { GroupSignIns } from "../session/groups.js";
 import type { SessionStore } from "../session/store.js";
 import type { OidcClients } from "./client.js";
 
@@ -21,6 +22,8 @@ export interface OidcContext {
   /** One openid-client Configuration per app. */
   readonly clients: OidcClients;
   readonly store: SessionStore;
+  /** Browsers' sign-ins to app groups and the sessions each lists (bff/oidc/group.ts). */
+  readonly groups: GroupSignIns;
   /** Seals the login-state cookie. */
   readonly ring: KeyRing;
   readonly loginTimeoutS: number;

@@ -25,10 +25,26 @@ export interface OpOptions {
   port?: number;
   /** Rotate refresh tokens on use (default true): a reused one kills the grant. */
   rotateRefreshToken?: boolean;
+  /**
+   * More resource indicators (RFC 8707) besides `audience`: an access token
+   * asked for one of them (`resource` authorization parameter) has it as its
+   * audience, so each app of a group can get a token only its own API takes.
+   */
+  resources?: string[];
+  /**
+   * First-party clients: grants cover what is asked without a consent step,
+   * so a silent authorization request (prompt=none) for another scope or
+   * resource of the same user succeeds (default false: consent is an interaction).
+   */
+  skipConsent?: boolean;
 }
 
 export interface OpCounts {
+  /** Credentials accepted on the login form: how often a user had to sign in. */
+  login_form: number;
   authorization_code: number;
+  /** Authorization requests answered login_required (a silent one without a provider session). */
+  login_required: number;
   refresh_token: number;
   revocation: number;
   grant_revoked: number;
@@ -135,6 +151,7 @@ export async function startOP(opts: OpOptions): Promise<OpHandle> {
       return globalThis.fetch(input, init);
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    ...(opts.skipConsent ? { loadExistingGrant: grantAsked } : {}),
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
@@ -153,9 +170,9 @@ ${form}<p>Signing you out of the demo identity provider…</p>
         enabled: true,
         defaultResource: async () => audience,
         useGrantedResource: async () => true,
-        getResourceServerInfo: async () => ({
+        getResourceServerInfo: async (_ctx, indicator) => ({
           scope: "api:read api:write",
-          audience,
+          audience: opts.resources?.includes(indicator) ? indicator : audience,
           accessTokenFormat: "jwt",
           accessTokenTTL: ttl,
           jwt: { sign: { alg: "RS256" } },
@@ -164,7 +181,9 @@ ${form}<p>Signing you out of the demo identity provider…</p>
     },
   });
   const counts: OpCounts = {
+    login_form: 0,
     authorization_code: 0,
+    login_required: 0,
     refresh_token: 0,
     revocation: 0,
     grant_revoked: 0,
@@ -174,6 +193,9 @@ ${form}<p>Signing you out of the demo identity provider…</p>
   provider.on("grant.success", (ctx) => {
     const gt = (ctx.oidc.params as { grant_type?: string } | undefined)?.grant_type;
     if (gt === "authorization_code" || gt === "refresh_token") counts[gt] += 1;
+  });
+  provider.on("authorization.error", (_ctx, err) => {
+    if ((err as { error?: string }).error === "login_required") counts.login_required += 1;
   });
   provider.on("grant.revoked", () => {
     counts.grant_revoked += 1;
@@ -197,7 +219,17 @@ ${form}<p>Signing you out of the demo identity provider…</p>
         res.writeHead(fault.status, { "content-type": fault.contentType ?? "application/json" });
         return res.end(fault.body ?? "");
       }
-      if (url.pathname.startsWith("/interaction/")) return await interaction(provider, users, req, res, url);
+      if (url.pathname.startsWith("/interaction/"))
+        return await interaction(
+          provider,
+          users,
+          () => {
+            counts.login_form += 1;
+          },
+          req,
+          res,
+          url,
+        );
       if (url.pathname === "/token/revocation" && req.method === "POST") {
         res.once("finish", () => {
           if (res.statusCode === 200) counts.revocation += 1;
@@ -247,6 +279,28 @@ ${form}<p>Signing you out of the demo identity provider…</p>
   };
 }
 
+/**
+ * loadExistingGrant for first-party clients: the signed-in user's grant for
+ * the client, extended with what this request asks (scopes, claims, the
+ * resource's scopes), so no consent interaction is needed.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: oidc-provider's KoaContextWithOIDC, whose types this harness does not import
+async function grantAsked(ctx: any): Promise<any> {
+  const { oidc } = ctx;
+  const accountId = oidc.session?.accountId;
+  if (!accountId) return undefined;
+  const clientId = oidc.client.clientId;
+  const id = oidc.result?.consent?.grantId ?? oidc.session.grantIdFor(clientId);
+  const grant =
+    (id && (await oidc.provider.Grant.find(id))) || new oidc.provider.Grant({ accountId, clientId });
+  const scope = String(oidc.params.scope ?? "openid");
+  grant.addOIDCScope(scope);
+  const resources = [oidc.params.resource ?? []].flat() as string[];
+  for (const r of resources) grant.addResourceScope(r, "api:read api:write");
+  await grant.save();
+  return grant;
+}
+
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
@@ -269,6 +323,7 @@ ${error ? `<p role="alert" style="color:#b00">${escapeHtml(error)}</p>` : ""}
 async function interaction(
   provider: Provider,
   users: OpUser[],
+  onLogin: () => void,
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
@@ -285,6 +340,7 @@ async function interaction(
       res.end(loginPage(uid, String(params.client_id), "Wrong username or password."));
       return;
     }
+    onLogin();
     await provider.interactionFinished(
       req,
       res,

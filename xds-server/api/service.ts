@@ -17,6 +17,7 @@ import {
   type WatchAppsRequest,
 } from "../../protos/gen/sessiongate/v1/apps_pb.js";
 import type { Metrics } from "../metrics.js";
+import { checkGroupClient } from "../registry/groups.js";
 import { type JwksDiscoveryOptions, withJwksUri } from "../registry/jwks-discovery.js";
 import type { SecretBox } from "../registry/secrets.js";
 import type { Store } from "../registry/store.js";
@@ -69,8 +70,11 @@ function checkId(id: string): string {
 
 export function addApiService(server: grpc.Server, deps: ApiDeps): void {
   const { store, auth, secrets, bffAuth, status, metrics, log } = deps;
-  const validate = (raw: RawAppSpec | undefined, existing?: AppRecord) =>
-    validateApp(raw, existing, deps.bffPrefix);
+  const validate = (raw: RawAppSpec | undefined, existing?: AppRecord) => {
+    const v = validateApp(raw, existing, deps.bffPrefix);
+    checkGroupClient(v.spec, store.snapshot().apps);
+    return v;
+  };
   const wire = (rec: AppRecord) => toWire(rec, secrets, status);
   /** Admin token -> null; the BFF token -> PERMISSION_DENIED (it reads, never writes); else UNAUTHENTICATED. */
   const denied = (md: grpc.Metadata): [grpc.status, string] | null => {

@@ -47,7 +47,7 @@ function routeJson(chain: Chain, spec: AppSpec, d: RouteDraft): Json {
 function appRoutes(vh: VirtualHostScope, app: AppRecord): RouteEntry[] {
   return FEATURES.flatMap((f) => f.routes?.(vh, app) ?? []).map((d) => ({
     sortKey: d.sortKey,
-    json: routeJson(vh.chain, app.spec, d),
+    json: routeJson(vh.chain, d.spec ?? app.spec, d),
     public: d.kind === "public",
   }));
 }
