@@ -64,8 +64,26 @@ export function store(key: CacheKey, token: string, validUntilMs: u64, cas: u32)
 
 /** Entry lifetime (docs/architecture.md#token-cache): min(expires_in - skew, max_ttl); 0 = do not cache. */
 export function ttlMs(expiresInS: u64, skewS: u32, maxTtlS: u32): u64 {
-  if (expiresInS <= <u64>skewS) return 0;
+  if (expiresInS <= <u64>skewS) return dueTtlMs(expiresInS, maxTtlS);
   let s = expiresInS - <u64>skewS;
   if (s > <u64>maxTtlS) s = <u64>maxTtlS;
   return s * 1000;
+}
+
+/** How long a token handed out within the skew is used before the BFF is asked again. */
+export const DUE_RECHECK_MS: u64 = 1000;
+
+/**
+ * Entry lifetime of a token the BFF handed out within the skew, i.e. while its
+ * refresh is failing or under way: min(DUE_RECHECK_MS, max_ttl, expires_in - 1 s).
+ * Not caching it at all made every request of the session a BFF call until the
+ * refresh succeeded — a call rate that grows with the load (the herd after a
+ * slow OP token endpoint, test/chaos `op-token-slow`).
+ */
+export function dueTtlMs(expiresInS: u64, maxTtlS: u32): u64 {
+  if (expiresInS <= 1) return 0;
+  let ms = (expiresInS - 1) * 1000;
+  if (ms > DUE_RECHECK_MS) ms = DUE_RECHECK_MS;
+  const max = <u64>maxTtlS * 1000;
+  return ms < max ? ms : max;
 }

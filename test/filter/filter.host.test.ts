@@ -138,13 +138,27 @@ describe("session swap", () => {
     h2.clock.nowMs += 200;
     expect(h2.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
   });
-  it("does not cache a token that expires within the skew, nor when the cache is off", async () => {
-    for (const cfg of [config(), config({ cache: { enabled: false } })]) {
-      const h = await host(cfg);
-      const o = h.request(req([["cookie", `${C}=${SID}`]]));
-      h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("t", cfg === config() ? 10 : 300) });
-      expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
-    }
+  it("does not cache when the cache is off", async () => {
+    const h = await host(config({ cache: { enabled: false } }));
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("t", 300) });
+    expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
+  });
+  it("uses a token handed out within the skew (its refresh failing or under way) for 1 s only, and never one about to expire", async () => {
+    const h = await host(); // skew 10
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("due", 10) });
+    h.clock.nowMs += 900;
+    const hit = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(hit.state).toBe("continue");
+    expect(hit.header("authorization")).toBe("Bearer due");
+    h.clock.nowMs += 200;
+    expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
+    // One second left: not cached (the entry would outlive the token at the upstream's clock).
+    const h2 = await host();
+    const o2 = h2.request(req([["cookie", `${C}=${SID}`]]));
+    h2.answerHttpCall(o2.call!.token, { status: 200, body: tokenBody("last", 1) });
+    expect(h2.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
   });
   it("never returns another session's token when both share one slot", async () => {
     const h = await host(config({ cache: { slots: 1 } }));
