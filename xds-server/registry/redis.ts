@@ -2,9 +2,9 @@
 // before any write), bumps a global revision and publishes it, so several
 // control-plane replicas converge; a periodic revision poll covers missed
 // pub/sub messages (e.g. across a reconnect).
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { PUT } from "./redis-put.js";
-import { sentinelOptions } from "./redis-url.js";
+import { clusterOptions, clusterPrefix, sentinelOptions } from "./redis-url.js";
 import { type ChangeListener, SnapshotHolder, type Store, sortApps } from "./store.js";
 import {
   type AppRecord,
@@ -33,8 +33,8 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   readonly kind = "redis" as const;
   private readonly holder = new SnapshotHolder();
-  private readonly cmd: Redis;
-  private readonly sub: Redis;
+  private readonly cmd: Redis | Cluster;
+  private readonly sub: Redis | Cluster;
   private readonly keys: string[];
   private readonly channel: string;
   private readonly revKey: string;
@@ -43,7 +43,8 @@ export class RedisStore implements Store {
   private reloadAgain = false;
 
   constructor(private readonly opts: RedisStoreOptions) {
-    const p = opts.prefix ?? "sg:";
+    const cluster = clusterOptions(opts.url);
+    const p = cluster ? clusterPrefix(opts.prefix ?? "sg:") : (opts.prefix ?? "sg:");
     this.keys = ["apps", "apprev", "created", "routes", "approutes", "rev"].map((k) => p + k);
     this.revKey = `${p}rev`;
     this.channel = `${p}changes`;
@@ -51,8 +52,17 @@ export class RedisStore implements Store {
     // instead of hanging the API call.
     const common = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true };
     const sentinel = sentinelOptions(opts.url);
-    const client = (o: typeof common) =>
-      sentinel ? new Redis({ ...sentinel, ...o }) : new Redis(opts.url, o);
+    const client = (o: typeof common): Redis | Cluster =>
+      cluster
+        ? new Cluster(cluster.nodes, {
+            ...cluster.options,
+            lazyConnect: true,
+            enableOfflineQueue: o.enableOfflineQueue,
+            redisOptions: { ...cluster.options.redisOptions, maxRetriesPerRequest: 1 },
+          })
+        : sentinel
+          ? new Redis({ ...sentinel, ...o })
+          : new Redis(opts.url, o);
     this.cmd = client(common);
     this.sub = client({ ...common, enableOfflineQueue: true });
     for (const c of [this.cmd, this.sub]) c.on("error", (e: Error) => opts.onError?.(e));
