@@ -57,6 +57,18 @@ describe("BFF on Redis Cluster", () => {
     const replica = await cluster.replicaOf(victim!);
     expect(await cluster.synced(victim!)).toBe(true);
 
+    // Through the failover the session's routes answer as usual or 503 (unavailable), never 500.
+    const statuses = new Set<number>();
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        const s = await fetch(`${url}/auth/web/session`, {
+          headers: { cookie: `__Host-sg-web=${r.session}` },
+        });
+        statuses.add(s.status);
+        statuses.add((await internalToken(bff.internalUrl, "web", r.session)).status);
+      }
+    })();
     await cluster.nodes.find((n) => n.port === victim)!.kill();
     await waitFor(
       "the replica promoted",
@@ -67,6 +79,9 @@ describe("BFF on Redis Cluster", () => {
       30_000,
       200,
     );
+    polling = false;
+    await poll;
+    expect([...statuses].filter((s) => s !== 200 && s !== 503)).toEqual([]);
     const refreshed0 = op.counts.refresh_token;
     await waitFor(
       "the session served again",
