@@ -4,9 +4,11 @@
 // session once it is due — at capacity, hundreds a second — and when the OP
 // comes back every due session hits it at once. With it the n-th failure in a
 // row waits min(max, base·2^(n-1)), jittered to between half and all of that
-// so that sessions that failed together do not retry together. Meanwhile the
-// still-valid token is served, and once it has expired the call fails closed
-// (idp_unavailable) without asking the OP.
+// so that sessions that failed together do not retry together — but never past
+// a last attempt shortly before the token expires, so a session whose OP came
+// back is not left to expire waiting. Meanwhile the still-valid token is
+// served, and once it has expired the call fails closed (idp_unavailable)
+// without asking the OP.
 import type { RefreshBackoff } from "../session/store.js";
 import type { RefreshSettings } from "./context.js";
 
@@ -14,6 +16,22 @@ import type { RefreshSettings } from "./context.js";
 export function backoffDelayMs(r: RefreshSettings, failures: number, random = Math.random()): number {
   const full = Math.min(r.backoffMaxMs, r.backoffMs * 2 ** Math.min(30, Math.max(0, failures - 1)));
   return Math.round(full / 2 + (full / 2) * random);
+}
+
+/** The last attempt is made this long before the token expires (before the filter stops caching it). */
+export const LAST_CHANCE_MS = 3000;
+
+/** When the next refresh may be tried after the `failures`-th failure in a row, for a token expiring at `expiresAt`. */
+export function nextAttemptAt(
+  r: RefreshSettings,
+  failures: number,
+  expiresAt: number,
+  now = Date.now(),
+  random = Math.random(),
+): number {
+  const at = now + backoffDelayMs(r, failures, random);
+  const lastChance = expiresAt - LAST_CHANCE_MS;
+  return now < lastChance && at > lastChance ? lastChance : at;
 }
 
 /** The session is waiting out a failed refresh now. */

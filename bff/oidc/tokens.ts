@@ -13,7 +13,7 @@ import { SessiongateError } from "../errors.js";
 import type { Session, TokenSet } from "../session/store.js";
 import { idpUnreachable, isGrantError, isOpUnavailable } from "./client.js";
 import type { OidcContext } from "./context.js";
-import { backingOff, backoffDelayMs, failureMemoryMs } from "./refresh-backoff.js";
+import { backingOff, failureMemoryMs, nextAttemptAt } from "./refresh-backoff.js";
 
 export interface AccessToken {
   accessToken: string;
@@ -156,7 +156,7 @@ async function refreshLocked(
     }
     metrics.refreshes.inc({ app: app.id, result: "op_error" });
     metrics.opErrors.inc({ app: app.id });
-    const retryAt = Date.now() + backoffDelayMs(oc.refresh, failures + 1);
+    const retryAt = nextAttemptAt(oc.refresh, failures + 1, s.tokens.expiresAt);
     await oc.store
       .setRefreshBackoff(s.idHash, { failures: failures + 1, retryAt }, failureMemoryMs(oc.refresh))
       .catch((e: Error) => log.warn({ app: app.id, err: e.message }, "could not record the refresh backoff"));

@@ -5,7 +5,7 @@
 import { Redis } from "ioredis";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type RunningBff, startBff, validateConfig } from "../../bff/index.js";
-import { backoffDelayMs } from "../../bff/oidc/refresh-backoff.js";
+import { backoffDelayMs, LAST_CHANCE_MS, nextAttemptAt } from "../../bff/oidc/refresh-backoff.js";
 import { type OpHandle, onCleanup, startOP, startRedis, waitFor } from "../harness/index.js";
 import { budget } from "../harness/slowness.js";
 import { bffConfig, internalToken, json, login, opClient, ports, type TestApp } from "./helpers.js";
@@ -72,6 +72,14 @@ describe("refresh backoff", () => {
       1000, 2000, 4000, 8000, 8000, 8000,
     ]);
     expect([1, 2, 3, 4, 5].map((n) => backoffDelayMs(r, n, 0))).toEqual([500, 1000, 2000, 4000, 4000]);
+  });
+
+  it("never backs off past a last attempt 3 s before the token expires (unless already past it)", () => {
+    const r = { skewS: 0, opTimeoutMs: 0, refreshWaitMs: 0, backoffMs: 1000, backoffMaxMs: 8000 };
+    const now = 1_000_000;
+    expect(nextAttemptAt(r, 4, now + 60_000, now, 0.999_999)).toBe(now + 8000);
+    expect(nextAttemptAt(r, 4, now + 5000, now, 0.999_999)).toBe(now + 5000 - LAST_CHANCE_MS);
+    expect(nextAttemptAt(r, 1, now + 2000, now, 0.999_999)).toBe(now + 1000);
   });
 
   it("a failing token endpoint is asked once per backoff delay for a session, whichever replica is called; the still-valid token is served meanwhile and the session fails closed (502) once it has expired", {
