@@ -6,7 +6,8 @@
 // row waits min(max, base·2^(n-1)), jittered to between half and all of that
 // so that sessions that failed together do not retry together — but never past
 // a last attempt shortly before the token expires, so a session whose OP came
-// back is not left to expire waiting. Meanwhile the still-valid token is
+// back is not left to expire waiting; after that (the token about to expire or
+// expired) the first delay again, as each wait is an outage for the user. Meanwhile the still-valid token is
 // served, and once it has expired the call fails closed (idp_unavailable)
 // without asking the OP.
 import type { RefreshBackoff } from "../session/store.js";
@@ -29,9 +30,11 @@ export function nextAttemptAt(
   now = Date.now(),
   random = Math.random(),
 ): number {
-  const at = now + backoffDelayMs(r, failures, random);
   const lastChance = expiresAt - LAST_CHANCE_MS;
-  return now < lastChance && at > lastChance ? lastChance : at;
+  // Past the last chance every wait is an outage for the user: retry at the first delay.
+  if (now >= lastChance) return now + backoffDelayMs(r, 1, random);
+  const at = now + backoffDelayMs(r, failures, random);
+  return at > lastChance ? lastChance : at;
 }
 
 /** The session is waiting out a failed refresh now. */

@@ -74,12 +74,14 @@ describe("refresh backoff", () => {
     expect([1, 2, 3, 4, 5].map((n) => backoffDelayMs(r, n, 0))).toEqual([500, 1000, 2000, 4000, 4000]);
   });
 
-  it("never backs off past a last attempt 3 s before the token expires (unless already past it)", () => {
+  it("never backs off past a last attempt 3 s before the token expires, and after it waits only the first delay", () => {
     const r = { skewS: 0, opTimeoutMs: 0, refreshWaitMs: 0, backoffMs: 1000, backoffMaxMs: 8000 };
     const now = 1_000_000;
     expect(nextAttemptAt(r, 4, now + 60_000, now, 0.999_999)).toBe(now + 8000);
     expect(nextAttemptAt(r, 4, now + 5000, now, 0.999_999)).toBe(now + 5000 - LAST_CHANCE_MS);
+    // Past the last chance (or expired): the first delay again, however many failures.
     expect(nextAttemptAt(r, 1, now + 2000, now, 0.999_999)).toBe(now + 1000);
+    expect(nextAttemptAt(r, 6, now - 5000, now, 0.999_999)).toBe(now + 1000);
   });
 
   it("a failing token endpoint is asked once per backoff delay for a session, whichever replica is called; the still-valid token is served meanwhile and the session fails closed (502) once it has expired", {
