@@ -74,6 +74,23 @@ describe("refresh backoff", () => {
     expect([1, 2, 3, 4, 5].map((n) => backoffDelayMs(r, n, 0))).toEqual([500, 1000, 2000, 4000, 4000]);
   });
 
+  it("refuses a backoff cap below the first delay, naming the field", () => {
+    const cfg = (timeouts: Record<string, number>) =>
+      bffConfig({
+        publicPort: 1,
+        redisUrl: "redis://127.0.0.1:1",
+        issuer: "http://127.0.0.1:1",
+        apps: [APP],
+        extra: { timeouts },
+      });
+    expect(() => validateConfig(cfg({ refresh_backoff_ms: 5000, refresh_backoff_max_ms: 1000 }))).toThrow(
+      /timeouts\.refresh_backoff_max_ms/,
+    );
+    expect(() => validateConfig(cfg({ refresh_backoff_ms: -1 }))).toThrow(/timeouts\.refresh_backoff_ms/);
+    const ok = validateConfig(cfg({}));
+    expect([ok.refreshBackoffMs, ok.refreshBackoffMaxMs]).toEqual([1000, 10_000]);
+  });
+
   it("never backs off past a last attempt 3 s before the token expires, and after it waits only the first delay", () => {
     const r = { skewS: 0, opTimeoutMs: 0, refreshWaitMs: 0, backoffMs: 1000, backoffMaxMs: 8000 };
     const now = 1_000_000;
