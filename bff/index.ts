@@ -88,6 +88,8 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
       skewS: config.refreshSkewS,
       opTimeoutMs: config.opTimeoutMs,
       refreshWaitMs: config.refreshWaitMs,
+      backoffMs: config.refreshBackoffMs,
+      backoffMaxMs: config.refreshBackoffMaxMs,
     },
     metrics,
     log,

@@ -80,6 +80,9 @@ export interface BffConfig {
   loginTimeoutS: number;
   opTimeoutMs: number;
   refreshWaitMs: number;
+  /** Backoff after a failed refresh (bff/oidc/refresh-backoff.ts): first delay and cap. */
+  refreshBackoffMs: number;
+  refreshBackoffMaxMs: number;
   /** Lets the BFF talk to an `http://` issuer (tests, local demo only). */
   allowInsecureIssuer: boolean;
   logLevel: string;
@@ -362,6 +365,10 @@ export function validateConfig(raw: unknown): BffConfig {
       "must exceed 2 x timeouts.op_ms + 1000 (the refresh lock lifetime)",
     );
   }
+  const refreshBackoffMs = int(timeouts, "refresh_backoff_ms", "timeouts.", 1000, 0, 600_000);
+  const refreshBackoffMaxMs = int(timeouts, "refresh_backoff_max_ms", "timeouts.", 10_000, 0, 3_600_000);
+  if (refreshBackoffMaxMs < refreshBackoffMs)
+    throw new ConfigError("timeouts.refresh_backoff_max_ms", "must be >= timeouts.refresh_backoff_ms");
   const publicListen = listen(pub.listen ?? "0.0.0.0:8080", "public.listen", "0.0.0.0");
   const internalListen = listen(internal.listen ?? "127.0.0.1:8081", "internal.listen", "127.0.0.1");
   if (publicListen.port !== 0 && publicListen.port === internalListen.port) {
@@ -434,6 +441,8 @@ export function validateConfig(raw: unknown): BffConfig {
     loginTimeoutS: int(session, "login_timeout_s", "session.", 600, 30, 3600),
     opTimeoutMs,
     refreshWaitMs,
+    refreshBackoffMs,
+    refreshBackoffMaxMs,
     allowInsecureIssuer: allowInsecure,
     logLevel,
     apps,

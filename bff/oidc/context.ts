@@ -16,6 +16,10 @@ export interface RefreshSettings {
   opTimeoutMs: number;
   /** How long a request waits for another replica's refresh. */
   refreshWaitMs: number;
+  /** After a failed refresh, the session's next one waits this long (ms), doubling per failure in a row… */
+  backoffMs: number;
+  /** …up to this (ms); each delay jittered to between half and all of it. */
+  backoffMaxMs: number;
 }
 
 export interface OidcContext {

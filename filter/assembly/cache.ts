@@ -9,6 +9,10 @@ import { latin1Encode, SharedBlock, sharedGet, sharedSet, WasmResult } from "./a
 import { sha256 } from "./sha256";
 
 const VERSION: u8 = 1;
+/** An entry that holds no token: the BFF answered 502 (provider unavailable) for this session. */
+const FAILING: u8 = 2;
+/** How long a 502 from the BFF is answered from the cache (503) instead of asking again. */
+export const FAILING_MS: u64 = 1000;
 const BEARER = String.UTF8.encode("Bearer ");
 const HEADER = 1 + 32 + 8;
 /** Tokens longer than this are used but not cached (keeps the table's memory bounded). */
@@ -27,6 +31,8 @@ export class Lookup {
   bearer: ArrayBuffer | null = null;
   /** CAS value of the slot as read (0 when empty): used for the write-back. */
   cas: u32 = 0;
+  /** The BFF could not get this session a token moments ago (502): fail closed without asking again. */
+  failing: bool = false;
 }
 
 export function cacheKey(appId: string, sessionId: string, slots: u32): CacheKey {
@@ -40,9 +46,11 @@ export function lookup(key: CacheKey, nowMs: u64): Lookup {
   const v: SharedBlock = sharedGet(key.slotKey);
   if (!v.found) return r;
   r.cas = v.cas;
-  if (v.size > <usize>HEADER && v.u8At(0) == VERSION && v.equalsAt(1, key.digest) && nowMs < v.u64At(33)) {
+  if (v.size >= <usize>HEADER && v.equalsAt(1, key.digest) && nowMs < v.u64At(33)) {
+    const kind = v.u8At(0);
     // The header value is built straight from the host's bytes (no intermediate copy).
-    r.bearer = v.tailWithPrefix(BEARER, HEADER);
+    if (kind == VERSION && v.size > <usize>HEADER) r.bearer = v.tailWithPrefix(BEARER, HEADER);
+    else if (kind == FAILING) r.failing = true;
   }
   v.free();
   return r;
@@ -62,10 +70,45 @@ export function store(key: CacheKey, token: string, validUntilMs: u64, cas: u32)
   return sharedSet(key.slotKey, buf, cas) == WasmResult.Ok;
 }
 
+/**
+ * Remembers for FAILING_MS that the BFF answered 502 for this session (its
+ * token expired and the provider cannot refresh it, or it is backing off): the
+ * session's requests meanwhile get 503 without a BFF call each, so an outage
+ * of the provider costs one call per session per second, not one per request.
+ */
+export function storeFailing(key: CacheKey, nowMs: u64, cas: u32): bool {
+  const buf = new ArrayBuffer(HEADER);
+  const e = new DataView(buf);
+  e.setUint8(0, FAILING);
+  const d = new DataView(key.digest);
+  for (let i = 0; i < 32; i++) e.setUint8(1 + i, d.getUint8(i));
+  e.setUint64(33, nowMs + FAILING_MS, true);
+  return sharedSet(key.slotKey, buf, cas) == WasmResult.Ok;
+}
+
 /** Entry lifetime (docs/architecture.md#token-cache): min(expires_in - skew, max_ttl); 0 = do not cache. */
 export function ttlMs(expiresInS: u64, skewS: u32, maxTtlS: u32): u64 {
-  if (expiresInS <= <u64>skewS) return 0;
+  if (expiresInS <= <u64>skewS) return dueTtlMs(expiresInS, maxTtlS);
   let s = expiresInS - <u64>skewS;
   if (s > <u64>maxTtlS) s = <u64>maxTtlS;
   return s * 1000;
+}
+
+/**
+ * Entry lifetime of a token the BFF handed out within the skew, i.e. while its
+ * refresh is failing or under way: half of what is left of it, at least 1 s,
+ * never closer than 1 s to its expiry, at most max_ttl. The BFF is asked again
+ * a few times before the token expires (each time it may have refreshed), not
+ * on every request: not caching it at all made every request of the session a
+ * BFF call until the refresh succeeded — a call rate that grows with the load
+ * (the herd after a slow or failing OP token endpoint, test/chaos `op-token-*`).
+ */
+export function dueTtlMs(expiresInS: u64, maxTtlS: u32): u64 {
+  if (expiresInS <= 1) return 0;
+  const left = (expiresInS - 1) * 1000;
+  let ms = left / 2;
+  if (ms < 1000) ms = 1000;
+  if (ms > left) ms = left;
+  const max = <u64>maxTtlS * 1000;
+  return ms < max ? ms : max;
 }

@@ -17,7 +17,7 @@ import {
   replaceHeaderBytes,
   sendLocalResponse,
 } from "./abi/host";
-import { CacheKey, cacheKey, lookup, store, ttlMs } from "./cache";
+import { CacheKey, cacheKey, lookup, store, storeFailing, ttlMs } from "./cache";
 import { AppConfig, Config, parseConfig } from "./config";
 import { scanCookies } from "./cookie";
 import { isCrossSite } from "./csrf";
@@ -160,6 +160,7 @@ export class SessionStream extends StreamHandler {
         replaceHeaderBytes(MapType.RequestHeaders, H_AUTHORIZATION, bearer);
         return Action.Continue;
       }
+      if (hit.failing) return this.failClosed();
       this.key = key;
       this.cas = hit.cas;
     }
@@ -187,6 +188,10 @@ export class SessionStream extends StreamHandler {
     if (status == "401") {
       this.noSession();
       return;
+    }
+    if (status == "502") {
+      const k = this.key;
+      if (k !== null) storeFailing(k, nowMs(), this.cas);
     }
     if (status != "200" || body === null) {
       this.bffError(status.length == 0 ? "no answer (timeout or unreachable)" : "status " + status);
@@ -238,8 +243,13 @@ export class SessionStream extends StreamHandler {
   }
 
   private bffError(why: string): Action {
-    inc(this.m.bffErrors);
     log(LogLevel.Warn, "session-to-token: session service error for app '" + this.app!.id + "': " + why);
+    return this.failClosed();
+  }
+
+  /** 503 session_service_unavailable, counted as a BFF error (also for a 502 remembered in the cache). */
+  private failClosed(): Action {
+    inc(this.m.bffErrors);
     sendLocalResponse(
       503,
       "session_to_token_bff_error",

@@ -37,6 +37,11 @@ export interface OpOptions {
    * resource of the same user succeeds (default false: consent is an interaction).
    */
   skipConsent?: boolean;
+  /**
+   * Signing keys made at start (default 1): the first signs and is published;
+   * `rotateSigningKey()` moves to the next one (key rotation in chaos runs).
+   */
+  signingKeys?: number;
 }
 
 export interface OpCounts {
@@ -50,6 +55,8 @@ export interface OpCounts {
   grant_revoked: number;
   backchannel_logout: number;
   end_session: number;
+  /** Token-endpoint calls answered by `tokenFault` (a status set) instead of by the OP. */
+  token_faulted: number;
 }
 
 export interface OpHandle {
@@ -70,6 +77,22 @@ export interface OpHandle {
    * instead of by the OP when `status` is set. Settable at any time.
    */
   tokenFault: TokenFault | null;
+  /**
+   * Key rotation: the next of the keys made at start (`signingKeys`) is
+   * published in the JWKS and signs every access token from now on; the old
+   * one stays published (its tokens still verify) until `retireKey`. Returns
+   * the new kid; throws when no key is left.
+   */
+  rotateSigningKey(): string;
+  /** Removes a key from the published JWKS (the end of its grace period). */
+  retireKey(kid: string): void;
+  /** The kid signing access tokens now, and the kids the JWKS publishes. */
+  readonly signingKid: string;
+  readonly publishedKids: string[];
+  /** Every public key made at start, published or not (an independent verifier's view of "genuine"). */
+  readonly allPublicJwks: JWK[];
+  /** JWKS outage switch: while true, GET /jwks answers 503 (the rest of the OP keeps working). */
+  jwksDown: boolean;
   /** Stops answering (sockets closed) without forgetting state; `start()` resumes on the same port. */
   pause(): Promise<void>;
   start(): Promise<void>;
@@ -100,14 +123,21 @@ export async function startOP(opts: OpOptions): Promise<OpHandle> {
   const audience = opts.audience ?? "https://api.sessiongate.test";
   const ttl = opts.ttl ?? 300;
   const users = opts.users ?? DEFAULT_USERS;
-  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-  const privateJwk = {
-    ...(await exportJWK(privateKey)),
-    kid: `op-${randomBytes(4).toString("hex")}`,
-    alg: "RS256",
-    use: "sig",
-  };
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
+  const keys: { privateJwk: JWK & { kid: string }; publicJwk: JWK & { kid: string } }[] = [];
+  for (let i = 0; i < Math.max(1, opts.signingKeys ?? 1); i++) {
+    const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+    const privateJwk = {
+      ...(await exportJWK(privateKey)),
+      kid: `op-${randomBytes(4).toString("hex")}`,
+      alg: "RS256",
+      use: "sig",
+    };
+    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
+    keys.push({ privateJwk, publicJwk });
+  }
+  const { privateJwk, publicJwk } = keys[0];
+  // Key rotation state: which key signs access tokens, which the JWKS lists.
+  const rotation = { signing: 0, published: new Set([keys[0].publicJwk.kid]), jwksDown: false };
   const bySub = new Map(users.map((u) => [u.sub ?? u.username, u]));
 
   const provider = new Provider(issuer, {
@@ -117,7 +147,8 @@ export async function startOP(opts: OpOptions): Promise<OpHandle> {
       token_endpoint_auth_method: "client_secret_basic",
       ...c,
     })),
-    jwks: { keys: [privateJwk as never] },
+    // Every key is in the provider's keystore; access tokens name theirs (jwt.sign.kid below).
+    jwks: { keys: keys.map((k) => k.privateJwk as never) },
     cookies: { keys: [randomBytes(16).toString("hex")] },
     conformIdTokenClaims: false,
     claims: { openid: ["sub"], email: ["email"], profile: ["name"] },
@@ -175,7 +206,7 @@ ${form}<p>Signing you out of the demo identity provider…</p>
           audience: opts.resources?.includes(indicator) ? indicator : audience,
           accessTokenFormat: "jwt",
           accessTokenTTL: ttl,
-          jwt: { sign: { alg: "RS256" } },
+          jwt: { sign: { alg: "RS256", kid: keys[rotation.signing].privateJwk.kid } },
         }),
       },
     },
@@ -189,6 +220,7 @@ ${form}<p>Signing you out of the demo identity provider…</p>
     grant_revoked: 0,
     backchannel_logout: 0,
     end_session: 0,
+    token_faulted: 0,
   };
   provider.on("grant.success", (ctx) => {
     const gt = (ctx.oidc.params as { grant_type?: string } | undefined)?.grant_type;
@@ -212,9 +244,24 @@ ${form}<p>Signing you out of the demo identity provider…</p>
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? "/", issuer);
+      if (url.pathname === "/jwks" && (rotation.jwksDown || keys.length > 1)) {
+        // Answered here (not by the provider) so the published set and an outage can be chosen.
+        req.resume();
+        if (rotation.jwksDown) {
+          res.writeHead(503, { "content-type": "text/plain" });
+          return res.end("jwks unavailable");
+        }
+        res.writeHead(200, { "content-type": "application/jwk-set+json", "cache-control": "no-store" });
+        return res.end(
+          JSON.stringify({
+            keys: keys.filter((k) => rotation.published.has(k.publicJwk.kid)).map((k) => k.publicJwk),
+          }),
+        );
+      }
       const fault = url.pathname === "/token" && req.method === "POST" ? faults.token : null;
       if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
       if (fault?.status) {
+        counts.token_faulted += 1;
         req.resume();
         res.writeHead(fault.status, { "content-type": fault.contentType ?? "application/json" });
         return res.end(fault.body ?? "");
@@ -266,6 +313,32 @@ ${form}<p>Signing you out of the demo identity provider…</p>
     },
     set tokenFault(f: TokenFault | null) {
       faults.token = f;
+    },
+    rotateSigningKey: () => {
+      if (rotation.signing + 1 >= keys.length)
+        throw new Error(`no signing key left to rotate to (startOP signingKeys: ${keys.length})`);
+      rotation.signing += 1;
+      const kid = keys[rotation.signing].publicJwk.kid;
+      rotation.published.add(kid);
+      return kid;
+    },
+    retireKey: (kid: string) => {
+      if (kid === keys[rotation.signing].publicJwk.kid)
+        throw new Error("retireKey: that key signs tokens now");
+      rotation.published.delete(kid);
+    },
+    get signingKid() {
+      return keys[rotation.signing].publicJwk.kid;
+    },
+    get publishedKids() {
+      return keys.filter((k) => rotation.published.has(k.publicJwk.kid)).map((k) => k.publicJwk.kid);
+    },
+    allPublicJwks: keys.map((k) => k.publicJwk),
+    get jwksDown() {
+      return rotation.jwksDown;
+    },
+    set jwksDown(v: boolean) {
+      rotation.jwksDown = v;
     },
     pause: close,
     start: async () => {

@@ -3,7 +3,7 @@
 // and publishes it, so several control-plane replicas converge; a periodic
 // revision poll covers missed pub/sub messages (e.g. across a reconnect). A
 // replica reads only the apps written since the revision it holds.
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import {
   alreadyExists,
   type BatchFailure,
@@ -14,7 +14,7 @@ import {
   staleRevision,
 } from "./batch.js";
 import { BATCH, READ } from "./redis-scripts.js";
-import { sentinelOptions } from "./redis-url.js";
+import { clusterOptions, clusterPrefix, sentinelOptions } from "./redis-url.js";
 import { type ChangeListener, SnapshotHolder, type Store, sortApps } from "./store.js";
 import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot, routeKeys } from "./types.js";
 
@@ -36,8 +36,8 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   readonly kind = "redis" as const;
   private readonly holder = new SnapshotHolder();
-  private readonly cmd: Redis;
-  private readonly sub: Redis;
+  private readonly cmd: Redis | Cluster;
+  private readonly sub: Redis | Cluster;
   private readonly keys: string[];
   private readonly channel: string;
   private readonly revKey: string;
@@ -55,7 +55,8 @@ export class RedisStore implements Store {
   }
 
   constructor(private readonly opts: RedisStoreOptions) {
-    const p = opts.prefix ?? "sg:";
+    const cluster = clusterOptions(opts.url);
+    const p = cluster ? clusterPrefix(opts.prefix ?? "sg:") : (opts.prefix ?? "sg:");
     this.keys = ["apps", "apprev", "created", "routes", "approutes", "rev"].map((k) => p + k);
     this.revKey = `${p}rev`;
     this.channel = `${p}changes`;
@@ -63,8 +64,17 @@ export class RedisStore implements Store {
     // instead of hanging the API call.
     const common = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true };
     const sentinel = sentinelOptions(opts.url);
-    const client = (o: typeof common) =>
-      sentinel ? new Redis({ ...sentinel, ...o }) : new Redis(opts.url, o);
+    const client = (o: typeof common): Redis | Cluster =>
+      cluster
+        ? new Cluster(cluster.nodes, {
+            ...cluster.options,
+            lazyConnect: true,
+            enableOfflineQueue: o.enableOfflineQueue,
+            redisOptions: { ...cluster.options.redisOptions, maxRetriesPerRequest: 1 },
+          })
+        : sentinel
+          ? new Redis({ ...sentinel, ...o })
+          : new Redis(opts.url, o);
     this.cmd = client(common);
     this.sub = client({ ...common, enableOfflineQueue: true });
     for (const c of [this.cmd, this.sub]) c.on("error", (e: Error) => opts.onError?.(e));
