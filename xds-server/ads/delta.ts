@@ -18,6 +18,7 @@ import {
 } from "../resource/types.js";
 import { ClusterHold, dependentTypes, isWildcard, nextNonce } from "./common.js";
 import { AdsStream } from "./stream.js";
+import { VhdsSubscriptions, vhdsModeOf } from "./subscriptions.js";
 
 interface Pending {
   names: string[];
@@ -73,6 +74,14 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         else this.obs.onAck?.(e);
       }
     }
+    if (t === TYPE_URLS.vhds) {
+      this.vhds ??= new VhdsSubscriptions(vhdsModeOf(node), ROUTE_CONFIG_OF_VHDS);
+      this.vhds.subscribe(req.resourceNamesSubscribe);
+      this.vhds.unsubscribe(req.resourceNamesUnsubscribe);
+      this.maybeSend(t, st);
+      this.releaseHold();
+      return;
+    }
     for (const n of req.resourceNamesSubscribe) {
       if (n === "*") st.wildcard = true;
       else if (!st.names.has(n)) {
@@ -111,6 +120,10 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   private maybeSend(t: string, st: TypeState): void {
+    if (t === TYPE_URLS.vhds && this.vhds) {
+      this.sendVhds(st);
+      return;
+    }
     const ts = this.snap!.types.get(t);
     let all = ts?.resources ?? new Map<string, VersionedResource>();
     if (t === TYPE_URLS.cluster) all = this.hold.view(all);
@@ -147,4 +160,36 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   private readonly answered = new Set<string>();
+  /** VHDS: the virtual hosts this node asked for (on demand) or all of them (eager). */
+  private vhds?: VhdsSubscriptions;
+
+  private sendVhds(st: TypeState): void {
+    const t = TYPE_URLS.vhds;
+    const ts = this.snap!.types.get(t);
+    const pending = this.vhds!.pending;
+    const a = this.vhds!.answer(this.snap!, ts?.resources ?? new Map(), st.known);
+    const firstAnswer = st.pending.size === 0 && !this.answered.has(t);
+    if (a.send.length === 0 && a.removed.length === 0 && !firstAnswer && !pending) {
+      if (st.pending.size === 0) this.obs.onCurrent?.(this.node!, t, "delta", this.snap!);
+      return;
+    }
+    this.answered.add(t);
+    for (const r of a.sent) st.known.set(r.name, r.version);
+    for (const n of a.removed) st.known.delete(n);
+    const nonce = nextNonce();
+    st.pending.set(nonce, { names: a.sent.map((r) => r.name), snapshot: this.snap! });
+    this.call.write(
+      create(DeltaDiscoveryResponseSchema, {
+        systemVersionInfo: ts?.version ?? "",
+        typeUrl: t,
+        nonce,
+        resources: a.send,
+        removedResources: a.removed,
+      }),
+    );
+    this.obs.onPush?.(this.node!, t, "delta", a.send.length + a.removed.length);
+  }
 }
+
+/** The gateway's RouteConfiguration, the namespace of its VHDS names (`<route config>/<host>`). */
+const ROUTE_CONFIG_OF_VHDS = "sessiongate_gateway";

@@ -72,6 +72,8 @@ export interface NodeSnapshot {
   /** Revision of each app it contains (NACK attribution). */
   appRevisions: Map<string, number>;
   types: Map<string, TypeSnapshot>;
+  /** Gateways over Delta: resolves hosts to VHDS resources for on-demand nodes. */
+  virtualHosts?: VirtualHostResolver;
 }
 
 export interface NodeInfo {
@@ -113,4 +115,17 @@ export interface AdsObserver {
   onPush?(node: NodeInfo, typeUrl: string, mode: AdsMode, count: number): void;
   /** The node already runs this type as in `snapshot` (nothing to send): it is current. */
   onCurrent?(node: NodeInfo, typeUrl: string, mode: AdsMode, snapshot: NodeSnapshot): void;
+}
+
+/**
+ * On-demand VHDS (Delta gateways): which virtual host serves a host Envoy
+ * asked for (`<route config>/<authority>`, the request's lower-cased Host).
+ */
+export interface VirtualHostResolver {
+  /** The virtual host serving `authority` and the host name a node asking for it holds; {} when none does. */
+  resolve(authority: string): { serving?: VersionedResource; hostname?: string };
+  /** What a node that holds `hostname` gets: its virtual host (own or from apps on "*") and `hostname:<port>` ones. */
+  held(hostname: string): VersionedResource[];
+  /** Resources every on-demand node holds whatever it asked for (the anchor). */
+  always: VersionedResource[];
 }

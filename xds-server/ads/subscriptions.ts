@@ -1,0 +1,144 @@
+// Per-node VHDS subscription state of a Delta gateway (on-demand virtual
+// hosts). Envoy's on_demand filter asks for `sessiongate_gateway/<Host>` when
+// no route matches a request; the node then holds that host's virtual host
+// (and gets its updates and its removal) for as long as the stream lives, and
+// Envoy asks for it again by name after a reconnect.
+//
+// Modes, by node metadata `vhds`:
+//   on_demand — the node holds the anchor and the hosts it asked for. Its
+//               opening (wildcard) VHDS request gets the anchor only.
+//   (absent, or eager) — the node holds every virtual host (a wildcard
+//               subscription), as before on-demand loading existed.
+// Either way a request for a host no app serves is answered at once with an
+// empty resource under that name (Envoy's "alias not resolved": the request
+// gets a 404) and nothing is kept of it here, so hostile Host headers cannot
+// grow this state; the hosts a node holds are bounded by MAX_HOSTS_PER_NODE
+// (first asked, first dropped: a dropped host is asked for again on its next
+// request).
+import { create } from "@bufbuild/protobuf";
+import { type Resource, ResourceSchema } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
+import type { NodeInfo, NodeSnapshot, VersionedResource } from "../resource/types.js";
+
+export type VhdsMode = "eager" | "on_demand";
+
+/** Per node: at most this many host names held on demand (10,000 registered hosts fit). */
+export const MAX_HOSTS_PER_NODE = 10_000;
+
+/** Node metadata `vhds: on_demand` asks for on-demand virtual hosts; anything else is eager. */
+export const vhdsModeOf = (node: NodeInfo): VhdsMode =>
+  node.metadata.vhds === "on_demand" ? "on_demand" : "eager";
+
+export interface VhdsAnswer {
+  /** Resources to (re)send, with the aliases Envoy asked for them by. */
+  send: Resource[];
+  /** Names of the resources in `send` (the ones with a body). */
+  sent: VersionedResource[];
+  /** Names the node holds that it must drop. */
+  removed: string[];
+}
+
+export class VhdsSubscriptions {
+  /** Host names the node asked for (on_demand), oldest first. */
+  private readonly hosts = new Map<string, true>();
+  /** Aliases asked for since the last answer: alias -> authority. */
+  private asked = new Map<string, string>();
+
+  constructor(
+    readonly mode: VhdsMode,
+    private readonly namespace: string,
+    private readonly maxHosts = MAX_HOSTS_PER_NODE,
+  ) {}
+
+  /** Records names from a request's resource_names_subscribe; keeps nothing of names no app could serve. */
+  subscribe(names: string[]): void {
+    const prefix = `${this.namespace}/`;
+    for (const n of names) {
+      if (n === "*" || n === this.namespace) continue; // the opening subscription
+      // Envoy asks by the request's Host; an over-long one is answered "not found" without being kept.
+      this.asked.set(n, n.startsWith(prefix) ? n.slice(prefix.length).slice(0, 300) : "");
+    }
+  }
+
+  /** resource_names_unsubscribe: the node no longer wants these host names. */
+  unsubscribe(names: string[]): void {
+    const prefix = `${this.namespace}/`;
+    for (const n of names) if (n.startsWith(prefix)) this.hosts.delete(n.slice(prefix.length));
+  }
+
+  get pending(): boolean {
+    return this.asked.size > 0;
+  }
+
+  /** How many host names the node holds on demand. */
+  get size(): number {
+    return this.hosts.size;
+  }
+
+  /**
+   * What the node should hold now, and the answers to the names it asked for.
+   * `known`: name -> version the node holds.
+   */
+  answer(snap: NodeSnapshot, all: Map<string, VersionedResource>, known: Map<string, string>): VhdsAnswer {
+    const resolver = snap.virtualHosts;
+    const serving = new Map<string, VersionedResource | undefined>();
+    for (const [alias, authority] of this.asked) {
+      const r = authority && resolver ? resolver.resolve(authority) : {};
+      serving.set(alias, r.serving);
+      if (r.serving && r.hostname && this.mode === "on_demand") this.hold(r.hostname);
+    }
+    this.asked = new Map();
+
+    const wanted = this.mode === "eager" ? all : this.heldResources(snap);
+    const aliases = new Map<string, string[]>();
+    const notFound: string[] = [];
+    for (const [alias, r] of serving) {
+      // Eager nodes hold "*" itself, so a host served by "*" apps is never asked for: "not found" is right.
+      // So is a host the node already holds as it is: what is missing is a route for the request's
+      // path, and answering with the virtual host would make Envoy restart the request for ever.
+      if (!r || wanted.get(r.name) !== r || known.get(r.name) === r.version) notFound.push(alias);
+      else aliases.set(r.name, [...(aliases.get(r.name) ?? []), ...(alias === r.name ? [] : [alias])]);
+    }
+    const sent: VersionedResource[] = [];
+    for (const [n, r] of wanted) if (known.get(n) !== r.version || aliases.has(n)) sent.push(r);
+    const sentNames = new Set(sent.map((r) => r.name));
+    const missing = notFound.filter((a) => !sentNames.has(a));
+    // A name appears once per response (Envoy refuses duplicates): "not found" wins over a removal.
+    const removed = [...known.keys()].filter((n) => !wanted.has(n) && !missing.includes(n));
+    const send = [
+      ...sent.map((r) =>
+        create(ResourceSchema, {
+          name: r.name,
+          version: r.version,
+          resource: r.any,
+          aliases: aliases.get(r.name) ?? [],
+        }),
+      ),
+      // Envoy's convention for an alias no virtual host serves: a resource without a body.
+      ...missing.map((a) => create(ResourceSchema, { name: a, aliases: [a] })),
+    ];
+    return { send, sent, removed };
+  }
+
+  private hold(hostname: string): void {
+    this.hosts.delete(hostname);
+    this.hosts.set(hostname, true);
+    if (this.hosts.size > this.maxHosts) this.hosts.delete(this.hosts.keys().next().value!);
+  }
+
+  /** The anchor and, per host name held, its virtual hosts; names no app serves any more are dropped. */
+  private heldResources(snap: NodeSnapshot): Map<string, VersionedResource> {
+    const out = new Map<string, VersionedResource>();
+    const resolver = snap.virtualHosts;
+    if (!resolver) {
+      this.hosts.clear();
+      return out;
+    }
+    for (const r of resolver.always) out.set(r.name, r);
+    for (const h of [...this.hosts.keys()]) {
+      const rs = resolver.held(h);
+      if (rs.length === 0) this.hosts.delete(h);
+      for (const r of rs) out.set(r.name, r);
+    }
+    return out;
+  }
+}
