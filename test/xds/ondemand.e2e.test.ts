@@ -75,7 +75,8 @@ describe("on-demand virtual hosts (Delta gateway)", () => {
     fromJson(AppSpecSchema, appSpec(id, { host, prefix, upstream: echo.port, jwks }) as never);
 
   beforeAll(async () => {
-    cp = await startControlPlane({ name: "xds-ondemand" });
+    const redis = await startRedis();
+    cp = await startControlPlane({ name: "xds-ondemand", redisUrl: redis.url });
     [echo, jwks] = await Promise.all([startEcho({ name: "echo-ondemand" }), startJwks()]);
     api = connect(cp.api, TOKEN);
     for (let i = 0; i < HOSTS; i++)
@@ -194,6 +195,58 @@ describe("on-demand virtual hosts (Delta gateway)", () => {
     expect(await loadedHosts(envoy)).toEqual(before);
     // A registered host is still loaded on its first request afterwards.
     expect((await get(port, "/", { host: "h6.test", authorization: `Bearer ${token}` })).status).toBe(200);
+  });
+
+  it("a deleted app's virtual host is removed from the gateway that held it", async () => {
+    expect((await get(port, "/x", { host: "h10.test", authorization: `Bearer ${token}` })).status).toBe(200);
+    expect(await loadedHosts(envoy)).toContain("h10.test");
+    await api.unary("deleteApp", { id: "app10" }, 10_000);
+    await waitFor(
+      "h10.test removed from Envoy",
+      async () => !(await loadedHosts(envoy)).includes("h10.test"),
+    );
+    expect((await get(port, "/x", { host: "h10.test", authorization: `Bearer ${token}` })).status).toBe(404);
+  });
+
+  it("apps on host * serve any other host on demand, without hiding a registered host not loaded yet", async () => {
+    await api.unary("createApp", { app: spec("wild", "*", "/wild") }, 10_000);
+    const auth = { authorization: `Bearer ${token}` };
+    const w = await get(port, "/wild/x", { host: "random.example", ...auth });
+    expect(w.status, w.body).toBe(200);
+    expect(echo.requests.at(-1)?.headers["x-sessiongate-app"]).toBe("wild");
+    // A registered host Envoy has not loaded is still asked for, not served by "*".
+    const own = await get(port, "/x", { host: "h8.test", ...auth });
+    expect(own.status, own.body).toBe(200);
+    expect(echo.requests.at(-1)?.headers["x-sessiongate-app"]).toBe("app8");
+    expect((await get(port, "/wild/y", { host: "h8.test", ...auth })).status).toBe(200);
+    expect(echo.requests.at(-1)?.headers["x-sessiongate-app"]).toBe("wild");
+    // Envoy holds a virtual host per host asked for, never the "*" one.
+    const loaded = await loadedHosts(envoy);
+    expect(loaded).toContain("random.example");
+    expect(loaded).not.toContain("*");
+    // Without a token, the "*" app's route refuses it on a cold host too.
+    expect((await get(port, "/wild/x", { host: "other.example" })).status).toBe(401);
+    await api.unary("deleteApp", { id: "wild" }, 10_000);
+    await waitFor(
+      "random.example removed",
+      async () => !(await loadedHosts(envoy)).includes("random.example"),
+    );
+  });
+
+  it("survives a control-plane restart: Envoy asks again for what it holds and gets later changes to it", async () => {
+    const held = await loadedHosts(envoy);
+    await cp.stop();
+    await cp.restart();
+    api.close();
+    api = connect(cp.api, TOKEN);
+    // A second app on h0.test: Envoy gets it only if the new server knows the node holds h0.test
+    // (h0.test is loaded, so a request for /two/x matches app0's "/" route and never asks again).
+    await api.unary("createApp", { app: spec("two", "h0.test", "/two") }, 10_000);
+    await waitFor("h0.test/two routed to the new app", async () => {
+      await get(port, "/two/x", { host: "h0.test", authorization: `Bearer ${token}` });
+      return echo.requests.at(-1)?.headers["x-sessiongate-app"] === "two";
+    });
+    expect(await loadedHosts(envoy)).toEqual(held);
   });
 });
 
