@@ -30,18 +30,24 @@ export function virtualHostResolver(
   wildcardJson: Json | undefined,
 ): VirtualHostResolver {
   const prefix = vhdsName("");
+  // Indexed on the first question: most snapshots are never asked one (eager and SotW nodes).
   const byHost = new Map<string, VersionedResource>();
   const withPort = new Map<string, VersionedResource[]>();
-  for (const [name, r] of resources) {
-    if (name === VHDS_ANCHOR_NAME) continue;
-    const host = name.slice(prefix.length);
-    byHost.set(host, r);
-    const hostname = hostnameOf(host);
-    if (hostname !== host) withPort.set(hostname, [...(withPort.get(hostname) ?? []), r]);
-  }
-  const wildcard = byHost.get("*");
+  let indexed = false;
+  const index = () => {
+    if (indexed) return;
+    indexed = true;
+    for (const [name, r] of resources) {
+      if (name === VHDS_ANCHOR_NAME) continue;
+      const host = name.slice(prefix.length);
+      byHost.set(host, r);
+      const hostname = hostnameOf(host);
+      if (hostname !== host) withPort.set(hostname, [...(withPort.get(hostname) ?? []), r]);
+    }
+  };
   const made = new Map<string, VersionedResource>();
   const forWildcard = (hostname: string): VersionedResource | undefined => {
+    const wildcard = byHost.get("*");
     if (!wildcard || !wildcardJson) return undefined;
     const hit = made.get(hostname);
     if (hit) return hit;
@@ -60,11 +66,13 @@ export function virtualHostResolver(
     always: anchor ? [anchor] : [],
     resolve(authority) {
       if (authority.length > 259 || !AUTHORITY.test(authority)) return {};
+      index();
       const hostname = hostnameOf(authority);
       const serving = byHost.get(authority) ?? own(hostname);
       return serving ? { serving, hostname } : {};
     },
     held(hostname) {
+      index();
       const base = own(hostname);
       return [...(base ? [base] : []), ...(withPort.get(hostname) ?? [])];
     },
