@@ -63,6 +63,12 @@ async function loadedHosts(envoy: EnvoyHandle): Promise<string[]> {
   return [...new Set([...dump.matchAll(/"name":"sessiongate_gateway\/([^"]+)"/g)].map((m) => m[1]))].sort();
 }
 
+/** The apps' upstream clusters Envoy has (route-only clusters come with their host). */
+async function appClusters(envoy: EnvoyHandle): Promise<string[]> {
+  const dump = JSON.stringify(await envoy.configDump());
+  return [...new Set([...dump.matchAll(/"name":"(sg_app_[^"]+)"/g)].map((m) => m[1]))].sort();
+}
+
 describe("on-demand virtual hosts (Delta gateway)", () => {
   let cp: ControlPlane;
   let envoy: EnvoyHandle;
@@ -107,8 +113,9 @@ describe("on-demand virtual hosts (Delta gateway)", () => {
     await cp?.stop();
   });
 
-  it("holds no app's virtual host before a request for it", async () => {
+  it("holds no app's virtual host nor upstream cluster before a request for it", async () => {
     expect(await loadedHosts(envoy)).toEqual(["sessiongate.invalid"]);
+    expect(await appClusters(envoy)).toEqual([]);
   });
 
   it("the first request to a registered host is served through jwt_authn on the host's route", async () => {
@@ -124,6 +131,8 @@ describe("on-demand virtual hosts (Delta gateway)", () => {
     expect(up[0].headers["x-user"]).toBe("alice"); // from the validated token, the forged one stripped
     expect(up[0].headers["x-sessiongate-app"]).toBe("app0");
     expect(await loadedHosts(envoy)).toEqual(["h0.test", "sessiongate.invalid"]);
+    // The host's cluster came with it, before the host (the request found it running).
+    expect(await appClusters(envoy)).toEqual(["sg_app_app0"]);
   });
 
   it("a Host with a port loads the host's virtual host; a host never asked for is never pushed", async () => {
@@ -133,6 +142,7 @@ describe("on-demand virtual hosts (Delta gateway)", () => {
     const loaded = await loadedHosts(envoy);
     expect(loaded).toContain("h3.test");
     expect(loaded).not.toContain("h4.test");
+    expect(await appClusters(envoy)).not.toContain("sg_app_app4");
   });
 
   it("the first request to a cold host without a token or with a forged one is refused like on a warm host", async () => {

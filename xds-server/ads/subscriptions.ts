@@ -78,15 +78,29 @@ export class VhdsSubscriptions {
    * What the node should hold now, and the answers to the names it asked for.
    * `known`: name -> version the node holds.
    */
-  answer(snap: NodeSnapshot, all: Map<string, VersionedResource>, known: Map<string, string>): VhdsAnswer {
+  answer(
+    snap: NodeSnapshot,
+    all: Map<string, VersionedResource>,
+    known: Map<string, string>,
+    ready: (clusters: string[]) => boolean = () => true,
+  ): VhdsAnswer {
     const resolver = snap.virtualHosts;
     const serving = new Map<string, VersionedResource | undefined>();
+    const deferred = new Map<string, string>();
     for (const [alias, authority] of this.asked) {
       const r = authority && resolver ? resolver.resolve(authority) : {};
+      if (r.serving && r.hostname && this.mode === "on_demand") {
+        this.hold(r.hostname);
+        // Answer once the node runs the clusters the host routes to: Envoy restarts the request on
+        // the answer, and a route to a cluster it is still warming would be a 503.
+        if (!ready(resolver!.clustersOf(r.serving))) {
+          deferred.set(alias, authority);
+          continue;
+        }
+      }
       serving.set(alias, r.serving);
-      if (r.serving && r.hostname && this.mode === "on_demand") this.hold(r.hostname);
     }
-    this.asked = new Map();
+    this.asked = deferred;
 
     const wanted = this.mode === "eager" ? all : this.heldResources(snap);
     const aliases = new Map<string, string[]>();
@@ -99,7 +113,12 @@ export class VhdsSubscriptions {
       else aliases.set(r.name, [...(aliases.get(r.name) ?? []), ...(alias === r.name ? [] : [alias])]);
     }
     const sent: VersionedResource[] = [];
-    for (const [n, r] of wanted) if (known.get(n) !== r.version || aliases.has(n)) sent.push(r);
+    for (const [n, r] of wanted) {
+      if (known.get(n) === r.version && !aliases.has(n)) continue;
+      // A host new to the node waits for its clusters like an asked one (updates do not: eager order).
+      if (!known.has(n) && resolver && this.mode === "on_demand" && !ready(resolver.clustersOf(r))) continue;
+      sent.push(r);
+    }
     const sentNames = new Set(sent.map((r) => r.name));
     const missing = notFound.filter((a) => !sentNames.has(a));
     // A name appears once per response (Envoy refuses duplicates): "not found" wins over a removal.
@@ -117,6 +136,25 @@ export class VhdsSubscriptions {
       ...missing.map((a) => create(ResourceSchema, { name: a, aliases: [a] })),
     ];
     return { send, sent, removed };
+  }
+
+  /** Holds the host names asked for (before the clusters they route to are pushed). */
+  holdAsked(snap: NodeSnapshot): void {
+    if (this.mode !== "on_demand" || !snap.virtualHosts) return;
+    for (const authority of this.asked.values()) {
+      const r = authority ? snap.virtualHosts.resolve(authority) : {};
+      if (r.serving && r.hostname) this.hold(r.hostname);
+    }
+  }
+
+  /** On-demand nodes: the route clusters of the hosts held, the only ones of their kind they get. */
+  routeClusters(snap: NodeSnapshot): Set<string> {
+    const out = new Set<string>();
+    const resolver = snap.virtualHosts;
+    if (!resolver) return out;
+    for (const h of this.hosts.keys())
+      for (const r of resolver.held(h)) for (const c of resolver.clustersOf(r)) out.add(c);
+    return out;
   }
 
   private hold(hostname: string): void {

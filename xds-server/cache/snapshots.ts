@@ -104,7 +104,11 @@ export class SnapshotCache implements SnapshotSource {
     this.encoded.set(key, next);
     const vhds = types.get(TYPE_URLS.vhds)?.resources;
     const virtualHosts = vhds?.size
-      ? virtualHostResolver(vhds, set[TYPE_URLS.vhds].find((r) => r.name === vhdsName("*"))?.json)
+      ? virtualHostResolver(
+          vhds,
+          set[TYPE_URLS.vhds].find((r) => r.name === vhdsName("*"))?.json,
+          types.get(TYPE_URLS.cluster)?.resources ?? new Map(),
+        )
       : undefined;
     this.onBuild?.(Number(process.hrtime.bigint() - t0) / 1e9);
     return {

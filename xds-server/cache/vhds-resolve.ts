@@ -9,6 +9,7 @@
 // ever asking for a registered host it has not loaded yet.
 import { createHash } from "node:crypto";
 import { TYPE_URLS, type VersionedResource, type VirtualHostResolver } from "../resource/types.js";
+import { appCluster } from "../translate/names.js";
 import { domains, VHDS_ANCHOR_NAME, vhdsName } from "../translate/routes.js";
 import type { Json } from "../translate/types.js";
 import { encodeResource } from "./encode.js";
@@ -28,6 +29,7 @@ export function hostnameOf(authority: string): string {
 export function virtualHostResolver(
   resources: Map<string, VersionedResource>,
   wildcardJson: Json | undefined,
+  clusters: Map<string, VersionedResource>,
 ): VirtualHostResolver {
   const prefix = vhdsName("");
   // Indexed on the first question: most snapshots are never asked one (eager and SotW nodes).
@@ -62,8 +64,11 @@ export function virtualHostResolver(
   const own = (hostname: string) =>
     hostname === "*" ? undefined : (byHost.get(hostname) ?? forWildcard(hostname));
   const anchor = resources.get(VHDS_ANCHOR_NAME);
+  const prefixOfApps = appCluster("");
   return {
     always: anchor ? [anchor] : [],
+    isRouteCluster: (name) => name.startsWith(prefixOfApps),
+    clustersOf: (vhost) => vhost.apps.map(appCluster).filter((c) => clusters.has(c)),
     resolve(authority) {
       if (authority.length > 259 || !AUTHORITY.test(authority)) return {};
       index();

@@ -128,4 +128,8 @@ export interface VirtualHostResolver {
   held(hostname: string): VersionedResource[];
   /** Resources every on-demand node holds whatever it asked for (the anchor). */
   always: VersionedResource[];
+  /** Clusters only routes name (apps' upstreams): an on-demand node gets them with a host that routes to them. */
+  isRouteCluster(name: string): boolean;
+  /** The route clusters a virtual host's routes name. */
+  clustersOf(vhost: VersionedResource): string[];
 }
