@@ -205,6 +205,13 @@ describe("on-demand virtual hosts (Delta gateway)", () => {
     expect(await loadedHosts(envoy)).toEqual(before);
     // A registered host is still loaded on its first request afterwards.
     expect((await get(port, "/", { host: "h6.test", authorization: `Bearer ${token}` })).status).toBe(200);
+    // Envoy does not ask for a name twice: an app registered later on a host asked for before is pushed.
+    await api.unary("createApp", { app: spec("late", "unknown-7.example") }, 10_000);
+    await waitFor("unknown-7.example served", async () => {
+      const r = await get(port, "/", { host: "unknown-7.example", authorization: `Bearer ${token}` });
+      return r.status === 200;
+    });
+    expect(echo.requests.at(-1)?.headers["x-sessiongate-app"]).toBe("late");
   });
 
   it("a deleted app's virtual host is removed from the gateway that held it", async () => {
@@ -216,6 +223,13 @@ describe("on-demand virtual hosts (Delta gateway)", () => {
       async () => !(await loadedHosts(envoy)).includes("h10.test"),
     );
     expect((await get(port, "/x", { host: "h10.test", authorization: `Bearer ${token}` })).status).toBe(404);
+    // Registered again: Envoy never asks for a name twice, so the server pushes the host back.
+    await api.unary("createApp", { app: spec("app10b", "h10.test") }, 10_000);
+    await waitFor("h10.test served again", async () => {
+      const r = await get(port, "/x", { host: "h10.test", authorization: `Bearer ${token}` });
+      return r.status === 200;
+    });
+    expect(echo.requests.at(-1)?.headers["x-sessiongate-app"]).toBe("app10b");
   });
 
   it("apps on host * serve any other host on demand, without hiding a registered host not loaded yet", async () => {

@@ -76,8 +76,9 @@ describe("on-demand VHDS subscriptions", () => {
       notFound: [],
       removed: [`${NS}/c.test`],
     });
-    // c.test is gone from the node's state, not just from Envoy: it is not re-sent if registered again.
-    expect(sub.size).toBe(1);
+    // c.test stays asked for (Envoy never asks twice): an app coming back to it is pushed unasked.
+    const back = snapshot([app("a", ["a.test"], "/v2"), app("c3", ["c.test"])], 3);
+    expect(round(sub, back, known)).toEqual({ sent: [`${NS}/c.test`], notFound: [], removed: [] });
   });
 
   it("a host the node already holds is answered 'not found' (a path without a route must not loop)", () => {
@@ -92,9 +93,9 @@ describe("on-demand VHDS subscriptions", () => {
     });
   });
 
-  it("hostile names: unknown, huge, malformed or endless port variants keep nothing", () => {
+  it("hostile names: malformed or huge ones keep nothing, unknown ones a bounded list, port variants one entry", () => {
     const snap = snapshot(apps);
-    const sub = new VhdsSubscriptions("on_demand", NS);
+    const sub = new VhdsSubscriptions("on_demand", NS, 1000);
     const known = new Map<string, string>();
     round(sub, snap, known, []);
     const hostile = [
@@ -110,6 +111,13 @@ describe("on-demand VHDS subscriptions", () => {
     expect(sub.size).toBe(1);
     expect(r.sent).toHaveLength(1);
     expect([...known.keys()].sort()).toEqual([`${NS}/a.test`, ANCHOR]);
+    // 5,000 unknown names: the last 1,000 (the cap) remembered in case an app comes; the malformed ones not at all.
+    expect(sub.waitingSize).toBe(1000);
+    const later = snapshot(
+      [...apps, app("late", ["unknown-4999.example"]), app("early", ["unknown-0.example"])],
+      2,
+    );
+    expect(round(sub, later, known).sent).toEqual([`${NS}/unknown-4999.example`]);
   });
 
   it("apps on * serve any host as a virtual host for that host; the cap drops the oldest hosts first", () => {

@@ -11,10 +11,13 @@
 //               subscription), as before on-demand loading existed.
 // Either way a request for a host no app serves is answered at once with an
 // empty resource under that name (Envoy's "alias not resolved": the request
-// gets a 404) and nothing is kept of it here, so hostile Host headers cannot
-// grow this state; the hosts a node holds are bounded by MAX_HOSTS_PER_NODE
-// (first asked, first dropped: a dropped host is asked for again on its next
-// request).
+// gets a 404). Envoy 1.40 keeps every name it asked for and never asks for it
+// again, so an on-demand node's well-formed host names are remembered — those
+// an app serves (`hosts`) and those none did yet (`waiting`, pushed when an app
+// comes) — each set bounded by MAX_HOSTS_PER_NODE, first asked first dropped;
+// malformed or over-long names are kept nowhere. A dropped served host is
+// removed from Envoy, which then answers 404 for it until its ADS stream
+// reconnects (it re-subscribes every name then).
 import { create } from "@bufbuild/protobuf";
 import { type Resource, ResourceSchema } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import type { NodeInfo, NodeSnapshot, VersionedResource } from "../resource/types.js";
@@ -38,8 +41,13 @@ export interface VhdsAnswer {
 }
 
 export class VhdsSubscriptions {
-  /** Host names the node asked for (on_demand), oldest first. */
+  /** Host names the node asked for that an app serves (or served), oldest first. */
   private readonly hosts = new Map<string, true>();
+  /**
+   * Host names the node asked for that no app served then, oldest first. Envoy 1.40 never asks for
+   * a name twice (it keeps the subscription), so if an app comes for one, it is pushed unasked.
+   */
+  private readonly waiting = new Map<string, true>();
   /** Aliases asked for since the last answer: alias -> authority. */
   private asked = new Map<string, string>();
 
@@ -65,13 +73,27 @@ export class VhdsSubscriptions {
     for (const n of names) if (n.startsWith(prefix)) this.hosts.delete(n.slice(prefix.length));
   }
 
+  /** Names asked for and not answered yet, or hosts waiting for their clusters before being sent. */
   get pending(): boolean {
-    return this.asked.size > 0;
+    return this.asked.size > 0 || this.deferredPush;
   }
 
-  /** How many host names the node holds on demand. */
+  private deferredPush = false;
+
+  /** Hosts asked for earlier that an app now serves become held (call before pushing clusters). */
+  promote(snap: NodeSnapshot): void {
+    const resolver = snap.virtualHosts;
+    if (!resolver || this.mode !== "on_demand") return;
+    for (const h of [...this.waiting.keys()]) if (resolver.held(h).length > 0) this.hold(h);
+  }
+
+  /** How many host names the node holds on demand (served ones), and waits for (unserved ones). */
   get size(): number {
     return this.hosts.size;
+  }
+
+  get waitingSize(): number {
+    return this.waiting.size;
   }
 
   /**
@@ -89,6 +111,7 @@ export class VhdsSubscriptions {
     const deferred = new Map<string, string>();
     for (const [alias, authority] of this.asked) {
       const r = authority && resolver ? resolver.resolve(authority) : {};
+      if (!r.serving && r.hostname && this.mode === "on_demand") this.wait(r.hostname);
       if (r.serving && r.hostname && this.mode === "on_demand") {
         this.hold(r.hostname);
         // Answer once the node runs the clusters the host routes to: Envoy restarts the request on
@@ -113,10 +136,14 @@ export class VhdsSubscriptions {
       else aliases.set(r.name, [...(aliases.get(r.name) ?? []), ...(alias === r.name ? [] : [alias])]);
     }
     const sent: VersionedResource[] = [];
+    this.deferredPush = false;
     for (const [n, r] of wanted) {
       if (known.get(n) === r.version && !aliases.has(n)) continue;
       // A host new to the node waits for its clusters like an asked one (updates do not: eager order).
-      if (!known.has(n) && resolver && this.mode === "on_demand" && !ready(resolver.clustersOf(r))) continue;
+      if (!known.has(n) && resolver && this.mode === "on_demand" && !ready(resolver.clustersOf(r))) {
+        this.deferredPush = true;
+        continue;
+      }
       sent.push(r);
     }
     const sentNames = new Set(sent.map((r) => r.name));
@@ -158,25 +185,30 @@ export class VhdsSubscriptions {
   }
 
   private hold(hostname: string): void {
+    this.waiting.delete(hostname);
     this.hosts.delete(hostname);
     this.hosts.set(hostname, true);
     if (this.hosts.size > this.maxHosts) this.hosts.delete(this.hosts.keys().next().value!);
   }
 
-  /** The anchor and, per host name held, its virtual hosts; names no app serves any more are dropped. */
+  private wait(hostname: string): void {
+    if (this.hosts.has(hostname)) return;
+    this.waiting.delete(hostname);
+    this.waiting.set(hostname, true);
+    if (this.waiting.size > this.maxHosts) this.waiting.delete(this.waiting.keys().next().value!);
+  }
+
+  /**
+   * The anchor and, per host name held, its virtual hosts. A held name no app serves any more stays
+   * held (Envoy will not ask for it again): if an app comes back to it, it is pushed.
+   */
   private heldResources(snap: NodeSnapshot): Map<string, VersionedResource> {
     const out = new Map<string, VersionedResource>();
     const resolver = snap.virtualHosts;
-    if (!resolver) {
-      this.hosts.clear();
-      return out;
-    }
+    if (!resolver) return out;
     for (const r of resolver.always) out.set(r.name, r);
-    for (const h of [...this.hosts.keys()]) {
-      const rs = resolver.held(h);
-      if (rs.length === 0) this.hosts.delete(h);
-      for (const r of rs) out.set(r.name, r);
-    }
+    this.promote(snap);
+    for (const h of this.hosts.keys()) for (const r of resolver.held(h)) out.set(r.name, r);
     return out;
   }
 }

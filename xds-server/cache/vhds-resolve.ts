@@ -74,7 +74,7 @@ export function virtualHostResolver(
       index();
       const hostname = hostnameOf(authority);
       const serving = byHost.get(authority) ?? own(hostname);
-      return serving ? { serving, hostname } : {};
+      return serving ? { serving, hostname } : { hostname };
     },
     held(hostname) {
       index();

@@ -122,7 +122,7 @@ export interface AdsObserver {
  * asked for (`<route config>/<authority>`, the request's lower-cased Host).
  */
 export interface VirtualHostResolver {
-  /** The virtual host serving `authority` and the host name a node asking for it holds; {} when none does. */
+  /** The virtual host serving `authority` (if any) and its host name; {} when it is no host name at all. */
   resolve(authority: string): { serving?: VersionedResource; hostname?: string };
   /** What a node that holds `hostname` gets: its virtual host (own or from apps on "*") and `hostname:<port>` ones. */
   held(hostname: string): VersionedResource[];
