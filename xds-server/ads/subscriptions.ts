@@ -57,7 +57,7 @@ export class VhdsSubscriptions {
     private readonly maxHosts = MAX_HOSTS_PER_NODE,
   ) {}
 
-  /** Records names from a request's resource_names_subscribe; keeps nothing of names no app could serve. */
+  /** Records the names of a request's resource_names_subscribe until they are answered. */
   subscribe(names: string[]): void {
     const prefix = `${this.namespace}/`;
     for (const n of names) {
