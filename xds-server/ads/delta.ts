@@ -18,6 +18,7 @@ import {
 } from "../resource/types.js";
 import { ClusterHold, dependentTypes, isWildcard, nextNonce } from "./common.js";
 import { AdsStream } from "./stream.js";
+import { VhdsSubscriptions, vhdsModeOf } from "./subscriptions.js";
 
 interface Pending {
   names: string[];
@@ -48,6 +49,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
 
   protected handle(req: DeltaDiscoveryRequest, node: NodeInfo): void {
     const t = req.typeUrl;
+    this.vhds ??= new VhdsSubscriptions(vhdsModeOf(node), ROUTE_CONFIG_OF_VHDS);
     let st = this.types.get(t);
     if (!st) {
       st = {
@@ -73,6 +75,17 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         else this.obs.onAck?.(e);
       }
     }
+    if (t === TYPE_URLS.vhds) {
+      this.vhds.subscribe(req.resourceNamesSubscribe);
+      this.vhds.unsubscribe(req.resourceNamesUnsubscribe);
+      // A host asked for brings the clusters it routes to first (on-demand nodes).
+      this.vhds.holdAsked(this.snap!);
+      const cds = this.types.get(TYPE_URLS.cluster);
+      if (cds) this.maybeSend(TYPE_URLS.cluster, cds);
+      this.maybeSend(t, st);
+      this.releaseHold();
+      return;
+    }
     for (const n of req.resourceNamesSubscribe) {
       if (n === "*") st.wildcard = true;
       else if (!st.names.has(n)) {
@@ -90,11 +103,15 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     }
     this.maybeSend(t, st);
     this.releaseHold();
+    // Hosts waiting for their clusters (an ACK of CDS or EDS may have made them ready).
+    const vh = this.types.get(TYPE_URLS.vhds);
+    if (this.vhds.pending && vh) this.maybeSend(TYPE_URLS.vhds, vh);
   }
 
   protected onSnapshot(next: NodeSnapshot): void {
     this.hold.retain(this.sentClusters, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
     this.snap = next;
+    this.vhds?.promote(next);
     for (const t of ADS_ORDER) {
       const st = this.types.get(t);
       if (st) this.maybeSend(t, st);
@@ -111,11 +128,21 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   private maybeSend(t: string, st: TypeState): void {
+    if (t === TYPE_URLS.vhds) {
+      this.sendVhds(st);
+      return;
+    }
     const ts = this.snap!.types.get(t);
     let all = ts?.resources ?? new Map<string, VersionedResource>();
     if (t === TYPE_URLS.cluster) all = this.hold.view(all);
+    // On-demand gateways get an app's upstream cluster with a host that routes to it.
+    const resolver =
+      t === TYPE_URLS.cluster && this.vhds?.mode === "on_demand" ? this.snap!.virtualHosts : undefined;
+    const routeClusters = resolver ? this.vhds.routeClusters(this.snap!) : undefined;
     const wanted = (n: string) =>
-      st.wildcard || st.names.has(n) || (t === TYPE_URLS.vhds && st.names.has(namespaceOf(n)));
+      resolver?.isRouteCluster(n)
+        ? routeClusters!.has(n) || st.names.has(n) || this.hold.held.has(n)
+        : st.wildcard || st.names.has(n) || (t === TYPE_URLS.vhds && st.names.has(namespaceOf(n)));
     const changed: VersionedResource[] = [];
     for (const [n, r] of all) if (wanted(n) && st.known.get(n) !== r.version) changed.push(r);
     const removed: string[] = [];
@@ -147,4 +174,49 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   private readonly answered = new Set<string>();
+  /** VHDS: the virtual hosts this node asked for (on demand) or all of them (eager). */
+  private vhds!: VhdsSubscriptions;
+
+  /** The node has settled (ACK or NACK) these clusters and their endpoints as they are now. */
+  private running(clusters: string[]): boolean {
+    const cds = this.types.get(TYPE_URLS.cluster);
+    const eds = this.types.get(TYPE_URLS.endpoint);
+    const now = (type: string, n: string) => this.snap!.types.get(type)?.resources.get(n)?.version;
+    if (!cds || cds.pending.size > 0) return clusters.length === 0;
+    for (const c of clusters) {
+      if (cds.known.get(c) !== now(TYPE_URLS.cluster, c)) return false;
+      const ep = now(TYPE_URLS.endpoint, c);
+      if (ep !== undefined && (!eds || eds.pending.size > 0 || eds.known.get(c) !== ep)) return false;
+    }
+    return true;
+  }
+
+  private sendVhds(st: TypeState): void {
+    const t = TYPE_URLS.vhds;
+    const ts = this.snap!.types.get(t);
+    const a = this.vhds.answer(this.snap!, ts?.resources ?? new Map(), st.known, (c) => this.running(c));
+    const firstAnswer = st.pending.size === 0 && !this.answered.has(t);
+    if (a.send.length === 0 && a.removed.length === 0 && !firstAnswer) {
+      if (st.pending.size === 0) this.obs.onCurrent?.(this.node!, t, "delta", this.snap!);
+      return;
+    }
+    this.answered.add(t);
+    for (const r of a.sent) st.known.set(r.name, r.version);
+    for (const n of a.removed) st.known.delete(n);
+    const nonce = nextNonce();
+    st.pending.set(nonce, { names: a.sent.map((r) => r.name), snapshot: this.snap! });
+    this.call.write(
+      create(DeltaDiscoveryResponseSchema, {
+        systemVersionInfo: ts?.version ?? "",
+        typeUrl: t,
+        nonce,
+        resources: a.send,
+        removedResources: a.removed,
+      }),
+    );
+    this.obs.onPush?.(this.node!, t, "delta", a.send.length + a.removed.length);
+  }
 }
+
+/** The gateway's RouteConfiguration, the namespace of its VHDS names (`<route config>/<host>`). */
+const ROUTE_CONFIG_OF_VHDS = "sessiongate_gateway";

@@ -10,11 +10,14 @@ import {
   type NodeSnapshot,
   PUSH_ORDER,
   type SnapshotSource,
+  TYPE_URLS,
   type TypeSnapshot,
   type VersionedResource,
 } from "../resource/types.js";
 import { type NodeRole, roleOf, type TranslateConfig, translate } from "../translate/index.js";
+import { vhdsName } from "../translate/routes.js";
 import { encodeResource } from "./encode.js";
+import { virtualHostResolver } from "./vhds-resolve.js";
 
 const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
 
@@ -99,11 +102,20 @@ export class SnapshotCache implements SnapshotSource {
       types.set(typeUrl, { version: typeVersion, resources });
     }
     this.encoded.set(key, next);
+    const vhds = types.get(TYPE_URLS.vhds)?.resources;
+    const virtualHosts = vhds?.size
+      ? virtualHostResolver(
+          vhds,
+          set[TYPE_URLS.vhds].find((r) => r.name === vhdsName("*"))?.json,
+          types.get(TYPE_URLS.cluster)?.resources ?? new Map(),
+        )
+      : undefined;
     this.onBuild?.(Number(process.hrtime.bigint() - t0) / 1e9);
     return {
       revision: this.registry.revision,
       appRevisions: new Map(this.registry.apps.map((a) => [a.spec.id, a.revision])),
       types,
+      ...(virtualHosts ? { virtualHosts } : {}),
     };
   }
 }

@@ -63,7 +63,8 @@ function sortRoutes(entries: RouteEntry[]): Json[] {
     .map(({ e }) => e.json);
 }
 
-function domains(host: string): string[] {
+/** The domains of a gateway virtual host for `host` (an exact host also matches it on any port). */
+export function domains(host: string): string[] {
   if (host === "*") return ["*"];
   return host.includes(":") && !host.endsWith("]") ? [host] : [host, `${host}:*`];
 }
@@ -158,10 +159,11 @@ export function gatewayVhds(
  * anchor's domain is under the reserved `.invalid` TLD (RFC 2606) and it has
  * no routes: a request for it is a 404, like any unknown host.
  */
+export const VHDS_ANCHOR_NAME = vhdsName("sessiongate.invalid");
 const VHDS_ANCHOR: Resource = {
-  name: vhdsName("sessiongate.invalid"),
+  name: VHDS_ANCHOR_NAME,
   apps: [],
-  json: { name: vhdsName("sessiongate.invalid"), domains: ["sessiongate.invalid"], routes: [] },
+  json: { name: VHDS_ANCHOR_NAME, domains: ["sessiongate.invalid"], routes: [] },
 };
 
 export function sidecarRouteConfig(app: AppRecord, cfg: TranslateConfig): Resource {
