@@ -35,9 +35,20 @@ const H_SCHEME = latin1Encode(":scheme");
 const H_AUTHORIZATION = latin1Encode("authorization");
 const H_ORIGIN = latin1Encode("origin");
 const H_FETCH_SITE = latin1Encode("sec-fetch-site");
+const H_APP = latin1Encode("x-sessiongate-app");
 
 function valueOr(v: string | null): string {
   return v === null ? "" : v;
+}
+
+/**
+ * x-sessiongate-app as the xds-server's routes set it: the request's app, any
+ * client value overwritten, and removed when no app matched (an upstream may
+ * trust it, so a client never chooses it).
+ */
+function nameAppUpstream(app: AppConfig | null): void {
+  if (app === null) removeHeader(MapType.RequestHeaders, H_APP);
+  else replaceHeaderBytes(MapType.RequestHeaders, H_APP, app.idBytes);
 }
 
 function hasCredentials(values: string[]): bool {
@@ -112,15 +123,21 @@ export class SessionStream extends StreamHandler {
     // before decoding anything else.
     countFor(this.m, null);
     const cookies = hs.all(H_COOKIE);
-    if (cookies.length == 0) return this.pass();
+    // Static configs list their apps in the plugin configuration: there the filter,
+    // not the route, names the app upstream, so it needs the app of every request.
+    const staticApps = cfg.apps.length > 0;
+    if (cookies.length == 0 && !staticApps) return this.pass();
     const authority = valueOr(hs.first(H_AUTHORITY));
-    // The route names the app when the control plane configured it; static
-    // configs list their apps in the plugin configuration instead.
+    // The route names the app when the control plane configured it (and its route
+    // sets x-sessiongate-app); static configs name it in the plugin configuration.
     const routed = this.root.routeApps.lookup();
     let app: AppConfig | null = null;
-    if (routed === null) app = matchApp(cfg, authority, valueOr(hs.first(H_PATH)));
-    else if (routed.app === null) return this.badRoute();
+    if (routed === null) {
+      app = matchApp(cfg, authority, valueOr(hs.first(H_PATH)));
+      if (staticApps) nameAppUpstream(app);
+    } else if (routed.app === null) return cookies.length == 0 ? this.pass() : this.badRoute();
     else app = routed.app;
+    if (cookies.length == 0) return this.pass();
     if (app !== null) countFor(this.m, app.id);
     // No sessiongate cookie goes upstream (docs/architecture.md#invariant-6), whatever
     // happens next and whatever the route: the app's own session cookie and, in the same pass, every

@@ -32,11 +32,16 @@ describe("module shape", () => {
 });
 
 describe("pass-through", () => {
-  it("leaves a request without cookie untouched", async () => {
+  it("leaves a request without cookie untouched but for x-sessiongate-app (a static config's filter names the app)", async () => {
     const h = await host();
     const o = h.request(req([["x-a", "1"]]));
     expect(o.state).toBe("continue");
-    expect(o.headers).toEqual(req([["x-a", "1"]]));
+    expect(o.headers).toEqual(
+      req([
+        ["x-a", "1"],
+        ["x-sessiongate-app", "demo"],
+      ]),
+    );
     expect(h.metrics.get(M("passthrough"))).toBe(1);
     expect(h.pendingCalls.size).toBe(0);
   });
