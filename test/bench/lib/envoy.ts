@@ -24,6 +24,21 @@ export interface Ports {
   b: number;
   c: number;
   d: number;
+  e: number;
+  f: number;
+}
+
+/** Where the peers' listeners (e) and (f) point: oauth2-proxy and the OP's endpoints. */
+export interface PeerVars {
+  /** The (f) listener's port: its redirect URI is registered at the OP before Envoy starts. */
+  portF: number;
+  o2pPort: number;
+  opPort: number;
+  tokenUri: string;
+  authorizeUri: string;
+  clientId: string;
+  clientSecret: string;
+  hmacSecret: string;
 }
 
 export interface BenchEnvoy {
@@ -89,8 +104,27 @@ export async function startBenchEnvoy(o: {
   file?: string;
   /** The filter build to load (default: build/session-to-token.wasm). */
   wasmPath?: string;
+  /** The peers (e) and (f); without it their listeners point at closed ports and stay idle. */
+  peers?: PeerVars;
 }): Promise<BenchEnvoy> {
-  const ports: Ports = { a: await freePort(), b: await freePort(), c: await freePort(), d: await freePort() };
+  const peers: PeerVars = o.peers ?? {
+    portF: await freePort(),
+    o2pPort: await freePort(),
+    opPort: await freePort(),
+    tokenUri: "http://127.0.0.1:1/token",
+    authorizeUri: "http://127.0.0.1:1/auth",
+    clientId: "unused",
+    clientSecret: "unused",
+    hmacSecret: "unused",
+  };
+  const ports: Ports = {
+    a: await freePort(),
+    b: await freePort(),
+    c: await freePort(),
+    d: await freePort(),
+    e: await freePort(),
+    f: peers.portF,
+  };
   const q = (s: string) => JSON.stringify(s);
   const envoy = await startEnvoy({
     file: o.file ?? SIDE_BY_SIDE_YAML,
@@ -102,6 +136,15 @@ export async function startBenchEnvoy(o: {
       PORT_B: ports.b,
       PORT_C: ports.c,
       PORT_D: ports.d,
+      PORT_E: ports.e,
+      PORT_F: ports.f,
+      O2P_PORT: peers.o2pPort,
+      OP_PORT: peers.opPort,
+      OP_TOKEN_URI: q(peers.tokenUri),
+      OP_AUTHORIZE_URI: q(peers.authorizeUri),
+      OAUTH2_CLIENT_ID: q(peers.clientId),
+      OAUTH2_CLIENT_SECRET: q(peers.clientSecret),
+      OAUTH2_HMAC_SECRET: q(peers.hmacSecret),
       BFF_PORT: o.bffPort,
       WASM_PATH: q(o.wasmPath ?? WASM_PATH),
       JWT_ISSUER: q(o.issuer),

@@ -10,9 +10,18 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** A generous width estimate of `text` at 12px sans-serif (no font metrics here): wide enough that labels never overlap the bars. */
+export function textWidth(text: string, px = 12): number {
+  return Math.ceil(text.length * px * 0.6);
+}
+
 export function renderChart(spec: ChartSpec, subtitle = ""): string {
   const width = 760;
-  const labelW = 220;
+  // The label column grows with the longest label, so no label runs into its bar.
+  const labelW = Math.min(
+    360,
+    Math.max(120, ...spec.panels.flatMap((p) => p.bars.map((b) => textWidth(b.label) + 16))),
+  );
   const valueW = 110;
   const barH = 22;
   const gap = 8;
