@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Go tools the distribution tests and the benchmark use — oras (OCI
-# artifacts), the CNCF distribution registry, helm, oauth2-proxy (the bench's ext_authz peer) — from the Go module proxy into .tools/bin
-# (git-ignored). Versions are pinned; a tool already built at its pinned version
-# is reused, so a rerun costs nothing. Usage: scripts/go-tools.sh [tool...]
+# artifacts), the CNCF distribution registry, helm, oauth2-proxy (the bench's
+# ext_authz peer) — from the Go module proxy into .tools/bin (git-ignored).
+# Versions are pinned; a tool already built at its pinned version is reused, so
+# a rerun costs nothing. Usage: scripts/go-tools.sh [tool...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
