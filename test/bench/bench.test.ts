@@ -13,7 +13,7 @@ import { loadRecord, missingTools } from "./lib/preflight.js";
 import { Progress } from "./lib/progress.js";
 import { mdTable, type RunReport, renderMarkdown } from "./lib/report.js";
 import { cell, fmt, median, percentile, ratio, summarize } from "./lib/stats.js";
-import { renderChart, textWidth } from "./lib/svg.js";
+import { renderChart, textWidth, wrap } from "./lib/svg.js";
 import { parseWrkOutput, runWrk, wrkArgs } from "./lib/wrk.js";
 
 describe("stats", () => {
@@ -162,6 +162,17 @@ describe("report", () => {
     const labelEnd = Number(/<text x="(\d+)" [^>]*text-anchor="end">\(e\)/.exec(svg)?.[1]);
     expect(labelEnd).toBeLessThan(barX);
     expect(labelEnd - textWidth(long)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("wraps a long subtitle so that no line runs past the chart's width", () => {
+    const long = Array.from({ length: 12 }, (_, i) => `part ${i} of a long subtitle`).join(" · ");
+    const lines = wrap(long, 40);
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(40);
+    expect(lines.join(" · ")).toBe(long);
+    const svg = renderChart(report.groups[0].chart!, long);
+    for (const m of svg.matchAll(/<text x="10" y="\d+" font-size="11" fill="#555">([^<]*)</g))
+      expect(textWidth(m[1], 11)).toBeLessThanOrEqual(760 - 20);
   });
 
   it("marks a group noisy and shows its load average", () => {

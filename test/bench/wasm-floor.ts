@@ -5,15 +5,17 @@
 // no cookie), the same on an empty proxy-wasm filter (the per-stream cost of any
 // wasm filter) and (h) a cache hit. Builds are interleaved within every repetition.
 // Exit codes: 0 measured, 1 a run failed, 2 bad arguments.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { startTokenServer } from "../fixtures/token-server.js";
-import { REPO_ROOT, stopAll, WASM_PATH } from "../harness/index.js";
+import { stopAll, WASM_PATH } from "../harness/index.js";
 import {
   type BenchEnvoy,
+  buildEmptyFilter,
+  EMPTY_FILTER,
   LUA_VARS,
   luaReferenceSource,
   type Ports,
@@ -50,7 +52,6 @@ Exit codes: 0 measured, 1 a run failed, 2 bad arguments.
 `;
 
 const SID = "S".repeat(43);
-const EMPTY_FILTER = join(REPO_ROOT, "build", "empty-filter.wasm");
 
 async function main(): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -114,14 +115,7 @@ async function main(): Promise<number> {
   }
   const envoys: (BenchEnvoy & { file: string })[] = [];
   // The floor: an empty proxy-wasm filter (no host call), measured in the same repetitions.
-  execFileSync(
-    join(REPO_ROOT, "node_modules", ".bin", "asc"),
-    ["--config", "filter/empty-filter/asconfig.json"],
-    {
-      cwd: REPO_ROOT,
-      stdio: "inherit",
-    },
-  );
+  buildEmptyFilter();
   for (const file of [EMPTY_FILTER, ...files]) {
     const jwks = JSON.stringify({ keys: [jwk] });
     const lua = luaReferenceSource() ?? "";

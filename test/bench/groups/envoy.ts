@@ -18,7 +18,7 @@ import { cell, ratio, type Sample, summarize } from "../lib/stats.js";
 import type { BenchContext, BenchGroup, BenchOptions, Goal, GroupResult } from "../lib/types.js";
 import { runWrk, type WrkResult } from "../lib/wrk.js";
 
-type Key = "a" | "b" | "c" | "d" | "e" | "f";
+type Key = "a" | "b" | "c" | "d" | "e" | "f" | "g";
 const VARIANTS: { key: Key; label: string; short: string }[] = [
   { key: "a", label: "(a) baseline: bearer sent, jwt_authn", short: "(a) bearer + jwt_authn" },
   { key: "b", label: "(b) Lua reference (BFF call per request)", short: "(b) Lua reference" },
@@ -26,8 +26,17 @@ const VARIANTS: { key: Key; label: string; short: string }[] = [
   { key: "d", label: "(d) wasm filter, cache off", short: "(d) sessiongate, miss" },
   { key: "e", label: "(e) oauth2-proxy ext_authz, Redis sessions", short: "(e) oauth2-proxy" },
   { key: "f", label: "(f) Envoy oauth2 filter (cookies)", short: "(f) Envoy oauth2" },
+  { key: "g", label: "(g) empty proxy-wasm filter, bearer sent", short: "(g) empty wasm filter" },
 ];
-const keyed = <T>(f: () => T): Record<Key, T> => ({ a: f(), b: f(), c: f(), d: f(), e: f(), f: f() });
+const keyed = <T>(f: () => T): Record<Key, T> => ({
+  a: f(),
+  b: f(),
+  c: f(),
+  d: f(),
+  e: f(),
+  f: f(),
+  g: f(),
+});
 /** Saturating load (throughput) and a single connection (per-request latency). */
 const LOADED_CONNECTIONS = 32;
 
@@ -35,7 +44,7 @@ const LOADED_CONNECTIONS = 32;
 const peerCookies = { e: "", f: "" };
 
 function headersFor(k: Key, st: Stack): Record<string, string> {
-  if (k === "a") return { authorization: `Bearer ${st.accessToken}` };
+  if (k === "a" || k === "g") return { authorization: `Bearer ${st.accessToken}` };
   if (k === "e" || k === "f") return { cookie: peerCookies[k] };
   return { cookie: `${COOKIE}=${st.session}` };
 }
@@ -206,6 +215,11 @@ export const envoyGroup: BenchGroup = {
       figures["ratio.c/f.single_p50"] = R("c.single_p50_ms", "f.single_p50_ms");
       figures["ratio.d/e.total_cpu"] = R("d.total_cpu_us_per_request", "e.total_cpu_us_per_request");
       figures["ratio.c/e.total_cpu"] = R("c.total_cpu_us_per_request", "e.total_cpu_us_per_request");
+      // The filter's own work on a hit: Envoy CPU of (c) minus an empty proxy-wasm filter's (g), per repetition.
+      figures["diff.c-g.envoy_cpu"] = summarize(
+        envoyCpuUs.c.map((x, i) => x - envoyCpuUs.g[i]),
+        "µs",
+      );
       const goal = (name: string, key: string, target: string, ok: (x: number) => boolean): Goal => ({
         name,
         target,
@@ -226,6 +240,12 @@ export const envoyGroup: BenchGroup = {
         goal("(c)/(f) p50 latency, 1 connection", "ratio.c/f.single_p50", "<= 1.0", (x) => x <= 1.0),
         goal("(d)/(e) total CPU µs/request", "ratio.d/e.total_cpu", "<= 0.5", (x) => x <= 0.5),
         goal("(c)/(e) total CPU µs/request", "ratio.c/e.total_cpu", "<= 0.25", (x) => x <= 0.25),
+        goal(
+          "(c) - (g): the filter's own Envoy CPU on a hit beyond an empty proxy-wasm filter, µs",
+          "diff.c-g.envoy_cpu",
+          "<= 5",
+          (x) => x <= 5,
+        ),
       ];
       return {
         group: "envoy",
@@ -280,6 +300,10 @@ export const envoyGroup: BenchGroup = {
               ["(c)/(f) p50, 1 connection", cell(figures["ratio.c/f.single_p50"])],
               ["(d)/(e) total CPU µs/request", cell(figures["ratio.d/e.total_cpu"])],
               ["(c)/(e) total CPU µs/request", cell(figures["ratio.c/e.total_cpu"])],
+              [
+                "(c) - (g) Envoy CPU µs/request (the filter's own work on a hit)",
+                cell(figures["diff.c-g.envoy_cpu"]),
+              ],
             ],
           },
         ],
@@ -310,7 +334,7 @@ export const envoyGroup: BenchGroup = {
           `Behind (b), (c), (d): the real BFF (${st.bffEntry}, one process) and Redis, with a session logged in through the harness OP's login form; the token in (a) is the one the BFF hands out for it.`,
           luaNote,
           `(e) oauth2-proxy ${OAUTH2_PROXY_VERSION} (go install, one process, request and auth logging off) as Envoy's HTTP ext_authz, sessions in the same Redis; its proxy path with a static 200 upstream (its /oauth2/auth answers 202, a denial to Envoy) answers with the session's access token as authorization: Bearer (alpha config injectResponseHeaders), which jwt_authn then verifies. (f) Envoy's envoy.filters.http.oauth2 with forward_bearer_token: tokens in HMAC-signed cookies, no hop. Both logged in through the OP's login form; before measuring, each answered ${refusals.map((c) => `${c.variant}: ${c.valid} logged in, ${c.missing} without cookie, ${c.tampered} with a tampered cookie`).join("; ")}.`,
-          "Every route is a direct_response and jwt_authn (local JWKS, RS256) runs on all six listeners, so the difference between listeners is only the session work.",
+          "Every route is a direct_response and jwt_authn (local JWKS, RS256) runs on all seven listeners, so the difference between listeners is only the session work. (g) runs filter/empty-filter (an empty proxy-wasm filter, no host call) with the bearer sent, so (c) - (g) is what the session-to-token filter itself costs Envoy on a hit.",
           `Pinning: Envoy on CPU ${ctx.cpus.envoy || "(none)"}${be.pinned ? "" : " (taskset failed: unpinned)"}; wrk, the BFF, oauth2-proxy and Redis on CPU ${ctx.cpus.load || "(none)"}. On a 2-core machine the helper shares its core with wrk, which bounds (b), (d) and (e).`,
           "CPU µs/request: CPU time (user+system, /proc) the Envoy, helper (the BFF; oauth2-proxy for (e)) and Redis processes used during a loaded run, divided by the requests wrk completed: it shows which process bounds each variant (Envoy's core is saturated when its CPU time approaches the run's wall time); total = the three. The BFF idles behind (a), (c), (e) and (f), so its column there is its idle cost.",
           `wasm cache hits counted by Envoy during the run: ${hits} (a check that (c) really served from the cache).`,

@@ -1,6 +1,7 @@
 // Starts the side-by-side Envoy (envoy/bench-side-by-side.yaml) through the
 // harness at log level warning for every component (a benchmark must not pay
 // for the wasm/lua debug logging tests use), and pins it to the Envoy CPU.
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -18,6 +19,24 @@ import { APP_ID, COOKIE } from "./stack.js";
 export const SIDE_BY_SIDE_YAML = join(REPO_ROOT, "envoy", "bench-side-by-side.yaml");
 export const LUA_REFERENCE_YAML = join(REPO_ROOT, "envoy", "lua-reference.yaml");
 export const LUA_FALLBACK = join(import.meta.dirname, "lua-fallback.lua");
+export const EMPTY_FILTER = join(REPO_ROOT, "build", "empty-filter.wasm");
+
+/** Builds filter/empty-filter (an empty proxy-wasm filter: the floor of any wasm filter) once per process. */
+export function buildEmptyFilter(): string {
+  if (!emptyBuilt) {
+    execFileSync(
+      join(REPO_ROOT, "node_modules", ".bin", "asc"),
+      ["--config", "filter/empty-filter/asconfig.json"],
+      {
+        cwd: REPO_ROOT,
+        stdio: "inherit",
+      },
+    );
+    emptyBuilt = true;
+  }
+  return EMPTY_FILTER;
+}
+let emptyBuilt = false;
 
 export interface Ports {
   a: number;
@@ -26,6 +45,7 @@ export interface Ports {
   d: number;
   e: number;
   f: number;
+  g: number;
 }
 
 /** Where the peers' listeners (e) and (f) point: oauth2-proxy and the OP's endpoints. */
@@ -124,6 +144,7 @@ export async function startBenchEnvoy(o: {
     d: await freePort(),
     e: await freePort(),
     f: peers.portF,
+    g: await freePort(),
   };
   const q = (s: string) => JSON.stringify(s);
   const envoy = await startEnvoy({
@@ -138,6 +159,8 @@ export async function startBenchEnvoy(o: {
       PORT_D: ports.d,
       PORT_E: ports.e,
       PORT_F: ports.f,
+      PORT_G: ports.g,
+      EMPTY_WASM_PATH: q(buildEmptyFilter()),
       O2P_PORT: peers.o2pPort,
       OP_PORT: peers.opPort,
       OP_TOKEN_URI: q(peers.tokenUri),
