@@ -69,6 +69,20 @@ describe("pass-through", () => {
     expect(o.state).toBe("continue");
     expect(o.all("cookie")).toEqual([]);
   });
+  it.each(["", " ", "\t", "\u00a0", " \r\n "])(
+    "an authorization header of only whitespace (%j) is no credential: the session is swapped in",
+    async (blank) => {
+      const h = await host();
+      const o = h.request(
+        req([
+          ["authorization", blank],
+          ["cookie", `${C}=${SID}`],
+        ]),
+      );
+      expect(o.state).toBe("paused");
+      expect(h.pendingCalls.size).toBe(1);
+    },
+  );
   it("keeps an own authorization header, strips only the session cookie, calls no BFF", async () => {
     const h = await host();
     const o = h.request(

@@ -132,15 +132,18 @@ export class HeaderBlock {
     return at == 0 ? null : latin1Decode(this.valuePtr(at), this.valueLen(at));
   }
 
-  /** Whether some header named `name` has a value that is not only spaces and tabs (no decoding). */
+  /**
+   * Whether some header named `name` has a value that is not only whitespace (no decoding).
+   * Whitespace as String#trim sees it in Latin-1: TAB, LF, VT, FF, CR, SP and NBSP (0xA0).
+   */
   anyNonBlank(name: ArrayBuffer): bool {
     let at = this.find(name, 0);
     while (at != 0) {
       const v = this.valuePtr(at);
       const n = this.valueLen(at);
       for (let i: usize = 0; i < n; i++) {
-        const c = load<u8>(v + i);
-        if (c != 0x20 && c != 0x09) return true;
+        const c = <u32>load<u8>(v + i);
+        if ((c | 0x80) != 0xa0 && c - 0x09 > 0x0d - 0x09) return true;
       }
       at = this.find(name, at);
     }
