@@ -32,11 +32,16 @@ describe("module shape", () => {
 });
 
 describe("pass-through", () => {
-  it("leaves a request without cookie untouched", async () => {
+  it("leaves a request without cookie untouched but for x-sessiongate-app (a static config's filter names the app)", async () => {
     const h = await host();
     const o = h.request(req([["x-a", "1"]]));
     expect(o.state).toBe("continue");
-    expect(o.headers).toEqual(req([["x-a", "1"]]));
+    expect(o.headers).toEqual(
+      req([
+        ["x-a", "1"],
+        ["x-sessiongate-app", "demo"],
+      ]),
+    );
     expect(h.metrics.get(M("passthrough"))).toBe(1);
     expect(h.pendingCalls.size).toBe(0);
   });
@@ -64,6 +69,20 @@ describe("pass-through", () => {
     expect(o.state).toBe("continue");
     expect(o.all("cookie")).toEqual([]);
   });
+  it.each(["", " ", "\t", "\u00a0", " \r\n "])(
+    "an authorization header of only whitespace (%j) is no credential: the session is swapped in",
+    async (blank) => {
+      const h = await host();
+      const o = h.request(
+        req([
+          ["authorization", blank],
+          ["cookie", `${C}=${SID}`],
+        ]),
+      );
+      expect(o.state).toBe("paused");
+      expect(h.pendingCalls.size).toBe(1);
+    },
+  );
   it("keeps an own authorization header, strips only the session cookie, calls no BFF", async () => {
     const h = await host();
     const o = h.request(

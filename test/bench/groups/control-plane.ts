@@ -169,6 +169,7 @@ export const controlPlaneGroup: BenchGroup = {
   name: "control-plane",
   title: "Control plane (xds-server): register -> served, memory, ADS clients, bytes per change",
   estimateS: (o: BenchOptions) => (o.quick ? 150 : 900),
+  tools: ["envoy", "taskset"],
   async run(ctx: BenchContext): Promise<GroupResult> {
     const { opts } = ctx;
     const jwks = await startJwksServer();
