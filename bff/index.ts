@@ -73,6 +73,7 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
   const clients = new OidcClients({
     timeoutMs: config.opTimeoutMs,
     allowInsecure: config.allowInsecureIssuer,
+    log,
   });
   const oidc: OidcContext = {
     clients,

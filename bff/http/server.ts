@@ -5,6 +5,7 @@ import { createServer as createHttpsServer, type ServerOptions as HttpsOptions }
 import { INTERNAL_TOKEN_PATH } from "../../contracts/rules.js";
 import { parseTraceparent } from "../../contracts/trace.js";
 import { SessiongateError } from "../errors.js";
+import { withTrace } from "../trace.js";
 import { handleAdmin } from "./admin.js";
 import { resolveAppPath } from "./app-path.js";
 import type { Ctx } from "./context.js";
@@ -44,7 +45,8 @@ function serve(ctx: Ctx, listener: Listener, handler: Handler, tls?: HttpsOption
       }
       route = label(ctx, listener, url);
       await consumeBody(req);
-      await handler(rctx, req, res, url);
+      // Calls to the OP on this request's behalf carry a child traceparent.
+      await withTrace(req.headers.traceparent, () => handler(rctx, req, res, url));
       end({ route, status: res.statusCode });
       rctx.log.debug({ listener, method: req.method, route, status: res.statusCode }, "request");
     } catch (err) {
