@@ -32,6 +32,8 @@ export interface DemoAppOptions {
   pathPrefix?: string;
   /** Public paths (default: the SPA shell for an app on "/", none under a prefix). */
   publicPaths?: string[];
+  /** The SPA its upstream serves: "vanilla" (default) or "react" (sessiongate/react). */
+  spa?: "vanilla" | "react";
 }
 
 /** One app as started: where it is and what it is called. */
@@ -53,6 +55,7 @@ export interface DemoAppSpec {
   clientSecret: string;
   pathPrefix: string;
   publicPaths?: string[];
+  spa: "vanilla" | "react";
 }
 
 export const DEFAULT_APP_ID = "demo";
@@ -97,6 +100,7 @@ export function resolveApps(
         idp?.clientId ?? o.clientId ?? (o.id === DEFAULT_APP_ID ? "sessiongate-demo" : `sessiongate-${o.id}`),
       clientSecret: idp?.clientSecret ?? randomBytes(24).toString("base64url"),
       pathPrefix,
+      spa: o.spa ?? "vanilla",
       ...(o.publicPaths ? { publicPaths: o.publicPaths } : {}),
     };
   });

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { stopAll } from "../harness/cleanup.js";
 import { type DemoAppOptions, DemoError, startDemoStack } from "./stack.js";
 
-const USAGE = `Usage: npm run demo [-- --port N] [-- --app ID[:MODE] ...] [-- --help]
+const USAGE = `Usage: npm run demo [-- --port N] [-- --app ID[:MODE] ...] [-- --react] [-- --help]
 
 Starts the sessiongate demo on this machine: Redis, a demo OpenID Provider, the
 BFF, the xds-server, a demo SPA + API and Envoy (configured only over ADS by the
@@ -20,6 +20,8 @@ Options:
   --app ID[:MODE]  an app on the gateway, MODE bff (default) or tokenExchange. Repeat it for
                    several (micro-frontends): each then gets host ID.localhost, and always its
                    own OP client, cookie and upstream. Default: one bff app "demo" on localhost.
+  --react          the SPA in React on sessiongate/react (SessionProvider, useSession, useToken,
+                   RequireSession), bundled with esbuild, instead of the plain-JS one
   -h, --help       this text
 
 External provider instead of the demo OP (see test/demo/README.md):
@@ -33,13 +35,14 @@ Exit codes: 0 stopped, 1 start-up failure, 2 bad option, 3 no Redis.
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
 async function main(): Promise<void> {
-  let values: { port?: string; "cache-ttl"?: string; app?: string[]; help?: boolean };
+  let values: { port?: string; "cache-ttl"?: string; app?: string[]; react?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
         port: { type: "string" },
         "cache-ttl": { type: "string" },
         app: { type: "string", multiple: true },
+        react: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -72,6 +75,7 @@ async function main(): Promise<void> {
       apps.push({ id, mode });
     }
   }
+  if (values.react) apps = (apps ?? [{ id: "demo" }]).map((a) => ({ ...a, spa: "react" as const }));
 
   let stopping = false;
   const stop = async (signal: string) => {

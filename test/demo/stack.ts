@@ -198,13 +198,15 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
     { defaultMetrics: false },
   );
   onCleanup(() => bff.close());
-  say(`  bff          public ${bff.publicUrl}, internal ${bff.internalUrl}, apps from the registry`);
+  say(
+    `  bff          public ${bff.publicUrl}, internal ${bff.internalUrl}, admin ${bff.adminUrl}, apps from the registry`,
+  );
 
   const apps: DemoApp[] = [];
   for (const spec of specs) {
     // A variable, not a literal: server options the demo server does not
     // (yet) take are not a type error here.
-    const serverOpts = { appId: spec.id, bffPrefix: BFF_PREFIX, mode: spec.mode };
+    const serverOpts = { appId: spec.id, bffPrefix: BFF_PREFIX, mode: spec.mode, spa: spec.spa };
     const demo = await startDemoServer(serverOpts);
     onCleanup(() => demo.stop());
     apps.push({ ...spec, demo });
