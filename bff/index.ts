@@ -7,7 +7,7 @@ import { RegistryWatch } from "./apps/watch.js";
 import type { AppConfig, BffConfig } from "./config/schema.js";
 import type { Ctx } from "./http/context.js";
 import { secureContextOptions, watchInternalTls } from "./http/mtls.js";
-import { createInternalServer, createPublicServer } from "./http/server.js";
+import { createAdminServer, createInternalServer, createPublicServer } from "./http/server.js";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { OidcClients } from "./oidc/client.js";
@@ -22,6 +22,8 @@ export { type AppConfig, type BffConfig, ConfigError, validateConfig } from "./c
 export interface RunningBff {
   publicUrl: string;
   internalUrl: string;
+  /** /metrics, /healthz, /readyz; undefined without `admin.listen`. */
+  adminUrl?: string;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
   const clients = new OidcClients({
     timeoutMs: config.opTimeoutMs,
     allowInsecure: config.allowInsecureIssuer,
+    log,
   });
   const oidc: OidcContext = {
     clients,
@@ -146,19 +149,27 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
     config.internalListen.port,
     internalTls ? "https" : "http",
   );
+  const admin = config.admin ? createAdminServer(ctx) : undefined;
+  const adminUrl =
+    admin && config.admin
+      ? await listen(admin, config.admin.listen.host, config.admin.listen.port)
+      : undefined;
   log.info(
     {
       publicUrl,
       internalUrl,
+      adminUrl: adminUrl ?? null,
       apps: config.apps.map((a) => `${a.id}:${a.mode}`),
       registry: config.registry?.address ?? null,
     },
     "sessiongate BFF listening",
   );
   let closed = false;
+  if (!admin) log.info("no admin listener (admin.listen): /metrics is not served");
   return {
     publicUrl,
     internalUrl,
+    ...(adminUrl ? { adminUrl } : {}),
     async close() {
       if (closed) return;
       closed = true;
@@ -169,7 +180,7 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
         });
       watch?.close();
       internalTls?.close();
-      await Promise.all([stop(pub), stop(internal)]);
+      await Promise.all([stop(pub), stop(internal), ...(admin ? [stop(admin)] : [])]);
       redis.disconnect();
     },
   };

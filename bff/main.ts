@@ -8,7 +8,8 @@ import { createLogger } from "./log.js";
 const HELP = `Usage: sessiongate-bff --config <file.yaml|file.json>
 
 The sessiongate Backend-For-Frontend: OIDC login/logout, Redis sessions, and the
-internal token endpoint used by the session-to-token Envoy filter.
+internal token endpoint used by the session-to-token Envoy filter; /metrics,
+/healthz and /readyz on the admin listener (admin.listen).
 
 Options:
   -c, --config <file>   YAML or JSON configuration (see bff/README.md)

@@ -16,3 +16,23 @@ export function parseTraceparent(v: unknown): TraceIds | null {
   if (!m || m[1] === "ff" || /^0+$/.test(m[2]) || /^0+$/.test(m[3])) return null;
   return { trace_id: m[2], span_id: m[3] };
 }
+
+/** The ids of a span this process starts under a caller's trace (W3C: same trace id, new span id). */
+export interface ChildSpan extends TraceIds {
+  parent_span_id: string;
+  /** The `traceparent` value to send on: version 00, the caller's trace flags. */
+  traceparent: string;
+}
+
+export function childSpan(parent: unknown, newSpanId: () => string): ChildSpan | null {
+  const ids = parseTraceparent(parent);
+  if (!ids) return null;
+  const flags = (parent as string).slice(53);
+  const span_id = newSpanId();
+  return {
+    trace_id: ids.trace_id,
+    span_id,
+    parent_span_id: ids.span_id,
+    traceparent: `00-${ids.trace_id}-${span_id}-${flags}`,
+  };
+}

@@ -59,9 +59,27 @@ function oras() {
   return bin;
 }
 
-/** The commit time of HEAD, so the manifest's created annotation (and digest) is reproducible. */
+// What the wasm is built from: the manifest's created time is the last change to these.
+const FILTER_SOURCES = ["filter", "asconfig.json"];
+
+/**
+ * The manifest's created annotation, reproducible (so the digest is): the
+ * SOURCE_DATE_EPOCH convention when set, else the commit time of the last
+ * commit that changed the filter's sources (not HEAD's: a commit elsewhere,
+ * such as one writing the digest into the examples, must not change it).
+ */
 function createdAt() {
-  const r = spawnSync("git", ["log", "-1", "--format=%cI"], { cwd: root });
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && epoch !== "") {
+    if (!/^\d+$/.test(epoch)) throw new Error(`SOURCE_DATE_EPOCH=${epoch}: not a number of seconds`);
+    return new Date(Number(epoch) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+  const shallow = spawnSync("git", ["rev-parse", "--is-shallow-repository"], { cwd: root });
+  if (shallow.stdout?.toString().trim() === "true")
+    throw new Error(
+      "a shallow clone does not know when the filter last changed (git fetch --unshallow, or set SOURCE_DATE_EPOCH)",
+    );
+  const r = spawnSync("git", ["log", "-1", "--format=%cI", "--", ...FILTER_SOURCES], { cwd: root });
   const t = r.status === 0 ? r.stdout.toString().trim() : "";
   return t ? new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z") : "1970-01-01T00:00:00Z";
 }

@@ -51,6 +51,8 @@ export interface Session {
   readonly mode: SessionMode;
   /** The last session info seen: undefined before the first `session()` call, null without a session. */
   readonly current: SessionInfo | null | undefined;
+  /** When `getToken()` will next ask the BFF (ms since the epoch); null without a token in memory. */
+  readonly tokenRenewsAt: number | null;
   /** Asks the BFF who is logged in; null without a session. */
   session(): Promise<SessionInfo | null>;
   /** Navigates to the BFF's login; it comes back to `returnTo` (default: the current page). */

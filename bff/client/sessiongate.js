@@ -255,5 +255,9 @@ export function createSession(options = {}) {
     get current() {
       return known;
     },
+    /** When getToken() will next ask the BFF (ms since the epoch), or null without a token in memory. */
+    get tokenRenewsAt() {
+      return token ? token.refreshAt : null;
+    },
   };
 }

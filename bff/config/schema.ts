@@ -13,6 +13,7 @@ import {
   isAppId,
   isGroupName,
 } from "../../contracts/rules.js";
+import { type AdminConfig, parseAdmin } from "./admin.js";
 
 export type SessionMode = "bff" | "tokenExchange";
 
@@ -57,6 +58,8 @@ export interface RegistryConfig {
 export interface BffConfig {
   publicListen: { host: string; port: number };
   internalListen: { host: string; port: number };
+  /** The listener for /metrics, /healthz, /readyz (none without `admin:`). */
+  admin?: AdminConfig;
   prefix: string;
   /** Optional shared secret the filter sends as `x-sessiongate-internal-key`. */
   internalKey?: string;
@@ -139,7 +142,7 @@ function obj(o: Obj, key: string, path: string): Obj {
   return v;
 }
 
-function listen(v: unknown, field: string, defHost: string): { host: string; port: number } {
+export function listenAddress(v: unknown, field: string, defHost: string): { host: string; port: number } {
   if (typeof v !== "string") throw new ConfigError(field, 'must be "host:port"');
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]*)):(\d{1,5})$/.exec(v) ?? /^()()(\d{1,5})$/.exec(v);
   if (!m) throw new ConfigError(field, 'must be "host:port" (or a port)');
@@ -369,8 +372,8 @@ export function validateConfig(raw: unknown): BffConfig {
   const refreshBackoffMaxMs = int(timeouts, "refresh_backoff_max_ms", "timeouts.", 10_000, 0, 3_600_000);
   if (refreshBackoffMaxMs < refreshBackoffMs)
     throw new ConfigError("timeouts.refresh_backoff_max_ms", "must be >= timeouts.refresh_backoff_ms");
-  const publicListen = listen(pub.listen ?? "0.0.0.0:8080", "public.listen", "0.0.0.0");
-  const internalListen = listen(internal.listen ?? "127.0.0.1:8081", "internal.listen", "127.0.0.1");
+  const publicListen = listenAddress(pub.listen ?? "0.0.0.0:8080", "public.listen", "0.0.0.0");
+  const internalListen = listenAddress(internal.listen ?? "127.0.0.1:8081", "internal.listen", "127.0.0.1");
   if (publicListen.port !== 0 && publicListen.port === internalListen.port) {
     // The internal port must never be the public one (docs/architecture.md#invariant-7).
     throw new ConfigError("internal.listen", "must use another port than public.listen");
@@ -426,9 +429,14 @@ export function validateConfig(raw: unknown): BffConfig {
         );
     }
   }
+  const admin = parseAdmin(raw, [
+    { field: "public.listen", port: publicListen.port },
+    { field: "internal.listen", port: internalListen.port },
+  ]);
   return {
     publicListen,
     internalListen,
+    ...(admin ? { admin } : {}),
     prefix,
     internalKey,
     ...(internalTls ? { internalTls } : {}),

@@ -1,12 +1,13 @@
 // Internal listener (127.0.0.1 by default, never routed by Envoy): the filter's
-// token endpoint (docs/architecture.md#filter-to-bff-internal-endpoint), /metrics,
-// /healthz, /readyz.
+// token endpoint (docs/architecture.md#filter-to-bff-internal-endpoint), /healthz,
+// /readyz. /metrics is on the admin listener only (admin.ts).
 
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HEADER, INTERNAL_TOKEN_PATH, isSessionId } from "../../contracts/rules.js";
 import { SessiongateError } from "../errors.js";
 import { accessToken } from "../oidc/tokens.js";
+import { handleHealth } from "./admin.js";
 import type { Ctx } from "./context.js";
 import { refuseCaller } from "./mtls.js";
 import { header, sendJson } from "./util.js";
@@ -43,40 +44,9 @@ export async function handleInternal(
       else sendJson(res, 200, { access_token: t.accessToken, token_type: "Bearer", expires_in: t.expiresIn });
       return "session-token";
     }
-    case "/metrics": {
-      const body = await ctx.metrics.registry.metrics();
-      res.writeHead(200, { "content-type": ctx.metrics.registry.contentType });
-      res.end(body);
-      return "metrics";
-    }
     case "/healthz":
-      sendJson(res, 200, { status: "ok" });
-      return "healthz";
-    case "/readyz": {
-      // With a registry, not ready before its first full snapshot: the app
-      // set is unknown until then (afterwards an outage keeps the last one).
-      if (ctx.registry && !ctx.registry.ready) {
-        sendJson(res, 503, {
-          status: "not_ready",
-          error: "registry_not_synced",
-          error_description: "waiting for the first app snapshot from the xds-server",
-        });
-        return "readyz";
-      }
-      const store = await ctx.store.health();
-      sendJson(
-        res,
-        store.ready ? 200 : 503,
-        store.ready
-          ? { status: "ready" }
-          : {
-              status: "not_ready",
-              error: "session_store_unavailable",
-              error_description: `redis: ${store.status}`,
-            },
-      );
-      return "readyz";
-    }
+    case "/readyz":
+      return handleHealth(ctx, res, url.pathname);
     default:
       throw new SessiongateError("not_found");
   }

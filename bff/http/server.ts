@@ -5,6 +5,8 @@ import { createServer as createHttpsServer, type ServerOptions as HttpsOptions }
 import { INTERNAL_TOKEN_PATH } from "../../contracts/rules.js";
 import { parseTraceparent } from "../../contracts/trace.js";
 import { SessiongateError } from "../errors.js";
+import { withTrace } from "../trace.js";
+import { handleAdmin } from "./admin.js";
 import { resolveAppPath } from "./app-path.js";
 import type { Ctx } from "./context.js";
 import { sendError } from "./errors.js";
@@ -16,16 +18,20 @@ import { consumeBody } from "./util.js";
 type Handler = (ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL) => Promise<string>;
 
 // Metric label known before the handler runs, so failures are attributed too.
-const INTERNAL_ROUTES = new Set([INTERNAL_TOKEN_PATH, "/metrics", "/healthz", "/readyz"]);
-function label(ctx: Ctx, listener: "public" | "internal", url: URL): string {
-  if (listener === "internal")
-    return INTERNAL_ROUTES.has(url.pathname) ? url.pathname.split("/").pop() || "unknown" : "unknown";
+const ROUTES = {
+  internal: new Set([INTERNAL_TOKEN_PATH, "/healthz", "/readyz"]),
+  admin: new Set(["/metrics", "/healthz", "/readyz"]),
+};
+type Listener = "public" | "internal" | "admin";
+function label(ctx: Ctx, listener: Listener, url: URL): string {
+  if (listener !== "public")
+    return ROUTES[listener].has(url.pathname) ? url.pathname.split("/").pop() || "unknown" : "unknown";
   if (groupPath(ctx.config.prefix, url.pathname)) return "group";
   const at = resolveAppPath(ctx, url.pathname);
   return at && PUBLIC_ACTIONS.has(at.action) ? at.action : "unknown";
 }
 
-function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler, tls?: HttpsOptions): Server {
+function serve(ctx: Ctx, listener: Listener, handler: Handler, tls?: HttpsOptions): Server {
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const end = ctx.metrics.httpDuration.startTimer({ listener });
     // Every line logged for this request carries the caller's W3C trace ids.
@@ -41,7 +47,8 @@ function serve(ctx: Ctx, listener: "public" | "internal", handler: Handler, tls?
       }
       route = label(ctx, listener, url);
       await consumeBody(req);
-      await handler(rctx, req, res, url);
+      // Calls to the OP on this request's behalf carry a child traceparent.
+      await withTrace(req.headers.traceparent, () => handler(rctx, req, res, url));
       end({ route, status: res.statusCode });
       rctx.log.debug({ listener, method: req.method, route, status: res.statusCode }, "request");
     } catch (err) {
@@ -78,3 +85,5 @@ export const createInternalServer = (ctx: Ctx, tls?: HttpsOptions) =>
     handleInternal,
     tls && { ...tls, requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" },
   );
+/** /metrics, /healthz, /readyz (admin.listen). */
+export const createAdminServer = (ctx: Ctx) => serve(ctx, "admin", handleAdmin);

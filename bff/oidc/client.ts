@@ -3,6 +3,8 @@
 import * as oidc from "openid-client";
 import type { AppConfig } from "../config/schema.js";
 import { SessiongateError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { startChildSpan } from "../trace.js";
 
 /** The provider could not be reached (discovery, or a token call that failed for the network's sake). */
 export function idpUnreachable(cause: unknown): SessiongateError {
@@ -43,7 +45,31 @@ export class OidcClients {
    */
   private readonly configs = new Map<string, { app: AppConfig; p: Promise<oidc.Configuration> }>();
 
-  constructor(private readonly opts: { timeoutMs: number; allowInsecure: boolean }) {}
+  constructor(private readonly opts: { timeoutMs: number; allowInsecure: boolean; log?: Logger }) {}
+
+  /**
+   * Every request to the OP: inside a browser request that carried a W3C
+   * `traceparent`, it goes out with a child one and is logged as that span
+   * (`trace_id`, `span_id`, `parent_span_id`, like the request's own lines).
+   */
+  private readonly tracedFetch: oidc.CustomFetch = async (url, options) => {
+    const span = startChildSpan();
+    if (!span) return fetch(url, options);
+    const started = performance.now();
+    const { traceparent, ...ids } = span;
+    const line = { ...ids, method: options.method, url: url.split("?")[0] };
+    try {
+      const res = await fetch(url, { ...options, headers: { ...options.headers, traceparent } });
+      this.opts.log?.debug(
+        { ...line, code: res.status, ms: Math.round(performance.now() - started) },
+        "op request",
+      );
+      return res;
+    } catch (err) {
+      this.opts.log?.debug({ ...line, err: (err as Error).message }, "op request");
+      throw err;
+    }
+  };
 
   get(app: AppConfig): Promise<oidc.Configuration> {
     const e = this.configs.get(app.id);
@@ -72,6 +98,8 @@ export class OidcClients {
         {
           timeout: Math.max(1, Math.ceil(this.opts.timeoutMs / 1000)),
           execute: this.opts.allowInsecure ? [oidc.allowInsecureRequests] : [],
+          // Kept by the Configuration for its later token, refresh and revocation calls.
+          [oidc.customFetch]: this.tracedFetch,
         },
       );
     } catch (err) {

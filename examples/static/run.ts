@@ -25,6 +25,7 @@ export const EXAMPLE_PORTS = {
   admin: 9901,
   bffPublic: 8180,
   bffInternal: 8181,
+  bffAdmin: 8182,
   op: 8190,
   upstream: 8191,
 } as const;
@@ -39,7 +40,7 @@ export function exampleFile(name: "envoy.yaml" | "bff.yaml", ports: ExamplePorts
   const byDefault = new Map<string, number>(
     Object.entries(EXAMPLE_PORTS).map(([k, v]) => [String(v), ports[k as keyof ExamplePorts]]),
   );
-  return text.replace(/\b(8080|9901|8180|8181|8190|8191)\b/g, (p) => String(byDefault.get(p)));
+  return text.replace(/\b(8080|9901|8180|8181|8182|8190|8191)\b/g, (p) => String(byDefault.get(p)));
 }
 
 /** The filter configuration (JSON) in envoy.yaml: the BFF must use its internal key. */

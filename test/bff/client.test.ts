@@ -137,7 +137,7 @@ describe("GET <prefix>/<app>/client.js", () => {
   });
 
   it("the metrics label the route as client.js", async () => {
-    const metrics = await (await fetch(`${bff.internalUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${bff.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/route="client\.js",status="200"/);
     expect(metrics).toMatch(/route="client\.js",status="304"/);
   });

@@ -32,6 +32,8 @@ export function opClient(publicUrl: string, app: TestApp): ClientMetadata {
 export function bffConfig(o: {
   publicPort: number;
   internalPort?: number;
+  /** The admin listener (/metrics): default an ephemeral port. */
+  adminPort?: number;
   redisUrl: string;
   issuer: string;
   apps: TestApp[];
@@ -46,6 +48,7 @@ export function bffConfig(o: {
     allow_insecure_issuer: true,
     public: { listen: `127.0.0.1:${o.publicPort}` },
     internal: { listen: `127.0.0.1:${o.internalPort ?? 0}` },
+    admin: { listen: `127.0.0.1:${o.adminPort ?? 0}` },
     redis: { url: o.redisUrl },
     keys: { active: o.active ?? "k1", keys: o.keys ?? { k1: KEY1 } },
     session: { refresh_skew_s: o.skew ?? 5, idle_timeout_s: 600, absolute_timeout_s: 3600 },

@@ -52,7 +52,7 @@ describe("Redis outage", () => {
     expect((await fetch(`${bff.internalUrl}/healthz`)).status).toBe(200);
     // A callback can't store the session: 503, not a half-made login.
     await expect(login(publicUrl, op, "web")).rejects.toThrow(/callback answered 503/);
-    const metrics = await (await fetch(`${bff.internalUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${bff.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/sessiongate_bff_redis_errors_total [1-9]/);
     expect(metrics).toMatch(/sessiongate_bff_redis_up 0/);
     expect(metrics).toMatch(

@@ -33,6 +33,8 @@ let op: OpHandle;
 let pubA: string;
 let intA: string;
 let intB: string;
+let adminA: string;
+let adminB: string;
 let procs: ManagedProcess[] = [];
 
 async function startBffProcess(name: string, cfg: unknown, internalUrl: string) {
@@ -46,15 +48,17 @@ async function startBffProcess(name: string, cfg: unknown, internalUrl: string) 
   });
 }
 
-async function metric(internalUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${internalUrl}/metrics`)).text();
+async function metric(adminUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
   let sum = 0;
   for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.split(" ").pop());
   return sum;
 }
 
 beforeAll(async () => {
-  const [pa, ia, pb, ib] = await ports(4);
+  const [pa, ia, pb, ib, aa, ab] = await ports(6);
+  adminA = `http://127.0.0.1:${aa}`;
+  adminB = `http://127.0.0.1:${ab}`;
   pubA = `http://127.0.0.1:${pa}`;
   intA = `http://127.0.0.1:${ia}`;
   intB = `http://127.0.0.1:${ib}`;
@@ -62,8 +66,8 @@ beforeAll(async () => {
   op = await startOP({ clients: [opClient(pubA, APP)], ttl: TTL, rotateRefreshToken: true });
   const base = { redisUrl: redis.url, issuer: op.issuer, apps: [APP], skew: SKEW };
   // Both replicas use A's public URL as redirect_uri, as replicas behind one Envoy would.
-  const cfgA = bffConfig({ ...base, publicPort: pa, internalPort: ia });
-  const cfgB = bffConfig({ ...base, publicPort: pa, internalPort: ib });
+  const cfgA = bffConfig({ ...base, publicPort: pa, internalPort: ia, adminPort: aa });
+  const cfgB = bffConfig({ ...base, publicPort: pa, internalPort: ib, adminPort: ab });
   (cfgB.public as { listen: string }).listen = `127.0.0.1:${pb}`;
   // info level, so the log check below has real lines to look at.
   cfgA.log_level = "info";
@@ -100,8 +104,8 @@ describe("refresh single-flight", () => {
     expect(op.counts.refresh_token - before.refresh_token).toBe(1);
     expect(op.counts.grant_revoked - before.grant_revoked).toBe(0);
     expect(
-      (await metric(intA, 'sessiongate_bff_refreshes_total{app="web",result="ok"}')) +
-        (await metric(intB, 'sessiongate_bff_refreshes_total{app="web",result="ok"}')),
+      (await metric(adminA, 'sessiongate_bff_refreshes_total{app="web",result="ok"}')) +
+        (await metric(adminB, 'sessiongate_bff_refreshes_total{app="web",result="ok"}')),
     ).toBe(1);
     // The rotated refresh token was stored: the next refresh works too.
     await sleep((TTL - SKEW) * 1000 + 300);

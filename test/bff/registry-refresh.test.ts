@@ -57,7 +57,7 @@ describe("registry secret change and refresh", () => {
     );
     onCleanup(() => bff.close());
     const modified = async () => {
-      const text = await (await fetch(`${bff.internalUrl}/metrics`)).text();
+      const text = await (await fetch(`${bff.adminUrl}/metrics`)).text();
       const line = text
         .split("\n")
         .find((l) => l.startsWith('sessiongate_bff_registry_app_updates_total{type="modified"} '));

@@ -61,7 +61,7 @@ async function sg(server: ControlPlane, ...args: string[]) {
 
 /** A counter or gauge sample from the BFF's /metrics (0 when absent). */
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${bff.internalUrl}/metrics`)).text();
+  const text = await (await fetch(`${bff.adminUrl}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(" ")[1]) : 0;
 }

@@ -42,6 +42,8 @@ export interface DemoAppOptions {
    * the only one its jwt_authn rule accepts (default: the OP's one audience).
    */
   audience?: string;
+  /** The SPA its upstream serves: "vanilla" (default) or "react" (sessiongate/react). */
+  spa?: "vanilla" | "react";
 }
 
 /** One app as started: where it is and what it is called. */
@@ -65,6 +67,7 @@ export interface DemoAppSpec {
   publicPaths?: string[];
   group?: string;
   audience?: string;
+  spa: "vanilla" | "react";
 }
 
 export const DEFAULT_APP_ID = "demo";
@@ -117,6 +120,7 @@ export function resolveApps(
             : `sessiongate-${o.id}`),
       clientSecret: idp?.clientSecret ?? groupSecret(groupSecrets, o.group),
       pathPrefix,
+      spa: o.spa ?? "vanilla",
       ...(o.publicPaths ? { publicPaths: o.publicPaths } : {}),
       ...(o.group ? { group: o.group } : {}),
       ...(o.audience ? { audience: o.audience } : {}),

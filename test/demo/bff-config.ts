@@ -23,6 +23,8 @@ export function demoBffConfig(i: DemoBffInputs): BffConfig {
     allow_insecure_issuer: i.issuer.startsWith("http:"),
     public: { listen: `127.0.0.1:${i.publicPort}`, prefix: i.prefix },
     internal: { listen: `127.0.0.1:${i.internalPort}`, key: i.internalKey },
+    // /metrics and the probes, on a port of their own.
+    admin: { listen: "127.0.0.1:0" },
     redis: { url: i.redisUrl },
     keys: { keys: { k1: randomBytes(32).toString("base64") } },
     ...(i.refreshSkewS === undefined ? {} : { session: { refresh_skew_s: i.refreshSkewS } }),

@@ -8,7 +8,7 @@ import { stopAll } from "../harness/cleanup.js";
 import { demoAppsFromArgs } from "./apps.js";
 import { type DemoAppOptions, DemoError, startDemoStack } from "./stack.js";
 
-const USAGE = `Usage: npm run demo [-- --port N] [-- --app [GROUP/]ID[:MODE] ...] [-- --group GROUP] [-- --help]
+const USAGE = `Usage: npm run demo [-- --port N] [-- --app [GROUP/]ID[:MODE] ...] [-- --group GROUP] [-- --react] [-- --help]
 
 Starts the sessiongate demo on this machine: Redis, a demo OpenID Provider, the
 BFF, the xds-server, a demo SPA + API and Envoy (configured only over ADS by the
@@ -28,6 +28,8 @@ Options:
                    without a prompt, a sign-out of one ends them all.
   --group GROUP    also a shell for GROUP at / (an app GROUP of the group), e.g.
                    --group shop --app shop/cart --app shop/catalog
+  --react          the SPA in React on sessiongate/react (SessionProvider, useSession, useToken,
+                   RequireSession), bundled with esbuild, instead of the plain-JS one
   -h, --help       this text
 
 External provider instead of the demo OP (see test/demo/README.md):
@@ -41,7 +43,14 @@ Exit codes: 0 stopped, 1 start-up failure, 2 bad option, 3 no Redis.
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
 async function main(): Promise<void> {
-  let values: { port?: string; "cache-ttl"?: string; app?: string[]; group?: string; help?: boolean };
+  let values: {
+    port?: string;
+    "cache-ttl"?: string;
+    app?: string[];
+    group?: string;
+    react?: boolean;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       options: {
@@ -49,6 +58,7 @@ async function main(): Promise<void> {
         "cache-ttl": { type: "string" },
         app: { type: "string", multiple: true },
         group: { type: "string" },
+        react: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -76,6 +86,7 @@ async function main(): Promise<void> {
     process.stderr.write(`demo: ${(err as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
+  if (values.react) apps = (apps ?? [{ id: "demo" }]).map((a) => ({ ...a, spa: "react" as const }));
 
   let stopping = false;
   const stop = async (signal: string) => {

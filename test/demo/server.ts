@@ -11,6 +11,7 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { renderTemplate } from "../harness/template.js";
+import { reactSpaBundle } from "./react/bundle.js";
 
 export interface DemoRequest {
   method: string;
@@ -37,9 +38,14 @@ interface Asset {
   headers?: Record<string, string>;
 }
 
-function shell(appId: string, bffPrefix: string, base: string): Asset {
+/** Which SPA the upstream serves at `/`: the plain-JS one, or the React one (sessiongate/react). */
+export type DemoSpa = "vanilla" | "react";
+
+function shell(appId: string, bffPrefix: string, base: string, spa: DemoSpa): Asset {
+  const page =
+    spa === "react" ? join(import.meta.dirname, "react/index.html") : join(STATIC_DIR, "index.html");
   // App ids and prefixes are [A-Za-z0-9._~/-] (BFF config): safe inside the JSON string.
-  const html = renderTemplate(readFileSync(join(STATIC_DIR, "index.html"), "utf8"), {
+  const html = renderTemplate(readFileSync(page, "utf8"), {
     CLIENT_URL: `${base}${bffPrefix}/${appId}/client.js`,
     BASE: base,
   });
@@ -93,6 +99,8 @@ export async function startDemoServer(opts: {
   bffPrefix?: string;
   /** Informational: the SPA learns the mode from the client the BFF serves. */
   mode?: "bff" | "tokenExchange";
+  /** Default "vanilla". */
+  spa?: DemoSpa;
   port?: number;
   /**
    * The app's path prefix (default "/"): the gateway does not rewrite paths,
@@ -102,13 +110,16 @@ export async function startDemoServer(opts: {
 }): Promise<DemoServer> {
   const requests: DemoRequest[] = [];
   const base = !opts.pathPrefix || opts.pathPrefix === "/" ? "" : opts.pathPrefix;
-  const index = shell(opts.appId, opts.bffPrefix ?? "/auth", base);
+  const spa = opts.spa ?? "vanilla";
+  const index = shell(opts.appId, opts.bffPrefix ?? "/auth", base, spa);
   const assets = new Map<string, Asset>([
     [`${base}/`, index],
     [`${base}/index.html`, index],
     [`${base}/static/app.js`, staticAsset("app.js")],
     [`${base}/static/demo.css`, staticAsset("demo.css")],
   ]);
+  if (spa === "react")
+    assets.set(`${base}/static/react-app.js`, { type: TYPES[".js"], body: await reactSpaBundle() });
   const server = createServer((req, res) => {
     requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers });
     if (requests.length > 1000) requests.shift(); // bounded for a long-running demo

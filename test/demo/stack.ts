@@ -203,7 +203,9 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
     { defaultMetrics: false },
   );
   onCleanup(() => bff.close());
-  say(`  bff          public ${bff.publicUrl}, internal ${bff.internalUrl}, apps from the registry`);
+  say(
+    `  bff          public ${bff.publicUrl}, internal ${bff.internalUrl}, admin ${bff.adminUrl}, apps from the registry`,
+  );
 
   const apps: DemoApp[] = [];
   for (const spec of specs) {
@@ -214,6 +216,7 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
       bffPrefix: BFF_PREFIX,
       mode: spec.mode,
       pathPrefix: spec.pathPrefix,
+      spa: spec.spa,
     };
     const demo = await startDemoServer(serverOpts);
     onCleanup(() => demo.stop());

@@ -83,6 +83,12 @@ describe.each(Object.keys(VALUES))("helm chart, %s values", (name) => {
       expect(ctr.args[0]).toBe(c);
       expect(ctr.readinessProbe.httpGet.path).toBe("/readyz");
       expect(ctr.livenessProbe.httpGet.path).toBe("/healthz");
+      // The BFF's probes on its admin listener, not on the port serving the filter its tokens.
+      if (c === "bff") {
+        expect(ctr.readinessProbe.httpGet.port).toBe("admin");
+        expect(ctr.livenessProbe.httpGet.port).toBe("admin");
+        expect(ctr.ports.find((p: { name: string }) => p.name === "admin").containerPort).toBe(8082);
+      }
       expect(ctr.securityContext.allowPrivilegeEscalation).toBe(false);
       const pod = find(name, "Deployment", c).spec.template.spec;
       expect(pod.securityContext.runAsNonRoot).toBe(true);
@@ -139,6 +145,7 @@ describe("helm chart, default values", () => {
     ];
     const bff = YAML.parse(bffYaml);
     expect(bff.internal.key).toBe(xds["bff-internal-key"]);
+    expect(bff.admin).toEqual({ listen: "0.0.0.0:8082" });
     expect(bff.internal.key.length).toBeGreaterThanOrEqual(32);
     expect(Buffer.from(bff.keys.keys.k1, "base64")).toHaveLength(32);
     expect(xds["api-token"]).not.toBe(xds["bff-token"]);
@@ -165,10 +172,14 @@ describe("helm chart, production values", () => {
     );
     const monitors = objs.filter((o) => o.kind === "ServiceMonitor").map((o) => o.metadata.name);
     expect(monitors.sort()).toEqual(["sg-sessiongate-bff", "sg-sessiongate-xds-server"]);
+    // Prometheus scrapes the BFF's admin port (/metrics is served nowhere else).
+    expect(find("production", "ServiceMonitor", "bff").spec.endpoints[0].port).toBe("http-admin");
     expect(objs.filter((o) => o.kind === "NetworkPolicy")).toHaveLength(2);
     expect(objs.filter((o) => o.kind === "PodDisruptionBudget")).toHaveLength(3);
     // only gateway pods reach the BFF (its internal port: invariant 7)
     const np = find("production", "NetworkPolicy", "bff");
+    // scrapers reach the admin port only, never the internal one
+    expect(np.spec.ingress[1].ports).toEqual([{ port: "admin", protocol: "TCP" }]);
     expect(np.spec.ingress[0].from).toEqual([
       {
         podSelector: {

@@ -93,7 +93,7 @@ describe("examples/istio against Istio's CRDs", () => {
     const wp = find(objs, "WasmPlugin");
     expect(wp.spec!.phase).toBe("AUTHN");
     expect(wp.spec!.failStrategy).toBe("FAIL_CLOSE");
-    expect(wp.spec!.url).toMatch(/^oci:\/\/[^@]+@sha256:/);
+    expect(wp.spec!.url).toMatch(/^oci:\/\/[^@]+@sha256:[0-9a-f]{64}$/);
     const svc = find(objs, "Service", "sessiongate-bff");
     const internal = svc.spec!.ports.find((p: { name: string }) => p.name === "http-internal");
     const fqdn = `${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local`;
@@ -138,7 +138,7 @@ describe("examples/envoy-gateway against Envoy Gateway's and Gateway API's CRDs"
     expect(ext.spec!.targetRefs.map((r: { name: string }) => r.name)).toEqual(["shop-app"]);
     const wasm = ext.spec!.wasm[0];
     expect(wasm.code.type).toBe("Image");
-    expect(wasm.code.image.url).toMatch(/@sha256:/);
+    expect(wasm.code.image.url).toMatch(/@sha256:[0-9a-f]{64}$/);
     const patch = find(objs, "EnvoyPatchPolicy");
     expect(patch.spec!.jsonPatches[0].name).toBe(wasm.config.bff_cluster);
     // The public route removes the cookies no filter strips there.

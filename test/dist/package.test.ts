@@ -86,6 +86,8 @@ describe("the npm tarball", () => {
       "build/dist/bff/main.js",
       "build/dist/protos/gen/sessiongate/v1/apps_pb.js",
       "bff/client/sessiongate.js",
+      "bff/client/react.js",
+      "bff/client/react.d.ts",
       "README.md",
     ])
       expect(files).toContain(f);
@@ -123,6 +125,28 @@ describe("the npm tarball", () => {
     // and none was installed alongside to hide a missing one
     for (const dev of ["tsx", "typescript", "vitest", "assemblyscript"])
       expect(readdirSync(join(app, "node_modules"))).not.toContain(dev);
+  });
+
+  it("exports sessiongate/react (ESM + types) with React as an optional peer, which a plain install does not pull", async () => {
+    const installed = JSON.parse(readFileSync(join(app, "node_modules/sessiongate/package.json"), "utf8"));
+    expect(installed.exports["./react"]).toEqual({
+      types: "./bff/client/react.d.ts",
+      default: "./bff/client/react.js",
+    });
+    expect(installed.peerDependencies.react).toMatch(/^>=\s*18/);
+    expect(installed.peerDependenciesMeta.react).toEqual({ optional: true });
+    expect(readdirSync(join(app, "node_modules"))).not.toContain("react");
+    // Node resolves the subpath from outside the package (the module itself needs React to load).
+    const r = await run(
+      process.execPath,
+      ["--input-type=module", "-e", 'process.stdout.write(import.meta.resolve("sessiongate/react"))'],
+      { cwd: app },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`file://${join(app, "node_modules/sessiongate/bff/client/react.js")}`);
+    const source = readFileSync(join(app, "node_modules/sessiongate/bff/client/react.js"), "utf8");
+    // Its only import is React (the usage comment at its top is no import).
+    expect([...source.matchAll(/^import\b[^;]*?from\s*"([^"]+)";/gm)].map((m) => m[1])).toEqual(["react"]);
   });
 });
 

@@ -97,7 +97,7 @@ export async function envoyCounter(stack: DemoStack, name: string): Promise<numb
 
 /** A sample of the BFF's Prometheus metrics, by its full series text (0 when absent). */
 export async function bffMetric(stack: DemoStack, series: string): Promise<number> {
-  const text = await (await fetch(`${stack.bff.internalUrl}/metrics`)).text();
+  const text = await (await fetch(`${stack.bff.adminUrl}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return line ? Number(line.slice(series.length + 1)) : 0;
 }

@@ -27,6 +27,7 @@ beforeAll(async () => {
     admin: await freePort(),
     bffPublic: await freePort(),
     bffInternal: await freePort(),
+    bffAdmin: await freePort(),
     op: await freePort(),
     upstream: await freePort(),
   };

@@ -45,16 +45,19 @@ export function nodeEntry(part: "bff" | "xds-server"): { args: string[]; label: 
 export interface BffReplica extends Restartable {
   publicPort: number;
   internalPort: number;
+  /** The admin listener: /metrics. */
+  adminPort: number;
 }
 
 /** `config` is the BFF's YAML/JSON document without its listeners; they are added per replica. */
 export async function startBffReplica(name: string, config: Record<string, unknown>): Promise<BffReplica> {
-  const [publicPort, internalPort] = [await freePort(), await freePort()];
+  const [publicPort, internalPort, adminPort] = [await freePort(), await freePort(), await freePort()];
   const file = join(LOG_DIR, `${name}-${process.pid}.json`);
   const full = {
     ...config,
     public: { listen: `127.0.0.1:${publicPort}` },
     internal: { ...(config.internal as object), listen: `127.0.0.1:${internalPort}` },
+    admin: { listen: `127.0.0.1:${adminPort}` },
   };
   writeFileSync(file, JSON.stringify(full, null, 2), { mode: 0o600 });
   // It holds the session keys: gone with the run.
@@ -67,7 +70,7 @@ export async function startBffReplica(name: string, config: Record<string, unkno
     ready: { url: `http://127.0.0.1:${internalPort}/readyz` },
     readyTimeoutMs: 30_000,
   });
-  return { ...r, publicPort, internalPort };
+  return { ...r, publicPort, internalPort, adminPort };
 }
 
 export interface XdsReplica extends Restartable {

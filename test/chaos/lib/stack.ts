@@ -295,7 +295,7 @@ function clusterHandle(c: RedisCluster): RedisHandle {
 export async function bffCounter(stack: Stack, series: string): Promise<number> {
   let n = 0;
   for (const b of stack.bffs) {
-    const text = await fetch(`http://127.0.0.1:${b.internalPort}/metrics`, {
+    const text = await fetch(`http://127.0.0.1:${b.adminPort}/metrics`, {
       signal: AbortSignal.timeout(2000),
     })
       .then((r) => r.text())
@@ -316,7 +316,7 @@ export async function bffSum(stack: Stack, name: string, labels: string[]): Prom
   for (const b of stack.bffs) {
     let text: string | undefined;
     for (let i = 0; i < 3 && text === undefined; i++)
-      text = await fetch(`http://127.0.0.1:${b.internalPort}/metrics`, {
+      text = await fetch(`http://127.0.0.1:${b.adminPort}/metrics`, {
         signal: AbortSignal.timeout(budget(5000)),
       })
         .then((r) => (r.ok ? r.text() : undefined))
