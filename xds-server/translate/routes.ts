@@ -63,6 +63,13 @@ function sortRoutes(entries: RouteEntry[]): Json[] {
     .map(({ e }) => e.json);
 }
 
+/** typed_per_filter_config every virtual host of this chain carries (defaults its routes override). */
+function virtualHostPerFilter(chain: Chain): Json {
+  const out: Json = {};
+  for (const f of FEATURES) Object.assign(out, f.virtualHostPerFilter?.(chain));
+  return Object.keys(out).length ? { typed_per_filter_config: out } : {};
+}
+
 function domains(host: string): string[] {
   if (host === "*") return ["*"];
   return host.includes(":") && !host.endsWith("]") ? [host] : [host, `${host}:*`];
@@ -99,6 +106,7 @@ export function gatewayVirtualHosts(apps: AppRecord[], cfg: TranslateConfig): Ga
         name: `sg_vh_${h.replace(/[^A-Za-z0-9.-]/g, "_")}`,
         domains: domains(h),
         routes: sortRoutes(here.flatMap((a) => appRoutes(vh, a))),
+        ...virtualHostPerFilter(chain),
       },
     };
   });
