@@ -16,7 +16,7 @@ import {
   TYPE_URLS,
   type VersionedResource,
 } from "../resource/types.js";
-import { ClusterHold, dependentTypes, isWildcard, nextNonce } from "./common.js";
+import { ClusterHold, changedSince, dependentTypes, isWildcard, nextNonce } from "./common.js";
 import { AdsStream } from "./stream.js";
 
 interface Pending {
@@ -93,11 +93,15 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   protected onSnapshot(next: NodeSnapshot): void {
-    this.hold.retain(this.sentClusters, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
+    const changed = new Map(
+      ADS_ORDER.map((t) => [t, changedSince(this.snap?.types.get(t), next.types.get(t))]),
+    );
+    const cds = next.types.get(TYPE_URLS.cluster)?.resources ?? new Map();
+    this.hold.retain(this.sentClusters, cds, changed.get(TYPE_URLS.cluster));
     this.snap = next;
     for (const t of ADS_ORDER) {
       const st = this.types.get(t);
-      if (st) this.maybeSend(t, st);
+      if (st) this.maybeSend(t, st, changed.get(t));
     }
     this.releaseHold();
   }
@@ -110,16 +114,20 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     if (st) this.maybeSend(TYPE_URLS.cluster, st);
   }
 
-  private maybeSend(t: string, st: TypeState): void {
+  /**
+   * `only`: the names that changed since the snapshot this type was last
+   * brought up to date with (changedSince); the others already match. Without
+   * it, every resource and every held name is compared.
+   */
+  private maybeSend(t: string, st: TypeState, only?: Set<string>): void {
     const ts = this.snap!.types.get(t);
     let all = ts?.resources ?? new Map<string, VersionedResource>();
+    const held = t === TYPE_URLS.cluster && this.hold.held.size > 0;
     if (t === TYPE_URLS.cluster) all = this.hold.view(all);
     const wanted = (n: string) =>
       st.wildcard || st.names.has(n) || (t === TYPE_URLS.vhds && st.names.has(namespaceOf(n)));
-    const changed: VersionedResource[] = [];
-    for (const [n, r] of all) if (wanted(n) && st.known.get(n) !== r.version) changed.push(r);
-    const removed: string[] = [];
-    for (const n of st.known.keys()) if (!all.has(n) || !wanted(n)) removed.push(n);
+    const { changed, removed } =
+      held || !only ? diffAll(st.known, all, wanted) : diffNames(st.known, all, wanted, only);
     // First answer for a non-wildcard subscription to names we do not have:
     // still answer (empty) so the node's init does not wait for a timeout.
     const firstAnswer = st.pending.size === 0 && !this.answered.has(t);
@@ -130,7 +138,13 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     this.answered.add(t);
     for (const r of changed) st.known.set(r.name, r.version);
     for (const n of removed) st.known.delete(n);
-    if (t === TYPE_URLS.cluster) this.sentClusters = new Map([...all].filter(([n]) => wanted(n)));
+    if (t === TYPE_URLS.cluster) {
+      if (held || !only) this.sentClusters = new Map([...all].filter(([n]) => wanted(n)));
+      else {
+        for (const r of changed) this.sentClusters.set(r.name, r);
+        for (const n of removed) this.sentClusters.delete(n);
+      }
+    }
     const nonce = nextNonce();
     st.pending.set(nonce, { names: changed.map((r) => r.name), snapshot: this.snap! });
     const res = create(DeltaDiscoveryResponseSchema, {
@@ -147,4 +161,33 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   private readonly answered = new Set<string>();
+}
+
+type Wanted = (name: string) => boolean;
+
+/** What to send to a node holding `known` to reach `all`: every resource compared. */
+function diffAll(known: Map<string, string>, all: Map<string, VersionedResource>, wanted: Wanted) {
+  const changed: VersionedResource[] = [];
+  for (const [n, r] of all) if (wanted(n) && known.get(n) !== r.version) changed.push(r);
+  const removed: string[] = [];
+  for (const n of known.keys()) if (!all.has(n) || !wanted(n)) removed.push(n);
+  return { changed, removed };
+}
+
+/** The same, looking only at `names` (the rest is known to match). */
+function diffNames(
+  known: Map<string, string>,
+  all: Map<string, VersionedResource>,
+  wanted: Wanted,
+  names: Set<string>,
+) {
+  const changed: VersionedResource[] = [];
+  const removed: string[] = [];
+  for (const n of names) {
+    const r = all.get(n);
+    if (r && wanted(n)) {
+      if (known.get(n) !== r.version) changed.push(r);
+    } else if (known.has(n)) removed.push(n);
+  }
+  return { changed, removed };
 }
