@@ -11,7 +11,7 @@ import {
   DeltaDiscoveryRequestSchema,
   type DeltaDiscoveryResponse,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
-import { DeltaStream } from "../../xds-server/ads/delta.js";
+import { DeltaStream, MAX_PENDING } from "../../xds-server/ads/delta.js";
 import {
   type NodeSnapshot,
   type SnapshotSource,
@@ -95,9 +95,9 @@ function step(prev: NodeSnapshot, rnd: () => number, n: number, withChanges: boo
 }
 
 /** A node on a Delta stream: subscribes CDS "*", EDS to some names, RDS "*"; ACKs every response. */
-function node(source: Source) {
+function node(source: Source, acks: string[] = []) {
   const call = new FakeCall();
-  new DeltaStream(call as never, source, {}, { warn: () => {} });
+  new DeltaStream(call as never, source, { onAck: (e) => acks.push(e.typeUrl) }, { warn: () => {} });
   let acked = 0;
   const ackAll = () => {
     while (acked < call.written.length) {
@@ -148,5 +148,25 @@ describe("Delta streams diff by the changed names", () => {
     expect(used).toBe(40);
     expect(a.call.written.length).toBeGreaterThan(40);
     expect(a.call.written.map(text)).toEqual(b.call.written.map(text));
+  });
+
+  it("a node that stops ACKing does not make the stream keep every snapshot: the newest responses stay attributed", () => {
+    const empty: NodeSnapshot = {
+      revision: 0,
+      appRevisions: new Map(),
+      types: new Map(TYPES.map((t) => [t, { version: "", resources: new Map() }])),
+    };
+    const rnd = prng(9);
+    const source = new Source(empty);
+    const acks: string[] = [];
+    const n = node(source, acks);
+    for (let i = 1; i <= 100; i++) source.set(step(source.snap, rnd, i, true));
+    const sent = n.call.written.filter((r) => r.typeUrl === TYPE_URLS.cluster).length;
+    expect(sent).toBeGreaterThan(MAX_PENDING * 2);
+    n.ackAll(); // every nonce, oldest first: only the newest MAX_PENDING are still known
+    // (plus what the ACKs themselves set off: the removal of clusters held until the routes settled)
+    const later = n.call.written.filter((r) => r.typeUrl === TYPE_URLS.cluster).length - sent;
+    expect(later).toBeLessThanOrEqual(1);
+    expect(acks.filter((t) => t === TYPE_URLS.cluster).length).toBe(MAX_PENDING + later);
   });
 });

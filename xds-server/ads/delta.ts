@@ -147,6 +147,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     }
     const nonce = nextNonce();
     st.pending.set(nonce, { names: changed.map((r) => r.name), snapshot: this.snap! });
+    dropOldest(st.pending);
     const res = create(DeltaDiscoveryResponseSchema, {
       systemVersionInfo: ts?.version ?? "",
       typeUrl: t,
@@ -161,6 +162,20 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   private readonly answered = new Set<string>();
+}
+
+/**
+ * Un-ACKed responses remembered per type (for ACK/NACK attribution): each
+ * holds the snapshot it was cut from, so a node that stops ACKing while the
+ * registry changes must not make the server keep every snapshot. Older ones
+ * are forgotten: their late ACK or NACK is then not attributed (the node's
+ * newer responses still are), and the hold on removed clusters still waits
+ * for the newest.
+ */
+export const MAX_PENDING = 16;
+
+function dropOldest(pending: Map<string, Pending>): void {
+  while (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value!);
 }
 
 type Wanted = (name: string) => boolean;
