@@ -44,11 +44,14 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   private readonly hold = new ClusterHold();
   /** Clusters as last sent, for the hold computation. */
   private sentClusters = new Map<string, VersionedResource>();
+  /** Set when sentClusters is a snapshot's own map (shared: read, never written). */
+  private sharedSent?: Map<string, VersionedResource>;
   protected readonly mode = "delta";
 
   protected handle(req: DeltaDiscoveryRequest, node: NodeInfo): void {
     const t = req.typeUrl;
     let st = this.types.get(t);
+    const fresh = !st;
     if (!st) {
       st = {
         wildcard: isWildcard(t, req.resourceNamesSubscribe),
@@ -88,7 +91,12 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         st.known.delete(n);
       }
     }
-    this.maybeSend(t, st);
+    // A plain ACK/NACK of a type already brought up to date with this snapshot has
+    // nothing new to compare (only "is it current" to report); a new type or a
+    // subscription change compares everything.
+    const resubscribed =
+      fresh || req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0;
+    this.maybeSend(t, st, resubscribed ? undefined : new Set());
     this.releaseHold();
   }
 
@@ -139,8 +147,12 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     for (const r of changed) st.known.set(r.name, r.version);
     for (const n of removed) st.known.delete(n);
     if (t === TYPE_URLS.cluster) {
-      if (held || !only) this.sentClusters = new Map([...all].filter(([n]) => wanted(n)));
-      else {
+      // A wildcard node without held clusters holds exactly the snapshot's map: share it, never copy per node.
+      if (st.wildcard && !held) this.sentClusters = this.sharedSent = all;
+      else if (held || !only || this.sharedSent) {
+        this.sentClusters = new Map([...all].filter(([n]) => wanted(n)));
+        this.sharedSent = undefined;
+      } else {
         for (const r of changed) this.sentClusters.set(r.name, r);
         for (const n of removed) this.sentClusters.delete(n);
       }
