@@ -81,7 +81,16 @@ async function untilListening(port: number, maxMs: number): Promise<boolean> {
   return false;
 }
 
+/** Notes (and returns true) when a simulated client's stream failed: its figures are not used. */
+function failedStreams(sims: AdsSim[], what: string, notes: string[]): boolean {
+  const failed = sims.filter((s) => s.error);
+  if (failed.length)
+    notes.push(`${what}: ${failed.length} simulated stream(s) failed (${failed[0].error}); not counted.`);
+  return failed.length > 0;
+}
+
 interface Level {
+  notes: string[];
   cp: ControlPlane;
   jwks: JwksServer;
   gwPort: number;
@@ -110,6 +119,7 @@ async function withSims(ctx: BenchContext, l: Level, k: number, upd: (w: string)
       ctx.opts.quick ? 60_000 : 180_000,
     );
     await settle(sims, 500, 60_000);
+    failedStreams(sims, `${fmt(level)} apps, ${k} ADS clients`, l.notes);
     const cpu = ((cpuSeconds(cp.proc.pid) - c0) * 1000) / Math.max(1, rr.done);
     const rss = rssBytes(cp.proc.pid) / MiB;
     const kk = `apps_${level}.ads_${k}`;
@@ -154,6 +164,7 @@ async function bytesPerChange(ctx: BenchContext, l: Level, upd: (w: string) => v
         for (const t of TYPES) add(`${s.mode}.${t}`, s.bytesByType[t] ?? 0);
       }
     }
+    if (failedStreams([sotw, delta], `${fmt(level)} apps, bytes per change`, l.notes)) return [];
     for (const [k, v] of per) figures[`apps_${level}.bytes_per_change.${k}`] = summarize(v, "bytes");
     return (["delta", "sotw"] as const).map((m) => [
       fmt(level),
@@ -262,7 +273,7 @@ export const controlPlaneGroup: BenchGroup = {
           fmt(cpuPerReg),
           fmt(envoyRss),
         ]);
-        const l: Level = { cp, jwks, gwPort, level, figures };
+        const l: Level = { cp, jwks, gwPort, level, figures, notes };
         for (const kSims of simCounts(opts, level)) {
           simRows.push(await withSims(ctx, l, kSims, upd));
           step++;
