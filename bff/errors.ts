@@ -21,6 +21,9 @@ export type ErrorCode =
   | "provider_error"
   | "callback_replayed"
   | "invalid_grant"
+  // App groups (bff/oidc/group.ts)
+  | "unknown_group"
+  | "group_mismatch"
   // Back-channel logout (bff/oidc/logout.ts)
   | "logout_token_invalid"
   | "logout_token_replayed"

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { OidcClients } from "./oidc/client.js";
 import type { OidcContext } from "./oidc/context.js";
+import { GroupSignIns } from "./session/groups.js";
 import { createRedis } from "./session/redis.js";
 import { SessionStore } from "./session/store.js";
 
@@ -75,6 +76,11 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
   const oidc: OidcContext = {
     clients,
     store,
+    groups: new GroupSignIns(redis, {
+      prefix: config.redisKeyPrefix,
+      ring: config.keys,
+      absoluteTimeoutS: config.absoluteTimeoutS,
+    }),
     ring: config.keys,
     loginTimeoutS: config.loginTimeoutS,
     prefix: config.prefix,
@@ -82,6 +88,8 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
       skewS: config.refreshSkewS,
       opTimeoutMs: config.opTimeoutMs,
       refreshWaitMs: config.refreshWaitMs,
+      backoffMs: config.refreshBackoffMs,
+      backoffMaxMs: config.refreshBackoffMaxMs,
     },
     metrics,
     log,

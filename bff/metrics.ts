@@ -25,6 +25,12 @@ export function createMetrics(defaultMetrics: boolean) {
       labelNames: ["app", "result"],
       registers: [registry],
     }),
+    refreshBackoffs: new Counter({
+      name: "sessiongate_bff_refresh_backoffs_total",
+      help: "Due refreshes not attempted because the session's last refresh failed moments ago (backoff)",
+      labelNames: ["app"],
+      registers: [registry],
+    }),
     refreshWaits: new Counter({
       name: "sessiongate_bff_refresh_waits_total",
       help: "Requests that waited for another replica's refresh",

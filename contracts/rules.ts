@@ -94,3 +94,32 @@ export const INTERNAL_TOKEN_PATH = "/internal/v1/session-token";
 
 /** Route metadata the filter reads: filter_metadata.<namespace>.<key> = the app's JSON. */
 export const ROUTE_METADATA = { namespace: "sessiongate", key: "app" } as const;
+
+/**
+ * App groups (micro-frontends sharing one provider client): a group name has
+ * the app-id form. The group's routes sit at the origin's root under the BFF
+ * prefix, `<bff prefix>/_group/<group>/…` (no app id starts with '_', so they
+ * never meet an app's `<bff prefix>/<app>/…`): one redirect URI per origin
+ * for every app of the group (docs/architecture.md#d14-app-groups-one-provider-client-for-many-apps).
+ */
+export const GROUP_RULE = APP_ID_RULE;
+export const isGroupName = (g: string): boolean => APP_ID_RE.test(g);
+export const GROUP_PATH_SEGMENT = "_group";
+export const groupBase = (bffPrefix: string, group: string) => `${bffPrefix}/${GROUP_PATH_SEGMENT}/${group}`;
+
+/**
+ * The group's sign-in cookie (`__Host-sg-_g-<group>`; its login state is
+ * `<that>-login`). Names starting `__Host-sg-_` are kept for groups: an app's
+ * own session cookie may not use them (appCookieNameProblem).
+ */
+export const GROUP_COOKIE_PREFIX = `${COOKIE_NAMESPACE}_`;
+export const groupCookieName = (group: string) => `${GROUP_COOKIE_PREFIX}g-${group}`;
+
+/** cookieNameProblem plus the names kept for groups: the rule for an app's session cookie. */
+export function appCookieNameProblem(name: string): string | null {
+  const p = cookieNameProblem(name);
+  if (p) return p;
+  if (name.toLowerCase().startsWith(GROUP_COOKIE_PREFIX.toLowerCase()))
+    return `must not start with "${GROUP_COOKIE_PREFIX}" (kept for app groups)`;
+  return null;
+}

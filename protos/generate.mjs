@@ -55,6 +55,7 @@ export const ENVOY_PATHS = [
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto",
   "envoy/extensions/filters/http/rbac/v3/rbac.proto",
+  "envoy/extensions/filters/http/on_demand/v3/on_demand.proto",
 ];
 
 function step(msg) {

@@ -72,7 +72,7 @@ export const OPTIONS = {
   "api-tls-client-ca": { def: "", help: "PEM CA bundle: require client certificates signed by it (mTLS)" },
   "redis-url": {
     def: "",
-    help: "Redis URL for the registry (redis://, rediss://, or redis-sentinel://h1:p1,h2:p2/<master>); empty: in-memory registry (demo, one replica)",
+    help: "Redis URL for the registry (redis://, rediss://, redis-sentinel://h1:p1,h2:p2/<master> or redis-cluster://h1:p1,h2:p2); empty: in-memory registry (demo, one replica)",
   },
   "redis-prefix": { def: "sg:", help: "Redis key prefix" },
   "wasm-file": {

@@ -17,6 +17,8 @@ export interface ClientSettings {
   app: string;
   mode: SessionMode;
   prefix: string;
+  /** An app of a group: the group's routes (`<prefix>/_group/<group>`), for the silent sign-in. */
+  group?: string;
 }
 
 export interface ClientBundle {
@@ -40,7 +42,12 @@ function clientSource(): string {
 
 export function clientBundle(settings: ClientSettings): ClientBundle {
   // Key and body from the same JSON: one bundle per distinct settings.
-  const json = JSON.stringify({ app: settings.app, mode: settings.mode, prefix: settings.prefix });
+  const json = JSON.stringify({
+    app: settings.app,
+    mode: settings.mode,
+    prefix: settings.prefix,
+    ...(settings.group ? { group: settings.group } : {}),
+  });
   let b = bundles.get(json);
   if (!b) {
     // The values are validated ids/paths; escaping "<" still keeps the text inert if ever inlined.

@@ -21,6 +21,15 @@ export interface SessionOptions {
   refreshSkewS?: number;
   /** Other origins `fetch()` may send the access token to (default: none, only the page's origin). */
   tokenOrigins?: string[];
+  /**
+   * An app of a group: the group's routes (default: the served ones, e.g.
+   * "/auth/_group/shop"). When `session()` finds no session but the browser
+   * has signed in to the group, the page goes through a silent sign-in
+   * (prompt=none) and comes back signed in, without the user doing anything.
+   */
+  group?: string;
+  /** Try that silent sign-in (default true for an app of a group). */
+  silentSignIn?: boolean;
   /** The fetch implementation (default: globalThis.fetch). */
   fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 }

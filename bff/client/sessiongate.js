@@ -50,6 +50,11 @@ export function createSession(options = {}) {
   const skewMs = (options.refreshSkewS ?? 30) * 1000;
   const here = () => origin || globalThis.location?.origin;
   const tokenOrigins = new Set(options.tokenOrigins ?? []);
+  // An app of a group: where the group's routes are (bff/http/group.ts).
+  const group = options.group ?? SERVED.group;
+  if (group !== undefined && !/^(\/[A-Za-z0-9._~-]+)+$/.test(group))
+    throw new TypeError(`createSession: bad group path ${group}`);
+  const silentSignIn = group !== undefined && options.silentSignIn !== false;
 
   const listeners = new Set();
   let known; // undefined: not asked yet; null: no session; else the session info
@@ -88,6 +93,8 @@ export function createSession(options = {}) {
     });
     if (res.status === 401) {
       forget();
+      // Leaving for a silent sign-in: the page comes back with a session (or without, and then stays).
+      if (silentSignIn && (await trySilentSignIn())) return null;
       publish(null);
       return null;
     }
@@ -95,6 +102,35 @@ export function createSession(options = {}) {
     const info = await res.json();
     publish(info);
     return info;
+  }
+
+  /**
+   * No session here, but maybe one in the group: the BFF advises a silent
+   * sign-in (prompt=none) only when the browser has signed in to the group, the
+   * provider has not refused one and this app has no session there yet, so a
+   * failed attempt is never repeated (no loops). Navigates and returns true, or
+   * returns false.
+   */
+  async function trySilentSignIn() {
+    const loc = globalThis.location;
+    if (!loc) return false;
+    let advice = null;
+    try {
+      const res = await send(`${origin}${group}/session?app=${encodeURIComponent(app)}`, {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { accept: "application/json" },
+      });
+      if (res.ok) advice = await res.json();
+    } catch {
+      return false;
+    }
+    if (advice?.silent_sign_in !== true) return false;
+    const here = loc.pathname + loc.search + loc.hash;
+    loc.assign(
+      `${origin}${group}/login?app=${encodeURIComponent(app)}&prompt=none&return_to=${encodeURIComponent(here)}`,
+    );
+    return true;
   }
 
   function loginUrl(returnTo) {

@@ -6,10 +6,12 @@ import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import {
   APP_ID_RULE,
-  cookieNameProblem,
+  appCookieNameProblem,
   DEFAULT_BFF_PREFIX,
   defaultCookieName,
+  GROUP_RULE,
   isAppId,
+  isGroupName,
 } from "../../contracts/rules.js";
 
 export type SessionMode = "bff" | "tokenExchange";
@@ -37,6 +39,8 @@ export interface AppConfig {
   routeBase: string;
   /** Where the app came from: the config file or the xds-server's directory stream. */
   source: "file" | "registry";
+  /** The app's group: one provider client for all its apps (bff/oidc/group.ts). */
+  group?: string;
 }
 
 /** The xds-server's BffDirectory stream (apps registered through its API). */
@@ -76,6 +80,9 @@ export interface BffConfig {
   loginTimeoutS: number;
   opTimeoutMs: number;
   refreshWaitMs: number;
+  /** Backoff after a failed refresh (bff/oidc/refresh-backoff.ts): first delay and cap. */
+  refreshBackoffMs: number;
+  refreshBackoffMaxMs: number;
   /** Lets the BFF talk to an `http://` issuer (tests, local demo only). */
   allowInsecureIssuer: boolean;
   logLevel: string;
@@ -255,7 +262,7 @@ export function parseApp(raw: unknown, at: string, seen: Set<string>): AppConfig
   }
   if (!scopes.includes("openid")) throw new ConfigError(`${p}scopes`, 'must include "openid"');
   const cookie = str(raw, "cookie", p, defaultCookieName(id));
-  const cookieProblem = cookieNameProblem(cookie);
+  const cookieProblem = appCookieNameProblem(cookie);
   if (cookieProblem) throw new ConfigError(`${p}cookie`, cookieProblem);
   const publicOrigin = url(str(raw, "public_origin", p, ru.origin), `${p}public_origin`, [
     "https:",
@@ -277,7 +284,10 @@ export function parseApp(raw: unknown, at: string, seen: Set<string>): AppConfig
     if (typeof v !== "string") throw new ConfigError(`${p}auth_params.${k}`, "must be a string");
     authParams[k] = v;
   }
+  const group = optStr(raw, "group", p);
+  if (group !== undefined && !isGroupName(group)) throw new ConfigError(`${p}group`, GROUP_RULE);
   return {
+    ...(group ? { group } : {}),
     id,
     mode,
     issuer,
@@ -293,6 +303,29 @@ export function parseApp(raw: unknown, at: string, seen: Set<string>): AppConfig
     routeBase: "",
     source: "file",
   };
+}
+
+/**
+ * The apps of a group share one provider client: the same issuer and client
+ * id on every member (docs/architecture.md#d14-app-groups-one-provider-client-for-many-apps).
+ */
+export function checkGroups(apps: AppConfig[], at = (i: number) => `apps[${i}]`): void {
+  const first = new Map<string, AppConfig>();
+  apps.forEach((a, i) => {
+    if (!a.group) return;
+    const f = first.get(a.group);
+    if (!f) first.set(a.group, a);
+    else if (f.issuer !== a.issuer || f.clientId !== a.clientId)
+      throw new ConfigError(
+        `${at(i)}.client_id`,
+        `group ${a.group} shares one provider client: issuer and client_id must equal app ${f.id}'s`,
+      );
+    else if (f.clientSecret !== a.clientSecret)
+      throw new ConfigError(
+        `${at(i)}.client_secret`,
+        `group ${a.group} shares one provider client: client_secret must equal app ${f.id}'s`,
+      );
+  });
 }
 
 /** Validates a parsed YAML/JSON document; throws ConfigError naming the field. */
@@ -332,6 +365,10 @@ export function validateConfig(raw: unknown): BffConfig {
       "must exceed 2 x timeouts.op_ms + 1000 (the refresh lock lifetime)",
     );
   }
+  const refreshBackoffMs = int(timeouts, "refresh_backoff_ms", "timeouts.", 1000, 0, 600_000);
+  const refreshBackoffMaxMs = int(timeouts, "refresh_backoff_max_ms", "timeouts.", 10_000, 0, 3_600_000);
+  if (refreshBackoffMaxMs < refreshBackoffMs)
+    throw new ConfigError("timeouts.refresh_backoff_max_ms", "must be >= timeouts.refresh_backoff_ms");
   const publicListen = listen(pub.listen ?? "0.0.0.0:8080", "public.listen", "0.0.0.0");
   const internalListen = listen(internal.listen ?? "127.0.0.1:8081", "internal.listen", "127.0.0.1");
   if (publicListen.port !== 0 && publicListen.port === internalListen.port) {
@@ -348,6 +385,7 @@ export function validateConfig(raw: unknown): BffConfig {
     );
   const seen = new Set<string>();
   const apps = appsRaw.map((a, i) => parseApp(a, `apps[${i}]`, seen));
+  checkGroups(apps);
   const internalKey = optStr(internal, "key", "internal.");
   if (internalKey !== undefined && internalKey.length < 16)
     throw new ConfigError("internal.key", "must be at least 16 characters");
@@ -403,6 +441,8 @@ export function validateConfig(raw: unknown): BffConfig {
     loginTimeoutS: int(session, "login_timeout_s", "session.", 600, 30, 3600),
     opTimeoutMs,
     refreshWaitMs,
+    refreshBackoffMs,
+    refreshBackoffMaxMs,
     allowInsecureIssuer: allowInsecure,
     logLevel,
     apps,

@@ -3,6 +3,7 @@
 // configuration. Revalidated on every use (no-cache + ETag): a BFF upgrade or
 // a mode change reaches the next page load.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { groupBase } from "../../contracts/rules.js";
 import { clientBundle } from "../client/bundle.js";
 import type { AppConfig } from "../config/schema.js";
 import type { Ctx } from "./context.js";
@@ -20,7 +21,9 @@ export function clientScript(ctx: Ctx, app: AppConfig, req: IncomingMessage, res
   // The prefix as the browser sees it: an app registered under a path prefix
   // has its BFF routes below it (bff/http/app-path.ts).
   const prefix = `${app.routeBase}${ctx.config.prefix}`;
-  const { body, etag } = clientBundle({ app: app.id, mode: app.mode, prefix });
+  // A group's routes are at the origin's root (bff/http/group.ts).
+  const group = app.group ? groupBase(ctx.config.prefix, app.group) : undefined;
+  const { body, etag } = clientBundle({ app: app.id, mode: app.mode, prefix, group });
   const headers = {
     "content-type": "text/javascript; charset=utf-8",
     "cache-control": "no-cache",

@@ -25,6 +25,8 @@ const ANSWERS: Record<ErrorCode, { status: number; error: string }> = {
   provider_error: { status: 400, error: "access_denied" },
   callback_replayed: { status: 400, error: "invalid_request" },
   invalid_grant: { status: 400, error: "invalid_grant" },
+  unknown_group: { status: 404, error: "unknown_group" },
+  group_mismatch: { status: 400, error: "invalid_request" },
   logout_token_invalid: { status: 400, error: "invalid_request" },
   logout_token_replayed: { status: 400, error: "invalid_request" },
   session_store_unavailable: { status: 503, error: "session_store_unavailable" },

@@ -2,7 +2,7 @@
 // cookie is SameSite=Lax: it must come back on the OP's cross-site redirect to
 // the callback.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { loginCookieName } from "../../contracts/rules.js";
+import { groupBase, loginCookieName } from "../../contracts/rules.js";
 import type { AppConfig } from "../config/schema.js";
 import { SessiongateError } from "../errors.js";
 import { completeLogin, type LoginDone, startLogin } from "../oidc/login.js";
@@ -17,6 +17,15 @@ export async function login(
   res: ServerResponse,
   url: URL,
 ): Promise<void> {
+  // An app of a group logs in through the group's route, where the group's
+  // login state and sign-in cookies are (bff/http/group.ts).
+  if (app.group) {
+    const to = new URLSearchParams({ app: app.id });
+    const rt = url.searchParams.get("return_to");
+    if (rt !== null) to.set("return_to", rt);
+    redirect(res, `${groupBase(ctx.config.prefix, app.group)}/login?${to}`);
+    return;
+  }
   const start = await startLogin(ctx.oidc, app, url.searchParams.get("return_to"));
   const cookie = serializeCookie(loginCookieName(app.cookie), start.loginState, {
     sameSite: "Lax",
@@ -64,7 +73,7 @@ export async function callback(
  * next navigation as same-site, so the SameSite=Strict session cookie is sent
  * with it.
  */
-function signedIn(res: ServerResponse, target: string, cookies: string[]): void {
+export function signedIn(res: ServerResponse, target: string, cookies: string[]): void {
   const esc = target.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
   const html = `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${esc}"><title>Signed in</title><a href="${esc}">Continue</a>`;
   res.writeHead(200, {

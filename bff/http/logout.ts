@@ -1,6 +1,7 @@
 // logout (RP-initiated), logout/callback and OIDC back-channel logout: parse,
 // call bff/oidc/logout.ts, render.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { groupCookieName } from "../../contracts/rules.js";
 import type { AppConfig } from "../config/schema.js";
 import { SessiongateError } from "../errors.js";
 import * as flow from "../oidc/logout.js";
@@ -23,7 +24,12 @@ export async function logout(
   }
   checkSameOrigin(req, app);
   const { redirectTo } = await flow.logout(ctx.oidc, app, sessionCookie(req, app));
-  redirect(res, redirectTo, [clearCookie(app.cookie)], 303);
+  // An app of a group signs the browser out of the group: its sign-in cookie goes too.
+  const cookies = [
+    clearCookie(app.cookie),
+    ...(app.group ? [clearCookie(groupCookieName(app.group), "Lax")] : []),
+  ];
+  redirect(res, redirectTo, cookies, 303);
 }
 
 /** The answer to a GET of logout: a button that POSTs to the same URL, never a logout. */
@@ -58,6 +64,13 @@ export async function backchannelLogout(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  await flow.backchannelLogout(ctx.oidc, app, readLogoutToken(req));
+  res.writeHead(200, { "cache-control": "no-store" });
+  res.end();
+}
+
+/** The one `logout_token` of a back-channel logout POST (form-encoded). */
+export function readLogoutToken(req: IncomingMessage): string {
   if (req.method !== "POST") throw new SessiongateError("method_not_allowed");
   const ct = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
   if (ct !== "application/x-www-form-urlencoded")
@@ -66,7 +79,5 @@ export async function backchannelLogout(
   const token = form.get("logout_token");
   if (!token || form.getAll("logout_token").length !== 1)
     throw new SessiongateError("invalid_request", "logout_token missing");
-  await flow.backchannelLogout(ctx.oidc, app, token);
-  res.writeHead(200, { "cache-control": "no-store" });
-  res.end();
+  return token;
 }

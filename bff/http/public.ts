@@ -10,6 +10,7 @@ import { resolveAppPath } from "./app-path.js";
 import { clientScript } from "./client.js";
 import type { Ctx } from "./context.js";
 import { checkCsrfHeader, checkSameOrigin } from "./csrf.js";
+import { groupPath, handleGroup } from "./group.js";
 import { callback, login } from "./login.js";
 import { backchannelLogout, logout, logoutCallback } from "./logout.js";
 import { clearCookie, parseCookies, sendJson, sessionCookie } from "./util.js";
@@ -42,6 +43,8 @@ export async function handlePublic(
   res: ServerResponse,
   url: URL,
 ): Promise<string> {
+  const group = groupPath(ctx.config.prefix, url.pathname);
+  if (group) return handleGroup(ctx, req, res, url, group);
   const at = resolveAppPath(ctx, url.pathname);
   if (!at) throw new SessiongateError("not_found");
   const { app, action } = at;

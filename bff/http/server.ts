@@ -8,6 +8,7 @@ import { SessiongateError } from "../errors.js";
 import { resolveAppPath } from "./app-path.js";
 import type { Ctx } from "./context.js";
 import { sendError } from "./errors.js";
+import { groupPath } from "./group.js";
 import { handleInternal } from "./internal.js";
 import { handlePublic, PUBLIC_ACTIONS } from "./public.js";
 import { consumeBody } from "./util.js";
@@ -19,6 +20,7 @@ const INTERNAL_ROUTES = new Set([INTERNAL_TOKEN_PATH, "/metrics", "/healthz", "/
 function label(ctx: Ctx, listener: "public" | "internal", url: URL): string {
   if (listener === "internal")
     return INTERNAL_ROUTES.has(url.pathname) ? url.pathname.split("/").pop() || "unknown" : "unknown";
+  if (groupPath(ctx.config.prefix, url.pathname)) return "group";
   const at = resolveAppPath(ctx, url.pathname);
   return at && PUBLIC_ACTIONS.has(at.action) ? at.action : "unknown";
 }

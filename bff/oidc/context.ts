@@ -5,6 +5,7 @@
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { KeyRing } from "../session/crypto.js";
+import type { GroupSignIns } from "../session/groups.js";
 import type { SessionStore } from "../session/store.js";
 import type { OidcClients } from "./client.js";
 
@@ -15,12 +16,18 @@ export interface RefreshSettings {
   opTimeoutMs: number;
   /** How long a request waits for another replica's refresh. */
   refreshWaitMs: number;
+  /** After a failed refresh, the session's next one waits this long (ms), doubling per failure in a row… */
+  backoffMs: number;
+  /** …up to this (ms); each delay jittered to between half and all of it. */
+  backoffMaxMs: number;
 }
 
 export interface OidcContext {
   /** One openid-client Configuration per app. */
   readonly clients: OidcClients;
   readonly store: SessionStore;
+  /** Browsers' sign-ins to app groups and the sessions each lists (bff/oidc/group.ts). */
+  readonly groups: GroupSignIns;
   /** Seals the login-state cookie. */
   readonly ring: KeyRing;
   readonly loginTimeoutS: number;

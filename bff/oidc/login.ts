@@ -54,7 +54,7 @@ const NOT_USER = new Set([
   "jti",
 ]);
 
-function userClaims(claims: Record<string, unknown>): Record<string, unknown> {
+export function userClaims(claims: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(claims)) if (!NOT_USER.has(k)) out[k] = v;
   return out;

@@ -3,15 +3,20 @@
 // the provider's end-session endpoint) and OIDC Back-Channel Logout (the
 // provider asks, with a signed logout token).
 import * as oidc from "openid-client";
+import { groupBase } from "../../contracts/rules.js";
 import type { AppConfig } from "../config/schema.js";
 import { SessiongateError } from "../errors.js";
 import type { Session } from "../session/store.js";
 import type { OidcContext } from "./context.js";
+import { endSignIn } from "./group.js";
 import { verifyLogoutToken } from "./logout-token.js";
 
 /** Where the provider sends the browser after its logout. */
 export function logoutCallbackUri(oc: Pick<OidcContext, "prefix">, app: AppConfig): string {
-  return app.postLogoutRedirectUri ?? `${app.publicOrigin}${oc.prefix}/${app.id}/logout/callback`;
+  if (app.postLogoutRedirectUri) return app.postLogoutRedirectUri;
+  // A group has one per origin too; `state` names the app to return to.
+  if (app.group) return `${app.publicOrigin}${groupBase(oc.prefix, app.group)}/logout/callback`;
+  return `${app.publicOrigin}${oc.prefix}/${app.id}/logout/callback`;
 }
 
 /**
@@ -20,38 +25,47 @@ export function logoutCallbackUri(oc: Pick<OidcContext, "prefix">, app: AppConfi
  * provider session, so the answer still leads to end-session.
  */
 export async function logout(
-  oc: Pick<OidcContext, "clients" | "store" | "prefix" | "metrics" | "log">,
+  oc: Pick<OidcContext, "clients" | "store" | "groups" | "prefix" | "metrics" | "log">,
   app: AppConfig,
   sessionId: string | null,
 ): Promise<{ redirectTo: string }> {
   const s = sessionId ? await oc.store.load(app.id, sessionId) : null;
+  const ended: Session[] = [];
   if (s) {
     // Delete first: the session is dead even if the OP cannot be reached below.
     await oc.store.remove(s);
+    ended.push(s);
+    // An app of a group signs out of the group: every session of the browser's group sign-in ends.
+    const signIn = app.group ? await oc.groups.of(s.idHash) : null;
+    if (signIn) ended.push(...(await endSignIn(oc, signIn)));
     oc.metrics.logouts.inc({ app: app.id, kind: "rp" });
   }
   const config = await oc.clients.get(app).catch((err: Error) => {
     oc.log.warn({ app: app.id, err: err.message }, "provider unreachable at logout; local logout only");
     return undefined;
   });
-  const rt = s?.tokens.refreshToken;
-  if (config && rt && config.serverMetadata().revocation_endpoint && !endSessionEndsGrant(config, app, s)) {
+  for (const e of ended) {
+    const rt = e.tokens.refreshToken;
+    if (!config || !rt || !config.serverMetadata().revocation_endpoint || endSessionEndsGrant(config, app, e))
+      continue;
     try {
       await oidc.tokenRevocation(config, rt, { token_type_hint: "refresh_token" });
     } catch (err) {
       oc.log.warn(
-        { app: app.id, err: (err as Error).message },
+        { app: e.app, err: (err as Error).message },
         "refresh token revocation failed; session deleted locally",
       );
     }
   }
   const after = logoutCallbackUri(oc, app);
   if (config?.serverMetadata().end_session_endpoint) {
+    // Once at the provider, for the whole group: its apps share the client.
     const params: Record<string, string> = { post_logout_redirect_uri: after, client_id: app.clientId };
     if (s?.tokens.idToken) params.id_token_hint = s.tokens.idToken;
+    if (app.group && !app.postLogoutRedirectUri) params.state = app.id;
     return { redirectTo: oidc.buildEndSessionUrl(config, params).href };
   }
-  return { redirectTo: after };
+  return { redirectTo: app.group && !app.postLogoutRedirectUri ? `${after}?state=${app.id}` : after };
 }
 
 /**

@@ -1,9 +1,11 @@
 // Hands out a session's access token, refreshing it first when it expires within
 // the skew. One refresh per session across all replicas: a Redis lock whose value
 // is a fencing token; the winner refreshes and writes only while it still holds the
-// lock; the others poll the session until the new token appears and reuse it. This
+// lock; the others serve the still-valid token, or once it has expired poll the
+// session until the new token appears and reuse it. This
 // matters with refresh-token rotation, where a second use of the old refresh token
-// makes the OP revoke the whole grant.
+// makes the OP revoke the whole grant. A failed refresh backs the session off
+// (refresh-backoff.ts): until its retry time nobody asks the OP for it again.
 import { setTimeout as sleep } from "node:timers/promises";
 import * as oidc from "openid-client";
 import type { AppConfig } from "../config/schema.js";
@@ -11,6 +13,7 @@ import { SessiongateError } from "../errors.js";
 import type { Session, TokenSet } from "../session/store.js";
 import { idpUnreachable, isGrantError, isOpUnavailable } from "./client.js";
 import type { OidcContext } from "./context.js";
+import { backingOff, failureMemoryMs, nextAttemptAt } from "./refresh-backoff.js";
 
 export interface AccessToken {
   accessToken: string;
@@ -66,7 +69,17 @@ export async function accessToken(
     // Nothing to refresh with: serve what is left, then the session is over.
     return s.tokens.expiresAt > Date.now() ? answer(s.tokens) : null;
   }
+  // Backing off after a failed refresh: no lock, no OP call.
+  const backoff = await oc.store.refreshBackoff(s.idHash);
+  if (backingOff(backoff)) return waitOutBackoff(oc, app, s.tokens);
   return refreshSingleFlight(oc, app, s);
+}
+
+/** While a session backs off: its still-valid token, or fail closed once that has expired. */
+function waitOutBackoff(oc: TokenContext, app: AppConfig, t: TokenSet): AccessToken {
+  oc.metrics.refreshBackoffs.inc({ app: app.id });
+  if (t.expiresAt - Date.now() >= STALE_MIN_MS) return answer(t);
+  throw idpUnreachable(new Error("the session's last refresh failed; backing off before the next attempt"));
 }
 
 async function refreshSingleFlight(
@@ -89,15 +102,22 @@ async function refreshSingleFlight(
         const cur = await store.peek(s.idHash);
         if (!cur) return null;
         if (fresh(oc, cur.tokens)) return answer(cur.tokens);
-        return await refreshLocked(oc, app, cur, token);
+        // Another replica's refresh may have failed just before we got the lock.
+        const backoff = await store.refreshBackoff(cur.idHash);
+        if (backingOff(backoff)) return waitOutBackoff(oc, app, cur.tokens);
+        return await refreshLocked(oc, app, cur, token, backoff?.failures ?? 0);
       } finally {
         await store.unlock(s.idHash, token).catch(() => undefined);
       }
     }
     if (!waited) {
+      oc.metrics.refreshConflicts.inc({ app: app.id, kind: "lock_busy" });
+      // Someone else is refreshing: while the current token is valid, serve it
+      // instead of waiting on the OP (a slow one would hold every request of
+      // the session — and each of them is a call from the filter).
+      if (s.tokens.expiresAt - Date.now() >= STALE_MIN_MS) return answer(s.tokens);
       waited = true;
       oc.metrics.refreshWaits.inc({ app: app.id });
-      oc.metrics.refreshConflicts.inc({ app: app.id, kind: "lock_busy" });
     }
     await sleep(20 + Math.floor(Math.random() * 20));
     s = await store.peek(s.idHash);
@@ -112,6 +132,8 @@ async function refreshLocked(
   app: AppConfig,
   s: Session,
   lockToken: string,
+  /** Failed refreshes in a row before this one. */
+  failures: number,
 ): Promise<AccessToken | null> {
   const { metrics, log } = oc;
   const config = await oc.clients.get(app);
@@ -134,6 +156,10 @@ async function refreshLocked(
     }
     metrics.refreshes.inc({ app: app.id, result: "op_error" });
     metrics.opErrors.inc({ app: app.id });
+    const retryAt = nextAttemptAt(oc.refresh, failures + 1, s.tokens.expiresAt);
+    await oc.store
+      .setRefreshBackoff(s.idHash, { failures: failures + 1, retryAt }, failureMemoryMs(oc.refresh))
+      .catch((e: Error) => log.warn({ app: app.id, err: e.message }, "could not record the refresh backoff"));
     // The refresh was early (within the skew): while the current token is still
     // valid, an unreachable provider costs nothing. Only once it has expired does
     // the caller get the error (and the filter its fail-closed 503).
@@ -148,6 +174,7 @@ async function refreshLocked(
   } finally {
     end();
   }
+  if (failures > 0) await oc.store.clearRefreshBackoff(s.idHash).catch(() => undefined);
   const written = await oc.store.fencedUpdate(s, tokens, lockToken);
   if (written === 0) return null; // logged out while we refreshed
   if (written < 0) {

@@ -68,7 +68,8 @@ export function createRedis(url: string, onError: (err: Error) => void): RedisCl
 /** True if the error means "Redis is unavailable" (vs. a bug in our command). */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Command timed out|MaxRetriesPerRequest|CLUSTERDOWN|LOADING|READONLY|enableOfflineQueue|Reached the max retries|None of the sentinels/i.test(
+  // The Cluster ones (redirections, TRYAGAIN, slots refresh) happen while a master fails over.
+  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Command timed out|MaxRetriesPerRequest|CLUSTERDOWN|LOADING|READONLY|enableOfflineQueue|Reached the max retries|None of the sentinels|Too many Cluster redirections|TRYAGAIN|Failed to refresh slots cache/i.test(
     err.message,
   );
 }

@@ -1,6 +1,7 @@
 // Session records in Redis. Layout (all keys under the configured prefix, `sg:` by default):
 //   s:{<idHash>}       the session (JSON; tokens and user claims AES-GCM encrypted), TTL = idle, capped by absolute
 //   s:{<idHash>}:lock  the refresh lock (same hash slot as the session, so the fenced write is one Lua call in Cluster too)
+//   s:{<idHash>}:retry after failed refreshes: "<failures in a row>:<retry at, epoch ms>" (bff/oidc/refresh-backoff.ts)
 //   idx:sid:<app>:<x> / idx:sub:<app>:<x>   sets of <idHash> for back-channel logout, TTL = absolute timeout
 // <idHash> = HMAC-SHA256(session id): the id itself is never stored; <x> = SHA-256 of the sid/sub.
 import { createHash, randomBytes } from "node:crypto";
@@ -42,6 +43,13 @@ interface SessionRecord {
   createdAt: number;
   absExpiresAt: number;
   data: string;
+}
+
+/** A session's failed refreshes in a row, and when the next one may be tried. */
+export interface RefreshBackoff {
+  failures: number;
+  /** Epoch ms. */
+  retryAt: number;
 }
 
 export interface StoreOptions {
@@ -206,6 +214,29 @@ export class SessionStore {
 
   async unlock(idHash: string, token: string): Promise<void> {
     await this.redis.eval(COMPARE_AND_DELETE, 1, this.lockKey(idHash), token);
+  }
+
+  // ---- refresh backoff (written only by the lock holder, so no race between replicas) ----
+
+  private retryKey(idHash: string): string {
+    return `${this.opts.prefix}s:{${idHash}}:retry`;
+  }
+
+  /** The session's refresh backoff, null when its last refresh did not fail. */
+  async refreshBackoff(idHash: string): Promise<RefreshBackoff | null> {
+    const raw = await this.redis.get(this.retryKey(idHash));
+    const m = raw ? /^(\d+):(\d+)$/.exec(raw) : null;
+    return m ? { failures: Number(m[1]), retryAt: Number(m[2]) } : null;
+  }
+
+  /** Records a failed refresh: retry not before `b.retryAt`; the record is kept `keepMs` longer. */
+  async setRefreshBackoff(idHash: string, b: RefreshBackoff, keepMs: number): Promise<void> {
+    const ttl = Math.max(1, Math.ceil(b.retryAt - Date.now() + keepMs));
+    await this.redis.set(this.retryKey(idHash), `${b.failures}:${Math.round(b.retryAt)}`, "PX", ttl);
+  }
+
+  async clearRefreshBackoff(idHash: string): Promise<void> {
+    await this.redis.del(this.retryKey(idHash));
   }
 
   /** Stores refreshed tokens if `token` still holds the lock: 1 written, 0 session gone, -1 lock lost. */

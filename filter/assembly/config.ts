@@ -6,6 +6,8 @@ import { COOKIE_NAMESPACE, isAppId, isCookieName, LOGIN_COOKIE_SUFFIX } from "./
 
 export class AppConfig {
   id: string = "";
+  /** `id` as bytes (an app id is ASCII), encoded once: the static mode's x-sessiongate-app value. */
+  idBytes: ArrayBuffer = new ArrayBuffer(0);
   hosts: string[] = ["*"];
   pathPrefix: string = "/";
   cookie: string = "";
@@ -206,6 +208,7 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
   if (bad.length == 0 && !isAppId(app.id)) bad = p + "id";
   if (bad.length > 0)
     return appErr(bad, "is required: 1-63 chars of a-z, 0-9 and '-', starting and ending alphanumeric");
+  app.idBytes = String.UTF8.encode(app.id);
   if (routing) {
     app.hosts = readStrings(a, "hosts", p + "hosts", app.hosts);
     if (bad.length == 0 && app.hosts.length == 0) bad = p + "hosts";

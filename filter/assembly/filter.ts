@@ -17,7 +17,17 @@ import {
   replaceHeaderBytes,
   sendLocalResponse,
 } from "./abi/host";
-import { CacheKey, cacheKey, lookup, store, ttlMs } from "./cache";
+import {
+  CacheKey,
+  computeKey,
+  lookup,
+  lookupCas,
+  lookupFailing,
+  savedKey,
+  storeEntry,
+  storeFailing,
+  ttlMs,
+} from "./cache";
 import { AppConfig, Config, parseConfig } from "./config";
 import { scanCookies } from "./cookie";
 import { isCrossSite } from "./csrf";
@@ -35,14 +45,21 @@ const H_SCHEME = latin1Encode(":scheme");
 const H_AUTHORIZATION = latin1Encode("authorization");
 const H_ORIGIN = latin1Encode("origin");
 const H_FETCH_SITE = latin1Encode("sec-fetch-site");
+const H_APP = latin1Encode("x-sessiongate-app");
+const SAFE_METHODS = [latin1Encode("GET"), latin1Encode("HEAD"), latin1Encode("OPTIONS")];
 
 function valueOr(v: string | null): string {
   return v === null ? "" : v;
 }
 
-function hasCredentials(values: string[]): bool {
-  for (let i = 0; i < values.length; i++) if (values[i].trim().length > 0) return true;
-  return false;
+/**
+ * x-sessiongate-app as the xds-server's routes set it: the request's app, any
+ * client value overwritten, and removed when no app matched (an upstream may
+ * trust it, so a client never chooses it).
+ */
+function nameAppUpstream(app: AppConfig | null): void {
+  if (app === null) removeHeader(MapType.RequestHeaders, H_APP);
+  else replaceHeaderBytes(MapType.RequestHeaders, H_APP, app.idBytes);
 }
 
 export class FilterRoot extends RootHandler {
@@ -112,15 +129,20 @@ export class SessionStream extends StreamHandler {
     // before decoding anything else.
     countFor(this.m, null);
     const cookies = hs.all(H_COOKIE);
-    if (cookies.length == 0) return this.pass();
-    const authority = valueOr(hs.first(H_AUTHORITY));
-    // The route names the app when the control plane configured it; static
-    // configs list their apps in the plugin configuration instead.
+    // Static configs list their apps in the plugin configuration: there the filter,
+    // not the route, names the app upstream, so it needs the app of every request.
+    const staticApps = cfg.apps.length > 0;
+    if (cookies.length == 0 && !staticApps) return this.pass();
+    // The route names the app when the control plane configured it (and its route
+    // sets x-sessiongate-app); static configs name it in the plugin configuration.
     const routed = this.root.routeApps.lookup();
     let app: AppConfig | null = null;
-    if (routed === null) app = matchApp(cfg, authority, valueOr(hs.first(H_PATH)));
-    else if (routed.app === null) return this.badRoute();
+    if (routed === null) {
+      app = matchApp(cfg, valueOr(hs.first(H_AUTHORITY)), valueOr(hs.first(H_PATH)));
+      if (staticApps) nameAppUpstream(app);
+    } else if (routed.app === null) return cookies.length == 0 ? this.pass() : this.badRoute();
     else app = routed.app;
+    if (cookies.length == 0) return this.pass();
     if (app !== null) countFor(this.m, app.id);
     // No sessiongate cookie goes upstream (docs/architecture.md#invariant-6), whatever
     // happens next and whatever the route: the app's own session cookie and, in the same pass, every
@@ -141,10 +163,19 @@ export class SessionStream extends StreamHandler {
     }
     if (app === null || bffRoute || !scan.found) return this.pass();
     // Machine-to-machine traffic brings its own credentials: leave them alone.
-    if (hasCredentials(hs.all(H_AUTHORIZATION))) return this.pass();
-    const method = valueOr(hs.first(H_METHOD));
-    const scheme = valueOr(hs.first(H_SCHEME));
-    if (isCrossSite(app, method, hs.first(H_ORIGIN), hs.first(H_FETCH_SITE), scheme, authority)) {
+    if (hs.anyNonBlank(H_AUTHORIZATION)) return this.pass();
+    // Safe methods skip the cross-site check: the other headers it needs are read only for unsafe ones.
+    if (
+      !hs.firstIsOneOf(H_METHOD, SAFE_METHODS) &&
+      isCrossSite(
+        app,
+        valueOr(hs.first(H_METHOD)),
+        hs.first(H_ORIGIN),
+        hs.first(H_FETCH_SITE),
+        valueOr(hs.first(H_SCHEME)),
+        valueOr(hs.first(H_AUTHORITY)),
+      )
+    ) {
       inc(this.m.csrfDenied);
       sendLocalResponse(403, "session_to_token_csrf_denied", '{"error":"csrf_denied"}', jsonHeaders());
       return Action.Pause;
@@ -152,16 +183,16 @@ export class SessionStream extends StreamHandler {
     this.app = app;
     if (!isValidSessionId(scan.value)) return this.noSession();
     if (cfg.cacheEnabled) {
-      const key = cacheKey(app.id, scan.value, cfg.cacheSlots);
-      const hit = lookup(key, nowMs());
-      const bearer = hit.bearer;
+      computeKey(app.idBytes, scan.value, cfg.cacheSlots);
+      const bearer = lookup(nowMs());
       if (bearer !== null) {
         inc(this.m.hits);
         replaceHeaderBytes(MapType.RequestHeaders, H_AUTHORIZATION, bearer);
         return Action.Continue;
       }
-      this.key = key;
-      this.cas = hit.cas;
+      if (lookupFailing) return this.failClosed();
+      this.key = savedKey();
+      this.cas = lookupCas;
     }
     inc(this.m.misses);
     const call = [
@@ -188,6 +219,10 @@ export class SessionStream extends StreamHandler {
       this.noSession();
       return;
     }
+    if (status == "502") {
+      const k = this.key;
+      if (k !== null) storeFailing(k, nowMs(), this.cas);
+    }
     if (status != "200" || body === null) {
       this.bffError(status.length == 0 ? "no answer (timeout or unreachable)" : "status " + status);
       return;
@@ -201,7 +236,7 @@ export class SessionStream extends StreamHandler {
     const key = this.key;
     if (key !== null && a.hasExpiry) {
       const ttl = ttlMs(a.expiresIn, cfg.cacheSkewS, cfg.cacheMaxTtlS);
-      if (ttl > 0) store(key, a.accessToken, nowMs() + ttl, this.cas);
+      if (ttl > 0) storeEntry(key, a.accessToken, nowMs() + ttl, this.cas);
     }
     continueRequest();
   }
@@ -238,8 +273,13 @@ export class SessionStream extends StreamHandler {
   }
 
   private bffError(why: string): Action {
-    inc(this.m.bffErrors);
     log(LogLevel.Warn, "session-to-token: session service error for app '" + this.app!.id + "': " + why);
+    return this.failClosed();
+  }
+
+  /** 503 session_service_unavailable, counted as a BFF error (also for a 502 remembered in the cache). */
+  private failClosed(): Action {
+    inc(this.m.bffErrors);
     sendLocalResponse(
       503,
       "session_to_token_bff_error",

@@ -40,9 +40,12 @@ export function isCookieName(s: string): bool {
   );
 }
 
+/** The longest session id (docs/architecture.md#cookies). */
+export const MAX_SESSION_ID = 256;
+
 /** A session id is 1..256 chars of [A-Za-z0-9_-] (docs/architecture.md#cookies); anything else is "no session". */
 export function isValidSessionId(v: string): bool {
-  if (v.length == 0 || v.length > 256) return false;
+  if (v.length == 0 || v.length > MAX_SESSION_ID) return false;
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
     if (!isAlnum(c) && c != 0x2d && c != 0x5f) return false;

@@ -59,8 +59,12 @@ function block(p: usize): void {
   unchecked((H[7] += h));
 }
 
-/** SHA-256 of `data`; returns 32 bytes. */
-export function sha256(data: ArrayBuffer): ArrayBuffer {
+/**
+ * SHA-256 of the `len` bytes at `p`, written to the 32 bytes at `out`. The
+ * padding is written in place after the data: `p` must have room for
+ * `paddedLength(len)` bytes. No allocation (the cache key's hot path).
+ */
+export function sha256Into(p: usize, len: usize, out: usize): void {
   unchecked((H[0] = 0x6a09e667));
   unchecked((H[1] = 0xbb67ae85));
   unchecked((H[2] = 0x3c6ef372));
@@ -69,16 +73,25 @@ export function sha256(data: ArrayBuffer): ArrayBuffer {
   unchecked((H[5] = 0x9b05688c));
   unchecked((H[6] = 0x1f83d9ab));
   unchecked((H[7] = 0x5be0cd19));
-  const len = <usize>data.byteLength;
-  const padded = ((len + 9 + 63) >> 6) << 6;
-  const buf = new ArrayBuffer(<i32>padded);
-  const p = changetype<usize>(buf);
-  memory.copy(p, changetype<usize>(data), len);
+  const padded = paddedLength(len);
+  memory.fill(p + len, 0, padded - len);
   store<u8>(p + len, 0x80);
   store<u64>(p + padded - 8, bswap<u64>((<u64>len) << 3));
   for (let off: usize = 0; off < padded; off += 64) block(p + off);
+  for (let i = 0; i < 8; i++) store<u32>(out + ((<usize>i) << 2), bswap<u32>(unchecked(H[i])));
+}
+
+/** The message length with SHA-256 padding (a multiple of 64 bytes). */
+export function paddedLength(len: usize): usize {
+  return ((len + 9 + 63) >> 6) << 6;
+}
+
+/** SHA-256 of `data`; returns 32 bytes. */
+export function sha256(data: ArrayBuffer): ArrayBuffer {
+  const len = <usize>data.byteLength;
+  const buf = new ArrayBuffer(<i32>paddedLength(len));
+  memory.copy(changetype<usize>(buf), changetype<usize>(data), len);
   const out = new ArrayBuffer(32);
-  for (let i = 0; i < 8; i++)
-    store<u32>(changetype<usize>(out) + ((<usize>i) << 2), bswap<u32>(unchecked(H[i])));
+  sha256Into(changetype<usize>(buf), len, changetype<usize>(out));
   return out;
 }

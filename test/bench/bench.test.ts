@@ -9,10 +9,11 @@ import { distinctSessionLua } from "./groups/envoy-memory.js";
 import { cookieHeader } from "./groups/wasm-host.js";
 import { filterConfig, luaReferenceSource } from "./lib/envoy.js";
 import { cpuPlan } from "./lib/pin.js";
+import { loadRecord, missingTools } from "./lib/preflight.js";
 import { Progress } from "./lib/progress.js";
 import { mdTable, type RunReport, renderMarkdown } from "./lib/report.js";
 import { cell, fmt, median, percentile, ratio, summarize } from "./lib/stats.js";
-import { renderChart } from "./lib/svg.js";
+import { renderChart, textWidth, wrap } from "./lib/svg.js";
 import { parseWrkOutput, runWrk, wrkArgs } from "./lib/wrk.js";
 
 describe("stats", () => {
@@ -146,6 +147,58 @@ describe("report", () => {
     expect(svg).toContain("sub &#38; title");
     expect((svg.match(/<rect /g) ?? []).length).toBe(2); // background + one bar
     expect(svg).toContain("<path ");
+  });
+
+  it("sizes the label column to the longest label, so a label never runs into its bar", () => {
+    const long = "(e) oauth2-proxy ext_authz, Redis sessions";
+    const spec = {
+      title: "C",
+      panels: [{ metric: "m", unit: "x", bars: [{ label: long, sample: summarize([1, 2], "x") }] }],
+    };
+    const svg = renderChart(spec);
+    const barX = Number(/<rect x="(\d+)"/.exec(svg)?.[1]);
+    expect(barX).toBeGreaterThanOrEqual(textWidth(long));
+    // The label ends (text-anchor end) left of the bar and starts right of the edge.
+    const labelEnd = Number(/<text x="(\d+)" [^>]*text-anchor="end">\(e\)/.exec(svg)?.[1]);
+    expect(labelEnd).toBeLessThan(barX);
+    expect(labelEnd - textWidth(long)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("wraps a long subtitle so that no line runs past the chart's width", () => {
+    const long = Array.from({ length: 12 }, (_, i) => `part ${i} of a long subtitle`).join(" · ");
+    const lines = wrap(long, 40);
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(40);
+    expect(lines.join(" · ")).toBe(long);
+    const svg = renderChart(report.groups[0].chart!, long);
+    for (const m of svg.matchAll(/<text x="10" y="\d+" font-size="11" fill="#555">([^<]*)</g))
+      expect(textWidth(m[1], 11)).toBeLessThanOrEqual(760 - 20);
+  });
+
+  it("marks a group noisy and shows its load average", () => {
+    expect(loadRecord(0.3, 2.4, 2).noisy).toBe(false);
+    expect(loadRecord(1.5, 2.4, 2).noisy).toBe(true);
+    expect(loadRecord(0.3, 3.5, 2).noisy).toBe(true);
+    const md = renderMarkdown({
+      ...report,
+      groups: [{ ...report.groups[0], load: loadRecord(4, 9, 2) }],
+    });
+    expect(md).toContain("Load average (1 min): 4 before, 9 after (2 cores) — **noisy run**.");
+  });
+});
+
+describe("preflight", () => {
+  it("names a missing tool with how to get it, before anything starts", () => {
+    const saved = process.env.OAUTH2_PROXY_BIN;
+    process.env.OAUTH2_PROXY_BIN = "/nonexistent/oauth2-proxy";
+    try {
+      const missing = missingTools(["oauth2-proxy", "wrk"]);
+      expect(missing).toHaveLength(1);
+      expect(missing[0]).toMatch(/oauth2-proxy v7\.15\.6 not found .*scripts\/go-tools\.sh oauth2-proxy/);
+    } finally {
+      if (saved === undefined) delete process.env.OAUTH2_PROXY_BIN;
+      else process.env.OAUTH2_PROXY_BIN = saved;
+    }
   });
 });
 

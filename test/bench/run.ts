@@ -11,6 +11,7 @@ import { envoyMemoryGroup } from "./groups/envoy-memory.js";
 import { wasmHostGroup } from "./groups/wasm-host.js";
 import { machineInfo } from "./lib/machine.js";
 import { cpuPlan, pin } from "./lib/pin.js";
+import { load1, loadRecord, missingTools, NOISY_NOTE } from "./lib/preflight.js";
 import { fmtS, Progress } from "./lib/progress.js";
 import { type RunReport, writeReport } from "./lib/report.js";
 import type { BenchContext, BenchGroup, BenchOptions, GroupResult } from "./lib/types.js";
@@ -89,6 +90,11 @@ async function main(): Promise<number> {
     return 2;
   }
   const selected = only.length ? GROUPS.filter((g) => only.includes(g.name)) : GROUPS;
+  const missing = missingTools(selected.flatMap((g) => g.tools));
+  if (missing.length) {
+    process.stderr.write(`bench: cannot start, missing:\n${missing.map((m) => `  - ${m}`).join("\n")}\n`);
+    return 1;
+  }
   const cpus = cpuPlan();
   // This process (the OP, the token fixture) and everything it spawns start on
   // the load CPUs; Envoy is moved to its own CPU after it starts.
@@ -106,11 +112,19 @@ async function main(): Promise<number> {
   for (const g of selected) {
     progress.startGroup(g.name);
     const t0 = Date.now();
+    const before = load1();
     try {
       const r = await g.run(ctx);
       r.durationS = (Date.now() - t0) / 1000;
+      r.load = loadRecord(before, load1());
+      if (r.load.noisy)
+        r.notes.push(
+          `Noisy: load average ${r.load.before} before, ${r.load.after} after (${r.load.cores} cores). ${NOISY_NOTE}`,
+        );
       results.push(r);
-      ctx.log(`bench: ${g.name} done in ${fmtS(r.durationS)}${r.skipped ? ` (skipped: ${r.skipped})` : ""}`);
+      ctx.log(
+        `bench: ${g.name} done in ${fmtS(r.durationS)}, load average ${r.load.before} -> ${r.load.after}${r.load.noisy ? " (NOISY)" : ""}${r.skipped ? ` (skipped: ${r.skipped})` : ""}`,
+      );
     } catch (err) {
       failed++;
       const msg = (err as Error).stack ?? String(err);
@@ -124,6 +138,7 @@ async function main(): Promise<number> {
         goals: [],
         skipped: `failed: ${(err as Error).message.split("\n")[0]}`,
         durationS: (Date.now() - t0) / 1000,
+        load: loadRecord(before, load1()),
       });
     }
   }

@@ -2,16 +2,20 @@
 // goes. For each filter build, one Envoy (envoy/bench-side-by-side.yaml,
 // --concurrency 1, pinned to CPU 0) measures Envoy CPU µs per request for
 // (a) jwt_authn alone, (p) the wasm filter passing a request through (a bearer,
-// no cookie: the per-stream cost of any wasm filter that does nothing) and
-// (h) a cache hit. Builds are interleaved within every repetition.
+// no cookie), the same on an empty proxy-wasm filter (the per-stream cost of any
+// wasm filter) and (h) a cache hit. Builds are interleaved within every repetition.
 // Exit codes: 0 measured, 1 a run failed, 2 bad arguments.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { startTokenServer } from "../fixtures/token-server.js";
 import { stopAll, WASM_PATH } from "../harness/index.js";
 import {
   type BenchEnvoy,
+  buildEmptyFilter,
+  EMPTY_FILTER,
   LUA_VARS,
   luaReferenceSource,
   type Ports,
@@ -25,8 +29,10 @@ import { runWrk } from "./lib/wrk.js";
 
 const HELP = `Usage: npx tsx test/bench/wasm-floor.ts [options] [build.wasm …]
 
-Envoy CPU µs per request for jwt_authn alone, the wasm filter passing a request
-through, and a wasm cache hit, for each filter build given (default: the
+Envoy CPU µs per request for jwt_authn alone, an empty proxy-wasm filter
+(filter/empty-filter, no host call: the floor of any wasm filter), the wasm
+filter passing a request through, a wasm cache hit, and the hit minus the empty
+filter (the filter's own work), for each filter build given (default: the
 current build, ${WASM_PATH}).
 
 Options:
@@ -36,6 +42,10 @@ Options:
                      the xds-server does, instead of the plugin's apps list
   --jwt-cache        turn on jwt_authn's cache of verified tokens (jwt_cache_config),
                      as the xds-server does
+  --perf <dir>       also profile Envoy with perf (perf record -g) during the last
+                     repetition of each case, and print where its CPU went by shared
+                     object (Envoy's binary is stripped; V8's wasm code is anonymous
+                     JIT memory: "[JIT]/anon" = the filter's own wasm code)
   -h, --help         show this help
 
 Exit codes: 0 measured, 1 a run failed, 2 bad arguments.
@@ -104,7 +114,9 @@ async function main(): Promise<number> {
     writeFileSync(yaml, src);
   }
   const envoys: (BenchEnvoy & { file: string })[] = [];
-  for (const file of files) {
+  // The floor: an empty proxy-wasm filter (no host call), measured in the same repetitions.
+  buildEmptyFilter();
+  for (const file of [EMPTY_FILTER, ...files]) {
     const jwks = JSON.stringify({ keys: [jwk] });
     const lua = luaReferenceSource() ?? "";
     const e = await startBenchEnvoy({
@@ -138,11 +150,22 @@ async function main(): Promise<number> {
     },
   ];
   const samples = new Map<string, number[]>();
+  const perfDir = values.perf;
+  if (perfDir) mkdirSync(perfDir, { recursive: true });
+  const profiles: string[] = [];
   for (let rep = 0; rep < reps; rep++) {
     process.stderr.write(`wasm-floor: repetition ${rep + 1}/${reps}\n`);
     for (const e of envoys) {
-      for (const c of cases) {
+      for (const c of e.file === EMPTY_FILTER ? cases.slice(1, 2) : cases) {
         const c0 = cpuSeconds(e.envoy.proc.pid);
+        const profile =
+          perfDir && rep === reps - 1
+            ? startPerf(
+                e.envoy.proc.pid,
+                durationS,
+                join(perfDir, `${basename(e.file)}-${c.key.slice(1, 2)}.data`),
+              )
+            : null;
         const r = await runWrk({
           url: `http://127.0.0.1:${c.port(e.ports)}/`,
           connections: 16,
@@ -153,16 +176,48 @@ async function main(): Promise<number> {
         const us = ((cpuSeconds(e.envoy.proc.pid) - c0) / r.requests) * 1e6;
         const k = `${e.file}\t${c.key}`;
         samples.set(k, [...(samples.get(k) ?? []), us]);
+        if (profile) profiles.push(`### ${e.file} ${c.key}\n\n${await profile}`);
       }
     }
+  }
+  const floor = samples.get(`${EMPTY_FILTER}\t${cases[1].key}`) ?? [];
+  for (const file of files) {
+    const hit = samples.get(`${file}\t${cases[2].key}`) ?? [];
+    samples.set(
+      `${file}\t(h) - empty filter: the filter's own work on a hit`,
+      hit.map((x, i) => x - floor[i]),
+    );
   }
   process.stdout.write("| build | case | Envoy CPU µs/request |\n|---|---|---:|\n");
   for (const [k, v] of samples) {
     const [file, key] = k.split("\t");
     process.stdout.write(`| ${file} | ${key} | ${cell(summarize(v, "µs"))} |\n`);
   }
+  if (profiles.length)
+    process.stdout.write(`\n## perf: Envoy CPU by shared object\n\n${profiles.join("\n")}\n`);
   await bff.stop();
   return 0;
+}
+
+/** perf record on `pid` for `seconds`, then the share of samples per shared object. */
+function startPerf(pid: number, seconds: number, out: string): Promise<string> {
+  return new Promise((resolve) => {
+    const rec = spawn(
+      "perf",
+      ["record", "-F", "1999", "-g", "-p", String(pid), "-o", out, "--", "sleep", String(seconds)],
+      {
+        stdio: "ignore",
+      },
+    );
+    rec.on("error", (err) => resolve(`perf record failed: ${err.message}`));
+    rec.on("exit", () => {
+      const r = spawnSync("perf", ["report", "-i", out, "--sort", "dso", "--stdio", "--no-children"], {
+        encoding: "utf8",
+      });
+      const lines = (r.stdout ?? "").split("\n").filter((l) => /^\s+\d+\.\d+%/.test(l));
+      resolve(`${lines.slice(0, 12).join("\n")}\n(${out})\n`);
+    });
+  });
 }
 
 function parse() {
@@ -173,6 +228,7 @@ function parse() {
       duration: { type: "string" },
       "route-metadata": { type: "boolean" },
       "jwt-cache": { type: "boolean" },
+      perf: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });

@@ -190,5 +190,6 @@ export async function startTwoAppBff(): Promise<TwoAppBff> {
   return { op, bff, publicUrl, redisUrl: redis.url, publicPort, rc };
 }
 
-/** Session records in Redis (not their refresh locks). */
-export const sessionKeys = async (rc: Redis) => (await rc.keys("sg:s:*")).filter((k) => !k.endsWith(":lock"));
+/** Session records in Redis (not their refresh locks and backoffs). */
+export const sessionKeys = async (rc: Redis) =>
+  (await rc.keys("sg:s:*")).filter((k) => !/:(lock|retry)$/.test(k));

@@ -1,6 +1,7 @@
 // The chaos machinery on one cheap scenario, so CI covers it: the real stack
 // (Envoy over ADS from two xds-servers, two BFF processes, Redis with AOF, the
-// OP, a JWT-verifying upstream), steady load, Redis SIGKILLed and restarted.
+// OP, a JWT-verifying upstream), steady load, Redis SIGKILLed and restarted;
+// then, on the same stack, the OP's JWKS down while its signing key rotates.
 // `npm run chaos` runs every scenario and writes the figures.
 import { type AddressInfo, connect, createServer } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -13,8 +14,9 @@ import { SCENARIOS } from "./lib/scenarios.js";
 import { stackOptions, TIMING } from "./lib/settings.js";
 import { type Stack, startStack } from "./lib/stack.js";
 
+let stack: Stack;
+
 describe("chaos: Redis killed and restarted under load", () => {
-  let stack: Stack;
   let r: ScenarioResult;
 
   beforeAll(async () => {
@@ -49,6 +51,29 @@ describe("chaos: Redis killed and restarted under load", () => {
   it("fails closed, never open: no answer other than 401/403/503 while failing", () => {
     expect(r.classes.session.errored).toBe(0);
     expect(r.classes.anon.errored).toBe(0);
+    expect(r.goals.every((g) => g.met)).toBe(true);
+  });
+});
+
+describe("chaos: the OP's JWKS down while its signing key rotates, on the same stack", () => {
+  let r: ScenarioResult;
+
+  beforeAll(async () => {
+    r = await runScenario(stack, SCENARIOS.find((s) => s.name === "jwks-rotation")!, TIMING.quick, () => {});
+  }, budget(240_000));
+
+  it("jwt_authn fails closed: tokens of the new key refused (401) until the JWKS is back and fetched again, then served", () => {
+    expect(r.classes.session.statuses["401"] ?? 0).toBeGreaterThan(0);
+    expect(r.figures.jwksFetchedAfterBackMs).not.toBeNull();
+    expect(r.classes.session.recoveryMs).not.toBeNull();
+    expect(r.sessions.lost).toEqual([]);
+  });
+
+  it("invariant 6 under key rotation: no request with an invalid token reached the upstream; every forged token refused", () => {
+    expect(r.upstream.received).toBeGreaterThan(0);
+    expect(r.upstream.violations).toBe(0);
+    expect(r.figures.forgedTokensSent).toBeGreaterThan(0);
+    expect(r.figures.forgedTokensRefused).toBe(r.figures.forgedTokensSent);
     expect(r.goals.every((g) => g.met)).toBe(true);
   });
 });

@@ -74,7 +74,7 @@ function missingDependency(): string | null {
 }
 
 const estimateS = (s: Scenario, t: Timing) =>
-  t.baselineS + (s.name.startsWith("op-") ? t.opHoldS : t.holdS) + t.postS + 6;
+  t.baselineS + (s.name.startsWith("op-") || s.name === "jwks-rotation" ? t.opHoldS : t.holdS) + t.postS + 6;
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -145,13 +145,19 @@ async function main(): Promise<number> {
   const failures: { name: string; error: string }[] = [];
   let stack: Stack | undefined;
   const rebuilds: string[] = [];
-  const fresh = async (why: string, sentinel = false) => {
+  type Topology = "single" | "sentinel" | "cluster";
+  const topologyOf = (s: Stack): Topology => (s.sentinel ? "sentinel" : s.cluster ? "cluster" : "single");
+  const fresh = async (why: string, topology: Topology = "single") => {
     if (stack) {
       log(`chaos: rebuilding the stack (${why})`);
       rebuilds.push(why);
       await stopAll(false);
     }
-    stack = await startStack({ ...stackOptions(quick, log), sentinel });
+    stack = await startStack({
+      ...stackOptions(quick, log),
+      sentinel: topology === "sentinel",
+      cluster: topology === "cluster",
+    });
   };
   for (const [i, sc] of selected.entries()) {
     const elapsed = (Date.now() - started) / 1000;
@@ -163,15 +169,18 @@ async function main(): Promise<number> {
       if (!(atCapacity ? runs.capacity : runs.low)) continue;
       const name = atCapacity ? `${sc.name}@capacity` : sc.name;
       try {
-        const sentinel = Boolean(sc.sentinel);
-        if (!stack) await fresh("first scenario", sentinel);
-        else if (sentinel || Boolean(stack.sentinel) !== sentinel)
+        const topology: Topology = sc.sentinel ? "sentinel" : sc.cluster ? "cluster" : "single";
+        if (!stack) await fresh("first scenario", topology);
+        else if (topology !== "single" || topologyOf(stack) !== topology)
           // A failover leaves the old master dead: every run of it starts on a fresh set.
-          await fresh(sentinel ? `${name} needs Redis behind Sentinel` : "back to a single Redis", sentinel);
+          await fresh(
+            topology === "single" ? "back to a single Redis" : `${name} needs Redis as ${topology}`,
+            topology,
+          );
         else {
           const broken = await brokenSessions(stack, 10_000);
           if (broken.length)
-            await fresh(`sessions ${broken.join(", ")} did not work before ${name}`, sentinel);
+            await fresh(`sessions ${broken.join(", ")} did not work before ${name}`, topology);
         }
         let capacity: CapacityLoad | undefined;
         if (atCapacity) {
@@ -194,7 +203,7 @@ async function main(): Promise<number> {
           );
           // Let the sessions' cache entries and the BFFs settle before the scenario's baseline.
           if ((await brokenSessions(stack!, 10_000)).length)
-            await fresh(`sessions broken by the throughput probe`, sentinel);
+            await fresh(`sessions broken by the throughput probe`, topology);
         }
         const r = await runScenario(stack!, sc, timing, log, capacity);
         results.push(r);

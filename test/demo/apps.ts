@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { joinPrefix } from "../../contracts/rules.js";
+import { groupBase, joinPrefix } from "../../contracts/rules.js";
 import { renderTemplate } from "../harness/template.js";
 import type { ExternalIdp } from "./idp.js";
 
@@ -32,6 +32,16 @@ export interface DemoAppOptions {
   pathPrefix?: string;
   /** Public paths (default: the SPA shell for an app on "/", none under a prefix). */
   publicPaths?: string[];
+  /**
+   * App group: every app of a group shares one OP client (`sessiongate-<group>`,
+   * one secret) and one redirect URI per origin (`/auth/_group/<group>/callback`).
+   */
+  group?: string;
+  /**
+   * The audience of the app's own API: asked for as `auth_params.resource` and
+   * the only one its jwt_authn rule accepts (default: the OP's one audience).
+   */
+  audience?: string;
 }
 
 /** One app as started: where it is and what it is called. */
@@ -53,6 +63,8 @@ export interface DemoAppSpec {
   clientSecret: string;
   pathPrefix: string;
   publicPaths?: string[];
+  group?: string;
+  audience?: string;
 }
 
 export const DEFAULT_APP_ID = "demo";
@@ -69,6 +81,8 @@ export function resolveApps(
   if (idp && list.length > 1)
     throw new Error("an external provider (DEMO_ISSUER) has one client: run a single app with it");
   const seen = new Set<string>();
+  // One secret per group: its apps are one client at the provider.
+  const groupSecrets = new Map<string, string>();
   return list.map((given) => {
     if (!ID.test(given.id)) throw new Error(`app id ${JSON.stringify(given.id)}: must match ${ID}`);
     // The redirect URIs registered at an external provider name the app id
@@ -94,12 +108,27 @@ export function resolveApps(
       loginUrl: `${authBase}/login?return_to=${encodeURIComponent(home)}`,
       cookieName: o.cookieName ?? `__Host-sg-${o.id}`,
       clientId:
-        idp?.clientId ?? o.clientId ?? (o.id === DEFAULT_APP_ID ? "sessiongate-demo" : `sessiongate-${o.id}`),
-      clientSecret: idp?.clientSecret ?? randomBytes(24).toString("base64url"),
+        idp?.clientId ??
+        o.clientId ??
+        (o.group
+          ? `sessiongate-${o.group}`
+          : o.id === DEFAULT_APP_ID
+            ? "sessiongate-demo"
+            : `sessiongate-${o.id}`),
+      clientSecret: idp?.clientSecret ?? groupSecret(groupSecrets, o.group),
       pathPrefix,
       ...(o.publicPaths ? { publicPaths: o.publicPaths } : {}),
+      ...(o.group ? { group: o.group } : {}),
+      ...(o.audience ? { audience: o.audience } : {}),
     };
   });
+}
+
+function groupSecret(secrets: Map<string, string>, group: string | undefined): string {
+  if (!group) return randomBytes(24).toString("base64url");
+  const s = secrets.get(group) ?? randomBytes(24).toString("base64url");
+  secrets.set(group, s);
+  return s;
 }
 
 /**
@@ -124,6 +153,43 @@ export function opClient(app: DemoAppSpec, bffPublic: string, bffPrefix: string)
     backchannel_logout_uri: backchannelUri(app, bffPublic, bffPrefix),
     backchannel_logout_session_required: true,
   };
+}
+
+/**
+ * The clients at the demo OP: one per app, and one per app group with a
+ * redirect URI and a post-logout redirect URI per origin of its apps (ten
+ * apps on one host: one client, one redirect URI).
+ */
+export function opClients(apps: DemoAppSpec[], bffPublic: string, bffPrefix: string) {
+  const out: ReturnType<typeof opClient>[] = [];
+  const groups = new Map<string, ReturnType<typeof opClient>>();
+  for (const app of apps) {
+    if (!app.group) {
+      out.push(opClient(app, bffPublic, bffPrefix));
+      continue;
+    }
+    const base = groupBase(bffPrefix, app.group);
+    let c = groups.get(app.group);
+    if (!c) {
+      const viaGateway = new URL(app.origin).hostname === "localhost";
+      c = {
+        client_id: app.clientId,
+        client_secret: app.clientSecret,
+        redirect_uris: [],
+        post_logout_redirect_uris: [],
+        backchannel_logout_uri: `${viaGateway ? app.origin : bffPublic}${base}/backchannel-logout`,
+        backchannel_logout_session_required: true,
+      };
+      groups.set(app.group, c);
+      out.push(c);
+    }
+    for (const [list, uri] of [
+      [c.redirect_uris, `${app.origin}${base}/callback`],
+      [c.post_logout_redirect_uris, `${app.origin}${base}/logout/callback`],
+    ] as const)
+      if (!list.includes(uri)) list.push(uri);
+  }
+  return out;
 }
 
 export interface RegistrationVars {
@@ -176,6 +242,58 @@ export function registrationYaml(app: DemoAppSpec, v: RegistrationVars): string 
   // the BFF's redirect URIs point and what the filter's CSRF check accepts.
   doc.session.allowed_origins = [app.origin];
   doc.oidc = { ...doc.oidc, public_origin: app.origin, scopes: v.scopes };
-  if (Object.keys(v.authParams).length > 0) doc.oidc.auth_params = v.authParams;
+  // The app's own API audience: its token is for its API only (RFC 8707 resource).
+  const authParams = app.audience ? { ...v.authParams, resource: app.audience } : v.authParams;
+  if (Object.keys(authParams).length > 0) doc.oidc.auth_params = authParams;
+  if (app.audience && doc.jwt) doc.jwt.audiences = [app.audience];
+  if (app.group) (doc as Record<string, unknown>).group = app.group;
   return stringify(doc);
+}
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * The apps of `--app` and `--group`. Apps of a group share one host (localhost
+ * when there is only that group, else <group>.localhost), each under /<id>
+ * with its SPA shell public; `--group` adds the group's shell at /.
+ */
+export function demoAppsFromArgs(
+  args: string[] | undefined,
+  shell: string | undefined,
+): DemoAppOptions[] | undefined {
+  if (shell !== undefined && !NAME.test(shell)) throw new Error(`--group ${shell}: want [a-z0-9-]`);
+  const parsed = (args ?? []).map((arg) => {
+    const [name, mode = "bff"] = arg.split(":");
+    const parts = name.split("/");
+    const [group, id] = parts.length === 2 ? parts : [undefined, name];
+    if (
+      parts.length > 2 ||
+      !NAME.test(id) ||
+      (group !== undefined && !NAME.test(group)) ||
+      (mode !== "bff" && mode !== "tokenExchange")
+    )
+      throw new Error(`--app ${arg}: want [GROUP/]ID[:bff|tokenExchange], GROUP and ID [a-z0-9-]`);
+    return { id, mode: mode as "bff" | "tokenExchange", group };
+  });
+  if (shell !== undefined) parsed.unshift({ id: shell, mode: "bff", group: shell });
+  if (parsed.length === 0) return undefined;
+  const groups = new Set(parsed.flatMap((a) => (a.group ? [a.group] : [])));
+  const onlyGroup = groups.size === 1 && parsed.every((a) => a.group);
+  return parsed.map((a) => {
+    if (!a.group) return { id: a.id, mode: a.mode };
+    const atRoot = a.id === shell && a.group === shell;
+    const prefix = atRoot ? "/" : `/${a.id}`;
+    return {
+      id: a.id,
+      mode: a.mode,
+      group: a.group,
+      host: onlyGroup ? "localhost" : `${a.group}.localhost`,
+      pathPrefix: prefix,
+      publicPaths: atRoot
+        ? ["/", "/index.html", "/static/*"]
+        : [`${prefix}/`, `${prefix}/index.html`, `${prefix}/static/*`],
+      // Its own API audience: one app's token is refused by another's API.
+      audience: `https://api.sessiongate.test/${a.id}`,
+    };
+  });
 }

@@ -5,9 +5,10 @@ import { parseArgs } from "node:util";
 // Not the harness index: it loads oidc-provider, which warns about the Node
 // version even when an external provider is used.
 import { stopAll } from "../harness/cleanup.js";
+import { demoAppsFromArgs } from "./apps.js";
 import { type DemoAppOptions, DemoError, startDemoStack } from "./stack.js";
 
-const USAGE = `Usage: npm run demo [-- --port N] [-- --app ID[:MODE] ...] [-- --help]
+const USAGE = `Usage: npm run demo [-- --port N] [-- --app [GROUP/]ID[:MODE] ...] [-- --group GROUP] [-- --help]
 
 Starts the sessiongate demo on this machine: Redis, a demo OpenID Provider, the
 BFF, the xds-server, a demo SPA + API and Envoy (configured only over ADS by the
@@ -20,6 +21,13 @@ Options:
   --app ID[:MODE]  an app on the gateway, MODE bff (default) or tokenExchange. Repeat it for
                    several (micro-frontends): each then gets host ID.localhost, and always its
                    own OP client, cookie and upstream. Default: one bff app "demo" on localhost.
+  --app GROUP/ID[:MODE]
+                   an app of the app group GROUP, under /ID on one host with the group's other
+                   apps: one OP client and one redirect URI for the whole group, its own
+                   session, cookie and API audience; a sign-in to one signs the others in
+                   without a prompt, a sign-out of one ends them all.
+  --group GROUP    also a shell for GROUP at / (an app GROUP of the group), e.g.
+                   --group shop --app shop/cart --app shop/catalog
   -h, --help       this text
 
 External provider instead of the demo OP (see test/demo/README.md):
@@ -33,13 +41,14 @@ Exit codes: 0 stopped, 1 start-up failure, 2 bad option, 3 no Redis.
 const say = (msg: string) => process.stdout.write(`${msg}\n`);
 
 async function main(): Promise<void> {
-  let values: { port?: string; "cache-ttl"?: string; app?: string[]; help?: boolean };
+  let values: { port?: string; "cache-ttl"?: string; app?: string[]; group?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       options: {
         port: { type: "string" },
         "cache-ttl": { type: "string" },
         app: { type: "string", multiple: true },
+        group: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -61,16 +70,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   let apps: DemoAppOptions[] | undefined;
-  if (values.app) {
-    apps = [];
-    for (const arg of values.app) {
-      const [id, mode = "bff"] = arg.split(":");
-      if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(id) || (mode !== "bff" && mode !== "tokenExchange")) {
-        process.stderr.write(`demo: --app ${arg}: want ID[:bff|tokenExchange], ID [a-z0-9-]\n\n${USAGE}`);
-        process.exit(2);
-      }
-      apps.push({ id, mode });
-    }
+  try {
+    apps = demoAppsFromArgs(values.app, values.group);
+  } catch (err) {
+    process.stderr.write(`demo: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
   }
 
   let stopping = false;
@@ -90,7 +94,8 @@ async function main(): Promise<void> {
   say("");
   say("  ┌──────────────────────────────────────────────────────────────");
   for (const app of stack.apps) {
-    const label = stack.apps.length > 1 ? ` (app ${app.id}, ${app.mode})` : "";
+    const label =
+      stack.apps.length > 1 ? ` (app ${app.id}, ${app.mode}${app.group ? `, group ${app.group}` : ""})` : "";
     say(`  │ Open      ${app.url}${label}`);
     say("  │           (the SPA; its Log in button goes through the BFF to the provider)");
   }

@@ -37,10 +37,11 @@ interface Asset {
   headers?: Record<string, string>;
 }
 
-function shell(appId: string, bffPrefix: string): Asset {
+function shell(appId: string, bffPrefix: string, base: string): Asset {
   // App ids and prefixes are [A-Za-z0-9._~/-] (BFF config): safe inside the JSON string.
   const html = renderTemplate(readFileSync(join(STATIC_DIR, "index.html"), "utf8"), {
-    CLIENT_URL: `${bffPrefix}/${appId}/client.js`,
+    CLIENT_URL: `${base}${bffPrefix}/${appId}/client.js`,
+    BASE: base,
   });
   // Scripts only from this origin (the gateway: the SPA and the BFF's client)
   // plus the inline import map, pinned by its hash.
@@ -93,20 +94,26 @@ export async function startDemoServer(opts: {
   /** Informational: the SPA learns the mode from the client the BFF serves. */
   mode?: "bff" | "tokenExchange";
   port?: number;
+  /**
+   * The app's path prefix (default "/"): the gateway does not rewrite paths,
+   * so an app under `/cart` is served at `/cart/`, `/cart/api/whoami`, ….
+   */
+  pathPrefix?: string;
 }): Promise<DemoServer> {
   const requests: DemoRequest[] = [];
-  const index = shell(opts.appId, opts.bffPrefix ?? "/auth");
+  const base = !opts.pathPrefix || opts.pathPrefix === "/" ? "" : opts.pathPrefix;
+  const index = shell(opts.appId, opts.bffPrefix ?? "/auth", base);
   const assets = new Map<string, Asset>([
-    ["/", index],
-    ["/index.html", index],
-    ["/static/app.js", staticAsset("app.js")],
-    ["/static/demo.css", staticAsset("demo.css")],
+    [`${base}/`, index],
+    [`${base}/index.html`, index],
+    [`${base}/static/app.js`, staticAsset("app.js")],
+    [`${base}/static/demo.css`, staticAsset("demo.css")],
   ]);
   const server = createServer((req, res) => {
     requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers });
     if (requests.length > 1000) requests.shift(); // bounded for a long-running demo
     const path = new URL(req.url ?? "/", "http://demo").pathname;
-    if (path === "/api/whoami") {
+    if (path === `${base}/api/whoami`) {
       res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
       res.end(whoami(req.headers));
       return;

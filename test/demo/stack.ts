@@ -22,7 +22,7 @@ import {
   DEFAULT_APP_ID,
   type DemoAppOptions,
   type DemoAppSpec,
-  opClient,
+  opClients,
   registrationYaml,
   resolveApps,
 } from "./apps.js";
@@ -156,14 +156,19 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
   let op: OpHandle | null = null;
   if (!idp) {
     const { startOP } = await import("../harness/op.js");
+    const audiences = specs.flatMap((a) => (a.audience ? [a.audience] : []));
     op = await startOP({
-      clients: specs.map((a) => opClient(a, bffPublic, BFF_PREFIX)),
+      clients: opClients(specs, bffPublic, BFF_PREFIX),
       ttl: opts.opAccessTokenTtlS,
+      ...(audiences.length ? { resources: audiences } : {}),
+      // First-party apps: another app of a group signs in silently without a consent step.
+      skipConsent: specs.some((a) => a.group),
     });
     say(`  identity     ${op.issuer} (demo OpenID Provider)`);
   } else {
     say(`  identity     ${idp.issuer} (external provider, client ${idp.clientId})`);
     for (const a of specs) {
+      if (a.group) throw new DemoError("app groups need the demo OP (one client for the group)", 2);
       say(`               register there: redirect URI ${a.authBase}/callback`);
       say(`               post-logout redirect URI ${a.authBase}/logout/callback`);
       say(
@@ -204,7 +209,12 @@ export async function startDemoStack(opts: DemoOptions = {}): Promise<DemoStack>
   for (const spec of specs) {
     // A variable, not a literal: server options the demo server does not
     // (yet) take are not a type error here.
-    const serverOpts = { appId: spec.id, bffPrefix: BFF_PREFIX, mode: spec.mode };
+    const serverOpts = {
+      appId: spec.id,
+      bffPrefix: BFF_PREFIX,
+      mode: spec.mode,
+      pathPrefix: spec.pathPrefix,
+    };
     const demo = await startDemoServer(serverOpts);
     onCleanup(() => demo.stop());
     apps.push({ ...spec, demo });

@@ -32,11 +32,16 @@ describe("module shape", () => {
 });
 
 describe("pass-through", () => {
-  it("leaves a request without cookie untouched", async () => {
+  it("leaves a request without cookie untouched but for x-sessiongate-app (a static config's filter names the app)", async () => {
     const h = await host();
     const o = h.request(req([["x-a", "1"]]));
     expect(o.state).toBe("continue");
-    expect(o.headers).toEqual(req([["x-a", "1"]]));
+    expect(o.headers).toEqual(
+      req([
+        ["x-a", "1"],
+        ["x-sessiongate-app", "demo"],
+      ]),
+    );
     expect(h.metrics.get(M("passthrough"))).toBe(1);
     expect(h.pendingCalls.size).toBe(0);
   });
@@ -64,6 +69,20 @@ describe("pass-through", () => {
     expect(o.state).toBe("continue");
     expect(o.all("cookie")).toEqual([]);
   });
+  it.each(["", " ", "\t", "\u00a0", " \r\n "])(
+    "an authorization header of only whitespace (%j) is no credential: the session is swapped in",
+    async (blank) => {
+      const h = await host();
+      const o = h.request(
+        req([
+          ["authorization", blank],
+          ["cookie", `${C}=${SID}`],
+        ]),
+      );
+      expect(o.state).toBe("paused");
+      expect(h.pendingCalls.size).toBe(1);
+    },
+  );
   it("keeps an own authorization header, strips only the session cookie, calls no BFF", async () => {
     const h = await host();
     const o = h.request(
@@ -138,13 +157,34 @@ describe("session swap", () => {
     h2.clock.nowMs += 200;
     expect(h2.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
   });
-  it("does not cache a token that expires within the skew, nor when the cache is off", async () => {
-    for (const cfg of [config(), config({ cache: { enabled: false } })]) {
-      const h = await host(cfg);
-      const o = h.request(req([["cookie", `${C}=${SID}`]]));
-      h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("t", cfg === config() ? 10 : 300) });
-      expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
-    }
+  it("does not cache when the cache is off", async () => {
+    const h = await host(config({ cache: { enabled: false } }));
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("t", 300) });
+    expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
+  });
+  it("uses a token handed out within the skew (its refresh failing or under way) for half its remaining life (at least 1 s), and never one about to expire", async () => {
+    const h = await host(); // skew 10
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    h.answerHttpCall(o.call!.token, { status: 200, body: tokenBody("due", 10) });
+    h.clock.nowMs += 4_400; // (10 s - 1 s) / 2 = 4.5 s
+    const hit = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(hit.state).toBe("continue");
+    expect(hit.header("authorization")).toBe("Bearer due");
+    h.clock.nowMs += 200;
+    const again = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(again.state).toBe("paused");
+    // Two seconds left: 1 s (the floor), then asked again.
+    h.answerHttpCall(again.call!.token, { status: 200, body: tokenBody("due", 2) });
+    h.clock.nowMs += 900;
+    expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("continue");
+    h.clock.nowMs += 200;
+    expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
+    // One second left: not cached (the entry would outlive the token at the upstream's clock).
+    const h2 = await host();
+    const o2 = h2.request(req([["cookie", `${C}=${SID}`]]));
+    h2.answerHttpCall(o2.call!.token, { status: 200, body: tokenBody("last", 1) });
+    expect(h2.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
   });
   it("never returns another session's token when both share one slot", async () => {
     const h = await host(config({ cache: { slots: 1 } }));
@@ -230,6 +270,28 @@ describe("failures", () => {
     expect(r.header("authorization")).toBeUndefined();
     expect(r.header("cookie")).toBeUndefined();
     expect(h.metrics.get(M("bff_errors"))).toBe(1);
+  });
+  it("remembers a 502 (the provider cannot refresh the session) for 1 s: 503 without a BFF call, then asks again; other errors are not remembered", async () => {
+    const h = await host();
+    const o = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(
+      h.answerHttpCall(o.call!.token, { status: 502, body: '{"error":"idp_unavailable"}' }).local?.status,
+    ).toBe(503);
+    h.clock.nowMs += 900;
+    const cached = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(cached.state).toBe("local");
+    expect(cached.local?.status).toBe(503);
+    expect(cached.header("authorization")).toBeUndefined();
+    expect(h.pendingCalls.size).toBe(0);
+    expect(h.metrics.get(M("bff_errors"))).toBe(2);
+    // Another session in the same table is not affected.
+    expect(h.request(req([["cookie", `${C}=${SID2}`]])).state).toBe("paused");
+    h.clock.nowMs += 200;
+    const again = h.request(req([["cookie", `${C}=${SID}`]]));
+    expect(again.state).toBe("paused");
+    // A 503 (store down) or no answer is not remembered: the next request asks again.
+    expect(h.answerHttpCall(again.call!.token, { status: 503, body: "{}" }).local?.status).toBe(503);
+    expect(h.request(req([["cookie", `${C}=${SID}`]])).state).toBe("paused");
   });
   it("fails closed when the BFF cluster is unknown", async () => {
     const h = await createHost(await wasmModule(), config({ bff_cluster: "nope" }), { clusters: ["bff"] });

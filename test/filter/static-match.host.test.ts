@@ -48,6 +48,37 @@ describe("static path matching = xDS matching (path_separated_prefix)", () => {
   });
 });
 
+describe("static mode names the app upstream (x-sessiongate-app), as the xds-server's routes do", () => {
+  it.each([
+    ["/mall/x", [["cookie", `theme=dark`]], "mall"],
+    ["/tx/a", [], "tx"],
+    ["/", [["authorization", "Bearer machine"]], "demo"],
+  ] as [string, [string, string][], string][])(
+    "%s with %j: x-sessiongate-app %s, the client's value overwritten",
+    async (path, headers, app) => {
+      const h = await host(JSON.stringify(APPS));
+      const o = h.request(req([...headers, ["x-sessiongate-app", "evil"]], "GET", path));
+      expect(o.state).toBe("continue");
+      expect(o.all("x-sessiongate-app")).toEqual([app]);
+    },
+  );
+
+  it("no app matched: a client's x-sessiongate-app is removed", async () => {
+    const h = await host(JSON.stringify({ bff_cluster: "bff", apps: [{ id: "api", path_prefix: "/api" }] }));
+    const o = h.request(req([["x-sessiongate-app", "api"]], "GET", "/apiary"));
+    expect(o.state).toBe("continue");
+    expect(o.all("x-sessiongate-app")).toEqual([]);
+  });
+
+  it("with route metadata (the xds-server's mode) the route sets it, not the filter", async () => {
+    const h = await host(JSON.stringify({ bff_cluster: "bff", apps: [] }));
+    const o = h.request(req([["x-sessiongate-app", "from-route"]], "GET", "/x"), {
+      routeMetadata: { sessiongate: { app: JSON.stringify({ id: "shop" }) } },
+    });
+    expect(o.all("x-sessiongate-app")).toEqual(["from-route"]);
+  });
+});
+
 describe("invariant 6: no sessiongate cookie reaches an upstream, across apps", () => {
   it.each(["/", "/mall/x", "/tx/a", "/mallory", "/API/x"])(
     "a request to %s forwards no __Host-sg-* cookie, only the others",

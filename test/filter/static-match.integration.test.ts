@@ -54,6 +54,22 @@ describe("static config in Envoy: path matching = xDS matching, invariant 6", ()
     },
   );
 
+  // The xds-server's routes set x-sessiongate-app (test/xds/gateway.e2e.test.ts); in a
+  // static config the filter does, so an upstream can trust it in both modes.
+  it.each([
+    ["/api/x", [["cookie", COOKIES]], "api"],
+    ["/api/x", [], "api"],
+    ["/apiary", [["cookie", COOKIES]], undefined],
+    ["/other", [], undefined],
+  ] as [string, [string, string][], string | undefined][])(
+    "%s (%j): x-sessiongate-app upstream is %s, whatever the client sent",
+    async (path, headers, app) => {
+      const r = await send(path, [...headers, ["x-sessiongate-app", "evil"]]);
+      expect(r.status).toBe(200);
+      expect(s.echo.requests.at(-1)!.headers["x-sessiongate-app"]).toBe(app);
+    },
+  );
+
   it("refuses an underscore twin of a header (x_user_sub) with 400; nothing reaches the upstream", async () => {
     const before = s.echo.requests.length;
     const r = await send("/api/x", [

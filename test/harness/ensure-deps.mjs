@@ -72,3 +72,7 @@ ensureDebianPackages([
       ]
     : []),
 ]);
+// The benchmark's ext_authz peer (test/bench/peers.test.ts, `npm run bench`): built
+// once from the Go module proxy into .tools/bin (a few minutes; a rerun costs nothing).
+if (browser && !existsSync(join(root, ".tools/bin/oauth2-proxy")))
+  run("bash", ["scripts/go-tools.sh", "oauth2-proxy"]);

@@ -25,15 +25,38 @@ export interface OpOptions {
   port?: number;
   /** Rotate refresh tokens on use (default true): a reused one kills the grant. */
   rotateRefreshToken?: boolean;
+  /**
+   * More resource indicators (RFC 8707) besides `audience`: an access token
+   * asked for one of them (`resource` authorization parameter) has it as its
+   * audience, so each app of a group can get a token only its own API takes.
+   */
+  resources?: string[];
+  /**
+   * First-party clients: grants cover what is asked without a consent step,
+   * so a silent authorization request (prompt=none) for another scope or
+   * resource of the same user succeeds (default false: consent is an interaction).
+   */
+  skipConsent?: boolean;
+  /**
+   * Signing keys made at start (default 1): the first signs and is published;
+   * `rotateSigningKey()` moves to the next one (key rotation in chaos runs).
+   */
+  signingKeys?: number;
 }
 
 export interface OpCounts {
+  /** Credentials accepted on the login form: how often a user had to sign in. */
+  login_form: number;
   authorization_code: number;
+  /** Authorization requests answered login_required (a silent one without a provider session). */
+  login_required: number;
   refresh_token: number;
   revocation: number;
   grant_revoked: number;
   backchannel_logout: number;
   end_session: number;
+  /** Token-endpoint calls answered by `tokenFault` (a status set) instead of by the OP. */
+  token_faulted: number;
 }
 
 export interface OpHandle {
@@ -54,6 +77,22 @@ export interface OpHandle {
    * instead of by the OP when `status` is set. Settable at any time.
    */
   tokenFault: TokenFault | null;
+  /**
+   * Key rotation: the next of the keys made at start (`signingKeys`) is
+   * published in the JWKS and signs every access token from now on; the old
+   * one stays published (its tokens still verify) until `retireKey`. Returns
+   * the new kid; throws when no key is left.
+   */
+  rotateSigningKey(): string;
+  /** Removes a key from the published JWKS (the end of its grace period). */
+  retireKey(kid: string): void;
+  /** The kid signing access tokens now, and the kids the JWKS publishes. */
+  readonly signingKid: string;
+  readonly publishedKids: string[];
+  /** Every public key made at start, published or not (an independent verifier's view of "genuine"). */
+  readonly allPublicJwks: JWK[];
+  /** JWKS outage switch: while true, GET /jwks answers 503 (the rest of the OP keeps working). */
+  jwksDown: boolean;
   /** Stops answering (sockets closed) without forgetting state; `start()` resumes on the same port. */
   pause(): Promise<void>;
   start(): Promise<void>;
@@ -84,14 +123,21 @@ export async function startOP(opts: OpOptions): Promise<OpHandle> {
   const audience = opts.audience ?? "https://api.sessiongate.test";
   const ttl = opts.ttl ?? 300;
   const users = opts.users ?? DEFAULT_USERS;
-  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-  const privateJwk = {
-    ...(await exportJWK(privateKey)),
-    kid: `op-${randomBytes(4).toString("hex")}`,
-    alg: "RS256",
-    use: "sig",
-  };
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
+  const keys: { privateJwk: JWK & { kid: string }; publicJwk: JWK & { kid: string } }[] = [];
+  for (let i = 0; i < Math.max(1, opts.signingKeys ?? 1); i++) {
+    const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+    const privateJwk = {
+      ...(await exportJWK(privateKey)),
+      kid: `op-${randomBytes(4).toString("hex")}`,
+      alg: "RS256",
+      use: "sig",
+    };
+    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = privateJwk;
+    keys.push({ privateJwk, publicJwk });
+  }
+  const { privateJwk, publicJwk } = keys[0];
+  // Key rotation state: which key signs access tokens, which the JWKS lists.
+  const rotation = { signing: 0, published: new Set([keys[0].publicJwk.kid]), jwksDown: false };
   const bySub = new Map(users.map((u) => [u.sub ?? u.username, u]));
 
   const provider = new Provider(issuer, {
@@ -101,7 +147,8 @@ export async function startOP(opts: OpOptions): Promise<OpHandle> {
       token_endpoint_auth_method: "client_secret_basic",
       ...c,
     })),
-    jwks: { keys: [privateJwk as never] },
+    // Every key is in the provider's keystore; access tokens name theirs (jwt.sign.kid below).
+    jwks: { keys: keys.map((k) => k.privateJwk as never) },
     cookies: { keys: [randomBytes(16).toString("hex")] },
     conformIdTokenClaims: false,
     claims: { openid: ["sub"], email: ["email"], profile: ["name"] },
@@ -135,6 +182,7 @@ export async function startOP(opts: OpOptions): Promise<OpHandle> {
       return globalThis.fetch(input, init);
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    ...(opts.skipConsent ? { loadExistingGrant: grantAsked } : {}),
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
@@ -153,27 +201,33 @@ ${form}<p>Signing you out of the demo identity provider…</p>
         enabled: true,
         defaultResource: async () => audience,
         useGrantedResource: async () => true,
-        getResourceServerInfo: async () => ({
+        getResourceServerInfo: async (_ctx, indicator) => ({
           scope: "api:read api:write",
-          audience,
+          audience: opts.resources?.includes(indicator) ? indicator : audience,
           accessTokenFormat: "jwt",
           accessTokenTTL: ttl,
-          jwt: { sign: { alg: "RS256" } },
+          jwt: { sign: { alg: "RS256", kid: keys[rotation.signing].privateJwk.kid } },
         }),
       },
     },
   });
   const counts: OpCounts = {
+    login_form: 0,
     authorization_code: 0,
+    login_required: 0,
     refresh_token: 0,
     revocation: 0,
     grant_revoked: 0,
     backchannel_logout: 0,
     end_session: 0,
+    token_faulted: 0,
   };
   provider.on("grant.success", (ctx) => {
     const gt = (ctx.oidc.params as { grant_type?: string } | undefined)?.grant_type;
     if (gt === "authorization_code" || gt === "refresh_token") counts[gt] += 1;
+  });
+  provider.on("authorization.error", (_ctx, err) => {
+    if ((err as { error?: string }).error === "login_required") counts.login_required += 1;
   });
   provider.on("grant.revoked", () => {
     counts.grant_revoked += 1;
@@ -190,14 +244,39 @@ ${form}<p>Signing you out of the demo identity provider…</p>
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? "/", issuer);
+      if (url.pathname === "/jwks" && (rotation.jwksDown || keys.length > 1)) {
+        // Answered here (not by the provider) so the published set and an outage can be chosen.
+        req.resume();
+        if (rotation.jwksDown) {
+          res.writeHead(503, { "content-type": "text/plain" });
+          return res.end("jwks unavailable");
+        }
+        res.writeHead(200, { "content-type": "application/jwk-set+json", "cache-control": "no-store" });
+        return res.end(
+          JSON.stringify({
+            keys: keys.filter((k) => rotation.published.has(k.publicJwk.kid)).map((k) => k.publicJwk),
+          }),
+        );
+      }
       const fault = url.pathname === "/token" && req.method === "POST" ? faults.token : null;
       if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
       if (fault?.status) {
+        counts.token_faulted += 1;
         req.resume();
         res.writeHead(fault.status, { "content-type": fault.contentType ?? "application/json" });
         return res.end(fault.body ?? "");
       }
-      if (url.pathname.startsWith("/interaction/")) return await interaction(provider, users, req, res, url);
+      if (url.pathname.startsWith("/interaction/"))
+        return await interaction(
+          provider,
+          users,
+          () => {
+            counts.login_form += 1;
+          },
+          req,
+          res,
+          url,
+        );
       if (url.pathname === "/token/revocation" && req.method === "POST") {
         res.once("finish", () => {
           if (res.statusCode === 200) counts.revocation += 1;
@@ -235,6 +314,32 @@ ${form}<p>Signing you out of the demo identity provider…</p>
     set tokenFault(f: TokenFault | null) {
       faults.token = f;
     },
+    rotateSigningKey: () => {
+      if (rotation.signing + 1 >= keys.length)
+        throw new Error(`no signing key left to rotate to (startOP signingKeys: ${keys.length})`);
+      rotation.signing += 1;
+      const kid = keys[rotation.signing].publicJwk.kid;
+      rotation.published.add(kid);
+      return kid;
+    },
+    retireKey: (kid: string) => {
+      if (kid === keys[rotation.signing].publicJwk.kid)
+        throw new Error("retireKey: that key signs tokens now");
+      rotation.published.delete(kid);
+    },
+    get signingKid() {
+      return keys[rotation.signing].publicJwk.kid;
+    },
+    get publishedKids() {
+      return keys.filter((k) => rotation.published.has(k.publicJwk.kid)).map((k) => k.publicJwk.kid);
+    },
+    allPublicJwks: keys.map((k) => k.publicJwk),
+    get jwksDown() {
+      return rotation.jwksDown;
+    },
+    set jwksDown(v: boolean) {
+      rotation.jwksDown = v;
+    },
     pause: close,
     start: async () => {
       server = createServer(handler);
@@ -245,6 +350,28 @@ ${form}<p>Signing you out of the demo identity provider…</p>
       await close();
     },
   };
+}
+
+/**
+ * loadExistingGrant for first-party clients: the signed-in user's grant for
+ * the client, extended with what this request asks (scopes, claims, the
+ * resource's scopes), so no consent interaction is needed.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: oidc-provider's KoaContextWithOIDC, whose types this harness does not import
+async function grantAsked(ctx: any): Promise<any> {
+  const { oidc } = ctx;
+  const accountId = oidc.session?.accountId;
+  if (!accountId) return undefined;
+  const clientId = oidc.client.clientId;
+  const id = oidc.result?.consent?.grantId ?? oidc.session.grantIdFor(clientId);
+  const grant =
+    (id && (await oidc.provider.Grant.find(id))) || new oidc.provider.Grant({ accountId, clientId });
+  const scope = String(oidc.params.scope ?? "openid");
+  grant.addOIDCScope(scope);
+  const resources = [oidc.params.resource ?? []].flat() as string[];
+  for (const r of resources) grant.addResourceScope(r, "api:read api:write");
+  await grant.save();
+  return grant;
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
@@ -269,6 +396,7 @@ ${error ? `<p role="alert" style="color:#b00">${escapeHtml(error)}</p>` : ""}
 async function interaction(
   provider: Provider,
   users: OpUser[],
+  onLogin: () => void,
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
@@ -285,6 +413,7 @@ async function interaction(
       res.end(loginPage(uid, String(params.client_id), "Wrong username or password."));
       return;
     }
+    onLogin();
     await provider.interactionFinished(
       req,
       res,

@@ -109,4 +109,98 @@ describe("ApplyApps and apps apply (Redis registry)", () => {
     expect(b.code).toBe(3);
     expect(b.stderr).toContain("bad.yaml");
   });
+
+  it("apps apply of 3,000 app files: one ApplyAppsStream call, one registry revision per 1,000-app chunk, progress on stderr", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sg-apply-many-"));
+    for (let i = 0; i < 3000; i++) writeFileSync(join(dir, `m${i}.json`), JSON.stringify(spec(`m${i}`)));
+    const before = (await api.unary<unknown, ListAppsResponse>("listApps", {}, 10_000)).revision;
+    const r = await cli(["apps", "apply", "-f", dir], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/read 3000 app\(s\) from /);
+    expect(r.stderr).toMatch(/applying: 3000\/3000 app\(s\) settled/);
+    expect(r.stderr).toMatch(/3000 app\(s\): 3000 created, 0 updated, 0 unchanged, 0 pruned/);
+    const after = await api.unary<unknown, ListAppsResponse>("listApps", {}, 20_000);
+    expect(after.revision - before).toBe(3n);
+    const mine = after.apps.filter((a) => /^m\d+$/.test(a.spec!.id));
+    expect(mine).toHaveLength(3000);
+    expect(new Set(mine.map((a) => a.revision))).toEqual(new Set([before + 1n, before + 2n, before + 3n]));
+
+    // Three bad files among them: every one named, nothing changed.
+    writeFileSync(join(dir, "m5.json"), JSON.stringify(spec("m5", { hosts: [] })));
+    writeFileSync(join(dir, "m77.json"), JSON.stringify(spec("m77", { upstreams: [] })));
+    writeFileSync(join(dir, "m2999.json"), JSON.stringify(spec("m2999", { hosts: ["m0.test"] })));
+    writeFileSync(join(dir, "m1.json"), JSON.stringify(spec("m1", { pathPrefix: "/changed" })));
+    const bad = await cli(["apps", "apply", "-f", dir], env);
+    expect(bad.code).toBe(3);
+    for (const id of ["m5", "m77", "m2999"])
+      expect(bad.stdout).toMatch(new RegExp(`^app/${id} refused: `, "m"));
+    expect(bad.stderr).toMatch(/INVALID_ARGUMENT: 3 of 3000 apps refused, nothing changed/);
+    const still = await api.unary<unknown, ListAppsResponse>("listApps", {}, 20_000);
+    expect(still.revision).toBe(after.revision);
+    expect(still.apps.find((a) => a.spec!.id === "m1")!.spec!.pathPrefix).toBe("/");
+  });
+
+  it("an apply over the per-call bound (25,000 apps) is refused with RESOURCE_EXHAUSTED and changes nothing", async () => {
+    const before = await list();
+    const err = await new Promise<{ code: number; details: string }>((resolve) => {
+      const call = api.raw.applyAppsStream(api.metadata());
+      call.on("data", () => {});
+      call.on("error", resolve);
+      call.on("end", () => resolve({ code: 0, details: "accepted" }));
+      const ids = Array.from({ length: 25_001 }, (_, i) => wire({ id: `over${i}` }));
+      for (let i = 0; i < ids.length; i += 5000) call.write({ apps: ids.slice(i, i + 5000) });
+      call.end();
+    });
+    expect(err).toMatchObject({ code: 8, details: expect.stringContaining("more than 25000 in one apply") });
+    expect(await list()).toEqual(before);
+  });
+
+  it("an apply and a concurrent UpdateApp of one of its apps: neither write is lost", async () => {
+    for (let round = 0; round < 3; round++) {
+      const x = `race${round}`;
+      const r0 = await apply([spec(x)]);
+      const rev0 = r0.results[0].app!.revision;
+      const batch = [spec(x, { upstreams: ["127.0.0.1:2222"] })];
+      for (let i = 0; i < 1500; i++) batch.push(spec(`${x}-n${i}`));
+      const single = { ...spec(x, { upstreams: ["127.0.0.1:1111"] }) };
+      const [a, u] = await Promise.allSettled([
+        apply(batch),
+        api.unary<unknown, { revision: bigint }>("updateApp", { app: wire(single), revision: rev0 }, 20_000),
+      ]);
+      const now = (await list()).find((z) => z.spec!.id === x)!;
+      const port = now.spec!.upstreams[0];
+      if (a.status === "fulfilled" && u.status === "fulfilled") {
+        // Both succeeded: the update came first and the apply (planned after it) wrote over it, later.
+        expect(port).toBe("127.0.0.1:2222");
+        expect(now.revision).toBeGreaterThan(u.value.revision);
+      } else if (u.status === "fulfilled") {
+        // The apply met the update and refused its chunk: the update stands.
+        expect((a as PromiseRejectedResult).reason).toMatchObject({ code: 9 });
+        expect(port).toBe("127.0.0.1:1111");
+      } else {
+        // The update came too late (stale revision): the apply stands.
+        expect((u as PromiseRejectedResult).reason).toMatchObject({ code: 9 });
+        expect(a.status).toBe("fulfilled");
+        expect(port).toBe("127.0.0.1:2222");
+      }
+    }
+  });
+
+  it("invariant 8: ApplyAppsStream without a valid token is refused (UNAUTHENTICATED) and changes nothing", async () => {
+    const before = await list();
+    for (const token of ["", "wrong-token-0123456789abcdef"]) {
+      const anon = connect(cp.api, token);
+      const err = await new Promise<{ code: number }>((resolve) => {
+        const call = anon.raw.applyAppsStream(anon.metadata());
+        call.on("data", () => {});
+        call.on("error", resolve);
+        call.on("end", () => resolve({ code: 0 }));
+        call.write({ apps: [wire(spec("anon1"))] });
+        call.end();
+      });
+      anon.close();
+      expect(err.code).toBe(16);
+    }
+    expect(await list()).toEqual(before);
+  });
 });

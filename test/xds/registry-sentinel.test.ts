@@ -70,8 +70,8 @@ describe("registry on Redis Sentinel", () => {
     expect(await client(replica.port).exists("s:apps")).toBe(1);
   });
 
-  it("refuses a redis-cluster:// URL with the reason, and an unknown scheme", () => {
-    expect(() => sentinelOptions("redis-cluster://127.0.0.1:7000")).toThrow(/Cluster is not supported/);
+  it("tells the URL forms apart (a redis-cluster:// URL is no Sentinel) and refuses an unknown scheme", () => {
+    expect(sentinelOptions("redis-cluster://127.0.0.1:7000")).toBeNull();
     expect(() => sentinelOptions("http://127.0.0.1:6379")).toThrow(/expected redis:\/\//);
     expect(sentinelOptions("redis://127.0.0.1:6379")).toBeNull();
     expect(sentinelOptions("rediss-sentinel://:pw@a:1,b:2/m?db=3")).toMatchObject({

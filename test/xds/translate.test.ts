@@ -33,13 +33,15 @@ describe("translate", () => {
     );
   });
 
-  it("HTTP filter order is wasm -> strip identity headers -> jwt_authn -> ext_authz -> router", () => {
+  it("HTTP filter order is on_demand -> wasm -> strip identity headers -> jwt_authn -> ext_authz -> router", () => {
     const l = translate(snap, cfg, { kind: "gateway", address: "127.0.0.1", port: 10000 })[TYPE.listener][0]
       .json as J;
     const filters = l.filter_chains[0].filters[0].typed_config.http_filters.map(
       (f: { name: string }) => f.name,
     );
+    // on_demand first: a host's route is loaded before wasm (route metadata) and jwt_authn (per-route requirement) read it.
     expect(filters).toEqual([
+      "envoy.filters.http.on_demand",
       "envoy.filters.http.wasm",
       "sessiongate.strip_identity_headers",
       "envoy.filters.http.jwt_authn",

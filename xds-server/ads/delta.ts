@@ -18,6 +18,7 @@ import {
 } from "../resource/types.js";
 import { ClusterHold, changedSince, dependentTypes, isWildcard, nextNonce } from "./common.js";
 import { AdsStream } from "./stream.js";
+import { type VhdsAnswer, VhdsSubscriptions, vhdsModeOf } from "./subscriptions.js";
 
 interface Pending {
   names: string[];
@@ -50,6 +51,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
 
   protected handle(req: DeltaDiscoveryRequest, node: NodeInfo): void {
     const t = req.typeUrl;
+    this.vhds ??= new VhdsSubscriptions(vhdsModeOf(node), ROUTE_CONFIG_OF_VHDS);
     let st = this.types.get(t);
     const fresh = !st;
     if (!st) {
@@ -76,6 +78,24 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         else this.obs.onAck?.(e);
       }
     }
+    // A plain ACK/NACK of a type already brought up to date with this snapshot has
+    // nothing new to compare (only "is it current" to report); a new type or a
+    // subscription change compares everything.
+    const resubscribed =
+      fresh || req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0;
+    const only = resubscribed ? undefined : new Set<string>();
+    if (t === TYPE_URLS.vhds) {
+      this.vhds.subscribe(req.resourceNamesSubscribe);
+      this.vhds.unsubscribe(req.resourceNamesUnsubscribe);
+      // A host asked for brings the clusters it routes to first (on-demand nodes);
+      // a VHDS subscription change compares all of them.
+      this.vhds.holdAsked(this.snap!);
+      const cds = this.types.get(TYPE_URLS.cluster);
+      if (cds) this.maybeSend(TYPE_URLS.cluster, cds, only);
+      this.maybeSend(t, st, only);
+      this.releaseHold();
+      return;
+    }
     for (const n of req.resourceNamesSubscribe) {
       if (n === "*") st.wildcard = true;
       else if (!st.names.has(n)) {
@@ -91,13 +111,11 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         st.known.delete(n);
       }
     }
-    // A plain ACK/NACK of a type already brought up to date with this snapshot has
-    // nothing new to compare (only "is it current" to report); a new type or a
-    // subscription change compares everything.
-    const resubscribed =
-      fresh || req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0;
-    this.maybeSend(t, st, resubscribed ? undefined : new Set());
+    this.maybeSend(t, st, only);
     this.releaseHold();
+    // Hosts waiting for their clusters (an ACK of CDS or EDS may have made them ready).
+    const vh = this.types.get(TYPE_URLS.vhds);
+    if (this.vhds.pending && vh) this.maybeSend(TYPE_URLS.vhds, vh);
   }
 
   protected onSnapshot(next: NodeSnapshot): void {
@@ -107,6 +125,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     const cds = next.types.get(TYPE_URLS.cluster)?.resources ?? new Map();
     this.hold.retain(this.sentClusters, cds, changed.get(TYPE_URLS.cluster));
     this.snap = next;
+    this.vhds?.promote(next);
     for (const t of ADS_ORDER) {
       const st = this.types.get(t);
       if (st) this.maybeSend(t, st, changed.get(t));
@@ -128,12 +147,23 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
    * it, every resource and every held name is compared.
    */
   private maybeSend(t: string, st: TypeState, only?: Set<string>): void {
+    if (t === TYPE_URLS.vhds) {
+      this.sendVhds(st, only);
+      return;
+    }
     const ts = this.snap!.types.get(t);
     let all = ts?.resources ?? new Map<string, VersionedResource>();
     const held = t === TYPE_URLS.cluster && this.hold.held.size > 0;
     if (t === TYPE_URLS.cluster) all = this.hold.view(all);
+    // On-demand gateways get an app's upstream cluster with a host that routes to it.
+    const resolver =
+      t === TYPE_URLS.cluster && this.vhds?.mode === "on_demand" ? this.snap!.virtualHosts : undefined;
+    const routeClusters = resolver ? this.vhds.routeClusters(this.snap!) : undefined;
+    if (t === TYPE_URLS.cluster) only = this.withRouteClusterMoves(only, routeClusters);
     const wanted = (n: string) =>
-      st.wildcard || st.names.has(n) || (t === TYPE_URLS.vhds && st.names.has(namespaceOf(n)));
+      resolver?.isRouteCluster(n)
+        ? routeClusters!.has(n) || st.names.has(n) || this.hold.held.has(n)
+        : st.wildcard || st.names.has(n) || (t === TYPE_URLS.vhds && st.names.has(namespaceOf(n)));
     const { changed, removed } =
       held || !only ? diffAll(st.known, all, wanted) : diffNames(st.known, all, wanted, only);
     // First answer for a non-wildcard subscription to names we do not have:
@@ -148,7 +178,8 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     for (const n of removed) st.known.delete(n);
     if (t === TYPE_URLS.cluster) {
       // A wildcard node without held clusters holds exactly the snapshot's map: share it, never copy per node.
-      if (st.wildcard && !held) this.sentClusters = this.sharedSent = all;
+      // (On-demand nodes hold only the route clusters of their hosts.)
+      if (st.wildcard && !held && !resolver) this.sentClusters = this.sharedSent = all;
       else if (held || !only || this.sharedSent) {
         this.sentClusters = new Map([...all].filter(([n]) => wanted(n)));
         this.sharedSent = undefined;
@@ -174,6 +205,80 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   private readonly answered = new Set<string>();
+  /** VHDS: the virtual hosts this node asked for (on demand) or all of them (eager). */
+  private vhds!: VhdsSubscriptions;
+
+  /** The node has settled (ACK or NACK) these clusters and their endpoints as they are now. */
+  private running(clusters: string[]): boolean {
+    const cds = this.types.get(TYPE_URLS.cluster);
+    const eds = this.types.get(TYPE_URLS.endpoint);
+    const now = (type: string, n: string) => this.snap!.types.get(type)?.resources.get(n)?.version;
+    if (!cds || cds.pending.size > 0) return clusters.length === 0;
+    for (const c of clusters) {
+      if (cds.known.get(c) !== now(TYPE_URLS.cluster, c)) return false;
+      const ep = now(TYPE_URLS.endpoint, c);
+      if (ep !== undefined && (!eds || eds.pending.size > 0 || eds.known.get(c) !== ep)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Route clusters of an on-demand node's hosts as of the last CDS diff: a
+   * host held, dropped or re-pointed at other apps changes which clusters it
+   * gets without changing those clusters, so the ones that moved in or out of
+   * the set are compared too.
+   */
+  private lastRouteClusters?: Set<string>;
+
+  private withRouteClusterMoves(
+    only: Set<string> | undefined,
+    routeClusters: Set<string> | undefined,
+  ): Set<string> | undefined {
+    const last = this.lastRouteClusters;
+    this.lastRouteClusters = routeClusters;
+    if (!only || (!last && !routeClusters)) return only;
+    if (!last || !routeClusters) return undefined; // on-demand filtering started or stopped: compare all
+    const moved = [...routeClusters].filter((c) => !last.has(c));
+    for (const c of last) if (!routeClusters.has(c)) moved.push(c);
+    return moved.length ? new Set([...only, ...moved]) : only;
+  }
+
+  /**
+   * VHDS goes through the node's subscriptions (cache/vhds-resolve.ts,
+   * ads/subscriptions.ts), which compare everything an on-demand node holds
+   * (its few hosts). An eager node holds every virtual host: with nothing
+   * asked or waiting, only the changed names are compared, as for other types.
+   */
+  private sendVhds(st: TypeState, only?: Set<string>): void {
+    const t = TYPE_URLS.vhds;
+    const ts = this.snap!.types.get(t);
+    const all = ts?.resources ?? new Map<string, VersionedResource>();
+    const a =
+      only && this.vhds.mode === "eager" && !this.vhds.pending
+        ? eagerAnswer(diffNames(st.known, all, () => true, only))
+        : this.vhds.answer(this.snap!, all, st.known, (c) => this.running(c));
+    const firstAnswer = st.pending.size === 0 && !this.answered.has(t);
+    if (a.send.length === 0 && a.removed.length === 0 && !firstAnswer) {
+      if (st.pending.size === 0) this.obs.onCurrent?.(this.node!, t, "delta", this.snap!);
+      return;
+    }
+    this.answered.add(t);
+    for (const r of a.sent) st.known.set(r.name, r.version);
+    for (const n of a.removed) st.known.delete(n);
+    const nonce = nextNonce();
+    st.pending.set(nonce, { names: a.sent.map((r) => r.name), snapshot: this.snap! });
+    dropOldest(st.pending);
+    this.call.write(
+      create(DeltaDiscoveryResponseSchema, {
+        systemVersionInfo: ts?.version ?? "",
+        typeUrl: t,
+        nonce,
+        resources: a.send,
+        removedResources: a.removed,
+      }),
+    );
+    this.obs.onPush?.(this.node!, t, "delta", a.send.length + a.removed.length);
+  }
 }
 
 /**
@@ -217,4 +322,16 @@ function diffNames(
     } else if (known.has(n)) removed.push(n);
   }
   return { changed, removed };
+}
+
+/** The gateway's RouteConfiguration, the namespace of its VHDS names (`<route config>/<host>`). */
+const ROUTE_CONFIG_OF_VHDS = "sessiongate_gateway";
+
+/** An eager node's VHDS answer from a diff (no aliases: nothing was asked). */
+function eagerAnswer({ changed, removed }: { changed: VersionedResource[]; removed: string[] }): VhdsAnswer {
+  return {
+    send: changed.map((r) => create(ResourceSchema, { name: r.name, version: r.version, resource: r.any })),
+    sent: changed,
+    removed,
+  };
 }

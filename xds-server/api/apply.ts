@@ -1,25 +1,34 @@
 // ApplyApps: a batch of AppSpecs is the desired state (like `kubectl apply`).
-// Every spec is validated before anything is written (one bad spec refuses
-// the whole batch, naming it); then each app is created, updated (only when a
-// field or its secret differs: an unchanged app keeps its revision) or, with
-// prune, deleted. Each write is one store transaction (atomic per app); the
-// batch as a whole is not one transaction (see README, "Bulk registration").
+// Planning checks the whole batch before anything is written — every spec
+// validated, JWKS URIs discovered (once per issuer), secrets sealed, route
+// conflicts found — and a batch with any bad app is refused whole, naming
+// every bad app. Then each app is created, updated (only when a field or its
+// secret differs: an unchanged app keeps its revision) or, with prune,
+// deleted, in chunks: each chunk is one atomic store write with one registry
+// revision and one change notification. The batch as a whole is not one
+// transaction (see docs/architecture.md, "Registration API").
 import * as grpc from "@grpc/grpc-js";
-import { type JwksDiscoveryOptions, withJwksUri } from "../registry/jwks-discovery.js";
+import { applyRoutes, type BatchOp, checkBatch, LISTED_FAILURES, routeTable } from "../registry/batch.js";
+import { BatchJwksDiscovery, type JwksDiscoveryOptions } from "../registry/jwks-discovery.js";
 import type { SecretBox } from "../registry/secrets.js";
 import type { Store } from "../registry/store.js";
 import { type AppRecord, type AppSpec, RegistryError } from "../registry/types.js";
 import type { RawAppSpec } from "../registry/validate.js";
 
-export type Action = "created" | "updated" | "unchanged" | "pruned";
+export type Action = "created" | "updated" | "unchanged" | "pruned" | "refused";
+
+/** Apps per store write: bounds one Redis script's run time (it blocks Redis) and one reload. */
+export const APPLY_CHUNK = 1000;
 
 export interface ApplyDeps {
   store: Store;
   secrets: SecretBox;
   jwksDiscovery?: JwksDiscoveryOptions;
+  bffPrefix?: string;
   validate(raw: RawAppSpec | undefined, existing?: AppRecord): { spec: AppSpec; clientSecret: string };
   /** Seals a secret given on the wire, or re-seals the stored one (service.ts). */
   seal(id: string, given: string | undefined, validated: string): string;
+  chunkSize?: number;
 }
 
 export interface ApplyRequest {
@@ -34,15 +43,15 @@ export interface ApplyResult {
   changedFields: string[];
   /** The record after the change (before it, for a dry run or a prune). */
   record?: AppRecord;
+  /** Why it was refused (action "refused"). */
+  error?: string;
 }
 
 interface Step {
   id: string;
-  action: Action;
+  action: Exclude<Action, "refused">;
   changedFields: string[];
-  spec?: AppSpec;
-  secret?: string;
-  given?: string;
+  op?: BatchOp;
   existing?: AppRecord;
 }
 
@@ -50,6 +59,8 @@ export class ApplyError extends Error {
   constructor(
     readonly code: grpc.status,
     message: string,
+    /** Every refused app, for the streaming API to return. */
+    readonly refused: ApplyResult[] = [],
   ) {
     super(message);
   }
@@ -63,81 +74,215 @@ function changedFields(a: AppSpec, b: AppSpec): string[] {
   return keys.filter((k) => JSON.stringify(ra[k]) !== JSON.stringify(rb[k]));
 }
 
+/** Deletes first, then updates, then creates: a route an app gives up is free for the apps after it. */
+const ORDER = { pruned: 0, updated: 1, created: 2, unchanged: 3 } as const;
+
+function chunks<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+interface Refusal {
+  index: number;
+  id: string;
+  message: string;
+  /** A conflict with the registry (FAILED_PRECONDITION), not a bad spec. */
+  conflict?: boolean;
+}
+
 async function plan(d: ApplyDeps, req: ApplyRequest): Promise<Step[]> {
-  const current = new Map(d.store.snapshot().apps.map((a) => [a.spec.id, a]));
-  const seen = new Set<string>();
-  const steps: Step[] = [];
-  for (const [i, raw] of req.apps.entries()) {
+  const snap = d.store.snapshot();
+  const current = new Map(snap.apps.map((a) => [a.spec.id, a]));
+  const seen = new Map<string, number>();
+  const refused: Refusal[] = [];
+  const valid: { index: number; raw?: RawAppSpec; spec: AppSpec; secret: string; existing?: AppRecord }[] =
+    [];
+  for (const [index, raw] of req.apps.entries()) {
     const id = raw?.id ?? "";
-    if (seen.has(id))
-      throw new ApplyError(grpc.status.INVALID_ARGUMENT, `apps[${i}] (${id}): id: duplicate in the batch`);
-    seen.add(id);
-    const existing = current.get(id);
-    let v: { spec: AppSpec; clientSecret: string };
-    try {
-      v = d.validate(raw, existing);
-    } catch (e) {
-      if (e instanceof RegistryError)
-        throw new ApplyError(grpc.status.INVALID_ARGUMENT, `apps[${i}] (${id || "?"}): ${e.message}`);
-      throw e;
-    }
-    const spec = await withJwksUri(v.spec, d.jwksDiscovery);
-    const given = raw?.oidc?.clientSecret || undefined;
-    if (!existing) {
-      steps.push({ id, action: "created", changedFields: [], spec, secret: v.clientSecret, given });
+    const first = seen.get(id);
+    if (first !== undefined) {
+      refused.push({ index, id, message: `id: duplicate in the batch (also apps[${first}])` });
       continue;
     }
-    const fields = changedFields(existing.spec, spec);
-    if (given) {
-      let stored: string | undefined;
-      try {
-        stored = d.secrets.open(id, existing.clientSecret);
-      } catch {
-        stored = undefined; // unreadable: sending it again is a change
-      }
-      if (stored !== v.clientSecret) fields.push("oidc.client_secret");
+    seen.set(id, index);
+    const existing = current.get(id);
+    try {
+      const v = d.validate(raw, existing);
+      valid.push({ index, raw, spec: v.spec, secret: v.clientSecret, existing });
+    } catch (e) {
+      if (!(e instanceof RegistryError)) throw e;
+      refused.push({ index, id, message: e.message });
     }
-    steps.push({
-      id,
-      action: fields.length ? "updated" : "unchanged",
-      changedFields: fields,
-      spec,
-      secret: v.clientSecret,
-      given,
-      existing,
-    });
+  }
+  // One discovery per issuer, all issuers at once.
+  const jwks = new BatchJwksDiscovery(d.jwksDiscovery);
+  const discovered = await Promise.all(
+    valid.map((v) =>
+      jwks.withJwksUri(v.spec).then(
+        (spec) => spec,
+        (e: Error) => {
+          refused.push({ index: v.index, id: v.spec.id, message: e.message });
+          return undefined;
+        },
+      ),
+    ),
+  );
+  const steps: Step[] = [];
+  for (const [i, v] of valid.entries()) {
+    const spec = discovered[i];
+    if (!spec) continue;
+    const id = spec.id;
+    const given = v.raw?.oidc?.clientSecret || undefined;
+    let fields: string[] = [];
+    if (v.existing) {
+      fields = changedFields(v.existing.spec, spec);
+      if (given) {
+        let stored: string | undefined;
+        try {
+          stored = d.secrets.open(id, v.existing.clientSecret);
+        } catch {
+          stored = undefined; // unreadable: sending it again is a change
+        }
+        if (stored !== v.secret) fields.push("oidc.client_secret");
+      }
+      if (!fields.length) {
+        steps.push({ id, action: "unchanged", changedFields: [], existing: v.existing });
+        continue;
+      }
+    }
+    let clientSecret: string;
+    try {
+      clientSecret = d.seal(id, given, v.secret);
+    } catch (e) {
+      refused.push({ index: v.index, id, message: (e as Error).message, conflict: true });
+      continue;
+    }
+    steps.push(
+      v.existing
+        ? {
+            id,
+            action: "updated",
+            changedFields: fields,
+            existing: v.existing,
+            op: { op: "update", spec, clientSecret, expectedRevision: v.existing.revision },
+          }
+        : { id, action: "created", changedFields: [], op: { op: "create", spec, clientSecret } },
+    );
   }
   if (req.prune)
     for (const [id, existing] of current)
-      if (!seen.has(id)) steps.push({ id, action: "pruned", changedFields: [], existing });
+      if (!seen.has(id))
+        steps.push({
+          id,
+          action: "pruned",
+          changedFields: [],
+          existing,
+          op: { op: "delete", id, expectedRevision: existing.revision },
+        });
+  steps.sort((a, b) => ORDER[a.action] - ORDER[b.action]);
+  // The route checks each chunk's write will run, run here over the whole
+  // batch in write order, so a conflict refuses the batch before any write.
+  const routes = routeTable(snap.apps, d.bffPrefix);
+  const writes = steps.filter((s) => s.op).map((s) => s.op!);
+  const conflicting = new Set<string>();
+  for (const chunk of chunks(writes, d.chunkSize ?? APPLY_CHUNK)) {
+    for (const f of checkBatch(current, routes, chunk, d.bffPrefix)) {
+      if (conflicting.has(f.id)) continue; // one conflict per app (its prefix and its BFF routes collide together)
+      conflicting.add(f.id);
+      refused.push({ index: seen.get(f.id) ?? -1, id: f.id, message: f.message, conflict: true });
+    }
+    applyRoutes(current, routes, chunk, d.bffPrefix);
+  }
+  if (refused.length) throw refusal(refused, req.apps.length);
   return steps;
 }
 
-export async function applyApps(d: ApplyDeps, req: ApplyRequest): Promise<ApplyResult[]> {
+function refusal(refused: Refusal[], total: number): ApplyError {
+  refused.sort((a, b) => a.index - b.index);
+  const name = (r: Refusal) => (r.index >= 0 ? `apps[${r.index}] (${r.id || "?"})` : r.id);
+  const listed = refused.slice(0, LISTED_FAILURES).map((r) => `${name(r)}: ${r.message}`);
+  const more = refused.length > LISTED_FAILURES ? `; and ${refused.length - LISTED_FAILURES} more` : "";
+  const message =
+    refused.length === 1
+      ? listed[0]
+      : `${refused.length} of ${total} apps refused, nothing changed: ${listed.join("; ")}${more}`;
+  const code = refused.every((r) => r.conflict)
+    ? grpc.status.FAILED_PRECONDITION
+    : grpc.status.INVALID_ARGUMENT;
+  return new ApplyError(
+    code,
+    message,
+    refused.map((r) => ({
+      id: r.id,
+      action: "refused",
+      changedFields: [],
+      error: `${name(r)}: ${r.message}`,
+    })),
+  );
+}
+
+/**
+ * Plans and applies `req`. `onResults` gets the results as they are settled:
+ * first the unchanged apps, then each written chunk's (with the registry
+ * revision it was written at, without the record: it is filled in the
+ * returned results once the last chunk is written); a dry run gets them all
+ * at once. `total`: the number of results the whole apply has.
+ */
+export async function applyApps(
+  d: ApplyDeps,
+  req: ApplyRequest,
+  onResults?: (results: ApplyResult[], revision: number, total: number) => void,
+): Promise<ApplyResult[]> {
   const steps = await plan(d, req);
-  if (req.dryRun)
-    return steps.map((s) => ({
-      id: s.id,
-      action: s.action,
-      changedFields: s.changedFields,
-      record: s.existing,
-    }));
   const out: ApplyResult[] = [];
-  for (const s of steps) {
-    let record: AppRecord | undefined = s.existing;
-    try {
-      if (s.action === "created") record = await d.store.create(s.spec!, d.seal(s.id, s.given, s.secret!));
-      else if (s.action === "updated")
-        record = await d.store.update(s.spec!, d.seal(s.id, s.given, s.secret!), s.existing!.revision);
-      else if (s.action === "pruned") await d.store.delete(s.id, s.existing!.revision);
-    } catch (e) {
-      // Name the app and what was already applied: the batch is not one transaction.
-      const done = out.filter((r) => r.action !== "unchanged").map((r) => `${r.action} ${r.id}`);
-      const msg = `${s.id}: ${(e as Error).message} (applied before it: ${done.join(", ") || "nothing"})`;
-      if (e instanceof RegistryError) throw new RegistryError(e.kind, msg, e.field);
-      throw e;
-    }
-    out.push({ id: s.id, action: s.action, changedFields: s.changedFields, record });
+  const settled = (rs: ApplyResult[], revision: number) => {
+    for (const r of rs) out.push(r);
+    if (rs.length) onResults?.(rs, revision, steps.length);
+  };
+  const before = (s: Step): ApplyResult => ({
+    id: s.id,
+    action: s.action,
+    changedFields: s.changedFields,
+    record: s.existing,
+  });
+  if (req.dryRun) {
+    settled(steps.map(before), d.store.snapshot().revision);
+    return out;
   }
+  settled(steps.filter((s) => !s.op).map(before), d.store.snapshot().revision);
+  const writes = chunks(
+    steps.filter((s) => s.op),
+    d.chunkSize ?? APPLY_CHUNK,
+  );
+  let written = 0;
+  try {
+    await d.store.applyBatches(
+      writes.map((c) => c.map((s) => s.op!)),
+      (i, revision) => {
+        written += writes[i].length;
+        settled(
+          writes[i].map((s) => ({
+            id: s.id,
+            action: s.action,
+            changedFields: s.changedFields,
+            record: s.action === "pruned" ? s.existing : undefined,
+          })),
+          revision,
+        );
+      },
+    );
+  } catch (e) {
+    // Only a concurrent writer gets here (planning checked the rest).
+    if (!(e instanceof RegistryError)) throw e;
+    const total = writes.reduce((n, c) => n + c.length, 0);
+    const msg =
+      `${e.message} (changed by another writer since planning; ${written} of ${total} changes were` +
+      " written before the chunk that met it, which changed nothing; re-run to apply the rest)";
+    throw new RegistryError(e.kind, msg, e.field);
+  }
+  // The records as written (this replica's view follows once the last chunk is written).
+  const now = new Map(d.store.snapshot().apps.map((a) => [a.spec.id, a]));
+  for (const r of out) if (r.action === "created" || r.action === "updated") r.record = now.get(r.id);
   return out;
 }

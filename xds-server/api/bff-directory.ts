@@ -46,6 +46,7 @@ export function toBffApp(rec: AppRecord, secrets: SecretBox): BffApp {
       : named.map((h) => `https://${h}`),
     authParams: s.oidc.authParams ?? {},
     revision: BigInt(rec.revision),
+    group: s.group ?? "",
   });
 }
 

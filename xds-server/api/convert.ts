@@ -58,6 +58,7 @@ export function toWire(rec: AppRecord, secrets: SecretBox, status?: StatusBoard)
           }
         : {}),
       publicPaths: s.publicPaths ?? [],
+      group: s.group ?? "",
     },
     revision: BigInt(rec.revision),
     createdAt: rec.createdAt,

@@ -9,18 +9,22 @@ import {
   AppApplyResultSchema,
   type AppEvent,
   AppEventSchema,
+  type ApplyAppsRequest,
+  type ApplyAppsResponse,
   ApplyAppsResponseSchema,
   DeleteAppResponseSchema,
   ListAppsResponseSchema,
   type WatchAppsRequest,
 } from "../../protos/gen/sessiongate/v1/apps_pb.js";
 import type { Metrics } from "../metrics.js";
+import { checkGroupClient } from "../registry/groups.js";
 import { type JwksDiscoveryOptions, withJwksUri } from "../registry/jwks-discovery.js";
 import type { SecretBox } from "../registry/secrets.js";
 import type { Store } from "../registry/store.js";
 import { type AppRecord, RegistryError } from "../registry/types.js";
 import { type RawAppSpec, validateApp } from "../registry/validate.js";
-import { ApplyError, applyApps } from "./apply.js";
+import { ApplyError, type ApplyResult, applyApps } from "./apply.js";
+import { applyStream, applyStreamDefinition, changedCount } from "./apply-stream.js";
 import type { TokenAuth } from "./auth.js";
 import { toWire } from "./convert.js";
 import { AppRegistryDefinition } from "./definition.js";
@@ -66,8 +70,11 @@ function checkId(id: string): string {
 
 export function addApiService(server: grpc.Server, deps: ApiDeps): void {
   const { store, auth, secrets, bffAuth, status, metrics, log } = deps;
-  const validate = (raw: RawAppSpec | undefined, existing?: AppRecord) =>
-    validateApp(raw, existing, deps.bffPrefix);
+  const validate = (raw: RawAppSpec | undefined, existing?: AppRecord) => {
+    const v = validateApp(raw, existing, deps.bffPrefix);
+    checkGroupClient(v.spec, store.snapshot().apps);
+    return v;
+  };
   const wire = (rec: AppRecord) => toWire(rec, secrets, status);
   /** Admin token -> null; the BFF token -> PERMISSION_DENIED (it reads, never writes); else UNAUTHENTICATED. */
   const denied = (md: grpc.Metadata): [grpc.status, string] | null => {
@@ -96,6 +103,17 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
     return secrets.seal(id, plain);
   };
 
+  /** A handler's error as a gRPC status; anything unexpected is logged and answered INTERNAL. */
+  const statusOf = (e: Error, method: string, md: grpc.Metadata): [grpc.status, string] => {
+    if (e instanceof ApiError || e instanceof ApplyError) return [e.code, e.message];
+    if (e instanceof RegistryError) return [KIND_CODE[e.kind] ?? grpc.status.INTERNAL, e.message];
+    log.error(
+      { err: e.message, stack: e.stack, method, ...parseTraceparent(md.get("traceparent")[0]) },
+      "registration call failed",
+    );
+    return [grpc.status.INTERNAL, "internal error"];
+  };
+
   // biome-ignore lint/suspicious/noExplicitAny: grpc-js unary handler types per method.
   function unary<Req>(name: string, fn: (req: Req) => Promise<any>) {
     // biome-ignore lint/suspicious/noExplicitAny: see above.
@@ -118,18 +136,8 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
       fn(call.request).then(
         (res) => done(grpc.status.OK, null, res),
         (e: Error) => {
-          if (e instanceof ApiError || e instanceof ApplyError) return done(e.code, e);
-          if (e instanceof RegistryError) return done(KIND_CODE[e.kind] ?? grpc.status.INTERNAL, e);
-          log.error(
-            {
-              err: e.message,
-              stack: e.stack,
-              method: name,
-              ...parseTraceparent(call.metadata.get("traceparent")[0]),
-            },
-            "registration call failed",
-          );
-          done(grpc.status.INTERNAL, new Error("internal error"));
+          const [code, details] = statusOf(e, name, call.metadata);
+          done(code, new Error(details));
         },
       );
     };
@@ -141,7 +149,24 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
     return a;
   };
 
-  server.addService(AppRegistryDefinition, {
+  const applyDeps = {
+    store,
+    secrets,
+    jwksDiscovery: deps.jwksDiscovery,
+    bffPrefix: deps.bffPrefix,
+    validate,
+    seal,
+  };
+  const resultWire = (r: ApplyResult) =>
+    create(AppApplyResultSchema, {
+      id: r.id,
+      action: r.action,
+      changedFields: r.changedFields,
+      error: r.error ?? "",
+      ...(r.record ? { app: wire(r.record) } : {}),
+    });
+
+  server.addService(applyStreamDefinition(AppRegistryDefinition), {
     createApp: unary("CreateApp", async (req: { app?: RawAppSpec }) => {
       const { spec: given, clientSecret } = validate(req.app);
       const spec = await withJwksUri(given, deps.jwksDiscovery);
@@ -175,25 +200,25 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
       return create(DeleteAppResponseSchema, { revision: BigInt(revision) });
     }),
     applyApps: unary("ApplyApps", async (req: { apps: RawAppSpec[]; prune: boolean; dryRun: boolean }) => {
-      const results = await applyApps(
-        { store, secrets, jwksDiscovery: deps.jwksDiscovery, validate, seal },
-        { apps: req.apps, prune: req.prune, dryRun: req.dryRun },
-      );
-      const changed = results.filter((r) => r.action !== "unchanged").length;
-      log.info({ apps: results.length, changed, dryRun: req.dryRun }, "apps applied");
+      const results = await applyApps(applyDeps, req);
+      log.info({ apps: results.length, changed: changedCount(results), dryRun: req.dryRun }, "apps applied");
       return create(ApplyAppsResponseSchema, {
-        results: results.map((r) =>
-          create(AppApplyResultSchema, {
-            id: r.id,
-            action: r.action,
-            changedFields: r.changedFields,
-            ...(r.record ? { app: wire(r.record) } : {}),
-          }),
-        ),
+        results: results.map(resultWire),
         revision: BigInt(store.snapshot().revision),
         dryRun: req.dryRun,
+        total: results.length,
       });
     }),
+    applyAppsStream: (call: grpc.ServerDuplexStream<ApplyAppsRequest, ApplyAppsResponse>) =>
+      applyStream(call, {
+        denied,
+        metrics,
+        log,
+        apply: (req, onResults) => applyApps(applyDeps, req, onResults),
+        wire: resultWire,
+        revision: () => store.snapshot().revision,
+        statusOf: (e, md) => statusOf(e, "ApplyAppsStream", md),
+      }),
     getApp: unary("GetApp", async (req: { id: string }) => wire(find(checkId(req.id)))),
     listApps: unary("ListApps", async () => {
       const snap = store.snapshot();

@@ -30,6 +30,7 @@ import {
 import { file_envoy_extensions_filters_http_ext_authz_v3_ext_authz } from "../../protos/gen/envoy/extensions/filters/http/ext_authz/v3/ext_authz_pb.js";
 import { file_envoy_extensions_filters_http_header_mutation_v3_header_mutation } from "../../protos/gen/envoy/extensions/filters/http/header_mutation/v3/header_mutation_pb.js";
 import { file_envoy_extensions_filters_http_jwt_authn_v3_config } from "../../protos/gen/envoy/extensions/filters/http/jwt_authn/v3/config_pb.js";
+import { file_envoy_extensions_filters_http_on_demand_v3_on_demand } from "../../protos/gen/envoy/extensions/filters/http/on_demand/v3/on_demand_pb.js";
 import { file_envoy_extensions_filters_http_rbac_v3_rbac } from "../../protos/gen/envoy/extensions/filters/http/rbac/v3/rbac_pb.js";
 import { file_envoy_extensions_filters_http_router_v3_router } from "../../protos/gen/envoy/extensions/filters/http/router/v3/router_pb.js";
 import { file_envoy_extensions_filters_http_wasm_v3_wasm } from "../../protos/gen/envoy/extensions/filters/http/wasm/v3/wasm_pb.js";
@@ -48,6 +49,7 @@ export const registry: Registry = createRegistry(
   file_envoy_config_route_v3_route_components,
   file_envoy_extensions_filters_http_ext_authz_v3_ext_authz,
   file_envoy_extensions_filters_http_jwt_authn_v3_config,
+  file_envoy_extensions_filters_http_on_demand_v3_on_demand,
   file_envoy_extensions_filters_http_rbac_v3_rbac,
   file_envoy_extensions_filters_http_header_mutation_v3_header_mutation,
   file_envoy_extensions_filters_http_router_v3_router,

@@ -35,6 +35,7 @@ import {
   vhdsName,
 } from "../translate/routes.js";
 import { SANITIZE_FILTER } from "../translate/sanitize.js";
+import type { Json } from "../translate/types.js";
 import { assembleRouteConfiguration, encodeResource, encodeVirtualHost } from "./encode.js";
 
 export const contentHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
@@ -187,6 +188,8 @@ export class GatewayBuilder {
   /** Filter configs as last built, and the keys they were built from. */
   private filters?: { keys: string; resources: Resource[] };
   private readonly fixed: Map<string, VersionedResource[]>;
+  /** Delta: the "*" virtual host's VHDS JSON (on-demand nodes get its routes under the host they ask for). */
+  private wildcard?: Json;
 
   constructor(
     private readonly cfg: TranslateConfig,
@@ -203,6 +206,11 @@ export class GatewayBuilder {
       [T.route, role.vhds ? [this.version(T.route, VHDS_SKELETON)] : []],
       [T.vhds, role.vhds ? [this.version(T.vhds, VHDS_ANCHOR)] : []],
     ]);
+  }
+
+  /** The "*" virtual host's VHDS JSON as last built (Delta roles with an app on "*"), for cache/vhds-resolve.ts. */
+  get wildcardVirtualHost(): Json | undefined {
+    return this.wildcard;
   }
 
   build(snap: RegistrySnapshot): Map<string, TypeSnapshot> {
@@ -386,6 +394,7 @@ export class GatewayBuilder {
       if (!ids) {
         if (this.hosts.delete(host)) orderChanged = true;
         if (this.role.vhds) d(T.vhds).delete(vhdsName(host));
+        if (host === "*") this.wildcard = undefined;
         continue;
       }
       const own = sortedIds(ids);
@@ -396,7 +405,9 @@ export class GatewayBuilder {
       const v = gatewayVirtualHost(host, here, this.cfg);
       if (!this.hosts.has(host)) orderChanged = true;
       if (this.role.vhds) {
-        const r = this.version(T.vhds, asVhdsResource(v), d(T.vhds).get(vhdsName(host)));
+        const vr = asVhdsResource(v);
+        if (host === "*") this.wildcard = vr.json;
+        const r = this.version(T.vhds, vr, d(T.vhds).get(vhdsName(host)));
         this.hosts.set(host, { resource: r });
         d(T.vhds).set(r);
       } else this.hosts.set(host, { text: JSON.stringify(v.json), bytes: encodeVirtualHost(v.json) });

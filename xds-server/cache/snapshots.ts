@@ -9,12 +9,17 @@ import {
   type NodeSnapshot,
   PUSH_ORDER,
   type SnapshotSource,
+  TYPE_URLS,
   type TypeSnapshot,
   type VersionedResource,
+  type VirtualHostResolver,
 } from "../resource/types.js";
 import { type NodeRole, roleOf, type TranslateConfig, translate } from "../translate/index.js";
+import { vhdsName } from "../translate/routes.js";
+import type { Json } from "../translate/types.js";
 import { encodeResource } from "./encode.js";
 import { GatewayBuilder, typeVersion, versionOf } from "./incremental.js";
+import { virtualHostResolver } from "./vhds-resolve.js";
 
 export class SnapshotCache implements SnapshotSource {
   private registry: RegistrySnapshot = { revision: 0, apps: [] };
@@ -97,8 +102,14 @@ export class SnapshotCache implements SnapshotSource {
         this.gateways.delete(key);
         throw e;
       }
+      const virtualHosts = resolverOf(types, builder.wildcardVirtualHost);
       this.onBuild?.(Number(process.hrtime.bigint() - t0) / 1e9);
-      return { revision: this.registry.revision, appRevisions, types };
+      return {
+        revision: this.registry.revision,
+        appRevisions,
+        types,
+        ...(virtualHosts ? { virtualHosts } : {}),
+      };
     }
     const set = translate(this.registry, this.cfg, role);
     const types = new Map<string, TypeSnapshot>();
@@ -116,7 +127,23 @@ export class SnapshotCache implements SnapshotSource {
       types.set(typeUrl, { version: typeVersion(resources), resources });
     }
     this.encoded.set(key, next);
+    const virtualHosts = resolverOf(types, set[TYPE_URLS.vhds].find((r) => r.name === vhdsName("*"))?.json);
     this.onBuild?.(Number(process.hrtime.bigint() - t0) / 1e9);
-    return { revision: this.registry.revision, appRevisions, types };
+    return {
+      revision: this.registry.revision,
+      appRevisions,
+      types,
+      ...(virtualHosts ? { virtualHosts } : {}),
+    };
   }
+}
+
+/** On-demand VHDS: the host resolver of a snapshot with virtual hosts (Delta gateways), from the "*" one's JSON. */
+function resolverOf(
+  types: Map<string, TypeSnapshot>,
+  wildcardJson: Json | undefined,
+): VirtualHostResolver | undefined {
+  const vhds = types.get(TYPE_URLS.vhds)?.resources;
+  if (!vhds?.size) return undefined;
+  return virtualHostResolver(vhds, wildcardJson, types.get(TYPE_URLS.cluster)?.resources ?? new Map());
 }

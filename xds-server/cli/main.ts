@@ -35,7 +35,9 @@ Commands:
                                         documents or JSON) or DIR (*.yaml, *.yml, *.json):
                                         create, update what changed (an unchanged app keeps
                                         its revision), --prune deletes apps not listed;
-                                        one ApplyApps call; prints each app and a summary
+                                        one ApplyAppsStream call (up to 25,000 apps);
+                                        prints each app and a summary, progress
+                                        on stderr from 1,000 apps on
   apps list                             list apps
   apps get ID                           show one app (the client secret is never shown)
   apps delete ID [--revision N]         delete an app (only at revision N when given)
@@ -48,7 +50,7 @@ Options:
   --token TOKEN        bearer token (env SESSIONGATE_TOKEN)
   --token-file FILE    read the bearer token from FILE
   -o, --output FMT     table | json | yaml (default: table for list, yaml otherwise)
-  --timeout-ms N       per-call deadline (default 10000)
+  --timeout-ms N       per-call deadline (default 10000; apps apply: 20 per app, at least 10000)
   --tls                use TLS (implied by the three options below)
   --ca FILE            PEM CA to verify the server (env SESSIONGATE_CA)
   --cert FILE, --key FILE  client certificate and key for mTLS (env SESSIONGATE_CERT / SESSIONGATE_KEY)
@@ -103,6 +105,7 @@ export async function run(argv: string[]): Promise<number> {
   const token = values["token-file"]
     ? readFileSync(values["token-file"], "utf8").trim()
     : (values.token ?? process.env.SESSIONGATE_TOKEN ?? "");
+  const timeoutGiven = values["timeout-ms"] !== undefined;
   const timeout = Number(values["timeout-ms"] ?? 10000);
   if (!Number.isInteger(timeout) || timeout <= 0)
     throw new Usage("--timeout-ms: expected a positive integer");
@@ -168,7 +171,7 @@ export async function run(argv: string[]): Promise<number> {
           file: values.file,
           prune: Boolean(values.prune),
           dryRun: Boolean(values["dry-run"]),
-          timeout,
+          timeout: timeoutGiven ? timeout : undefined,
           output,
         });
       }

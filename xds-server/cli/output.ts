@@ -10,7 +10,7 @@ export function print(fmt: string, value: unknown): void {
 }
 
 export function table(apps: App[]): string {
-  const rows = [["ID", "REVISION", "HOSTS", "PREFIX", "MODE", "UPSTREAMS", "STATUS"]];
+  const rows = [["ID", "REVISION", "HOSTS", "PREFIX", "MODE", "GROUP", "UPSTREAMS", "STATUS"]];
   for (const a of apps) {
     const s = a.spec!;
     rows.push([
@@ -19,6 +19,7 @@ export function table(apps: App[]): string {
       s.hosts.join(","),
       s.pathPrefix,
       s.session?.mode ?? "",
+      s.group || "-",
       s.upstreams.join(","),
       a.status?.state ?? "",
     ]);

@@ -82,3 +82,38 @@ export async function withJwksUri(spec: AppSpec, opts: JwksDiscoveryOptions = {}
   const remoteJwksUri = await discoverJwksUri(spec.jwt.issuer, opts);
   return { ...spec, jwt: { ...spec.jwt, remoteJwksUri } };
 }
+
+/**
+ * Discovery for one batch (ApplyApps): each issuer's document is fetched once
+ * however many apps name it, concurrent lookups of one issuer share the fetch,
+ * and at most `maxIssuers` distinct issuers are discovered (an app over the
+ * bound is refused, asking for its URI).
+ */
+export class BatchJwksDiscovery {
+  private readonly byIssuer = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly opts: JwksDiscoveryOptions = {},
+    readonly maxIssuers = 32,
+  ) {}
+
+  /** How many discovery documents were (or are being) fetched. */
+  get fetched(): number {
+    return this.byIssuer.size;
+  }
+
+  async withJwksUri(spec: AppSpec): Promise<AppSpec> {
+    if (spec.jwt.remoteJwksUri) return spec;
+    let uri = this.byIssuer.get(spec.jwt.issuer);
+    if (!uri) {
+      if (this.byIssuer.size >= this.maxIssuers)
+        refuse(
+          `not given, and this batch already discovers ${this.maxIssuers} issuers' JWKS URIs (the bound per batch); give it explicitly`,
+        );
+      uri = discoverJwksUri(spec.jwt.issuer, this.opts);
+      uri.catch(() => {}); // each app awaiting it gets the error
+      this.byIssuer.set(spec.jwt.issuer, uri);
+    }
+    return { ...spec, jwt: { ...spec.jwt, remoteJwksUri: await uri } };
+  }
+}

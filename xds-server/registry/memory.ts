@@ -1,13 +1,8 @@
 // In-memory registry for the demo and unit tests (one process, no replicas).
+// Every write is a batch: all checks first, then one revision per batch.
+import { applyRoutes, type BatchOp, batchError, checkBatch, routeTable } from "./batch.js";
 import { type ChangeListener, EMPTY, SnapshotHolder, type Store, sortApps } from "./store.js";
-import {
-  type AppRecord,
-  type AppSpec,
-  RegistryError,
-  type RegistrySnapshot,
-  routeConflict,
-  routeKeys,
-} from "./types.js";
+import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot } from "./types.js";
 
 export class MemoryStore implements Store {
   readonly kind = "memory" as const;
@@ -29,72 +24,68 @@ export class MemoryStore implements Store {
     return this.holder.onChange(l);
   }
 
-  private checkRoutes(spec: AppSpec, apps: AppRecord[]): void {
-    const mine = new Set(routeKeys(spec, this.bffPrefix));
-    for (const a of apps) {
-      if (a.spec.id === spec.id) continue;
-      for (const k of routeKeys(a.spec, this.bffPrefix)) {
-        if (mine.has(k)) throw routeConflict(k, a.spec.id);
+  async applyBatch(ops: BatchOp[]): Promise<number> {
+    let revision = this.snapshot().revision;
+    await this.applyBatches([ops], (_i, r) => {
+      revision = r;
+    });
+    return revision;
+  }
+
+  async applyBatches(
+    chunks: BatchOp[][],
+    onChunk?: (index: number, revision: number) => void,
+  ): Promise<void> {
+    const cur = this.snapshot();
+    const byId = new Map(cur.apps.map((a) => [a.spec.id, a]));
+    const routes = routeTable(cur.apps, this.bffPrefix);
+    let revision = cur.revision;
+    try {
+      for (const [i, ops] of chunks.entries()) {
+        if (ops.length === 0) continue;
+        const failures = checkBatch(byId, routes, ops, this.bffPrefix);
+        if (failures.length) throw batchError(failures, ops.length === 1);
+        applyRoutes(byId, routes, ops, this.bffPrefix);
+        revision++;
+        const now = new Date().toISOString();
+        for (const o of ops) {
+          if (o.op === "delete") {
+            byId.delete(o.id);
+            continue;
+          }
+          const createdAt = byId.get(o.spec.id)?.createdAt ?? now;
+          byId.set(o.spec.id, {
+            spec: o.spec,
+            clientSecret: o.clientSecret,
+            revision,
+            createdAt,
+            updatedAt: now,
+          });
+        }
+        onChunk?.(i, revision);
       }
+    } finally {
+      if (revision !== cur.revision) this.holder.offer({ revision, apps: sortApps([...byId.values()]) });
     }
   }
 
-  private commit(apps: AppRecord[], revision: number): void {
-    this.holder.offer({ revision, apps: sortApps(apps) });
+  private record(id: string): AppRecord {
+    const a = this.snapshot().apps.find((x) => x.spec.id === id);
+    if (!a) throw new RegistryError("UNAVAILABLE", `app ${id} written but not visible`);
+    return a;
   }
 
   async create(spec: AppSpec, clientSecret: string): Promise<AppRecord> {
-    const cur = this.snapshot();
-    if (cur.apps.some((a) => a.spec.id === spec.id))
-      throw new RegistryError("ALREADY_EXISTS", `app ${spec.id} already exists`, "id");
-    this.checkRoutes(spec, cur.apps);
-    const revision = cur.revision + 1;
-    const now = new Date().toISOString();
-    const rec: AppRecord = { spec, clientSecret, revision, createdAt: now, updatedAt: now };
-    this.commit([...cur.apps, rec], revision);
-    return rec;
+    await this.applyBatch([{ op: "create", spec, clientSecret }]);
+    return this.record(spec.id);
   }
 
   async update(spec: AppSpec, clientSecret: string, expectedRevision: number): Promise<AppRecord> {
-    const cur = this.snapshot();
-    const old = cur.apps.find((a) => a.spec.id === spec.id);
-    if (!old) throw new RegistryError("NOT_FOUND", `app ${spec.id} not found`, "id");
-    if (old.revision !== expectedRevision) {
-      throw new RegistryError(
-        "FAILED_PRECONDITION",
-        `revision: app ${spec.id} is at revision ${old.revision}, not ${expectedRevision}`,
-        "revision",
-      );
-    }
-    this.checkRoutes(spec, cur.apps);
-    const revision = cur.revision + 1;
-    const rec: AppRecord = {
-      spec,
-      clientSecret,
-      revision,
-      createdAt: old.createdAt,
-      updatedAt: new Date().toISOString(),
-    };
-    this.commit([...cur.apps.filter((a) => a !== old), rec], revision);
-    return rec;
+    await this.applyBatch([{ op: "update", spec, clientSecret, expectedRevision }]);
+    return this.record(spec.id);
   }
 
-  async delete(id: string, expectedRevision: number): Promise<number> {
-    const cur = this.snapshot();
-    const old = cur.apps.find((a) => a.spec.id === id);
-    if (!old) throw new RegistryError("NOT_FOUND", `app ${id} not found`, "id");
-    if (expectedRevision && old.revision !== expectedRevision) {
-      throw new RegistryError(
-        "FAILED_PRECONDITION",
-        `revision: app ${id} is at revision ${old.revision}, not ${expectedRevision}`,
-        "revision",
-      );
-    }
-    const revision = cur.revision + 1;
-    this.commit(
-      cur.apps.filter((a) => a !== old),
-      revision,
-    );
-    return revision;
+  delete(id: string, expectedRevision: number): Promise<number> {
+    return this.applyBatch([{ op: "delete", id, expectedRevision }]);
   }
 }

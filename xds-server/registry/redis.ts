@@ -1,19 +1,22 @@
 // Redis registry: every change is one Lua script (atomic: all checks run
-// before any write), bumps a global revision and publishes it, so several
-// control-plane replicas converge; a periodic revision poll covers missed
-// pub/sub messages (e.g. across a reconnect).
-import { Redis } from "ioredis";
-import { PUT } from "./redis-put.js";
-import { sentinelOptions } from "./redis-url.js";
-import { type ChangeListener, SnapshotHolder, type Store, sortApps } from "./store.js";
+// before any write; a batch of apps is one script), bumps a global revision
+// and publishes it, so several control-plane replicas converge; a periodic
+// revision poll covers missed pub/sub messages (e.g. across a reconnect). A
+// replica reads only the apps written since the revision it holds.
+import { Cluster, Redis } from "ioredis";
 import {
-  type AppRecord,
-  type AppSpec,
-  RegistryError,
-  type RegistrySnapshot,
-  routeConflict,
-  routeKeys,
-} from "./types.js";
+  alreadyExists,
+  type BatchFailure,
+  type BatchOp,
+  batchError,
+  notFound,
+  routeFailure,
+  staleRevision,
+} from "./batch.js";
+import { BATCH, READ } from "./redis-scripts.js";
+import { clusterOptions, clusterPrefix, sentinelOptions } from "./redis-url.js";
+import { type ChangeListener, SnapshotHolder, type Store, sortApps } from "./store.js";
+import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot, routeKeys } from "./types.js";
 
 interface Stored {
   spec: AppSpec;
@@ -33,17 +36,27 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   readonly kind = "redis" as const;
   private readonly holder = new SnapshotHolder();
-  private readonly cmd: Redis;
-  private readonly sub: Redis;
+  private readonly cmd: Redis | Cluster;
+  private readonly sub: Redis | Cluster;
   private readonly keys: string[];
   private readonly channel: string;
   private readonly revKey: string;
   private timer?: NodeJS.Timeout;
   private reloading?: Promise<void>;
   private reloadAgain = false;
+  /** Read everything on the next reload (after a reconnect: Redis may have been reset or restored). */
+  private readAll = true;
+  /** applyBatches runs: change notifications wait for its end (one reload then). */
+  private bulk = 0;
+
+  /** A change was announced (pub/sub, poll, reconnect): reload now, or after the bulk write. */
+  private changed(): void {
+    if (this.bulk === 0) void this.reload();
+  }
 
   constructor(private readonly opts: RedisStoreOptions) {
-    const p = opts.prefix ?? "sg:";
+    const cluster = clusterOptions(opts.url);
+    const p = cluster ? clusterPrefix(opts.prefix ?? "sg:") : (opts.prefix ?? "sg:");
     this.keys = ["apps", "apprev", "created", "routes", "approutes", "rev"].map((k) => p + k);
     this.revKey = `${p}rev`;
     this.channel = `${p}changes`;
@@ -51,8 +64,17 @@ export class RedisStore implements Store {
     // instead of hanging the API call.
     const common = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true };
     const sentinel = sentinelOptions(opts.url);
-    const client = (o: typeof common) =>
-      sentinel ? new Redis({ ...sentinel, ...o }) : new Redis(opts.url, o);
+    const client = (o: typeof common): Redis | Cluster =>
+      cluster
+        ? new Cluster(cluster.nodes, {
+            ...cluster.options,
+            lazyConnect: true,
+            enableOfflineQueue: o.enableOfflineQueue,
+            redisOptions: { ...cluster.options.redisOptions, maxRetriesPerRequest: 1 },
+          })
+        : sentinel
+          ? new Redis({ ...sentinel, ...o })
+          : new Redis(opts.url, o);
     this.cmd = client(common);
     this.sub = client({ ...common, enableOfflineQueue: true });
     for (const c of [this.cmd, this.sub]) c.on("error", (e: Error) => opts.onError?.(e));
@@ -61,10 +83,14 @@ export class RedisStore implements Store {
   async start(): Promise<void> {
     await this.cmd.connect();
     await this.sub.connect();
-    this.sub.on("message", () => this.reload());
+    this.sub.on("message", () => this.changed());
     // After a reconnect we may have missed messages: reload.
-    this.sub.on("ready", () => this.reload());
-    this.cmd.on("ready", () => this.reload());
+    const reconnected = () => {
+      this.readAll = true;
+      this.changed();
+    };
+    this.sub.on("ready", reconnected);
+    this.cmd.on("ready", reconnected);
     await this.sub.subscribe(this.channel);
     await this.reload();
     this.timer = setInterval(() => this.poll(), this.opts.pollMs ?? 2000);
@@ -88,13 +114,17 @@ export class RedisStore implements Store {
   private async poll(): Promise<void> {
     try {
       const rev = Number((await this.cmd.get(this.revKey)) ?? 0);
-      if (rev !== this.snapshot().revision) await this.reload();
+      if (rev !== this.snapshot().revision) this.changed();
     } catch (e) {
       this.opts.onError?.(e as Error);
     }
   }
 
-  /** Reads the whole registry in one MULTI (a consistent view); coalesces concurrent calls. */
+  /**
+   * Reads what changed since the snapshot this replica holds (READ: one
+   * atomic script, so a consistent view) and installs the new snapshot;
+   * coalesces concurrent calls. Unchanged apps keep their record objects.
+   */
   reload(): Promise<void> {
     if (this.reloading) {
       this.reloadAgain = true;
@@ -104,33 +134,49 @@ export class RedisStore implements Store {
       try {
         do {
           this.reloadAgain = false;
+          const held = this.snapshot();
+          const known = this.readAll ? 0 : held.revision;
           const [apps, revs, created] = this.keys;
-          const res = await this.cmd
-            .multi()
-            .get(this.revKey)
-            .hgetall(apps)
-            .hgetall(revs)
-            .hgetall(created)
-            .exec();
-          if (!res) return;
-          for (const [err] of res) if (err) throw err;
-          const [rev, a, r, c] = res.map(([, v]) => v) as [
-            string | null,
-            Record<string, string>,
-            Record<string, string>,
-            Record<string, string>,
+          const res = (await this.cmd.eval(READ, 4, apps, revs, created, this.revKey, String(known))) as [
+            string,
+            string,
+            string[]?,
+            string[]?,
           ];
-          const list: AppRecord[] = Object.entries(a).map(([id, json]) => {
-            const s = JSON.parse(json) as Stored;
-            return {
+          const rev = Number(res[0]);
+          if (res.length < 4) continue; // nothing new
+          const base = Number(res[1]);
+          const prev =
+            base === 0 ? new Map<string, AppRecord>() : new Map(held.apps.map((x) => [x.spec.id, x]));
+          const [ids = [], newer = []] = [res[2], res[3]];
+          for (let i = 0; i < newer.length; i += 3) {
+            const s = JSON.parse(newer[i + 1]) as Stored;
+            prev.set(newer[i], {
               spec: s.spec,
               clientSecret: s.clientSecret,
               updatedAt: s.updatedAt,
-              revision: Number(r[id] ?? 0),
-              createdAt: c[id] ?? s.updatedAt,
-            };
-          });
-          this.holder.offer({ revision: Number(rev ?? 0), apps: sortApps(list) });
+              revision: 0, // from the revision list below
+              createdAt: newer[i + 2] || s.updatedAt,
+            });
+          }
+          const list: AppRecord[] = [];
+          let complete = true;
+          for (let i = 0; i < ids.length; i += 2) {
+            const rec = prev.get(ids[i]);
+            const r = Number(ids[i + 1]);
+            if (!rec || (rec.revision !== 0 && rec.revision !== r)) {
+              complete = false; // not held and not sent: read everything again
+              break;
+            }
+            list.push(rec.revision === r ? rec : { ...rec, revision: r });
+          }
+          if (!complete) {
+            this.readAll = true;
+            this.reloadAgain = true;
+            continue;
+          }
+          this.readAll = false;
+          this.holder.offer({ revision: rev, apps: sortApps(list) });
         } while (this.reloadAgain);
       } catch (e) {
         this.opts.onError?.(e as Error);
@@ -141,55 +187,69 @@ export class RedisStore implements Store {
     return this.reloading;
   }
 
-  private async run(
-    op: string,
-    id: string,
-    expected: number,
-    rec: string,
-    routes: string[],
-  ): Promise<number> {
-    let out: string[];
+  /**
+   * Writes `ops` as one Lua script: one revision, one notification; every
+   * check before any write, and every failure named when refused.
+   */
+  async applyBatch(ops: BatchOp[]): Promise<number> {
+    const revision = await this.write(ops);
+    await this.reload();
+    return revision;
+  }
+
+  async applyBatches(
+    chunks: BatchOp[][],
+    onChunk?: (index: number, revision: number) => void,
+  ): Promise<void> {
+    this.bulk++;
     try {
-      out = (await this.cmd.eval(
-        PUT,
-        this.keys.length,
-        ...this.keys,
-        op,
-        id,
-        String(expected),
-        rec,
-        new Date().toISOString(),
-        JSON.stringify(routes),
-        this.channel,
-      )) as string[];
-    } catch (e) {
-      throw new RegistryError("UNAVAILABLE", `registry store unavailable: ${(e as Error).message}`);
-    }
-    switch (out[0]) {
-      case "OK": {
-        const rev = Number(out[1]);
-        await this.reload();
-        return rev;
+      for (const [i, ops] of chunks.entries()) {
+        if (ops.length) onChunk?.(i, await this.write(ops));
       }
-      case "ALREADY_EXISTS":
-        throw new RegistryError("ALREADY_EXISTS", `app ${id} already exists`, "id");
-      case "NOT_FOUND":
-        throw new RegistryError("NOT_FOUND", `app ${id} not found`, "id");
-      case "REVISION":
-        throw new RegistryError(
-          "FAILED_PRECONDITION",
-          `revision: app ${id} is at revision ${out[1]}, not ${expected}`,
-          "revision",
-        );
-      case "ROUTE":
-        throw routeConflict(out[1] ?? "", out[2] ?? "");
-      default:
-        throw new RegistryError("UNAVAILABLE", `unexpected store reply ${JSON.stringify(out)}`);
+    } finally {
+      this.bulk--;
+      if (this.bulk === 0) await this.reload();
     }
   }
 
-  private record(spec: AppSpec, clientSecret: string): string {
-    const s: Stored = { spec, clientSecret, updatedAt: new Date().toISOString() };
+  /** One BATCH script: the revision written, or every failure thrown. */
+  private async write(ops: BatchOp[]): Promise<number> {
+    if (ops.length === 0) return this.snapshot().revision;
+    const now = new Date().toISOString();
+    const args: string[] = [now, this.channel];
+    for (const o of ops) {
+      if (o.op === "delete") args.push("delete", o.id, String(o.expectedRevision), "", "[]");
+      else
+        args.push(
+          o.op,
+          o.spec.id,
+          o.op === "update" ? String(o.expectedRevision) : "0",
+          this.record(o.spec, o.clientSecret, now),
+          JSON.stringify(routeKeys(o.spec, this.opts.bffPrefix)),
+        );
+    }
+    let out: string[];
+    try {
+      out = (await this.cmd.eval(BATCH, this.keys.length, [...this.keys, ...args])) as string[];
+    } catch (e) {
+      throw new RegistryError("UNAVAILABLE", `registry store unavailable: ${(e as Error).message}`);
+    }
+    if (out[0] === "OK") return Number(out[1]);
+    if (out[0] !== "FAIL")
+      throw new RegistryError("UNAVAILABLE", `unexpected store reply ${JSON.stringify(out).slice(0, 200)}`);
+    const failures: BatchFailure[] = [];
+    for (let i = 1; i < out.length; i += 4) {
+      const [kind, id, a, b] = out.slice(i, i + 4);
+      if (kind === "ALREADY_EXISTS") failures.push(alreadyExists(id));
+      else if (kind === "NOT_FOUND") failures.push(notFound(id));
+      else if (kind === "REVISION") failures.push(staleRevision(id, Number(a), Number(b)));
+      else failures.push(routeFailure(id, a, b));
+    }
+    throw batchError(failures, ops.length === 1);
+  }
+
+  private record(spec: AppSpec, clientSecret: string, updatedAt: string): string {
+    const s: Stored = { spec, clientSecret, updatedAt };
     return JSON.stringify(s);
   }
 
@@ -200,28 +260,16 @@ export class RedisStore implements Store {
   }
 
   async create(spec: AppSpec, clientSecret: string): Promise<AppRecord> {
-    await this.run(
-      "create",
-      spec.id,
-      0,
-      this.record(spec, clientSecret),
-      routeKeys(spec, this.opts.bffPrefix),
-    );
+    await this.applyBatch([{ op: "create", spec, clientSecret }]);
     return this.find(spec.id);
   }
 
   async update(spec: AppSpec, clientSecret: string, expectedRevision: number): Promise<AppRecord> {
-    await this.run(
-      "update",
-      spec.id,
-      expectedRevision,
-      this.record(spec, clientSecret),
-      routeKeys(spec, this.opts.bffPrefix),
-    );
+    await this.applyBatch([{ op: "update", spec, clientSecret, expectedRevision }]);
     return this.find(spec.id);
   }
 
   delete(id: string, expectedRevision: number): Promise<number> {
-    return this.run("delete", id, expectedRevision, "", []);
+    return this.applyBatch([{ op: "delete", id, expectedRevision }]);
   }
 }

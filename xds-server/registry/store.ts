@@ -1,6 +1,7 @@
 // The store contract shared by the in-memory and Redis registries, and the
 // snapshot/diff/listener plumbing both use. Writes are atomic (all checks
 // before any write); readers see whole snapshots at one revision.
+import type { BatchOp } from "./batch.js";
 import type { AppRecord, AppSpec, ChangeEvent, RegistrySnapshot } from "./types.js";
 
 export type ChangeListener = (snap: RegistrySnapshot, events: ChangeEvent[]) => void;
@@ -15,6 +16,22 @@ export interface Store {
   update(spec: AppSpec, clientSecret: string, expectedRevision: number): Promise<AppRecord>;
   /** Returns the registry revision of the delete. */
   delete(id: string, expectedRevision: number): Promise<number>;
+  /**
+   * Writes `ops` as one atomic write with one registry revision (every
+   * written app gets it) and one change notification; a check that fails
+   * refuses the whole batch, naming every failure (BatchError). Returns the
+   * revision. Callers bound the batch size (api/apply.ts writes in chunks).
+   */
+  applyBatch(ops: BatchOp[]): Promise<number>;
+  /**
+   * Writes each chunk as applyBatch does (its own atomic write, revision and
+   * notification: other replicas see one change per chunk), back to back,
+   * stopping at the first refused chunk (the ones before it stay written).
+   * This replica's snapshot follows once, after the last chunk (or the
+   * refused one), so its listeners (the xDS snapshot cache) rebuild once per
+   * apply, not once per chunk. `onChunk` after each written chunk.
+   */
+  applyBatches(chunks: BatchOp[][], onChunk?: (index: number, revision: number) => void): Promise<void>;
   onChange(l: ChangeListener): () => void;
 }
 

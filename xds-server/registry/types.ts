@@ -42,6 +42,8 @@ export interface AppSpec {
   sidecar?: { service: string; inboundPort: number; allowedCallers?: string[] };
   /** Paths served without a session or JWT: "/x" exact, "/x/*" prefix (absent: none). */
   publicPaths?: string[];
+  /** App group sharing one provider client (absent: none; docs/architecture.md#d14-app-groups-one-provider-client-for-many-apps). */
+  group?: string;
 }
 
 export interface AppRecord {

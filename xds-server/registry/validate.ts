@@ -4,10 +4,13 @@
 import { createHash } from "node:crypto";
 import {
   APP_ID_RULE,
-  cookieNameProblem,
+  appCookieNameProblem,
   DEFAULT_BFF_PREFIX,
   defaultCookieName,
+  GROUP_PATH_SEGMENT,
+  GROUP_RULE,
   isAppId,
+  isGroupName,
 } from "../../contracts/rules.js";
 import { parseSpiffeId } from "../identity/spiffe.js";
 import { bad, hasControl, isHostname, list, noDuplicates, parseHostPort, port, str, url } from "./fields.js";
@@ -40,6 +43,7 @@ export interface RawAppSpec {
   extAuthz?: { target?: string; timeoutMs?: number; failMode?: string };
   sidecar?: { service?: string; inboundPort?: number; allowedCallers?: string[] };
   publicPaths?: string[];
+  group?: string;
 }
 
 const PREFIX_RE = /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,255}$/;
@@ -178,6 +182,10 @@ export function validateApp(
       bad("path_prefix", "must be normalised (no '.', '..' or '//')");
     if (pathPrefix.length > 1 && pathPrefix.endsWith("/"))
       bad("path_prefix", "must not end with '/' (except the root '/')");
+    // Where every host's app groups have their routes (contracts/rules.ts groupBase).
+    const groups = `${bffPrefix}/${GROUP_PATH_SEGMENT}`;
+    if (pathPrefix === groups || pathPrefix.startsWith(`${groups}/`))
+      bad("path_prefix", `must not be under ${groups} (kept for app groups)`);
     return true;
   });
 
@@ -217,7 +225,7 @@ export function validateApp(
   p.part(undefined, () => {
     if (!s.cookieName && !isAppId(id)) return;
     // The BFF refuses the same names (contracts/rules.ts): an app the API accepts is one the BFF serves.
-    const cookieProblem = cookieNameProblem(cookieName);
+    const cookieProblem = appCookieNameProblem(cookieName);
     if (cookieProblem) bad("session.cookie_name", cookieProblem);
   });
   const allowedOrigins = p.part([] as string[], () =>
@@ -306,6 +314,12 @@ export function validateApp(
     };
   });
 
+  const group = p.part(undefined as string | undefined, () => {
+    if (!raw.group) return undefined;
+    if (!isGroupName(raw.group)) bad("group", GROUP_RULE);
+    return raw.group;
+  });
+
   // Public paths are checked against the prefix: only once the prefix is valid.
   const pub = prefixOk
     ? p.part([] as string[], () => publicPaths(raw.publicPaths, pathPrefix, bffPrefix))
@@ -325,6 +339,7 @@ export function validateApp(
       ...(extAuthz ? { extAuthz } : {}),
       ...(sidecar ? { sidecar } : {}),
       ...(pub.length ? { publicPaths: pub } : {}),
+      ...(group ? { group } : {}),
     },
     clientSecret,
   };

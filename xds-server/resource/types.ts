@@ -78,6 +78,8 @@ export interface NodeSnapshot {
   /** Revision of each app it contains (NACK attribution). */
   appRevisions: Map<string, number>;
   types: Map<string, TypeSnapshot>;
+  /** Gateways over Delta: resolves hosts to VHDS resources for on-demand nodes. */
+  virtualHosts?: VirtualHostResolver;
 }
 
 export interface NodeInfo {
@@ -119,4 +121,21 @@ export interface AdsObserver {
   onPush?(node: NodeInfo, typeUrl: string, mode: AdsMode, count: number): void;
   /** The node already runs this type as in `snapshot` (nothing to send): it is current. */
   onCurrent?(node: NodeInfo, typeUrl: string, mode: AdsMode, snapshot: NodeSnapshot): void;
+}
+
+/**
+ * On-demand VHDS (Delta gateways): which virtual host serves a host Envoy
+ * asked for (`<route config>/<authority>`, the request's lower-cased Host).
+ */
+export interface VirtualHostResolver {
+  /** The virtual host serving `authority` (if any) and its host name; {} when it is no host name at all. */
+  resolve(authority: string): { serving?: VersionedResource; hostname?: string };
+  /** What a node that holds `hostname` gets: its virtual host (own or from apps on "*") and `hostname:<port>` ones. */
+  held(hostname: string): VersionedResource[];
+  /** Resources every on-demand node holds whatever it asked for (the anchor). */
+  always: VersionedResource[];
+  /** Clusters only routes name (apps' upstreams): an on-demand node gets them with a host that routes to them. */
+  isRouteCluster(name: string): boolean;
+  /** The route clusters a virtual host's routes name. */
+  clustersOf(vhost: VersionedResource): string[];
 }

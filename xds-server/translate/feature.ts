@@ -56,6 +56,11 @@ export interface RouteDraft {
   route: Json;
   /** Request headers removed before the upstream sees the request. */
   removeHeaders?: string[];
+  /**
+   * The spec the other features complete this route from, when not the app's
+   * own: an app group's route carries the group's cookie (translate/bff.ts).
+   */
+  spec?: AppSpec;
 }
 
 export interface ClusterSet {

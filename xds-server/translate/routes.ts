@@ -47,7 +47,7 @@ function routeJson(chain: Chain, spec: AppSpec, d: RouteDraft): Json {
 function appRoutes(vh: VirtualHostScope, app: AppRecord): RouteEntry[] {
   return FEATURES.flatMap((f) => f.routes?.(vh, app) ?? []).map((d) => ({
     sortKey: d.sortKey,
-    json: routeJson(vh.chain, app.spec, d),
+    json: routeJson(vh.chain, d.spec ?? app.spec, d),
     public: d.kind === "public",
   }));
 }
@@ -70,7 +70,8 @@ function virtualHostPerFilter(chain: Chain): Json {
   return Object.keys(out).length ? { typed_per_filter_config: out } : {};
 }
 
-function domains(host: string): string[] {
+/** The domains of a gateway virtual host for `host` (an exact host also matches it on any port). */
+export function domains(host: string): string[] {
   if (host === "*") return ["*"];
   return host.includes(":") && !host.endsWith("]") ? [host] : [host, `${host}:*`];
 }
@@ -193,10 +194,11 @@ export const VHDS_SKELETON: Resource = {
  * anchor's domain is under the reserved `.invalid` TLD (RFC 2606) and it has
  * no routes: a request for it is a 404, like any unknown host.
  */
+export const VHDS_ANCHOR_NAME = vhdsName("sessiongate.invalid");
 export const VHDS_ANCHOR: Resource = {
-  name: vhdsName("sessiongate.invalid"),
+  name: VHDS_ANCHOR_NAME,
   apps: [],
-  json: { name: vhdsName("sessiongate.invalid"), domains: ["sessiongate.invalid"], routes: [] },
+  json: { name: VHDS_ANCHOR_NAME, domains: ["sessiongate.invalid"], routes: [] },
 };
 
 export function sidecarRouteConfig(app: AppRecord, cfg: TranslateConfig): Resource {

@@ -22,6 +22,7 @@ export const TYPE = {
   upstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
   rbac: "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
   downstreamTls: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+  onDemand: "type.googleapis.com/envoy.extensions.filters.http.on_demand.v3.OnDemand",
 } as const;
 
 export interface Resource {

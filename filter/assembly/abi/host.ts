@@ -128,9 +128,76 @@ export class HeaderBlock {
 
   /** Decoded value of the first header named `name`, or null. */
   first(name: ArrayBuffer): string | null {
-    const out: string[] = [];
-    this.scan(name, out, true);
-    return out.length > 0 ? out[0] : null;
+    const at = this.find(name, 0);
+    return at == 0 ? null : latin1Decode(this.valuePtr(at), this.valueLen(at));
+  }
+
+  /**
+   * Whether some header named `name` has a value that is not only whitespace (no decoding).
+   * Whitespace as String#trim sees it in Latin-1: TAB, LF, VT, FF, CR, SP and NBSP (0xA0).
+   */
+  anyNonBlank(name: ArrayBuffer): bool {
+    let at = this.find(name, 0);
+    while (at != 0) {
+      const v = this.valuePtr(at);
+      const n = this.valueLen(at);
+      for (let i: usize = 0; i < n; i++) {
+        const c = <u32>load<u8>(v + i);
+        if ((c | 0x80) != 0xa0 && c - 0x09 > 0x0d - 0x09) return true;
+      }
+      at = this.find(name, at);
+    }
+    return false;
+  }
+
+  /** Whether the first header named `name` is exactly one of the `choices` (bytes, no decoding). */
+  firstIsOneOf(name: ArrayBuffer, choices: ArrayBuffer[]): bool {
+    const at = this.find(name, 0);
+    if (at == 0) return false;
+    const v = this.valuePtr(at);
+    const n = this.valueLen(at);
+    for (let i = 0; i < choices.length; i++) {
+      const c = unchecked(choices[i]);
+      if (<usize>c.byteLength == n && memory.compare(v, changetype<usize>(c), n) == 0) return true;
+    }
+    return false;
+  }
+
+  // A found header is named by a cursor: (index + 1) << 32 | offset of its name in the block.
+  private valuePtr(at: u64): usize {
+    const i = <usize>(at >> 32) - 1;
+    return <usize>(at & 0xffffffff) + <usize>load<u32>(this.ptr + 4 + i * 8) + 1;
+  }
+
+  private valueLen(at: u64): usize {
+    const i = <usize>(at >> 32) - 1;
+    return <usize>load<u32>(this.ptr + 8 + i * 8);
+  }
+
+  /** The cursor of the next header named `name` after cursor `after` (0: from the start), or 0. */
+  private find(name: ArrayBuffer, after: u64): u64 {
+    const base = this.ptr;
+    const want = <usize>name.byteLength;
+    const wantPtr = changetype<usize>(name);
+    let i: usize = 0;
+    let data = base + 4 + this.count * 8;
+    if (after != 0) {
+      i = <usize>(after >> 32);
+      const prev = i - 1;
+      data =
+        <usize>(after & 0xffffffff) +
+        <usize>load<u32>(base + 4 + prev * 8) +
+        <usize>load<u32>(base + 8 + prev * 8) +
+        2;
+    }
+    for (; i < this.count; i++) {
+      const kl = <usize>load<u32>(base + 4 + i * 8);
+      const vl = <usize>load<u32>(base + 8 + i * 8);
+      if (<u64>data + <u64>kl + <u64>vl + 2 > <u64>this.end) return 0;
+      if (kl == want && memory.compare(data, wantPtr, kl) == 0) return ((<u64>(i + 1)) << 32) | <u64>data;
+      data += kl + vl + 2;
+    }
+    return 0;
   }
 
   free(): void {
@@ -281,6 +348,14 @@ export class SharedBlock {
     return offset + 8 <= this.size ? load<u64>(this.ptr + offset) : 0;
   }
 
+  /** Whether the `n` bytes at `p` appear at `offset`, compared in constant time. */
+  equalsAtPtr(offset: usize, p: usize, n: usize): bool {
+    if (offset + n > this.size) return false;
+    let diff: u32 = 0;
+    for (let i: usize = 0; i < n; i++) diff |= <u32>(load<u8>(this.ptr + offset + i) ^ load<u8>(p + i));
+    return diff == 0;
+  }
+
   /** Whether `bytes` appear at `offset`, compared in constant time. */
   equalsAt(offset: usize, bytes: ArrayBuffer): bool {
     const n = <usize>bytes.byteLength;
@@ -307,6 +382,22 @@ export class SharedBlock {
     this.ptr = 0;
     this.size = 0;
   }
+}
+
+/** Reads shared data under the `len` key bytes at `key` into `b` (reused: no allocation); false when absent. */
+export function sharedGetInto(b: SharedBlock, key: usize, len: usize): bool {
+  b.found = false;
+  b.ptr = 0;
+  b.size = 0;
+  b.cas = 0;
+  resetRet();
+  store<u32>(RET_CAS, 0);
+  if (raw.proxy_get_shared_data(key, len, RET_PTR, RET_SIZE, RET_CAS) != WasmResult.Ok) return false;
+  b.found = true;
+  b.ptr = load<usize>(RET_PTR);
+  b.size = b.ptr == 0 ? 0 : load<usize>(RET_SIZE);
+  b.cas = load<u32>(RET_CAS);
+  return true;
 }
 
 /** Reads shared data under `key` (UTF-8 bytes). */

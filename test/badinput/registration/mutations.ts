@@ -393,5 +393,27 @@ export function mutation(opts: { publicPaths: boolean; update: boolean }): fc.Ar
       ),
     );
   }
+  // App groups (docs/architecture.md#d14-app-groups-one-provider-client-for-many-apps): the
+  // group's name has the app-id form; its routes and cookies are kept.
+  arbs.push(
+    one(
+      "group:bad",
+      "group",
+      "group",
+      badId.filter((g) => g !== ""),
+    ),
+    one(
+      "group:kept-prefix",
+      "path_prefix",
+      "pathPrefix",
+      fc.constantFrom("/auth/_group", "/auth/_group/shop"),
+    ),
+    one(
+      "group:kept-cookie",
+      "session.cookie_name",
+      "session.cookieName",
+      fc.constantFrom("__Host-sg-_g-shop", "__Host-sg-_x", "__host-sg-_g-a"),
+    ),
+  );
   return fc.oneof(...arbs);
 }

@@ -14,6 +14,7 @@ export const bffGroup: BenchGroup = {
   name: "bff",
   title: "BFF internal token endpoint (one BFF process, Redis)",
   estimateS: (o: BenchOptions) => 5 + LOADS.length * o.reps * o.durationS,
+  tools: ["wrk", "taskset", "redis-server"],
   async run(ctx: BenchContext): Promise<GroupResult> {
     const { opts } = ctx;
     const st = await getStack(ctx);

@@ -193,6 +193,7 @@ export const controlPlaneGroup: BenchGroup = {
   name: "control-plane",
   title: "Control plane (xds-server): apply and register -> served, memory, ADS clients, bytes per change",
   estimateS: (o: BenchOptions) => (o.quick ? 240 : 1500),
+  tools: ["envoy", "taskset"],
   async run(ctx: BenchContext): Promise<GroupResult> {
     const { opts } = ctx;
     const jwks = await startJwksServer();

@@ -27,6 +27,7 @@ export const envoyMemoryGroup: BenchGroup = {
   name: "envoy-memory",
   title: `Envoy RSS after ${SESSIONS.toLocaleString("en-US")} distinct sessions through (c)`,
   estimateS: () => 60,
+  tools: ["wrk", "taskset", "redis-server", "envoy"],
   async run(ctx: BenchContext): Promise<GroupResult> {
     // A real token (so jwt_authn after the filter accepts it) from the stack's OP.
     const st = await getStack(ctx);

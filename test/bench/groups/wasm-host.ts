@@ -65,6 +65,7 @@ export const wasmHostGroup: BenchGroup = {
   name: "wasm-host",
   title: "The filter in the Node proxy-wasm host (ns per request)",
   estimateS: (o: BenchOptions) => 5 + o.reps * (o.quick ? 3 : 10),
+  tools: [],
   async run(ctx: BenchContext): Promise<GroupResult> {
     const { opts } = ctx;
     const wasm = await WA.compile(readFileSync(WASM_PATH));

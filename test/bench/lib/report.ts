@@ -56,6 +56,11 @@ export function renderMarkdown(r: RunReport): string {
   }
   for (const g of r.groups) {
     out.push("", `## ${g.title}`, "");
+    if (g.load)
+      out.push(
+        `Load average (1 min): ${g.load.before} before, ${g.load.after} after (${g.load.cores} cores)${g.load.noisy ? " — **noisy run**" : ""}.`,
+        "",
+      );
     if (g.skipped) {
       out.push(`Not measured: ${g.skipped}`);
       continue;

@@ -36,6 +36,34 @@ export interface Stack {
   jwks: string;
   /** Which BFF ran: compiled build/dist or the TypeScript source via tsx. */
   bffEntry: string;
+  /** The peers' OP clients and ports, registered at the OP when it starts (their redirect URIs hold the ports). */
+  peers: PeerClients;
+}
+
+/** The OP clients of the peers: oauth2-proxy (e) and Envoy's oauth2 filter on the (f) listener. */
+export interface PeerClients {
+  o2pPort: number;
+  portF: number;
+  o2p: { clientId: string; clientSecret: string; redirectUri: string };
+  envoyOauth2: { clientId: string; clientSecret: string; redirectUri: string };
+}
+
+export async function peerClients(): Promise<PeerClients> {
+  const [o2pPort, portF] = [await freePort(), await freePort()];
+  return {
+    o2pPort,
+    portF,
+    o2p: {
+      clientId: "client-oauth2-proxy",
+      clientSecret: randomBytes(24).toString("base64url"),
+      redirectUri: `http://127.0.0.1:${o2pPort}/oauth2/callback`,
+    },
+    envoyOauth2: {
+      clientId: "client-envoy-oauth2",
+      clientSecret: randomBytes(24).toString("base64url"),
+      redirectUri: `http://127.0.0.1:${portF}/callback`,
+    },
+  };
 }
 
 function bffEntry(): { args: string[]; label: string } {
@@ -79,10 +107,16 @@ async function startStack(ctx: BenchContext): Promise<Stack> {
   const redis = await startRedis();
   const [publicPort, internalPort] = [await freePort(), await freePort()];
   const publicUrl = `http://127.0.0.1:${publicPort}`;
+  const peers = await peerClients();
   // A long access-token lifetime: no refresh falls inside a measurement.
   const op = await startOP({
     ttl: 3600,
     clients: [
+      ...[peers.o2p, peers.envoyOauth2].map((c) => ({
+        client_id: c.clientId,
+        client_secret: c.clientSecret,
+        redirect_uris: [c.redirectUri],
+      })),
       {
         client_id: `client-${APP_ID}`,
         client_secret: "bench-secret-0123456789abcdef",
@@ -145,11 +179,12 @@ async function startStack(ctx: BenchContext): Promise<Stack> {
     accessToken: body.access_token,
     jwks: JSON.stringify({ keys: [op.publicJwk] }),
     bffEntry: entry.label,
+    peers,
   };
 }
 
 /** The pid of a harness Redis (found by its port, since the handle does not expose it). */
-function redisPid(redis: RedisHandle): number {
+export function redisPid(redis: RedisHandle): number {
   return childPidByArg("redis-server", String(redis.port));
 }
 

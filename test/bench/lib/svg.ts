@@ -10,14 +10,39 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** A generous width estimate of `text` at 12px sans-serif (no font metrics here): wide enough that labels never overlap the bars. */
+export function textWidth(text: string, px = 12): number {
+  return Math.ceil(text.length * px * 0.6);
+}
+
+/** Splits `text` into lines of at most `max` characters, at " · " or spaces where it can. */
+export function wrap(text: string, max: number): string[] {
+  const lines: string[] = [];
+  let rest = text.trim();
+  while (rest.length > max) {
+    let cut = rest.lastIndexOf(" · ", max);
+    if (cut <= 0) cut = rest.lastIndexOf(" ", max);
+    if (cut <= 0) cut = max;
+    lines.push(rest.slice(0, cut).trim());
+    rest = rest.slice(cut).replace(/^\s*·?\s*/, "");
+  }
+  if (rest) lines.push(rest);
+  return lines;
+}
+
 export function renderChart(spec: ChartSpec, subtitle = ""): string {
   const width = 760;
-  const labelW = 220;
+  // The label column grows with the longest label, so no label runs into its bar.
+  const labelW = Math.min(
+    360,
+    Math.max(120, ...spec.panels.flatMap((p) => p.bars.map((b) => textWidth(b.label) + 16))),
+  );
   const valueW = 110;
   const barH = 22;
   const gap = 8;
   const panelHead = 28;
-  const top = subtitle ? 56 : 40;
+  const subLines = wrap(subtitle, Math.floor((width - 20) / (11 * 0.6)));
+  const top = 40 + subLines.length * 14 + (subLines.length ? 2 : 0);
   const plotW = width - labelW - valueW - 20;
   let y = top;
   const parts: string[] = [];
@@ -60,7 +85,9 @@ export function renderChart(spec: ChartSpec, subtitle = ""): string {
   const height = y + 10;
   const head = [
     `<text x="10" y="24" font-size="16" font-weight="bold">${esc(spec.title)}</text>`,
-    subtitle ? `<text x="10" y="44" font-size="11" fill="#555">${esc(subtitle)}</text>` : "",
+    ...subLines.map(
+      (line, i) => `<text x="10" y="${44 + i * 14}" font-size="11" fill="#555">${esc(line)}</text>`,
+    ),
   ];
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif">`,

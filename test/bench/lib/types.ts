@@ -1,4 +1,5 @@
 // What a benchmark group gets (context) and gives back (result).
+import type { LoadRecord, Tool } from "./preflight.js";
 import type { Progress } from "./progress.js";
 import type { Sample } from "./stats.js";
 
@@ -41,6 +42,8 @@ export interface GroupResult {
   /** Set when the group could not run (missing piece); figures then empty. */
   skipped?: string;
   durationS?: number;
+  /** The 1-minute load average before and after the group, and whether that makes it noisy. */
+  load?: LoadRecord;
 }
 
 export interface CpuPlan {
@@ -73,5 +76,7 @@ export interface BenchGroup {
   title: string;
   /** Rough wall-clock estimate in seconds, for the ETA. */
   estimateS(opts: BenchOptions): number;
+  /** Tools checked before the run starts (missing ones fail it at once, with how to get them). */
+  tools: Tool[];
   run(ctx: BenchContext): Promise<GroupResult>;
 }

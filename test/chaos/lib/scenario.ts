@@ -48,6 +48,8 @@ export interface Scenario {
   maxLatencyMs?: number;
   /** Runs on a stack whose Redis is a master + replica behind Sentinel. */
   sentinel?: boolean;
+  /** Runs on a stack whose Redis is a Cluster (3 masters + 3 replicas). */
+  cluster?: boolean;
   inQuick: boolean;
   fault(stack: Stack, t: Timing, log: (m: string) => void): Promise<FaultOutcome>;
 }

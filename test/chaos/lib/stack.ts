@@ -28,6 +28,7 @@ import {
   startRedis,
   waitFor,
 } from "../../harness/index.js";
+import { type RedisCluster, startRedisCluster } from "../../harness/redis-cluster.js";
 import { type SentinelSet, startSentinelSet } from "../../harness/sentinel.js";
 import { type Balancer, startBalancer } from "./balancer.js";
 import { type ChaosEnvoy, startChaosEnvoy } from "./envoy.js";
@@ -38,6 +39,8 @@ export const APP_ID = "chaos";
 export const HOST = "chaos.test";
 export const COOKIE = `__Host-sg-${APP_ID}`;
 export const FILLER_APPS = 3;
+/** The chaos app's jwt.jwks_cache_duration_s: jwt_authn re-fetches the OP's JWKS that often. */
+export const JWKS_CACHE_S = 3;
 const USERS = [
   { username: "alice", password: "wonderland" },
   { username: "bob", password: "builder" },
@@ -52,6 +55,8 @@ export interface StackOptions {
   cacheMaxTtlS: number;
   /** Redis as a master, a replica and a sentinel; the BFFs and xds-servers use the Sentinel URL. */
   sentinel?: boolean;
+  /** Redis as a Cluster of 3 masters + 3 replicas; the BFFs and xds-servers use the redis-cluster:// URL. */
+  cluster?: boolean;
   log(line: string): void;
 }
 
@@ -66,6 +71,8 @@ export interface Stack {
   redis: RedisHandle;
   /** With `sentinel`: the replica and the sentinel (`redis` is the first master). */
   sentinel?: SentinelSet;
+  /** With `cluster`: the six nodes (`redis` stands for the first one). */
+  cluster?: RedisCluster;
   op: OpHandle;
   upstream: Upstream;
   bffs: BffReplica[];
@@ -98,7 +105,13 @@ function appSpec(id: string, host: string, op: OpHandle, upstreamPort: number, s
     },
     session: { mode: "bff" },
     upstreams: [`127.0.0.1:${upstreamPort}`],
-    jwt: { issuer: op.issuer, audiences: [op.audience], remote_jwks_uri: op.jwksUri },
+    // A short JWKS cache, so jwt_authn re-fetches within seconds (the jwks-rotation scenario).
+    jwt: {
+      issuer: op.issuer,
+      audiences: [op.audience],
+      remote_jwks_uri: op.jwksUri,
+      jwks_cache_duration_s: JWKS_CACHE_S,
+    },
   });
 }
 
@@ -122,11 +135,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), "sg-chaos-redis-"));
   onCleanup(() => rmSync(dataDir, { recursive: true, force: true }));
   const sentinel = opts.sentinel ? await startSentinelSet() : undefined;
-  const redis = sentinel?.master ?? (await startRedis({ persistence: { dir: dataDir, fsync: "always" } }));
+  const cluster = opts.cluster ? await startRedisCluster() : undefined;
+  const redis =
+    sentinel?.master ??
+    (cluster ? clusterHandle(cluster) : await startRedis({ persistence: { dir: dataDir, fsync: "always" } }));
   const secret = randomBytes(18).toString("base64url");
   const publicOrigin = `http://${HOST}`;
   const op = await startOP({
     ttl: opts.tokenTtlS,
+    // One key signs; two more for the jwks-rotation scenario's rotations (paced and at capacity).
+    signingKeys: 3,
     clients: [
       {
         client_id: `client-${APP_ID}`,
@@ -136,10 +154,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       },
     ],
   });
-  // Fetched once while the OP is up: the upstream keeps verifying during an OP outage.
-  const jwks = (await (await fetch(op.jwksUri)).json()) as JSONWebKeySet;
+  // Every key the OP has (published or not yet): the upstream keeps verifying during an OP
+  // outage and across key rotations; a token of any other key is a violation.
   const upstream = await startUpstream({
-    jwks,
+    jwks: { keys: op.allPublicJwks } as JSONWebKeySet,
     issuer: op.issuer,
     audience: op.audience,
     cookiePrefix: COOKIE,
@@ -152,10 +170,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     log_level: process.env.SESSIONGATE_CHAOS_BFF_LOG_LEVEL ?? "warn",
     allow_insecure_issuer: true,
     internal: { key: internalKey },
-    redis: { url: sentinel?.url ?? bffRedisUrl },
+    // A Cluster is reached directly: its clients follow MOVED redirects to the nodes' own ports.
+    redis: { url: sentinel?.url ?? cluster?.url ?? bffRedisUrl },
     keys: { active: "k1", keys: { k1: randomBytes(32).toString("base64") } },
     session: { refresh_skew_s: opts.refreshSkewS, idle_timeout_s: 3600, absolute_timeout_s: 7200 },
-    timeouts: { op_ms: 2000, refresh_wait_ms: 6000 },
+    // The refresh backoff scaled down like the token lifetime (16 s here, minutes in production).
+    timeouts: { op_ms: 2000, refresh_wait_ms: 6000, refresh_backoff_ms: 500, refresh_backoff_max_ms: 4000 },
     apps: [
       {
         id: APP_ID,
@@ -176,7 +196,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   const apiToken = randomBytes(24).toString("base64url");
   const xdsOpts = {
-    redisUrl: sentinel?.url ?? redis.url,
+    redisUrl: sentinel?.url ?? cluster?.url ?? redis.url,
     apiToken,
     bffPublicPort: balancers.public.port,
     bffInternalPort: balancers.internal.port,
@@ -236,6 +256,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     opts,
     redis,
     sentinel,
+    cluster,
     op,
     upstream,
     bffs,
@@ -252,6 +273,20 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
     deleteApp: async (id, via) => {
       await clients[via].unary("deleteApp", { id }, 10_000);
+    },
+  };
+}
+
+/** The Cluster's first node as the stack's `redis` (the Redis scenarios kill and restart it). */
+function clusterHandle(c: RedisCluster): RedisHandle {
+  const first = c.nodes[0];
+  return {
+    url: c.url,
+    port: first.port,
+    stop: () => first.kill(),
+    kill: () => first.kill(),
+    restart: async () => {
+      throw new Error("a Cluster node is not restarted: the cluster fails over instead");
     },
   };
 }

@@ -31,7 +31,8 @@ function show(info) {
 }
 
 async function callApi() {
-  const res = await sg.fetch("/api/whoami");
+  // Next to this script's folder: "/api/whoami", or "/cart/api/whoami" for an app under /cart.
+  const res = await sg.fetch(new URL("../api/whoami", import.meta.url).pathname);
   const body = await res.json().catch(() => null);
   $("out").textContent = `${res.status}\n${JSON.stringify(body, null, 2)}`;
   $("out").dataset.status = String(res.status);
