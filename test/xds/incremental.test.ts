@@ -1,22 +1,35 @@
 // The incremental gateway snapshot (xds-server/cache/incremental.ts) against a
 // full translate(): over a seeded sequence of random registry changes (adds,
 // updates, deletes, new issuers, audiences and claim headers, ext_authz on
-// and off, apps on "*"), every type of a Delta (VHDS) and a SotW gateway has
-// the same resources with the same versions, encodings and app attribution,
-// and the same type versions, and each type says exactly which names changed.
+// and off, apps on "*", app groups), every type of a Delta (VHDS) and a SotW
+// gateway has the same resources with the same versions, encodings and app
+// attribution, and the same type versions, and each type says exactly which
+// names changed. On-demand nodes share the Delta role's snapshot and read it
+// through its host resolver (cache/vhds-resolve.ts): that resolves every host
+// as one built from a full translate() does.
 import { describe, expect, it } from "vitest";
 import { encodeResource } from "../../xds-server/cache/encode.js";
 import { typeVersion, versionOf } from "../../xds-server/cache/incremental.js";
 import { SnapshotCache } from "../../xds-server/cache/snapshots.js";
+import { virtualHostResolver } from "../../xds-server/cache/vhds-resolve.js";
 import type { AppRecord, RegistrySnapshot } from "../../xds-server/registry/types.js";
 import type { RawAppSpec } from "../../xds-server/registry/validate.js";
-import { PUSH_ORDER, type VersionedResource } from "../../xds-server/resource/types.js";
+import {
+  type NodeSnapshot,
+  PUSH_ORDER,
+  TYPE_URLS,
+  type VersionedResource,
+} from "../../xds-server/resource/types.js";
 import { type NodeRole, translate } from "../../xds-server/translate/index.js";
+import { vhdsName } from "../../xds-server/translate/routes.js";
 import { cfg, snap as fixture, jwt, rec } from "./translate-fixture.js";
 
 /** What the cache built before it was incremental: translate() and a version per resource. */
 function fullBuild(snap: RegistrySnapshot, role: NodeRole) {
-  const set = translate(snap, cfg, role);
+  return fullTypes(translate(snap, cfg, role));
+}
+
+function fullTypes(set: ReturnType<typeof translate>) {
   return new Map(
     PUSH_ORDER.map((t) => {
       const resources = new Map<string, VersionedResource>(
@@ -80,6 +93,7 @@ describe("incremental gateway snapshots", () => {
             }
           : {}),
         ...(rnd() < 0.3 ? { publicPaths: [`/${id}/assets/*`] } : {}),
+        ...(rnd() < 0.25 ? { group: pick(["g1", "g2"]) } : {}),
       } as RawAppSpec;
     };
     const roles: NodeRole[] = [
@@ -136,11 +150,44 @@ describe("incremental gateway snapshots", () => {
           for (const k of prev.get(t)!.resources.keys()) if (!w.resources.has(k)) moved.add(k);
           expect([...(g.changes?.names ?? [])].sort(), where).toEqual([...moved].sort());
         }
+        if (role.kind === "gateway" && role.vhds) sameResolution(cache.forRole(role), snap, role, step);
         before.set(JSON.stringify(role), want);
       }
     }
     expect(kinds.add).toBeGreaterThan(5);
     expect(kinds.update).toBeGreaterThan(5);
     expect(kinds.delete).toBeGreaterThan(3);
+    expect(apps.some((a) => a.spec.group)).toBe(true);
   });
 });
+
+/** What an on-demand node gets for each host (registered, with a port, unknown, "*"): as from a full build. */
+function sameResolution(got: NodeSnapshot, snap: RegistrySnapshot, role: NodeRole, step: number): void {
+  const set = translate(snap, cfg, role);
+  const types = fullTypes(set);
+  const want = virtualHostResolver(
+    types.get(TYPE_URLS.vhds)!.resources,
+    set[TYPE_URLS.vhds].find((r) => r.name === vhdsName("*"))?.json,
+    types.get(TYPE_URLS.cluster)!.resources,
+  );
+  const g = got.virtualHosts;
+  expect(g, `step ${step}: the Delta snapshot has a host resolver`).toBeDefined();
+  const same = (r: VersionedResource | undefined) => r && { name: r.name, version: r.version, apps: r.apps };
+  expect(g!.always.map(same)).toEqual(want.always.map(same));
+  const hosts = new Set(snap.apps.flatMap((a) => a.spec.hosts));
+  for (const h of [...hosts, "unknown.test", "h1.test:8443", "*"]) {
+    const a = g!.resolve(h);
+    const b = want.resolve(h);
+    expect({ hostname: a.hostname, serving: same(a.serving) }, `step ${step} ${h}`).toEqual({
+      hostname: b.hostname,
+      serving: same(b.serving),
+    });
+    if (a.serving) expect(g!.clustersOf(a.serving), `step ${step} ${h}`).toEqual(want.clustersOf(b.serving!));
+    if (a.serving)
+      expect(Buffer.from(a.serving.any.value).equals(Buffer.from(b.serving!.any.value)), `${h} bytes`).toBe(
+        true,
+      );
+    const hn = a.hostname ?? h;
+    expect(g!.held(hn).map(same), `step ${step} held ${hn}`).toEqual(want.held(hn).map(same));
+  }
+}

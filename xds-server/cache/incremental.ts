@@ -252,7 +252,9 @@ export class GatewayBuilder {
     }
     this.jwksClusters(touchedJwks, d(T.cluster));
     this.filterConfigs(d(T.ecds), changed.length > 0 || first);
-    this.virtualHosts(wildcard ? new Set(this.byHost.keys()) : touchedHosts, d, changed.length > 0 || first);
+    // A change on "*" touches every host; the hosts it left (no longer in byHost) are touched too.
+    if (wildcard) for (const h of this.byHost.keys()) touchedHosts.add(h);
+    this.virtualHosts(touchedHosts, d, changed.length > 0 || first);
 
     const types = new Map<string, TypeSnapshot>();
     for (const t of PUSH_ORDER) {
