@@ -8,6 +8,9 @@
 // validate.proto lacks StringRules.ignore_empty (field 26 upstream), which
 // envoy/config/core/v3/protocol.proto uses, so buf stops with "cannot resolve
 // message field name". We generate from a build-time copy that adds the field.
+// Its ext_authz.proto predates CheckSettings.grpc_service (field 4 of the
+// `service_override` oneof in Envoy 1.40, read from the binary's descriptor),
+// the per-route authorization service the gateway uses; the copy adds it too.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -69,6 +72,8 @@ function assembleWorkspace() {
   mkdirSync(join(work, "protoc-gen-validate/validate"), { recursive: true });
   const validate = readFileSync(join(deps, "protoc-gen-validate/validate/validate.proto"), "utf8");
   writeFileSync(join(work, "protoc-gen-validate/validate/validate.proto"), patchValidate(validate));
+  const extAuthz = join(work, "envoy-api/envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto");
+  writeFileSync(extAuthz, patchExtAuthz(readFileSync(extAuthz, "utf8")));
   cpSync(join(root, "protos/sessiongate"), join(work, "sessiongate/sessiongate"), { recursive: true });
   const yaml = [
     "version: v2",
@@ -89,6 +94,18 @@ export function patchValidate(text) {
   const field =
     "\n\n    // Added at build time (present upstream): skip rules for the empty string.\n" +
     "    optional bool ignore_empty = 26;";
+  return text.slice(0, end) + field + text.slice(end);
+}
+
+/** Adds CheckSettings' `oneof service_override { GrpcService grpc_service = 4; }` unless present. */
+export function patchExtAuthz(text) {
+  const start = text.indexOf("message CheckSettings {");
+  if (start < 0) throw new Error("ext_authz.proto: CheckSettings not found");
+  const end = text.indexOf("\n}", start);
+  if (/\bservice_override\b/.test(text.slice(start, end))) return text;
+  const field =
+    "\n\n  // Added at build time (in Envoy 1.40): the authorization service for this route.\n" +
+    "  oneof service_override {\n    config.core.v3.GrpcService grpc_service = 4;\n  }";
   return text.slice(0, end) + field + text.slice(end);
 }
 
@@ -125,7 +142,7 @@ function main() {
     step("protos/gen is up to date");
     return;
   }
-  step("assembling workspace from @grpc/grpc-js-xds deps (validate.proto patched)");
+  step("assembling workspace from @grpc/grpc-js-xds deps (validate.proto, ext_authz.proto patched)");
   assembleWorkspace();
   rmSync(out, { recursive: true, force: true });
   const rel = "build/proto-workspace";

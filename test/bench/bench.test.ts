@@ -249,3 +249,14 @@ describe("helpers", () => {
     expect(luaReferenceSource("/nonexistent.yaml")).toBeNull();
   });
 });
+
+describe("control-plane levels", () => {
+  it("100 and 1,000 apps in quick runs, 10,000 too in full runs; an env list overrides, a bad one is refused", async () => {
+    const { levels } = await import("./groups/control-plane.js");
+    const o = { quick: true, reps: 3, durationS: 3 };
+    expect(levels(o, undefined)).toEqual([100, 1000]);
+    expect(levels({ ...o, quick: false }, undefined)).toEqual([100, 1000, 10_000]);
+    expect(levels(o, "100, 10000")).toEqual([100, 10_000]);
+    expect(() => levels(o, "100,lots")).toThrow(/SESSIONGATE_BENCH_CP_APPS/);
+  });
+});

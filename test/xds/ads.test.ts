@@ -85,7 +85,7 @@ describe("SotW", () => {
     const send = (o: object) => f.stream.write(create(DiscoveryRequestSchema, o));
     send({ node: node("sotw-1"), typeUrl: T.cluster });
     const cds0 = await f.next(T.cluster);
-    expect(cds0.resources.length).toBe(2); // BFF public + internal (no wasm file here)
+    expect(cds0.resources.length).toBe(3); // BFF public + internal, ext_authz's default (no wasm file here)
     send({ typeUrl: T.cluster, versionInfo: cds0.versionInfo, responseNonce: cds0.nonce });
     send({ typeUrl: T.listener });
     const lds0 = await f.next(T.listener);
@@ -110,36 +110,32 @@ describe("SotW", () => {
     await f.none(200);
 
     // Registration: pushed in make-before-break order. The app brings an ext_authz
-    // target, one of the few things that still change the gateway listener (its own
-    // filter), so all four types move.
+    // target, which no longer changes the gateway listener (its service is chosen
+    // on its route), so clusters, endpoints and routes move, the listener does not.
     await createApp("s1", { extAuthz: { target: "127.0.0.1:9191" } });
     const order: string[] = [];
     const got = new Map<string, DiscoveryResponse>();
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 3; i++) {
       const r = await f.next();
       order.push(r.typeUrl);
       got.set(r.typeUrl, r);
     }
-    expect(order).toEqual([T.cluster, T.endpoint, T.listener, T.route]);
-    expect(got.get(T.cluster)!.resources.length).toBe(5); // + sg_app_s1, its JWKS host, its ext_authz target
+    expect(order).toEqual([T.cluster, T.endpoint, T.route]);
+    expect(got.get(T.cluster)!.resources.length).toBe(6); // + sg_app_s1, its JWKS host, its ext_authz target
     for (const [t, r] of got) {
-      const extra =
-        t === T.route
-          ? { resourceNames: ["sessiongate_gateway"] }
-          : t === T.endpoint
-            ? { resourceNames: ["sg_app_s1"] }
-            : {};
-      if (t !== T.listener)
-        send({ typeUrl: t, versionInfo: r.versionInfo, responseNonce: r.nonce, ...extra });
+      const extra = t === T.endpoint ? { resourceNames: ["sg_app_s1"] } : {};
+      if (t !== T.route) send({ typeUrl: t, versionInfo: r.versionInfo, responseNonce: r.nonce, ...extra });
     }
-    // NACK the listener: recorded, and the same version is not sent again.
-    const lds1 = got.get(T.listener)!;
+    await f.none(200);
+    // NACK the route configuration: recorded, and the same version is not sent again.
+    const rds1 = got.get(T.route)!;
     const nacks0 = await metric("sessiongate_xds_nacks_total");
     send({
-      typeUrl: T.listener,
-      versionInfo: lds0.versionInfo,
-      responseNonce: lds1.nonce,
-      errorDetail: { code: 3, message: "bad listener (test)" },
+      typeUrl: T.route,
+      versionInfo: rds0.versionInfo,
+      responseNonce: rds1.nonce,
+      resourceNames: ["sessiongate_gateway"],
+      errorDetail: { code: 3, message: "bad routes (test)" },
     });
     await f.none(500);
     expect(await metric("sessiongate_xds_nacks_total")).toBe(nacks0 + 1);
@@ -149,15 +145,20 @@ describe("SotW", () => {
       5000,
     );
     expect(st.status.state).toBe("rejected");
-    expect(st.status.nacks[0].message).toContain("bad listener (test)");
+    expect(st.status.nacks[0].message).toContain("bad routes (test)");
     // A stale nonce is ignored (no answer, no state change).
-    send({ typeUrl: T.listener, versionInfo: lds0.versionInfo, responseNonce: "stale-nonce" });
+    send({
+      typeUrl: T.route,
+      versionInfo: rds0.versionInfo,
+      responseNonce: "stale-nonce",
+      resourceNames: ["sessiongate_gateway"],
+    });
     await f.none(200);
 
-    // Delete: routes and listener move first, the cluster is removed last.
+    // Delete: routes move first, the cluster is removed last.
     await api.unary("deleteApp", { id: "s1" }, 5000);
     const cds2 = await f.next(T.cluster);
-    expect(cds2.resources.length).toBe(5); // still holds sg_app_s1
+    expect(cds2.resources.length).toBe(6); // still holds sg_app_s1
     send({ typeUrl: T.cluster, versionInfo: cds2.versionInfo, responseNonce: cds2.nonce });
     const eds2 = await f.next(T.endpoint);
     expect(eds2.resources.length).toBe(0);
@@ -167,9 +168,7 @@ describe("SotW", () => {
       responseNonce: eds2.nonce,
       resourceNames: ["sg_app_s1"],
     });
-    const lds2 = await f.next(T.listener);
     const rds2 = await f.next(T.route);
-    send({ typeUrl: T.listener, versionInfo: lds2.versionInfo, responseNonce: lds2.nonce });
     await f.none(200); // the route update is not ACKed yet: no removal
     send({
       typeUrl: T.route,
@@ -178,7 +177,7 @@ describe("SotW", () => {
       resourceNames: ["sessiongate_gateway"],
     });
     const cds3 = await f.next(T.cluster);
-    expect(cds3.resources.length).toBe(2);
+    expect(cds3.resources.length).toBe(3);
     expect(cds3.versionInfo).toBe(cds0.versionInfo); // content-hash versions: same config, same version
     f.end();
     c.close();
@@ -192,7 +191,11 @@ describe("Delta", () => {
     const send = (o: object) => f.stream.write(create(DeltaDiscoveryRequestSchema, o));
     send({ node: node("delta-1"), typeUrl: T.cluster });
     const cds0 = await f.next(T.cluster);
-    expect(unpackNames(cds0)).toEqual(["sessiongate_bff_internal", "sessiongate_bff_public"]);
+    expect(unpackNames(cds0)).toEqual([
+      "sessiongate_bff_internal",
+      "sessiongate_bff_public",
+      "sessiongate_ext_authz_none",
+    ]);
     send({ typeUrl: T.cluster, responseNonce: cds0.nonce });
     send({ typeUrl: T.listener });
     const lds0 = await f.next(T.listener);

@@ -9,7 +9,7 @@ import { type NodeSnapshot, PUSH_ORDER } from "../../xds-server/resource/types.j
 import type { NodeRole } from "../../xds-server/translate/index.js";
 import { cfg, rec } from "./translate-fixture.js";
 
-const app = (i: number, upstream = "10.0.0.1:8080"): AppRecord =>
+const app = (i: number, upstream = "10.0.0.1:8080", revision = i + 1): AppRecord =>
   rec(
     {
       id: `app-${i}`,
@@ -18,7 +18,7 @@ const app = (i: number, upstream = "10.0.0.1:8080"): AppRecord =>
       upstreams: [upstream],
       jwt: { issuer: "https://op.test", audiences: ["api"], remoteJwksUri: "https://op.test/jwks" },
     },
-    i + 1,
+    revision,
   );
 
 /** Bytes a Delta node holding `a` is sent to reach `b`, per type (short name). */
@@ -46,7 +46,8 @@ function cost(n: number, role: NodeRole) {
   cache.setRegistry({ revision: 2, apps: [...apps, app(n)] });
   const added = deltaBytes(s0, cache.forRole(role));
   const s1 = cache.forRole(role);
-  cache.setRegistry({ revision: 3, apps: [app(0, "10.0.0.2:8080"), ...apps.slice(1), app(n)] });
+  // An update gets a new revision, as every store write does (the cache keys an app's resources by it).
+  cache.setRegistry({ revision: 3, apps: [app(0, "10.0.0.2:8080", n + 2), ...apps.slice(1), app(n)] });
   const updated = deltaBytes(s1, cache.forRole(role));
   return { added, updated };
 }

@@ -45,7 +45,8 @@ describe("translate", () => {
       "envoy.filters.http.wasm",
       "sessiongate.strip_identity_headers",
       "envoy.filters.http.jwt_authn",
-      "envoy.filters.http.ext_authz.api",
+      "sessiongate.ext_authz",
+      "sessiongate.ext_authz_fail_open",
       "envoy.filters.http.router",
     ]);
   });
@@ -182,7 +183,10 @@ describe("translate", () => {
     const pf = pub.typed_per_filter_config;
     expect(pf["envoy.filters.http.wasm"].disabled).toBe(true);
     expect(pf["envoy.filters.http.jwt_authn"].disabled).toBe(true);
-    expect(pf["envoy.filters.http.ext_authz.api"].disabled).toBe(true);
+    // ext_authz: no entry on the route, so the virtual host's default (both filters off) holds.
+    expect(pf["sessiongate.ext_authz"]).toBeUndefined();
+    expect(vh.typed_per_filter_config["sessiongate.ext_authz"].disabled).toBe(true);
+    expect(vh.typed_per_filter_config["sessiongate.ext_authz_fail_open"].disabled).toBe(true);
     // shop's "/api/docs" is app api's on this host (longer prefix): not routed as public.
     expect(JSON.stringify(vh.routes)).not.toContain("/api/docs");
     // Sidecars honour public paths too (the gateway forwards those requests without a JWT).

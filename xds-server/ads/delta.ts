@@ -16,9 +16,9 @@ import {
   TYPE_URLS,
   type VersionedResource,
 } from "../resource/types.js";
-import { ClusterHold, dependentTypes, isWildcard, nextNonce } from "./common.js";
+import { ClusterHold, changedSince, dependentTypes, isWildcard, nextNonce } from "./common.js";
 import { AdsStream } from "./stream.js";
-import { VhdsSubscriptions, vhdsModeOf } from "./subscriptions.js";
+import { type VhdsAnswer, VhdsSubscriptions, vhdsModeOf } from "./subscriptions.js";
 
 interface Pending {
   names: string[];
@@ -45,12 +45,15 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   private readonly hold = new ClusterHold();
   /** Clusters as last sent, for the hold computation. */
   private sentClusters = new Map<string, VersionedResource>();
+  /** Set when sentClusters is a snapshot's own map (shared: read, never written). */
+  private sharedSent?: Map<string, VersionedResource>;
   protected readonly mode = "delta";
 
   protected handle(req: DeltaDiscoveryRequest, node: NodeInfo): void {
     const t = req.typeUrl;
     this.vhds ??= new VhdsSubscriptions(vhdsModeOf(node), ROUTE_CONFIG_OF_VHDS);
     let st = this.types.get(t);
+    const fresh = !st;
     if (!st) {
       st = {
         wildcard: isWildcard(t, req.resourceNamesSubscribe),
@@ -75,14 +78,21 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         else this.obs.onAck?.(e);
       }
     }
+    // A plain ACK/NACK of a type already brought up to date with this snapshot has
+    // nothing new to compare (only "is it current" to report); a new type or a
+    // subscription change compares everything.
+    const resubscribed =
+      fresh || req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0;
+    const only = resubscribed ? undefined : new Set<string>();
     if (t === TYPE_URLS.vhds) {
       this.vhds.subscribe(req.resourceNamesSubscribe);
       this.vhds.unsubscribe(req.resourceNamesUnsubscribe);
-      // A host asked for brings the clusters it routes to first (on-demand nodes).
+      // A host asked for brings the clusters it routes to first (on-demand nodes);
+      // a VHDS subscription change compares all of them.
       this.vhds.holdAsked(this.snap!);
       const cds = this.types.get(TYPE_URLS.cluster);
-      if (cds) this.maybeSend(TYPE_URLS.cluster, cds);
-      this.maybeSend(t, st);
+      if (cds) this.maybeSend(TYPE_URLS.cluster, cds, only);
+      this.maybeSend(t, st, only);
       this.releaseHold();
       return;
     }
@@ -101,7 +111,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         st.known.delete(n);
       }
     }
-    this.maybeSend(t, st);
+    this.maybeSend(t, st, only);
     this.releaseHold();
     // Hosts waiting for their clusters (an ACK of CDS or EDS may have made them ready).
     const vh = this.types.get(TYPE_URLS.vhds);
@@ -109,12 +119,16 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   protected onSnapshot(next: NodeSnapshot): void {
-    this.hold.retain(this.sentClusters, next.types.get(TYPE_URLS.cluster)?.resources ?? new Map());
+    const changed = new Map(
+      ADS_ORDER.map((t) => [t, changedSince(this.snap?.types.get(t), next.types.get(t))]),
+    );
+    const cds = next.types.get(TYPE_URLS.cluster)?.resources ?? new Map();
+    this.hold.retain(this.sentClusters, cds, changed.get(TYPE_URLS.cluster));
     this.snap = next;
     this.vhds?.promote(next);
     for (const t of ADS_ORDER) {
       const st = this.types.get(t);
-      if (st) this.maybeSend(t, st);
+      if (st) this.maybeSend(t, st, changed.get(t));
     }
     this.releaseHold();
   }
@@ -127,26 +141,31 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     if (st) this.maybeSend(TYPE_URLS.cluster, st);
   }
 
-  private maybeSend(t: string, st: TypeState): void {
+  /**
+   * `only`: the names that changed since the snapshot this type was last
+   * brought up to date with (changedSince); the others already match. Without
+   * it, every resource and every held name is compared.
+   */
+  private maybeSend(t: string, st: TypeState, only?: Set<string>): void {
     if (t === TYPE_URLS.vhds) {
-      this.sendVhds(st);
+      this.sendVhds(st, only);
       return;
     }
     const ts = this.snap!.types.get(t);
     let all = ts?.resources ?? new Map<string, VersionedResource>();
+    const held = t === TYPE_URLS.cluster && this.hold.held.size > 0;
     if (t === TYPE_URLS.cluster) all = this.hold.view(all);
     // On-demand gateways get an app's upstream cluster with a host that routes to it.
     const resolver =
       t === TYPE_URLS.cluster && this.vhds?.mode === "on_demand" ? this.snap!.virtualHosts : undefined;
     const routeClusters = resolver ? this.vhds.routeClusters(this.snap!) : undefined;
+    if (t === TYPE_URLS.cluster) only = this.withRouteClusterMoves(only, routeClusters);
     const wanted = (n: string) =>
       resolver?.isRouteCluster(n)
         ? routeClusters!.has(n) || st.names.has(n) || this.hold.held.has(n)
         : st.wildcard || st.names.has(n) || (t === TYPE_URLS.vhds && st.names.has(namespaceOf(n)));
-    const changed: VersionedResource[] = [];
-    for (const [n, r] of all) if (wanted(n) && st.known.get(n) !== r.version) changed.push(r);
-    const removed: string[] = [];
-    for (const n of st.known.keys()) if (!all.has(n) || !wanted(n)) removed.push(n);
+    const { changed, removed } =
+      held || !only ? diffAll(st.known, all, wanted) : diffNames(st.known, all, wanted, only);
     // First answer for a non-wildcard subscription to names we do not have:
     // still answer (empty) so the node's init does not wait for a timeout.
     const firstAnswer = st.pending.size === 0 && !this.answered.has(t);
@@ -157,9 +176,21 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     this.answered.add(t);
     for (const r of changed) st.known.set(r.name, r.version);
     for (const n of removed) st.known.delete(n);
-    if (t === TYPE_URLS.cluster) this.sentClusters = new Map([...all].filter(([n]) => wanted(n)));
+    if (t === TYPE_URLS.cluster) {
+      // A wildcard node without held clusters holds exactly the snapshot's map: share it, never copy per node.
+      // (On-demand nodes hold only the route clusters of their hosts.)
+      if (st.wildcard && !held && !resolver) this.sentClusters = this.sharedSent = all;
+      else if (held || !only || this.sharedSent) {
+        this.sentClusters = new Map([...all].filter(([n]) => wanted(n)));
+        this.sharedSent = undefined;
+      } else {
+        for (const r of changed) this.sentClusters.set(r.name, r);
+        for (const n of removed) this.sentClusters.delete(n);
+      }
+    }
     const nonce = nextNonce();
     st.pending.set(nonce, { names: changed.map((r) => r.name), snapshot: this.snap! });
+    dropOldest(st.pending);
     const res = create(DeltaDiscoveryResponseSchema, {
       systemVersionInfo: ts?.version ?? "",
       typeUrl: t,
@@ -191,10 +222,41 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     return true;
   }
 
-  private sendVhds(st: TypeState): void {
+  /**
+   * Route clusters of an on-demand node's hosts as of the last CDS diff: a
+   * host held, dropped or re-pointed at other apps changes which clusters it
+   * gets without changing those clusters, so the ones that moved in or out of
+   * the set are compared too.
+   */
+  private lastRouteClusters?: Set<string>;
+
+  private withRouteClusterMoves(
+    only: Set<string> | undefined,
+    routeClusters: Set<string> | undefined,
+  ): Set<string> | undefined {
+    const last = this.lastRouteClusters;
+    this.lastRouteClusters = routeClusters;
+    if (!only || (!last && !routeClusters)) return only;
+    if (!last || !routeClusters) return undefined; // on-demand filtering started or stopped: compare all
+    const moved = [...routeClusters].filter((c) => !last.has(c));
+    for (const c of last) if (!routeClusters.has(c)) moved.push(c);
+    return moved.length ? new Set([...only, ...moved]) : only;
+  }
+
+  /**
+   * VHDS goes through the node's subscriptions (cache/vhds-resolve.ts,
+   * ads/subscriptions.ts), which compare everything an on-demand node holds
+   * (its few hosts). An eager node holds every virtual host: with nothing
+   * asked or waiting, only the changed names are compared, as for other types.
+   */
+  private sendVhds(st: TypeState, only?: Set<string>): void {
     const t = TYPE_URLS.vhds;
     const ts = this.snap!.types.get(t);
-    const a = this.vhds.answer(this.snap!, ts?.resources ?? new Map(), st.known, (c) => this.running(c));
+    const all = ts?.resources ?? new Map<string, VersionedResource>();
+    const a =
+      only && this.vhds.mode === "eager" && !this.vhds.pending
+        ? eagerAnswer(diffNames(st.known, all, () => true, only))
+        : this.vhds.answer(this.snap!, all, st.known, (c) => this.running(c));
     const firstAnswer = st.pending.size === 0 && !this.answered.has(t);
     if (a.send.length === 0 && a.removed.length === 0 && !firstAnswer) {
       if (st.pending.size === 0) this.obs.onCurrent?.(this.node!, t, "delta", this.snap!);
@@ -205,6 +267,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     for (const n of a.removed) st.known.delete(n);
     const nonce = nextNonce();
     st.pending.set(nonce, { names: a.sent.map((r) => r.name), snapshot: this.snap! });
+    dropOldest(st.pending);
     this.call.write(
       create(DeltaDiscoveryResponseSchema, {
         systemVersionInfo: ts?.version ?? "",
@@ -218,5 +281,57 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 }
 
+/**
+ * Un-ACKed responses remembered per type (for ACK/NACK attribution): each
+ * holds the snapshot it was cut from, so a node that stops ACKing while the
+ * registry changes must not make the server keep every snapshot. Older ones
+ * are forgotten: their late ACK or NACK is then not attributed (the node's
+ * newer responses still are), and the hold on removed clusters still waits
+ * for the newest.
+ */
+export const MAX_PENDING = 16;
+
+function dropOldest(pending: Map<string, Pending>): void {
+  while (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value!);
+}
+
+type Wanted = (name: string) => boolean;
+
+/** What to send to a node holding `known` to reach `all`: every resource compared. */
+function diffAll(known: Map<string, string>, all: Map<string, VersionedResource>, wanted: Wanted) {
+  const changed: VersionedResource[] = [];
+  for (const [n, r] of all) if (wanted(n) && known.get(n) !== r.version) changed.push(r);
+  const removed: string[] = [];
+  for (const n of known.keys()) if (!all.has(n) || !wanted(n)) removed.push(n);
+  return { changed, removed };
+}
+
+/** The same, looking only at `names` (the rest is known to match). */
+function diffNames(
+  known: Map<string, string>,
+  all: Map<string, VersionedResource>,
+  wanted: Wanted,
+  names: Set<string>,
+) {
+  const changed: VersionedResource[] = [];
+  const removed: string[] = [];
+  for (const n of names) {
+    const r = all.get(n);
+    if (r && wanted(n)) {
+      if (known.get(n) !== r.version) changed.push(r);
+    } else if (known.has(n)) removed.push(n);
+  }
+  return { changed, removed };
+}
+
 /** The gateway's RouteConfiguration, the namespace of its VHDS names (`<route config>/<host>`). */
 const ROUTE_CONFIG_OF_VHDS = "sessiongate_gateway";
+
+/** An eager node's VHDS answer from a diff (no aliases: nothing was asked). */
+function eagerAnswer({ changed, removed }: { changed: VersionedResource[]; removed: string[] }): VhdsAnswer {
+  return {
+    send: changed.map((r) => create(ResourceSchema, { name: r.name, version: r.version, resource: r.any })),
+    sent: changed,
+    removed,
+  };
+}

@@ -71,8 +71,7 @@ const SCHEMAS = {
 
 /** Encodes one top-level resource as an Any (type_url + binary value). */
 export function encodeResource(typeUrl: TypeUrl, json: Json): Any {
-  if (typeUrl === TYPE.route && Array.isArray(json.virtual_hosts))
-    return create(AnySchema, { typeUrl, value: routeConfiguration.encode(json) });
+  if (typeUrl === TYPE.route && Array.isArray(json.virtual_hosts)) return routeConfiguration.encode(json);
   const schema = SCHEMAS[typeUrl];
   // biome-ignore lint/suspicious/noExplicitAny: one of the schemas, keyed by type URL.
   const msg = fromJson(schema as any, json as any, { registry });
@@ -80,48 +79,59 @@ export function encodeResource(typeUrl: TypeUrl, json: Json): Any {
   return create(AnySchema, { typeUrl, value: toBinary(schema as any, msg) });
 }
 
+/** A VirtualHost's binary encoding (VHDS resource, or one element of a RouteConfiguration). */
+export function encodeVirtualHost(json: Json): Uint8Array {
+  return toBinary(VirtualHostSchema, fromJson(VirtualHostSchema, json as never, { registry }));
+}
+
 /**
- * A gateway RouteConfiguration holds one virtual host per host of every app,
- * and one app change alters one or two of them. Encoding the whole message
- * from JSON on every change cost O(apps) (~200 ms at 1,000 apps), so each
- * virtual host is encoded once and the message is assembled from the bytes:
- * `repeated VirtualHost virtual_hosts = 2` is, on the wire, one
- * length-delimited field 2 per element, in any position. Only the virtual
- * hosts of the previous and the current encode are kept, so the cache is
- * bounded by one configuration.
+ * A RouteConfiguration assembled from its fields but `virtual_hosts` (`rest`)
+ * and the virtual hosts' encodings: `repeated VirtualHost virtual_hosts = 2`
+ * is, on the wire, one length-delimited field 2 per element, in any position.
+ * So a virtual host is encoded once, not on every change of another.
+ */
+export function assembleRouteConfiguration(rest: Json, virtualHosts: Uint8Array[]): Any {
+  const head = toBinary(
+    RouteConfigurationSchema,
+    fromJson(RouteConfigurationSchema, rest as never, { registry }),
+  );
+  const parts: Uint8Array[] = [head];
+  let size = head.length;
+  for (const bytes of virtualHosts) {
+    const tag = lengthPrefix(2, bytes.length);
+    parts.push(tag, bytes);
+    size += tag.length + bytes.length;
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return create(AnySchema, { typeUrl: TYPE.route, value: out });
+}
+
+/**
+ * RouteConfigurations encoded from whole JSON (sidecars, and translate()'s
+ * output in tests): each virtual host's encoding is kept from the previous
+ * encode, so the cache is bounded by one configuration.
  */
 class RouteConfigurationEncoder {
   private prev = new Map<string, Uint8Array>();
 
-  encode(json: Json): Uint8Array {
+  encode(json: Json): Any {
     const { virtual_hosts, ...rest } = json as Json & { virtual_hosts: Json[] };
-    const head = toBinary(
-      RouteConfigurationSchema,
-      fromJson(RouteConfigurationSchema, rest as never, { registry }),
-    );
     const next = new Map<string, Uint8Array>();
-    const parts: Uint8Array[] = [head];
-    let size = head.length;
-    for (const vh of virtual_hosts) {
+    const encoded = virtual_hosts.map((vh) => {
       const text = JSON.stringify(vh);
-      let bytes = next.get(text) ?? this.prev.get(text);
-      if (!bytes) bytes = toBinary(VirtualHostSchema, fromJson(VirtualHostSchema, vh as never, { registry }));
+      const bytes = next.get(text) ?? this.prev.get(text) ?? encodeVirtualHost(vh);
       next.set(text, bytes);
-      const tag = lengthPrefix(2, bytes.length);
-      parts.push(tag, bytes);
-      size += tag.length + bytes.length;
-    }
+      return bytes;
+    });
     this.prev = next;
-    const out = new Uint8Array(size);
-    let off = 0;
-    for (const p of parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
+    return assembleRouteConfiguration(rest, encoded);
   }
 }
-
 /** Tag (field number, wire type 2) and varint length of a length-delimited field. */
 function lengthPrefix(field: number, len: number): Uint8Array {
   const b = [(field << 3) | 2];

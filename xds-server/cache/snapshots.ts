@@ -2,7 +2,6 @@
 // built lazily once per registry revision. Versions are content hashes, so
 // every replica (and a restarted server) computes the same versions for the
 // same registry: an Envoy moving between them is not re-pushed.
-import { createHash } from "node:crypto";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { RegistrySnapshot } from "../registry/types.js";
 import {
@@ -13,13 +12,14 @@ import {
   TYPE_URLS,
   type TypeSnapshot,
   type VersionedResource,
+  type VirtualHostResolver,
 } from "../resource/types.js";
 import { type NodeRole, roleOf, type TranslateConfig, translate } from "../translate/index.js";
 import { vhdsName } from "../translate/routes.js";
+import type { Json } from "../translate/types.js";
 import { encodeResource } from "./encode.js";
+import { GatewayBuilder, typeVersion, versionOf } from "./incremental.js";
 import { virtualHostResolver } from "./vhds-resolve.js";
-
-const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
 
 export class SnapshotCache implements SnapshotSource {
   private registry: RegistrySnapshot = { revision: 0, apps: [] };
@@ -32,6 +32,8 @@ export class SnapshotCache implements SnapshotSource {
    * worth per role at any number of apps.
    */
   private readonly encoded = new Map<string, Map<string, Any>>();
+  /** Gateway roles: built incrementally (cache/incremental.ts), one builder per role. */
+  private readonly gateways = new Map<string, GatewayBuilder>();
   private readonly listeners = new Set<() => void>();
 
   constructor(
@@ -85,6 +87,30 @@ export class SnapshotCache implements SnapshotSource {
 
   private build(role: NodeRole, key: string): NodeSnapshot {
     const t0 = process.hrtime.bigint();
+    const appRevisions = new Map(this.registry.apps.map((a) => [a.spec.id, a.revision]));
+    if (role.kind === "gateway") {
+      let builder = this.gateways.get(key);
+      if (!builder) {
+        builder = new GatewayBuilder(this.cfg, role);
+        this.gateways.set(key, builder);
+      }
+      let types: Map<string, TypeSnapshot>;
+      try {
+        types = builder.build(this.registry);
+      } catch (e) {
+        // Its state may be half-updated: the next build starts from scratch.
+        this.gateways.delete(key);
+        throw e;
+      }
+      const virtualHosts = resolverOf(types, builder.wildcardVirtualHost);
+      this.onBuild?.(Number(process.hrtime.bigint() - t0) / 1e9);
+      return {
+        revision: this.registry.revision,
+        appRevisions,
+        types,
+        ...(virtualHosts ? { virtualHosts } : {}),
+      };
+    }
     const set = translate(this.registry, this.cfg, role);
     const types = new Map<string, TypeSnapshot>();
     const prev = this.encoded.get(key) ?? new Map<string, Any>();
@@ -93,29 +119,31 @@ export class SnapshotCache implements SnapshotSource {
       const resources = new Map<string, VersionedResource>();
       for (const r of set[typeUrl]) {
         const text = JSON.stringify(r.json);
-        const version = hash(`${typeUrl}\n${text}`);
+        const version = versionOf(typeUrl, text);
         const any = next.get(version) ?? prev.get(version) ?? encodeResource(typeUrl, r.json);
         next.set(version, any);
         resources.set(r.name, { name: r.name, version, any, apps: r.apps });
       }
-      const typeVersion = hash([...resources.values()].map((r) => `${r.name}=${r.version}`).join("\n"));
-      types.set(typeUrl, { version: typeVersion, resources });
+      types.set(typeUrl, { version: typeVersion(resources), resources });
     }
     this.encoded.set(key, next);
-    const vhds = types.get(TYPE_URLS.vhds)?.resources;
-    const virtualHosts = vhds?.size
-      ? virtualHostResolver(
-          vhds,
-          set[TYPE_URLS.vhds].find((r) => r.name === vhdsName("*"))?.json,
-          types.get(TYPE_URLS.cluster)?.resources ?? new Map(),
-        )
-      : undefined;
+    const virtualHosts = resolverOf(types, set[TYPE_URLS.vhds].find((r) => r.name === vhdsName("*"))?.json);
     this.onBuild?.(Number(process.hrtime.bigint() - t0) / 1e9);
     return {
       revision: this.registry.revision,
-      appRevisions: new Map(this.registry.apps.map((a) => [a.spec.id, a.revision])),
+      appRevisions,
       types,
       ...(virtualHosts ? { virtualHosts } : {}),
     };
   }
+}
+
+/** On-demand VHDS: the host resolver of a snapshot with virtual hosts (Delta gateways), from the "*" one's JSON. */
+function resolverOf(
+  types: Map<string, TypeSnapshot>,
+  wildcardJson: Json | undefined,
+): VirtualHostResolver | undefined {
+  const vhds = types.get(TYPE_URLS.vhds)?.resources;
+  if (!vhds?.size) return undefined;
+  return virtualHostResolver(vhds, wildcardJson, types.get(TYPE_URLS.cluster)?.resources ?? new Map());
 }

@@ -64,6 +64,12 @@ export interface VersionedResource {
 export interface TypeSnapshot {
   version: string;
   resources: Map<string, VersionedResource>;
+  /**
+   * The names whose version changed (or that came or went) since `from`, the
+   * type's previous build: a stream that holds `from` compares only these.
+   * Only the latest step is kept (cleared on the next build).
+   */
+  changes?: { from: TypeSnapshot; names: Set<string> };
 }
 
 export interface NodeSnapshot {

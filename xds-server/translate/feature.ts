@@ -81,6 +81,8 @@ export interface Feature {
   routes?(vh: VirtualHostScope, app: AppRecord): RouteDraft[];
   /** Fields the feature sets on an app's route of this kind (e.g. metadata). */
   routeFields?(chain: Chain, kind: RouteKind, spec: AppSpec): Json | undefined;
+  /** typed_per_filter_config entries the feature sets on every virtual host (a default its routes may override). */
+  virtualHostPerFilter?(chain: Chain): Json | undefined;
   /** typed_per_filter_config entries the feature sets on an app's route of this kind. */
   perRoute?(chain: Chain, kind: RouteKind, spec: AppSpec): Json | undefined;
 }

@@ -10,10 +10,10 @@ import { type NodeRole, type Resource, type ResourceSet, type TranslateConfig, T
 
 export * from "./types.js";
 
-const byName = (a: Resource, b: Resource) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+export const byName = (a: Resource, b: Resource) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** Every feature's clusters and endpoints, each list sorted by name. */
-function clustersOf(chain: Chain): { clusters: Resource[]; endpoints: Resource[] } {
+export function clustersOf(chain: Chain): { clusters: Resource[]; endpoints: Resource[] } {
   const sets = FEATURES.map((f) => f.clusters?.(chain) ?? { clusters: [] });
   return {
     clusters: sets.flatMap((s) => s.clusters).sort(byName),

@@ -50,7 +50,7 @@ function provider(spec: AppSpec): Json {
 
 const providerNameOf = (p: Json) => `sg_jwt_${digest(p)}`;
 
-interface JwtPieces {
+export interface JwtPieces {
   provider: Json;
   providerName: string;
   requirement: { name: string; json: Json };
@@ -59,7 +59,7 @@ interface JwtPieces {
 /** Specs are immutable: their pieces are computed once (every translate would otherwise hash every app). */
 const memo = new WeakMap<AppSpec, JwtPieces>();
 
-function pieces(spec: AppSpec): JwtPieces {
+export function pieces(spec: AppSpec): JwtPieces {
   let m = memo.get(spec);
   if (!m) {
     const p = provider(spec);

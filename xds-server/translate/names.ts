@@ -16,7 +16,13 @@ const clean = (s: string) => s.replace(/[^A-Za-z0-9.-]/g, "_");
 export const appCluster = (id: string) => `sg_app_${id}`;
 export const extAuthzCluster = (id: string) => `sg_extauthz_${id}`;
 export const jwksCluster = (host: string, port: number) => `sg_jwks_${clean(host)}_${port}`;
+/** A sidecar's own ext_authz filter (sidecar listeners carry one app). */
 export const extAuthzFilterName = (id: string) => `envoy.filters.http.ext_authz.${id}`;
+/** The gateway's fixed ext_authz filters (fail closed / fail open); routes pick the service. */
+export const EXT_AUTHZ_CLOSED = "sessiongate.ext_authz";
+export const EXT_AUTHZ_OPEN = "sessiongate.ext_authz_fail_open";
+/** Their default service: a cluster with no endpoints, so a check without a route setting fails. */
+export const EXT_AUTHZ_NONE = "sessiongate_ext_authz_none";
 export const sidecarListener = (id: string) => `sg_sidecar_${id}`;
 export const sidecarRoutes = (id: string) => `sg_sidecar_${id}`;
 

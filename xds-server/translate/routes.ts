@@ -63,6 +63,13 @@ function sortRoutes(entries: RouteEntry[]): Json[] {
     .map(({ e }) => e.json);
 }
 
+/** typed_per_filter_config every virtual host of this chain carries (defaults its routes override). */
+function virtualHostPerFilter(chain: Chain): Json {
+  const out: Json = {};
+  for (const f of FEATURES) Object.assign(out, f.virtualHostPerFilter?.(chain));
+  return Object.keys(out).length ? { typed_per_filter_config: out } : {};
+}
+
 /** The domains of a gateway virtual host for `host` (an exact host also matches it on any port). */
 export function domains(host: string): string[] {
   if (host === "*") return ["*"];
@@ -83,26 +90,52 @@ export interface GatewayVirtualHost {
  * touches every virtual host; see the README, "Per-app resources").
  */
 export function gatewayVirtualHosts(apps: AppRecord[], cfg: TranslateConfig): GatewayVirtualHost[] {
-  const chain: Chain = { role: "gateway", cfg, apps };
+  return hostsOf(apps).map(([h, here]) => gatewayVirtualHost(h, here, cfg));
+}
+
+/**
+ * Each distinct host (sorted) with the apps its virtual host holds: its own
+ * (in registry order) and then every app on "*" not already among them.
+ */
+export function hostsOf(apps: AppRecord[]): [string, AppRecord[]][] {
   const byHost = new Map<string, AppRecord[]>();
-  for (const a of apps) for (const h of a.spec.hosts) byHost.set(h, [...(byHost.get(h) ?? []), a]);
+  for (const a of apps)
+    for (const h of a.spec.hosts) {
+      const list = byHost.get(h);
+      if (list) list.push(a);
+      else byHost.set(h, [a]);
+    }
   const wildcard = byHost.get("*") ?? [];
-  const hosts = [...byHost.keys()].sort();
-  return hosts.map((h) => {
-    const own = byHost.get(h) ?? [];
-    const extra = h === "*" ? [] : wildcard.filter((w) => !own.includes(w));
-    const here = [...own, ...extra];
-    const vh: VirtualHostScope = { chain, regions: regionsOf(chain, here) };
-    return {
-      host: h,
-      apps: here.map((a) => a.spec.id),
-      json: {
-        name: `sg_vh_${h.replace(/[^A-Za-z0-9.-]/g, "_")}`,
-        domains: domains(h),
-        routes: sortRoutes(here.flatMap((a) => appRoutes(vh, a))),
-      },
-    };
+  return [...byHost.keys()].sort().map((h) => {
+    const own = byHost.get(h)!;
+    if (h === "*" || wildcard.length === 0) return [h, own];
+    const mine = new Set(own);
+    return [h, [...own, ...wildcard.filter((w) => !mine.has(w))]];
   });
+}
+
+/**
+ * One gateway virtual host from the apps on its host (hostsOf). It depends on
+ * those apps only (their routes and the path regions they own), so it can be
+ * rebuilt alone when one of them changes (cache/incremental.ts).
+ */
+export function gatewayVirtualHost(
+  host: string,
+  here: AppRecord[],
+  cfg: TranslateConfig,
+): GatewayVirtualHost {
+  const chain: Chain = { role: "gateway", cfg, apps: here };
+  const vh: VirtualHostScope = { chain, regions: regionsOf(chain, here) };
+  return {
+    host,
+    apps: here.map((a) => a.spec.id),
+    json: {
+      name: `sg_vh_${host.replace(/[^A-Za-z0-9.-]/g, "_")}`,
+      domains: domains(host),
+      routes: sortRoutes(here.flatMap((a) => appRoutes(vh, a))),
+      ...virtualHostPerFilter(chain),
+    },
+  };
 }
 
 /** The gateway's RouteConfiguration with every virtual host inline (SotW nodes). */
@@ -131,25 +164,27 @@ export function gatewayVhds(
   cfg: TranslateConfig,
 ): { routes: Resource; virtualHosts: Resource[] } {
   return {
-    routes: {
-      name: GATEWAY_ROUTES,
-      apps: [],
-      json: {
-        name: GATEWAY_ROUTES,
-        vhds: { config_source: { ads: {}, resource_api_version: "V3" } },
-        validate_clusters: false,
-      },
-    },
-    virtualHosts: [
-      // Envoy keys VHDS virtual hosts by their `name` field (a removal names the resource): they must agree.
-      ...gatewayVirtualHosts(apps, cfg).map((v) => {
-        const name = vhdsName(v.host);
-        return { name, apps: v.apps, json: { ...v.json, name } };
-      }),
-      VHDS_ANCHOR,
-    ],
+    routes: VHDS_SKELETON,
+    virtualHosts: [...gatewayVirtualHosts(apps, cfg).map(asVhdsResource), VHDS_ANCHOR],
   };
 }
+
+/** A virtual host as its own VHDS resource. Envoy keys VHDS virtual hosts by their `name` field (a removal names the resource): they must agree. */
+export function asVhdsResource(v: GatewayVirtualHost): Resource {
+  const name = vhdsName(v.host);
+  return { name, apps: v.apps, json: { ...v.json, name } };
+}
+
+/** The Delta gateway's RouteConfiguration: it only names VHDS. */
+export const VHDS_SKELETON: Resource = {
+  name: GATEWAY_ROUTES,
+  apps: [],
+  json: {
+    name: GATEWAY_ROUTES,
+    vhds: { config_source: { ads: {}, resource_api_version: "V3" } },
+    validate_clusters: false,
+  },
+};
 
 /**
  * Always one virtual host, even with no apps: Envoy 1.40 delivers an empty
@@ -160,7 +195,7 @@ export function gatewayVhds(
  * no routes: a request for it is a 404, like any unknown host.
  */
 export const VHDS_ANCHOR_NAME = vhdsName("sessiongate.invalid");
-const VHDS_ANCHOR: Resource = {
+export const VHDS_ANCHOR: Resource = {
   name: VHDS_ANCHOR_NAME,
   apps: [],
   json: { name: VHDS_ANCHOR_NAME, domains: ["sessiongate.invalid"], routes: [] },

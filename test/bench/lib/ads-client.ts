@@ -27,6 +27,8 @@ export interface AdsSim {
   resources: number;
   /** Time of the last response (ms since epoch). */
   lastAt: number;
+  /** Why the stream failed, if it did (its figures are then not to be used). */
+  error?: string;
   close(): void;
 }
 
@@ -58,6 +60,7 @@ export function startAdsSim(
     lastAt: 0,
     close: () => {},
   };
+  let closing = false;
   // Size of the message being deserialized; its "data" event follows at once.
   let lastSize = 0;
   const byType = (typeUrl: string) => {
@@ -84,7 +87,12 @@ export function startAdsSim(
     },
   };
   const Client = grpc.makeGenericClientConstructor(def, "AggregatedDiscoveryService");
-  const client = new Client(target, grpc.credentials.createInsecure());
+  // No 4 MB receive limit: at 10,000 apps a first CDS / VHDS response or a SotW
+  // RouteConfiguration is larger (Envoy has no such limit); with it the stream
+  // failed silently and the node counted nothing.
+  const client = new Client(target, grpc.credentials.createInsecure(), {
+    "grpc.max_receive_message_length": -1,
+  });
   const node = {
     id: nodeId,
     cluster: "sessiongate-gateway",
@@ -105,11 +113,14 @@ export function startAdsSim(
         resourceNames: ["*"],
       });
     });
-    call.on("error", () => {});
+    call.on("error", (e: Error) => {
+      if (!closing) sim.error = e.message;
+    });
     for (const [i, t] of ADS_TYPES.entries()) {
       call.write({ node: i === 0 ? node : undefined, typeUrl: t, resourceNames: ["*"] });
     }
     sim.close = () => {
+      closing = true;
       call.cancel();
       client.close();
     };
@@ -121,11 +132,14 @@ export function startAdsSim(
       sim.resources += r.resources.length + r.removedResources.length;
       call.write({ typeUrl: r.typeUrl, responseNonce: r.nonce });
     });
-    call.on("error", () => {});
+    call.on("error", (e: Error) => {
+      if (!closing) sim.error = e.message;
+    });
     for (const [i, t] of ADS_TYPES.entries()) {
       call.write({ node: i === 0 ? node : undefined, typeUrl: t, resourceNamesSubscribe: ["*"] });
     }
     sim.close = () => {
+      closing = true;
       call.cancel();
       client.close();
     };

@@ -112,6 +112,27 @@ export function register(cp: ControlPlane, id: string, jwks: JwksServer): Promis
   return cp.client.unary("createApp", { app: benchApp(id, jwks) }, 30_000);
 }
 
+/**
+ * Registers `ids` with the ApplyApps RPC, in calls of at most `perCall` specs
+ * (a bench spec is ~350 bytes: 1,000 stay well under the API's 1 MiB message
+ * limit). Returns the seconds the calls took.
+ */
+export async function applyApps(
+  cp: ControlPlane,
+  ids: string[],
+  jwks: JwksServer,
+  onProgress: (done: number) => void,
+  perCall = 1000,
+): Promise<number> {
+  const t0 = performance.now();
+  for (let i = 0; i < ids.length; i += perCall) {
+    const apps = ids.slice(i, i + perCall).map((id) => benchApp(id, jwks));
+    await cp.client.unary("applyApps", { apps, prune: false, dryRun: false }, 600_000);
+    onProgress(Math.min(ids.length, i + perCall));
+  }
+  return (performance.now() - t0) / 1000;
+}
+
 /** Status of GET / with the app's Host through the gateway (404 = no route yet). */
 export function probe(port: number, host: string): Promise<number> {
   return hostRequest(port, "/", { host }, { timeoutMs: 2000 }).then(
