@@ -19,6 +19,7 @@ import {
   startJwksServer,
   untilServed,
 } from "../lib/control-plane.js";
+import { measureOnDemandMemory } from "../lib/ondemand-memory.js";
 import { cpuSeconds, pin, rssBytes } from "../lib/pin.js";
 import { fmt, percentile, type Sample, summarize } from "../lib/stats.js";
 import type { BenchContext, BenchGroup, BenchOptions, Goal, GroupResult } from "../lib/types.js";
@@ -260,8 +261,8 @@ export const controlPlaneGroup: BenchGroup = {
         figures[`${k}.p50_ms`] = summarize([percentile(r.latMs, 50)], "ms");
         figures[`${k}.p99_ms`] = summarize([percentile(r.latMs, 99)], "ms");
         figures[`${k}.cp_rss_mib`] = summarize([cpRss], "MiB");
-        // Every registered host loaded (on-demand virtual hosts are not in this build).
-        figures[`${k}.envoy_rss_every_host_loaded_mib`] = summarize([envoyRss], "MiB");
+        // The shipped bootstrap loads hosts on demand: Envoy holds the hosts probed here.
+        figures[`${k}.envoy_rss_hosts_probed_mib`] = summarize([envoyRss], "MiB");
         figures[`${k}.cp_cpu_ms_per_registration`] = summarize([cpuPerReg], "ms");
         rows.push([
           fmt(level),
@@ -287,6 +288,21 @@ export const controlPlaneGroup: BenchGroup = {
       }
     }
     const top = Math.max(...lv);
+    if (top >= 10_000) {
+      // The goal's situation: 10,000 registered, 100 of them served by an on-demand gateway.
+      upd("Envoy RSS: 10,000 apps registered, 100 served on demand");
+      const od = await measureOnDemandMemory({
+        apps: 10_000,
+        served: 100,
+        cpus: ctx.cpus,
+        progress: (line) => upd(`on-demand memory: ${line}`),
+      });
+      figures["apps_10000.envoy_rss_100_served_mib"] = summarize([od.envoyRssMiB], "MiB");
+      figures["apps_10000.on_demand_cold_p99_ms"] = summarize([od.coldMs.p99], "ms");
+      notes.push(
+        `On-demand gateway at 10,000 registered apps: Envoy RSS ${fmt(od.envoyRssMiB)} MiB with ${od.served} hosts served (${od.loadedHosts} virtual hosts loaded; ${fmt(od.envoyRssIdleMiB)} MiB before any request); first request to a cold host p50 ${fmt(od.coldMs.p50)} ms, p99 ${fmt(od.coldMs.p99)} ms; warm p50 ${fmt(od.warmMs.p50)} ms.`,
+      );
+    }
     const at = (k: string) => median(figures, k);
     const goals: Goal[] = [
       goal("register -> served p99, 1 Envoy, 1,000 apps", "<= 50 ms", at("apps_1000.p99_ms"), "ms", 50),
@@ -315,10 +331,9 @@ export const controlPlaneGroup: BenchGroup = {
       goal(
         "Envoy RSS, 10,000 registered apps, 100 of them served",
         "<= 150 MiB",
-        at("apps_10000.envoy_rss_every_host_loaded_mib"),
+        at("apps_10000.envoy_rss_100_served_mib"),
         "MiB",
         150,
-        " with every host loaded (on-demand virtual hosts not in this build: not the goal's situation)",
       ),
       goal(
         "ApplyApps of 10,000 apps until every one is served",
@@ -350,7 +365,7 @@ export const controlPlaneGroup: BenchGroup = {
             "p99 ms",
             "xds-server RSS MiB",
             "xds-server CPU ms / registration",
-            "Envoy RSS MiB (every host loaded)",
+            "Envoy RSS MiB (hosts probed, on demand)",
           ],
           rows,
         },
@@ -380,7 +395,7 @@ export const controlPlaneGroup: BenchGroup = {
         "Each app has its own host, a jwt rule with a remote JWKS (one shared loopback JWKS server, one issuer and audience) and one upstream.",
         "Percentiles of register -> served are over all registrations of a level (one sample per level, so min = median = max).",
         "Bytes per change: wire bytes of the ADS responses one simulated node receives for one CreateApp, every type subscribed (ECDS and VHDS included; SotW nodes get no VHDS, their virtual hosts are inside the RouteConfiguration).",
-        "Envoy RSS is with every registered virtual host loaded (Delta VHDS wildcard): on-demand virtual hosts, which the goal at 10,000 registered / 100 served assumes, are not in this build.",
+        "Envoy RSS per level: the gateway loads virtual hosts on demand (node metadata vhds: on_demand), so it holds the hosts the probes asked for and their apps' clusters; the goal's figure (10,000 registered, 100 served) is measured separately at 10,000 apps (test/bench/lib/ondemand-memory.ts).",
         ...notes,
       ],
     };

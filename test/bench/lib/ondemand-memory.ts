@@ -5,14 +5,14 @@
 // first request to a cold host (the on-demand round trip) against a warm one,
 // and what distinct unknown Host headers cost Envoy (it keeps each name it
 // asked the control plane for; see docs/architecture.md, Known limits).
-// The coordinator wires `measureOnDemandMemory` into the bench report; the
-// standalone entry is test/bench/ondemand-memory.ts.
+// The control-plane bench group runs it at 10,000 apps; the standalone entry
+// is test/bench/ondemand-memory.ts.
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { freePort, REPO_ROOT, startEnvoy, waitFor } from "../../harness/index.js";
 import {
   appHost,
-  benchApp,
+  applyApps,
   type ControlPlane,
   type JwksServer,
   probe,
@@ -57,15 +57,10 @@ export interface OnDemandMemoryResult {
   loadAvg: [number, number];
 }
 
+/** Registers the apps by ApplyApps (batch writes): one-by-one CreateApp calls took minutes at 10,000. */
 async function registerAll(cp: ControlPlane, jwks: JwksServer, n: number, progress: (s: string) => void) {
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < n; i = next++) {
-      await cp.client.unary("createApp", { app: benchApp(`app-${i}`, jwks) }, 60_000);
-      if (i % 1000 === 999) progress(`registered ${i + 1}/${n}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  const ids = Array.from({ length: n }, (_, i) => `app-${i}`);
+  await applyApps(cp, ids, jwks, (done) => progress(`registered ${done}/${n}`));
 }
 
 async function loadedHostCount(adminUrl: string): Promise<number> {
