@@ -58,8 +58,10 @@ function app(i: number, revision: number): AppRecord {
 
 class FakeCall extends EventEmitter {
   written: DeltaDiscoveryResponse[] = [];
-  write(r: DeltaDiscoveryResponse): boolean {
+  /** Flushed at once (the callback is the HTTP/2 stream taking the bytes). */
+  write(r: DeltaDiscoveryResponse, flushed?: () => void): boolean {
     this.written.push(r);
+    flushed?.();
     return true;
   }
   end(): void {}

@@ -83,8 +83,10 @@ class FakeSource implements SnapshotSource {
 class FakeCall<Res> extends EventEmitter {
   readonly written: Res[] = [];
   ended = false;
-  write(res: Res): boolean {
+  /** Flushed at once: the callback is the HTTP/2 stream taking the bytes. */
+  write(res: Res, flushed?: () => void): boolean {
     this.written.push(res);
+    flushed?.();
     return true;
   }
   end(): void {

@@ -32,8 +32,10 @@ const TYPES = [TYPE_URLS.cluster, TYPE_URLS.endpoint, TYPE_URLS.route];
 
 class FakeCall extends EventEmitter {
   readonly written: DeltaDiscoveryResponse[] = [];
-  write(res: DeltaDiscoveryResponse): boolean {
+  /** Flushed at once: the callback is the HTTP/2 stream taking the bytes. */
+  write(res: DeltaDiscoveryResponse, flushed?: () => void): boolean {
     this.written.push(res);
+    flushed?.();
     return true;
   }
   end(): void {}

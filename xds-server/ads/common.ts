@@ -92,3 +92,30 @@ export function changedSince(
   if (held === next) return new Set();
   return held && next?.changes?.from === held ? next.changes.names : undefined;
 }
+
+/** Bounds of one Delta response: a large sync goes out as several (Delta allows it per type). */
+export const MAX_RESOURCES_PER_RESPONSE = 1000;
+export const MAX_RESPONSE_BYTES = 1 << 20;
+
+/**
+ * Splits `items` into consecutive batches of at most MAX_RESOURCES_PER_RESPONSE
+ * items and about MAX_RESPONSE_BYTES (`size` of each; a larger item goes
+ * alone). Always at least one batch, so an empty answer is still sent.
+ */
+export function batches<T>(items: T[], size: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const it of items) {
+    const n = size(it);
+    if (cur.length > 0 && (cur.length >= MAX_RESOURCES_PER_RESPONSE || bytes + n > MAX_RESPONSE_BYTES)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(it);
+    bytes += n;
+  }
+  out.push(cur);
+  return out;
+}

@@ -7,6 +7,7 @@ import {
   type DeltaDiscoveryRequest,
   type DeltaDiscoveryResponse,
   DeltaDiscoveryResponseSchema,
+  type Resource,
   ResourceSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import {
@@ -16,7 +17,7 @@ import {
   TYPE_URLS,
   type VersionedResource,
 } from "../resource/types.js";
-import { ClusterHold, changedSince, dependentTypes, isWildcard, nextNonce } from "./common.js";
+import { batches, ClusterHold, changedSince, dependentTypes, isWildcard, nextNonce } from "./common.js";
 import { AdsStream } from "./stream.js";
 import { type VhdsAnswer, VhdsSubscriptions, vhdsModeOf } from "./subscriptions.js";
 
@@ -188,20 +189,43 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         for (const n of removed) this.sentClusters.delete(n);
       }
     }
-    const nonce = nextNonce();
-    st.pending.set(nonce, { names: changed.map((r) => r.name), snapshot: this.snap! });
-    dropOldest(st.pending);
-    const res = create(DeltaDiscoveryResponseSchema, {
-      systemVersionInfo: ts?.version ?? "",
-      typeUrl: t,
-      nonce,
-      resources: changed.map((r) =>
-        create(ResourceSchema, { name: r.name, version: r.version, resource: r.any }),
-      ),
-      removedResources: removed,
-    });
-    this.call.write(res);
+    const version = ts?.version ?? "";
+    for (const [i, part] of batches(changed, (r) => r.any.value.length).entries())
+      this.sendDelta(
+        st,
+        t,
+        version,
+        part.map((r) => r.name),
+        i === 0 ? removed : [],
+        () => part.map((r) => create(ResourceSchema, { name: r.name, version: r.version, resource: r.any })),
+      );
     this.obs.onPush?.(this.node!, t, "delta", changed.length + removed.length);
+  }
+
+  /**
+   * One response of a (possibly split) answer: its own nonce and pending entry,
+   * so each part is ACKed or NACKed on its own; built when the stream writes it.
+   */
+  private sendDelta(
+    st: TypeState,
+    t: string,
+    version: string,
+    names: string[],
+    removed: string[],
+    resources: () => Resource[],
+  ): void {
+    const nonce = nextNonce();
+    st.pending.set(nonce, { names, snapshot: this.snap! });
+    dropOldest(st.pending);
+    this.send(() =>
+      create(DeltaDiscoveryResponseSchema, {
+        systemVersionInfo: version,
+        typeUrl: t,
+        nonce,
+        resources: resources(),
+        removedResources: removed,
+      }),
+    );
   }
 
   private readonly answered = new Set<string>();
@@ -265,18 +289,13 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     this.answered.add(t);
     for (const r of a.sent) st.known.set(r.name, r.version);
     for (const n of a.removed) st.known.delete(n);
-    const nonce = nextNonce();
-    st.pending.set(nonce, { names: a.sent.map((r) => r.name), snapshot: this.snap! });
-    dropOldest(st.pending);
-    this.call.write(
-      create(DeltaDiscoveryResponseSchema, {
-        systemVersionInfo: ts?.version ?? "",
-        typeUrl: t,
-        nonce,
-        resources: a.send,
-        removedResources: a.removed,
-      }),
-    );
+    const version = ts?.version ?? "";
+    // a.send[i] is a.sent[i] as a Resource (aliases included); the rest are "not found" answers (no body).
+    const items = a.send.map((res, i) => ({ res, r: a.sent[i] as VersionedResource | undefined }));
+    for (const [i, part] of batches(items, (p) => p.r?.any.value.length ?? 0).entries()) {
+      const names = part.flatMap((p) => (p.r ? [p.r.name] : []));
+      this.sendDelta(st, t, version, names, i === 0 ? a.removed : [], () => part.map((p) => p.res));
+    }
     this.obs.onPush?.(this.node!, t, "delta", a.send.length + a.removed.length);
   }
 }

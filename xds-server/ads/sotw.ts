@@ -149,13 +149,16 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     st.sentNames = [...target.resources.keys()];
     st.sentSnapshot = this.snap;
     st.inflight = true;
-    const res = create(DiscoveryResponseSchema, {
-      versionInfo: target.version,
-      typeUrl: t,
-      nonce: st.nonce,
-      resources: [...target.resources.values()].map((r) => r.any),
-    });
-    this.call.write(res);
+    const { version, resources } = target;
+    const nonce = st.nonce;
+    this.send(() =>
+      create(DiscoveryResponseSchema, {
+        versionInfo: version,
+        typeUrl: t,
+        nonce,
+        resources: [...resources.values()].map((r) => r.any),
+      }),
+    );
     this.obs.onPush?.(this.node!, t, "sotw", target.resources.size);
   }
 }

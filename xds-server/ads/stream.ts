@@ -14,11 +14,22 @@ import {
 import { type NodeGate, trustClaims } from "./auth.js";
 import { nodeInfo } from "./common.js";
 
+/** Responses per stream serialized and handed to grpc-js before the previous ones are flushed. */
+export const MAX_IN_FLIGHT = 2;
+
 export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Res> {
   protected node?: NodeInfo;
   protected snap?: NodeSnapshot;
   protected closed = false;
   private unsubscribe?: () => void;
+  /**
+   * Responses not yet handed to grpc-js, built only when written: a node that
+   * reads slowly (or not at all) keeps references to shared resources here,
+   * never serialized bytes or per-stream message copies.
+   */
+  private readonly outbox: (() => Res)[] = [];
+  /** Responses written but not yet flushed to the HTTP/2 stream. */
+  private inFlight = 0;
   /** Set by the subclass; read only once requests arrive (after construction). */
   protected abstract readonly mode: AdsMode;
 
@@ -41,10 +52,42 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
   /** Called with a snapshot different from `this.snap`; must adopt it. */
   protected abstract onSnapshot(next: NodeSnapshot): void;
 
+  /**
+   * Queues a response, built when written. At most MAX_IN_FLIGHT responses
+   * per stream are serialized and waiting for the HTTP/2 stream (its flow
+   * control holds the write callback of a node that does not read), so the
+   * server's buffered bytes per stream stay bounded by a few responses.
+   */
+  protected send(build: () => Res): void {
+    this.outbox.push(build);
+    this.pump();
+  }
+
+  /** Responses queued or in flight (tests, metrics). */
+  get backlog(): number {
+    return this.outbox.length + this.inFlight;
+  }
+
+  private pump(): void {
+    while (!this.closed && this.inFlight < MAX_IN_FLIGHT && this.outbox.length > 0) {
+      const res = this.outbox.shift()!();
+      this.inFlight += 1;
+      try {
+        this.call.write(res, () => {
+          this.inFlight -= 1;
+          this.pump();
+        });
+      } catch {
+        this.close();
+      }
+    }
+  }
+
   protected close(): void {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe?.();
+    this.outbox.length = 0;
     if (this.node) this.obs.onDisconnect?.(this.node, this.mode);
     try {
       this.call.end();
