@@ -22,11 +22,11 @@ import { MAX_IN_FLIGHT } from "../../xds-server/ads/stream.js";
 import {
   type AckNack,
   type NodeSnapshot,
-  type SnapshotSource,
   TYPE_URLS,
   type TypeSnapshot,
   type VersionedResource,
 } from "../../xds-server/resource/types.js";
+import { FakeSource } from "./fake-source.js";
 
 const CDS = TYPE_URLS.cluster;
 const NODE = { id: "n1", cluster: "gw" };
@@ -51,22 +51,6 @@ class FlowCall<Res> extends EventEmitter {
   end(): void {}
 }
 
-class Source implements SnapshotSource {
-  private readonly subs = new Set<() => void>();
-  constructor(public snap: NodeSnapshot) {}
-  snapshotFor(): NodeSnapshot {
-    return this.snap;
-  }
-  subscribe(cb: () => void): () => void {
-    this.subs.add(cb);
-    return () => this.subs.delete(cb);
-  }
-  set(next: NodeSnapshot): void {
-    this.snap = next;
-    for (const cb of this.subs) cb();
-  }
-}
-
 /** `count` resources `c<i>` of `type` (clusters unless said) at `version`, each `bytes` long. */
 function clusters(count: number, version: string, bytes = 16, type: string = CDS): NodeSnapshot {
   const map = new Map<string, VersionedResource>();
@@ -87,7 +71,7 @@ const log = { warn: () => {} };
 
 function openDelta(snap: NodeSnapshot, type: string = CDS) {
   const call = new FlowCall<DeltaDiscoveryResponse>();
-  const src = new Source(snap);
+  const src = new FakeSource(snap);
   const acks: AckNack[] = [];
   const stream = new DeltaStream(call as never, src, { onAck: (e) => acks.push(e) }, log);
   const request = (nonce?: string) =>
@@ -181,7 +165,7 @@ describe("a node that does not read does not make the server queue bytes for it"
 
   it("SotW: the same bound, responses in order", () => {
     const call = new FlowCall<DiscoveryResponse>();
-    const src = new Source(clusters(100, "v0"));
+    const src = new FakeSource(clusters(100, "v0"));
     const stream = new SotwStream(call as never, src, {}, log);
     call.reading = false;
     call.emit("data", create(DiscoveryRequestSchema, { node: NODE, typeUrl: CDS }));

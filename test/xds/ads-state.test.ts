@@ -21,11 +21,11 @@ import {
   type AckNack,
   type AdsObserver,
   type NodeSnapshot,
-  type SnapshotSource,
   TYPE_URLS,
   type TypeSnapshot,
   type VersionedResource,
 } from "../../xds-server/resource/types.js";
+import { FakeSource } from "./fake-source.js";
 
 const SHORT = {
   CDS: TYPE_URLS.cluster,
@@ -58,25 +58,6 @@ function snapshot(spec: SnapSpec): NodeSnapshot {
     types.set(url, { version, resources: map });
   }
   return { revision: 1, appRevisions: new Map(), types };
-}
-
-class FakeSource implements SnapshotSource {
-  private readonly subs = new Set<() => void>();
-  constructor(private snap: NodeSnapshot) {}
-  snapshotFor(): NodeSnapshot {
-    return this.snap;
-  }
-  subscribe(cb: () => void): () => void {
-    this.subs.add(cb);
-    return () => this.subs.delete(cb);
-  }
-  set(next: NodeSnapshot): void {
-    this.snap = next;
-    for (const cb of this.subs) cb();
-  }
-  get subscribers(): number {
-    return this.subs.size;
-  }
 }
 
 /** The server side of a gRPC duplex stream, as far as the ADS streams use it. */

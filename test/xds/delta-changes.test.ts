@@ -26,6 +26,7 @@ import {
   type VersionedResource,
 } from "../../xds-server/resource/types.js";
 import { appCluster, GATEWAY_ROUTES } from "../../xds-server/translate/names.js";
+import { FakeSource } from "./fake-source.js";
 import { cfg, snap as fixture, jwt, rec } from "./translate-fixture.js";
 
 const TYPES = [TYPE_URLS.cluster, TYPE_URLS.endpoint, TYPE_URLS.route];
@@ -39,22 +40,6 @@ class FakeCall extends EventEmitter {
     return true;
   }
   end(): void {}
-}
-
-class Source implements SnapshotSource {
-  private readonly subs = new Set<() => void>();
-  constructor(public snap: NodeSnapshot) {}
-  snapshotFor(): NodeSnapshot {
-    return this.snap;
-  }
-  subscribe(cb: () => void): () => void {
-    this.subs.add(cb);
-    return () => this.subs.delete(cb);
-  }
-  set(next: NodeSnapshot): void {
-    this.snap = next;
-    for (const cb of this.subs) cb();
-  }
 }
 
 function prng(seed: number) {
@@ -105,7 +90,7 @@ function step(prev: NodeSnapshot, rnd: () => number, n: number, withChanges: boo
 }
 
 /** A node on a Delta stream: subscribes CDS "*", EDS to some names, RDS "*"; ACKs every response. */
-function node(source: Source, acks: string[] = []) {
+function node(source: FakeSource, acks: string[] = []) {
   const call = new FakeCall();
   new DeltaStream(call as never, source, { onAck: (e) => acks.push(e.typeUrl) }, { warn: () => {} });
   let acked = 0;
@@ -137,8 +122,8 @@ describe("Delta streams diff by the changed names", () => {
     };
     const rnd = prng(seed);
     const rnd2 = prng(seed);
-    const withNames = new Source(empty);
-    const without = new Source(empty);
+    const withNames = new FakeSource(empty);
+    const without = new FakeSource(empty);
     const a = node(withNames);
     const b = node(without);
     let used = 0;
@@ -167,7 +152,7 @@ describe("Delta streams diff by the changed names", () => {
       types: new Map(TYPES.map((t) => [t, { version: "", resources: new Map() }])),
     };
     const rnd = prng(9);
-    const source = new Source(empty);
+    const source = new FakeSource(empty);
     const acks: string[] = [];
     const n = node(source, acks);
     for (let i = 1; i <= 100; i++) source.set(step(source.snap, rnd, i, true));
