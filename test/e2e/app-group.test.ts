@@ -137,7 +137,10 @@ describe("an app group: ten micro-frontends, one provider client", () => {
   it("invariant 4: a new login to an app of the group rotates its session id and ends the old session, the others untouched", async () => {
     const op = stack.op!;
     const before = await Promise.all(apps.map((a) => sessionCookie(ctx, a)));
-    await browserLogin(page, stack, apps[0]);
+    await browserLogin(page, stack, apps[0]).catch((err: Error) => {
+      const last = responses.seen.slice(-30).map((r) => `${r.status} ${r.url}`);
+      throw new Error(`${err.message}\nlast responses:\n${last.join("\n")}`);
+    });
     expect(op.counts.login_form).toBe(1); // the OP's session: no form
     const after = await Promise.all(apps.map((a) => sessionCookie(ctx, a)));
     expect(after[0]).toMatch(/^[A-Za-z0-9_-]{43}$/);

@@ -30,7 +30,22 @@ export async function browserLogin(page: Page, stack: DemoStack, app: DemoApp, c
     await page.click('button[type="submit"]');
   }
   await page.waitForURL(app.url, { timeout: budget(15_000) });
-  await page.locator("#status", { hasText: "Logged in as" }).waitFor({ timeout: budget(10_000) });
+  await page
+    .locator("#status", { hasText: "Logged in as" })
+    .waitFor({ timeout: budget(10_000) })
+    .catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await pageState(page)}`);
+    });
+}
+
+/** Where the page is and what it shows: for a failed wait's message. */
+export async function pageState(page: Page): Promise<string> {
+  const text = async (sel: string) =>
+    page
+      .locator(sel)
+      .textContent({ timeout: 1_000 })
+      .catch(() => "(none)");
+  return `page at ${page.url()}; #status: ${await text("#status")}; #out: ${await text("#out")}`;
 }
 
 /** The app's session cookie in the browser (undefined when there is none). */
