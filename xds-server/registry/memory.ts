@@ -3,7 +3,15 @@
 // index by id and the route table live as long as the store and are updated
 // per write, so a write costs O(its apps), not O(registry).
 import { applyRoutes, type BatchOp, batchError, checkBatch } from "./batch.js";
-import { type ChangeListener, EMPTY, findApp, patchApps, SnapshotHolder, type Store } from "./store.js";
+import {
+  type ChangeListener,
+  changedSnapshot,
+  EMPTY,
+  findApp,
+  patchApps,
+  SnapshotHolder,
+  type Store,
+} from "./store.js";
 import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot } from "./types.js";
 
 export class MemoryStore implements Store {
@@ -71,11 +79,12 @@ export class MemoryStore implements Store {
       }
     } finally {
       if (revision !== cur.revision)
-        this.holder.offer({
-          revision,
-          apps: patchApps(cur.apps, [...written.values()], deleted),
-          changes: { from: cur, ids: new Set([...written.keys(), ...deleted]) },
-        });
+        this.holder.offer(
+          changedSnapshot(revision, patchApps(cur.apps, [...written.values()], deleted), cur, [
+            ...written.keys(),
+            ...deleted,
+          ]),
+        );
     }
   }
 

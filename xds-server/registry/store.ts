@@ -62,6 +62,27 @@ export function diff(prev: RegistrySnapshot, next: RegistrySnapshot): ChangeEven
   return out.sort((x, y) => x.revision - y.revision || x.id.localeCompare(y.id));
 }
 
+/**
+ * A snapshot made from `from` by writing or deleting `ids`. The change set is
+ * not enumerable: it says how the snapshot was made, not what it holds (a
+ * snapshot read whole compares and serialises equal to it).
+ */
+export function changedSnapshot(
+  revision: number,
+  apps: AppRecord[],
+  from: RegistrySnapshot,
+  ids: Iterable<string>,
+): RegistrySnapshot {
+  const snap: RegistrySnapshot = { revision, apps };
+  Object.defineProperty(snap, "changes", {
+    value: { from, ids: new Set(ids) },
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+  return snap;
+}
+
 /** Where `id` is in `apps` (sorted by id), or -(where it would go) - 1. */
 export function indexOfApp(apps: readonly AppRecord[], id: string): number {
   let lo = 0;
