@@ -11,10 +11,12 @@
 //     representative app per distinct pair: an app of a known issuer and
 //     audience re-translates nothing shared. The listener and the route
 //     skeleton depend on no app on a gateway: built once.
-// Each type's resources are the previous build's map with the changed names
-// patched in, and its version an order-independent digest updated per
-// changed resource, so a one-app change costs O(that app) plus copying the
-// maps. The result is what a full translate() gives, resource for resource
+// Which apps changed comes from the registry's change set since the last
+// build (every app is compared when there is none). Each type's resources are
+// the previous build's map with the changed names over it (an OverlayMap, no
+// copy), its version an order-independent digest updated per changed
+// resource, and the apps a shared resource is attributed to are listed when
+// first read, so a one-app change costs O(that app). The result is what a full translate() gives, resource for resource
 // (names, versions, bytes, attribution; test/xds/incremental.test.ts checks
 // it over random changes); only the order of resources in a type differs
 // (translate() sorts by name, this one appends), which nothing depends on.
