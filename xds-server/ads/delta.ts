@@ -88,11 +88,12 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     if (t === TYPE_URLS.vhds) {
       this.vhds.subscribe(req.resourceNamesSubscribe);
       this.vhds.unsubscribe(req.resourceNamesUnsubscribe);
-      // A host asked for brings the clusters it routes to first (on-demand nodes);
-      // a VHDS subscription change compares all of them.
+      // A host asked for brings the clusters it routes to first (on-demand nodes):
+      // CDS is up to date with this snapshot but for the route clusters that moved
+      // in or out with the hosts held (maybeSend adds those), so only they are compared.
       this.vhds.holdAsked(this.snap!);
       const cds = this.types.get(TYPE_URLS.cluster);
-      if (cds) this.maybeSend(TYPE_URLS.cluster, cds, only);
+      if (cds) this.maybeSend(TYPE_URLS.cluster, cds, new Set());
       this.maybeSend(t, st, only);
       this.releaseHold();
       return;

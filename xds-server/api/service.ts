@@ -20,7 +20,7 @@ import type { Metrics } from "../metrics.js";
 import { checkGroupClient } from "../registry/groups.js";
 import { type JwksDiscoveryOptions, withJwksUri } from "../registry/jwks-discovery.js";
 import type { SecretBox } from "../registry/secrets.js";
-import type { Store } from "../registry/store.js";
+import { findApp, type Store } from "../registry/store.js";
 import { type AppRecord, RegistryError } from "../registry/types.js";
 import { type RawAppSpec, validateApp } from "../registry/validate.js";
 import { ApplyError, type ApplyResult, applyApps } from "./apply.js";
@@ -144,7 +144,7 @@ export function addApiService(server: grpc.Server, deps: ApiDeps): void {
   }
 
   const find = (id: string) => {
-    const a = store.snapshot().apps.find((x) => x.spec.id === id);
+    const a = findApp(store.snapshot().apps, id);
     if (!a) throw new ApiError(grpc.status.NOT_FOUND, `app ${id} not found`);
     return a;
   };

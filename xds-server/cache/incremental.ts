@@ -11,22 +11,26 @@
 //     representative app per distinct pair: an app of a known issuer and
 //     audience re-translates nothing shared. The listener and the route
 //     skeleton depend on no app on a gateway: built once.
-// Each type's resources are the previous build's map with the changed names
-// patched in, and its version an order-independent digest updated per
-// changed resource, so a one-app change costs O(that app) plus copying the
-// maps. The result is what a full translate() gives, resource for resource
+// Which apps changed comes from the registry's change set since the last
+// build (every app is compared when there is none). Each type's resources are
+// the previous build's map with the changed names over it (an OverlayMap, no
+// copy), its version an order-independent digest updated per changed
+// resource, and the apps a shared resource is attributed to are listed when
+// first read, so a one-app change costs O(that app). The result is what a full translate() gives, resource for resource
 // (names, versions, bytes, attribution; test/xds/incremental.test.ts checks
 // it over random changes); only the order of resources in a type differs
 // (translate() sorts by name, this one appends), which nothing depends on.
 // App records are interned: a record with the id, revision and updatedAt of
 // the last build's is that one (every store write bumps the app's revision).
 import { createHash } from "node:crypto";
-import type { AppRecord, RegistrySnapshot } from "../registry/types.js";
+import { findApp } from "../registry/store.js";
+import type { AppRecord, AppSpec, RegistrySnapshot } from "../registry/types.js";
 import { PUSH_ORDER, TYPE_URLS as T, type TypeSnapshot, type VersionedResource } from "../resource/types.js";
+import { jwksTarget } from "../translate/clusters.js";
 import { clustersOf, type Resource, type TranslateConfig, type TypeUrl } from "../translate/index.js";
 import { jwtAuthn, pieces } from "../translate/jwt.js";
 import { gatewayListener } from "../translate/listeners.js";
-import { GATEWAY_ROUTES, JWT_FILTER } from "../translate/names.js";
+import { GATEWAY_ROUTES, JWT_FILTER, jwksCluster } from "../translate/names.js";
 import {
   asVhdsResource,
   gatewayVirtualHost,
@@ -37,6 +41,8 @@ import {
 import { SANITIZE_FILTER } from "../translate/sanitize.js";
 import type { Json } from "../translate/types.js";
 import { assembleRouteConfiguration, encodeResource, encodeVirtualHost } from "./encode.js";
+import { OverlayMap } from "./overlay-map.js";
+import { hostnameOf } from "./vhds-resolve.js";
 
 export const contentHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
 
@@ -120,11 +126,15 @@ interface HostPart {
   bytes?: Uint8Array;
 }
 
-/** One type being rebuilt: the previous map, copied once on the first change, and its digest. */
+/**
+ * One type being rebuilt: the previous map and the names set or deleted over
+ * it, and its digest. The result shares the previous map (OverlayMap): a
+ * change costs O(names changed), not a copy of the type.
+ */
 class TypeDraft {
-  private map?: Map<string, VersionedResource>;
+  /** name -> resource set, or undefined: deleted. */
+  private readonly pending = new Map<string, VersionedResource | undefined>();
   private readonly digest: TypeDigest;
-  private readonly touched = new Set<string>();
 
   constructor(
     private readonly prev: Map<string, VersionedResource>,
@@ -134,14 +144,13 @@ class TypeDraft {
   }
 
   get(name: string): VersionedResource | undefined {
-    return (this.map ?? this.prev).get(name);
+    return this.pending.has(name) ? this.pending.get(name) : this.prev.get(name);
   }
 
   set(r: VersionedResource): void {
     const old = this.get(r.name);
     if (old === r) return;
-    this.touched.add(r.name);
-    this.writable().set(r.name, r);
+    this.pending.set(r.name, r);
     if (old) this.digest.remove(old);
     this.digest.add(r);
   }
@@ -149,29 +158,33 @@ class TypeDraft {
   delete(name: string): void {
     const old = this.get(name);
     if (!old) return;
-    this.touched.add(name);
-    this.writable().delete(name);
+    this.pending.set(name, undefined);
     this.digest.remove(old);
   }
 
   /** The type's resources and digest, and the names whose version moved (a delete and re-add of the same version did not). */
   done(): { resources: Map<string, VersionedResource>; digest: TypeDigest; names: Set<string> } {
-    const resources = this.map ?? this.prev;
     const names = new Set<string>();
-    for (const n of this.touched) if (this.prev.get(n)?.version !== resources.get(n)?.version) names.add(n);
-    return { resources, digest: this.digest, names };
-  }
-
-  private writable(): Map<string, VersionedResource> {
-    this.map ??= new Map(this.prev);
-    return this.map;
+    if (this.pending.size === 0) return { resources: this.prev, digest: this.digest, names };
+    const set: [string, VersionedResource][] = [];
+    const deleted: string[] = [];
+    for (const [n, r] of this.pending) {
+      if (r) set.push([n, r]);
+      else deleted.push(n);
+      if (this.prev.get(n)?.version !== r?.version) names.add(n);
+    }
+    return { resources: OverlayMap.patch(this.prev, set, deleted), digest: this.digest, names };
   }
 }
 
 const sortedIds = (ids: Iterable<string>) => [...ids].sort();
 
 export class GatewayBuilder {
+  /** The apps of the last build by id (in no particular order), and as the registry lists them (sorted by id). */
   private recs = new Map<string, AppRecord>();
+  private apps: readonly AppRecord[] = [];
+  /** The registry of the last build. */
+  registry?: RegistrySnapshot;
   private readonly parts = new Map<string, AppPart>();
   /** host -> ids of the apps that name it. */
   private readonly byHost = new Map<string, Set<string>>();
@@ -180,6 +193,8 @@ export class GatewayBuilder {
   private hostOrder: string[] = [];
   /** JWKS cluster name -> ids of the apps that need it. */
   private readonly jwksOwners = new Map<string, Set<string>>();
+  /** JWKS cluster name -> its owners' JSON texts, counted (owners almost always agree). */
+  private readonly jwksTexts = new Map<string, Map<string, number>>();
   /** provider+requirement key -> ids of the apps with it (the filter configs depend on the keys only). */
   private readonly jwtKeys = new Map<string, Set<string>>();
   private readonly withClaimHeaders = new Set<string>();
@@ -213,7 +228,12 @@ export class GatewayBuilder {
     return this.wildcard;
   }
 
-  build(snap: RegistrySnapshot): Map<string, TypeSnapshot> {
+  /**
+   * The types for `snap`. `ids`: the apps written or deleted since the
+   * registry of the last build (SnapshotCache follows the registry's change
+   * sets); absent, every app is compared.
+   */
+  build(snap: RegistrySnapshot, ids?: ReadonlySet<string>): Map<string, TypeSnapshot> {
     const first = !this.types;
     const drafts = new Map(
       PUSH_ORDER.map((t) => {
@@ -227,20 +247,40 @@ export class GatewayBuilder {
     const d = (t: TypeUrl) => drafts.get(t)!;
     if (first) for (const [t, rs] of this.fixed) for (const r of rs) d(t as TypeUrl).set(r);
 
-    // Which apps changed: added, updated (another record), removed.
-    const next = new Map<string, AppRecord>();
+    // Which apps changed: added, updated (another record), removed. `ids`: the
+    // only ones that may have (the registry's change set since the last build).
     const changed: { before?: AppPart; after?: AppPart }[] = [];
-    for (const a of snap.apps) {
-      const known = this.recs.get(a.spec.id);
-      if (known && (known === a || (known.revision === a.revision && known.updatedAt === a.updatedAt))) {
-        next.set(a.spec.id, known);
-        continue;
+    const same = (known: AppRecord | undefined, a: AppRecord) =>
+      known && (known === a || (known.revision === a.revision && known.updatedAt === a.updatedAt));
+    if (ids && this.types) {
+      for (const id of ids) {
+        const a = findApp(snap.apps, id);
+        const known = this.recs.get(id);
+        if (a && same(known, a)) continue;
+        if (a) {
+          this.recs.set(id, a);
+          changed.push({ before: this.parts.get(id), after: this.part(a) });
+        } else if (known) {
+          this.recs.delete(id);
+          changed.push({ before: this.parts.get(id) });
+        }
       }
-      next.set(a.spec.id, a);
-      changed.push({ before: this.parts.get(a.spec.id), after: this.part(a) });
+    } else {
+      const next = new Map<string, AppRecord>();
+      for (const a of snap.apps) {
+        const known = this.recs.get(a.spec.id);
+        if (known && same(known, a)) {
+          next.set(a.spec.id, known);
+          continue;
+        }
+        next.set(a.spec.id, a);
+        changed.push({ before: this.parts.get(a.spec.id), after: this.part(a) });
+      }
+      for (const [id] of this.recs) if (!next.has(id)) changed.push({ before: this.parts.get(id) });
+      this.recs = next;
     }
-    for (const [id] of this.recs) if (!next.has(id)) changed.push({ before: this.parts.get(id) });
-    this.recs = next;
+    this.apps = snap.apps;
+    this.registry = snap;
 
     const touchedHosts = new Set<string>();
     const touchedJwks = new Set<string>();
@@ -310,6 +350,12 @@ export class GatewayBuilder {
     for (const r of p.jwks) {
       jwks.add(r.name);
       this.jwksOwners.get(r.name)?.delete(id);
+      const texts = this.jwksTexts.get(r.name)!;
+      const text = JSON.stringify(r.json);
+      const n = texts.get(text)! - 1;
+      if (n > 0) texts.set(text, n);
+      else texts.delete(text);
+      if (texts.size === 0) this.jwksTexts.delete(r.name);
     }
     const k = this.jwtKeys.get(p.jwtKey)!;
     k.delete(id);
@@ -339,6 +385,13 @@ export class GatewayBuilder {
         this.jwksOwners.set(r.name, owners);
       }
       owners.add(id);
+      let texts = this.jwksTexts.get(r.name);
+      if (!texts) {
+        texts = new Map();
+        this.jwksTexts.set(r.name, texts);
+      }
+      const text = JSON.stringify(r.json);
+      texts.set(text, (texts.get(text) ?? 0) + 1);
     }
     let k = this.jwtKeys.get(p.jwtKey);
     if (!k) {
@@ -358,10 +411,13 @@ export class GatewayBuilder {
         draft.delete(name);
         continue;
       }
-      const ids = this.inRegistryOrder(owners);
-      const json = this.parts.get(ids[0])!.jwks.find((r) => r.name === name)!;
-      const r = this.version(T.cluster, { ...json, apps: ids }, draft.get(name));
-      draft.set(r);
+      const jwksOf = (id: string) => this.parts.get(id)!.jwks.find((r) => r.name === name)!;
+      // Owners agree on the cluster (the same JWKS scheme, host and port) unless told otherwise: any one's JSON is the first's.
+      const texts = this.jwksTexts.get(name)!;
+      const first =
+        texts.size === 1 ? owners.values().next().value! : [...owners].reduce((a, b) => (b < a ? b : a));
+      const apps = this.inRegistryOrder(owners, (a) => jwksNames(a.spec).includes(name));
+      draft.set(this.version(T.cluster, jwksOf(first), draft.get(name), apps));
     }
   }
 
@@ -379,12 +435,16 @@ export class GatewayBuilder {
       this.filters = { keys: joined, resources: gatewayListener(reps, this.cfg, "", 0).filterConfigs };
     }
     // Attribution, as translate(): jwt_authn every app, the header strip the apps with claim headers.
-    const apps: Record<string, string[]> = {
-      [JWT_FILTER]: [...this.recs.keys()],
-      [SANITIZE_FILTER]: this.inRegistryOrder(this.withClaimHeaders),
+    const all = this.apps;
+    const apps: Record<string, Apps> = {
+      [JWT_FILTER]: () => all.map((a) => a.spec.id),
+      [SANITIZE_FILTER]: this.inRegistryOrder(
+        this.withClaimHeaders,
+        (a) => a.spec.jwt.claimHeaders.length > 0,
+      ),
     };
     for (const r of this.filters.resources)
-      draft.set(this.version(T.ecds, { ...r, apps: apps[r.name] ?? [] }, draft.get(r.name)));
+      draft.set(this.version(T.ecds, r, draft.get(r.name), apps[r.name] ?? []));
   }
 
   /** Rebuilds the touched virtual hosts; SotW: re-assembles the RouteConfiguration. */
@@ -394,7 +454,10 @@ export class GatewayBuilder {
     for (const host of touched) {
       const ids = this.byHost.get(host);
       if (!ids) {
-        if (this.hosts.delete(host)) orderChanged = true;
+        if (this.hosts.delete(host)) {
+          orderChanged = true;
+          this.indexPort(host, false);
+        }
         if (this.role.vhds) d(T.vhds).delete(vhdsName(host));
         if (host === "*") this.wildcard = undefined;
         continue;
@@ -405,7 +468,10 @@ export class GatewayBuilder {
         (id) => this.recs.get(id)!,
       );
       const v = gatewayVirtualHost(host, here, this.cfg);
-      if (!this.hosts.has(host)) orderChanged = true;
+      if (!this.hosts.has(host)) {
+        orderChanged = true;
+        this.indexPort(host, true);
+      }
       if (this.role.vhds) {
         const vr = asVhdsResource(v);
         if (host === "*") this.wildcard = vr.json;
@@ -419,6 +485,24 @@ export class GatewayBuilder {
     if (anyChange) d(T.route).set(this.sotwRoutes());
   }
 
+  /** Host name -> the hosts with a port on it, for the on-demand resolver (copied when one comes or goes: they are few). */
+  private ports: ReadonlyMap<string, readonly string[]> = new Map();
+
+  get portHosts(): ReadonlyMap<string, readonly string[]> {
+    return this.ports;
+  }
+
+  private indexPort(host: string, add: boolean): void {
+    const name = hostnameOf(host);
+    if (name === host) return;
+    const next = new Map(this.ports);
+    const hosts = (next.get(name) ?? []).filter((h) => h !== host);
+    if (add) hosts.push(host);
+    if (hosts.length) next.set(name, hosts);
+    else next.delete(name);
+    this.ports = next;
+  }
+
   /** SotW: the whole RouteConfiguration, its text and encoding assembled from the virtual hosts'. */
   private sotwRoutes(): VersionedResource {
     const parts = this.hostOrder.map((h) => this.hosts.get(h)!);
@@ -429,18 +513,52 @@ export class GatewayBuilder {
       { name: GATEWAY_ROUTES, validate_clusters: false },
       parts.map((h) => h.bytes!),
     );
-    return { name: GATEWAY_ROUTES, version, any, apps: [...this.recs.keys()] };
+    const all = this.apps;
+    return withApps({ name: GATEWAY_ROUTES, version, any }, () => all.map((a) => a.spec.id));
   }
 
-  /** Some app ids in registry order (sorted by id; `recs` holds them in that order). */
-  private inRegistryOrder(ids: Set<string>): string[] {
-    return ids.size < 64 ? sortedIds(ids) : [...this.recs.keys()].filter((id) => ids.has(id));
+  /**
+   * Some app ids in registry order (sorted by id): a few sorted now; many
+   * listed when first read (only a NACK reads them), from the registry's list
+   * of this build and `member`, the same test on the app's record.
+   */
+  private inRegistryOrder(ids: Set<string>, member: (a: AppRecord) => boolean): Apps {
+    if (ids.size < 64) return sortedIds(ids);
+    const all = this.apps;
+    return () => all.filter(member).map((a) => a.spec.id);
   }
 
   /** Text, version and encoding of one resource; the encoding of `prev` is reused when the text is unchanged. */
-  private version(typeUrl: TypeUrl, r: Resource, prev?: VersionedResource): VersionedResource {
+  private version(
+    typeUrl: TypeUrl,
+    r: Resource,
+    prev?: VersionedResource,
+    apps: Apps = r.apps,
+  ): VersionedResource {
     const version = versionOf(typeUrl, JSON.stringify(r.json));
     const any = prev?.version === version ? prev.any : encodeResource(typeUrl, r.json);
-    return { name: r.name, version, any, apps: r.apps };
+    return withApps({ name: r.name, version, any }, apps);
   }
+}
+
+/** App ids, or how to list them when first read. */
+type Apps = string[] | (() => string[]);
+
+/** A resource with its attribution (`apps`), listed on first read when given as a function. */
+function withApps(r: Omit<VersionedResource, "apps">, apps: Apps): VersionedResource {
+  if (Array.isArray(apps)) return { ...r, apps };
+  let listed: string[] | undefined;
+  return Object.defineProperty(r, "apps", {
+    get: () => {
+      listed ??= apps();
+      return listed;
+    },
+    enumerable: true,
+  }) as VersionedResource;
+}
+
+/** The shared JWKS cluster an app's jwt rule needs (named as translate/jwt.ts names it). */
+function jwksNames(spec: AppSpec): string[] {
+  const t = jwksTarget(spec.jwt.remoteJwksUri);
+  return [jwksCluster(t.host, t.port)];
 }

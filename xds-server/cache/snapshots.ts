@@ -3,8 +3,10 @@
 // every replica (and a restarted server) computes the same versions for the
 // same registry: an Envoy moving between them is not re-pushed.
 import type { Any } from "@bufbuild/protobuf/wkt";
-import type { RegistrySnapshot } from "../registry/types.js";
+import { findApp } from "../registry/store.js";
+import type { AppRecord, RegistrySnapshot } from "../registry/types.js";
 import {
+  type AppRevisions,
   type NodeInfo,
   type NodeSnapshot,
   PUSH_ORDER,
@@ -21,8 +23,19 @@ import { encodeResource } from "./encode.js";
 import { GatewayBuilder, typeVersion, versionOf } from "./incremental.js";
 import { virtualHostResolver } from "./vhds-resolve.js";
 
+/** Registry change steps kept for builders that have not caught up (each holds one registry list alive). */
+const MAX_STEPS = 16;
+
 export class SnapshotCache implements SnapshotSource {
   private registry: RegistrySnapshot = { revision: 0, apps: [] };
+  /**
+   * The registry's change sets from the oldest gateway builder's registry to
+   * the current one, so each build looks only at the apps written since its
+   * last (a builder not on this chain compares every app).
+   */
+  private steps: { from: RegistrySnapshot; ids: ReadonlySet<string> }[] = [];
+  /** Sidecar service name -> apps naming it, for roleFor() (kept with the registry when it says what changed). */
+  private services?: { of: RegistrySnapshot; count: Map<string, number> };
   private readonly byRole = new Map<string, NodeSnapshot>();
   /** Last good snapshot per role: a translator failure keeps serving it. */
   private readonly lastGood = new Map<string, NodeSnapshot>();
@@ -44,6 +57,19 @@ export class SnapshotCache implements SnapshotSource {
 
   setRegistry(snap: RegistrySnapshot): void {
     if (snap.revision === this.registry.revision && snap === this.registry) return;
+    const prev = this.registry;
+    const ids = snap.changes?.from === prev ? snap.changes.ids : undefined;
+    if (ids) {
+      this.steps.push({ from: prev, ids });
+      if (this.steps.length > MAX_STEPS) this.steps.shift();
+    } else this.steps = [];
+    if (ids && this.services?.of === prev) {
+      for (const id of ids) {
+        this.countService(findApp(prev.apps, id), -1);
+        this.countService(findApp(snap.apps, id), 1);
+      }
+      this.services.of = snap;
+    } else this.services = undefined;
     this.registry = snap;
     this.byRole.clear();
     for (const l of this.listeners) l();
@@ -59,7 +85,41 @@ export class SnapshotCache implements SnapshotSource {
   }
 
   roleFor(node: Pick<NodeInfo, "cluster" | "metadata">): NodeRole {
-    return roleOf(node, this.registry, this.cfg);
+    if (!this.services) {
+      this.services = { of: this.registry, count: new Map() };
+      for (const a of this.registry.apps) this.countService(a, 1);
+    }
+    const count = this.services.count;
+    return roleOf(node, this.registry, this.cfg, (service) => count.has(service));
+  }
+
+  private countService(a: AppRecord | undefined, by: 1 | -1): void {
+    const service = a?.spec.sidecar?.service;
+    if (service === undefined || !this.services) return;
+    const n = (this.services.count.get(service) ?? 0) + by;
+    if (n > 0) this.services.count.set(service, n);
+    else this.services.count.delete(service);
+  }
+
+  /** The apps written since `base` (a registry this cache held), or undefined: not known, compare all. */
+  private changedSince(base: RegistrySnapshot | undefined): Set<string> | undefined {
+    if (!base) return undefined;
+    if (base === this.registry) return new Set();
+    const i = this.steps.findIndex((s) => s.from === base);
+    if (i < 0) return undefined;
+    const out = new Set<string>();
+    for (const s of this.steps.slice(i)) for (const id of s.ids) out.add(id);
+    return out;
+  }
+
+  /** Drops the steps every gateway builder is past. */
+  private trimSteps(): void {
+    let first = this.steps.length;
+    for (const b of this.gateways.values()) {
+      const i = this.steps.findIndex((s) => s.from === b.registry);
+      if (i >= 0 && i < first) first = i;
+    }
+    if (first > 0) this.steps = this.steps.slice(first);
   }
 
   snapshotFor(node: NodeInfo): NodeSnapshot {
@@ -87,7 +147,7 @@ export class SnapshotCache implements SnapshotSource {
 
   private build(role: NodeRole, key: string): NodeSnapshot {
     const t0 = process.hrtime.bigint();
-    const appRevisions = new Map(this.registry.apps.map((a) => [a.spec.id, a.revision]));
+    const appRevisions = revisionsOf(this.registry.apps);
     if (role.kind === "gateway") {
       let builder = this.gateways.get(key);
       if (!builder) {
@@ -96,13 +156,14 @@ export class SnapshotCache implements SnapshotSource {
       }
       let types: Map<string, TypeSnapshot>;
       try {
-        types = builder.build(this.registry);
+        types = builder.build(this.registry, this.changedSince(builder.registry));
       } catch (e) {
         // Its state may be half-updated: the next build starts from scratch.
         this.gateways.delete(key);
         throw e;
       }
-      const virtualHosts = resolverOf(types, builder.wildcardVirtualHost);
+      this.trimSteps();
+      const virtualHosts = resolverOf(types, builder.wildcardVirtualHost, builder.portHosts);
       this.onBuild?.(Number(process.hrtime.bigint() - t0) / 1e9);
       return {
         revision: this.registry.revision,
@@ -142,8 +203,22 @@ export class SnapshotCache implements SnapshotSource {
 function resolverOf(
   types: Map<string, TypeSnapshot>,
   wildcardJson: Json | undefined,
+  portHosts?: ReadonlyMap<string, readonly string[]>,
 ): VirtualHostResolver | undefined {
   const vhds = types.get(TYPE_URLS.vhds)?.resources;
   if (!vhds?.size) return undefined;
-  return virtualHostResolver(vhds, wildcardJson, types.get(TYPE_URLS.cluster)?.resources ?? new Map());
+  return virtualHostResolver(
+    vhds,
+    wildcardJson,
+    types.get(TYPE_URLS.cluster)?.resources ?? new Map(),
+    portHosts,
+  );
+}
+
+/** Each app's revision in a registry list (sorted by id), looked up there: nothing copied per build. */
+function revisionsOf(apps: readonly AppRecord[]): AppRevisions {
+  return {
+    get: (id) => findApp(apps, id)?.revision,
+    has: (id) => findApp(apps, id) !== undefined,
+  };
 }

@@ -18,6 +18,8 @@ import { encodeResource } from "./encode.js";
 const AUTHORITY = /^(?:[a-z0-9_](?:[a-z0-9_.-]{0,252})|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 /** Virtual hosts made for "*" apps kept encoded per snapshot; more are encoded again when asked for. */
 const SYNTHESISED_CACHE = 4096;
+/** The anchor's host: no app's (its virtual host has no routes). */
+const ANCHOR_HOST = VHDS_ANCHOR_NAME.slice(vhdsName("").length);
 
 /** The host name of an authority: without its port (IPv6 literals keep their brackets). */
 export function hostnameOf(authority: string): string {
@@ -26,26 +28,35 @@ export function hostnameOf(authority: string): string {
   return i < 0 ? authority : authority.slice(0, i);
 }
 
+/**
+ * `portHosts`: host name -> the registered hosts with a port on it (`h:8443`),
+ * when the builder keeps that index (then no question costs more than its
+ * own lookups); without it, it is made from `resources` on the first question.
+ */
 export function virtualHostResolver(
   resources: Map<string, VersionedResource>,
   wildcardJson: Json | undefined,
   clusters: Map<string, VersionedResource>,
+  portHosts?: ReadonlyMap<string, readonly string[]>,
 ): VirtualHostResolver {
   const prefix = vhdsName("");
-  // Indexed on the first question: most snapshots are never asked one (eager and SotW nodes).
-  const byHost = new Map<string, VersionedResource>();
-  const withPort = new Map<string, VersionedResource[]>();
-  let indexed = false;
-  const index = () => {
-    if (indexed) return;
-    indexed = true;
-    for (const [name, r] of resources) {
-      if (name === VHDS_ANCHOR_NAME) continue;
-      const host = name.slice(prefix.length);
-      byHost.set(host, r);
-      const hostname = hostnameOf(host);
-      if (hostname !== host) withPort.set(hostname, [...(withPort.get(hostname) ?? []), r]);
+  const byHost = {
+    get: (host: string) => (host === ANCHOR_HOST ? undefined : resources.get(prefix + host)),
+  };
+  let withPort: ReadonlyMap<string, readonly string[]> | undefined = portHosts;
+  const portsOf = (hostname: string): VersionedResource[] => {
+    if (!withPort) {
+      // Indexed on the first question: most snapshots are never asked one (eager and SotW nodes).
+      const index = new Map<string, string[]>();
+      for (const name of resources.keys()) {
+        if (name === VHDS_ANCHOR_NAME) continue;
+        const host = name.slice(prefix.length);
+        const h = hostnameOf(host);
+        if (h !== host) index.set(h, [...(index.get(h) ?? []), host]);
+      }
+      withPort = index;
     }
+    return (withPort.get(hostname) ?? []).flatMap((h) => resources.get(prefix + h) ?? []);
   };
   const made = new Map<string, VersionedResource>();
   const forWildcard = (hostname: string): VersionedResource | undefined => {
@@ -71,15 +82,13 @@ export function virtualHostResolver(
     clustersOf: (vhost) => vhost.apps.map(appCluster).filter((c) => clusters.has(c)),
     resolve(authority) {
       if (authority.length > 259 || !AUTHORITY.test(authority)) return {};
-      index();
       const hostname = hostnameOf(authority);
       const serving = byHost.get(authority) ?? own(hostname);
       return serving ? { serving, hostname } : { hostname };
     },
     held(hostname) {
-      index();
       const base = own(hostname);
-      return [...(base ? [base] : []), ...(withPort.get(hostname) ?? [])];
+      return [...(base ? [base] : []), ...portsOf(hostname)];
     },
   };
 }

@@ -1,12 +1,25 @@
 // In-memory registry for the demo and unit tests (one process, no replicas).
-// Every write is a batch: all checks first, then one revision per batch.
-import { applyRoutes, type BatchOp, batchError, checkBatch, routeTable } from "./batch.js";
-import { type ChangeListener, EMPTY, SnapshotHolder, type Store, sortApps } from "./store.js";
+// Every write is a batch: all checks first, then one revision per batch. The
+// index by id and the route table live as long as the store and are updated
+// per write, so a write costs O(its apps), not O(registry).
+import { applyRoutes, type BatchOp, batchError, checkBatch } from "./batch.js";
+import {
+  type ChangeListener,
+  changedSnapshot,
+  EMPTY,
+  findApp,
+  patchApps,
+  SnapshotHolder,
+  type Store,
+} from "./store.js";
 import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot } from "./types.js";
 
 export class MemoryStore implements Store {
   readonly kind = "memory" as const;
   private readonly holder = new SnapshotHolder();
+  /** The current registry by id, and route key -> owning app id (what the snapshot holds). */
+  private readonly byId = new Map<string, AppRecord>();
+  private readonly routes = new Map<string, string>();
 
   /** `bffPrefix`: the BFF route prefix, so apps cannot claim each other's BFF routes. */
   constructor(private readonly bffPrefix = "") {}
@@ -37,8 +50,9 @@ export class MemoryStore implements Store {
     onChunk?: (index: number, revision: number) => void,
   ): Promise<void> {
     const cur = this.snapshot();
-    const byId = new Map(cur.apps.map((a) => [a.spec.id, a]));
-    const routes = routeTable(cur.apps, this.bffPrefix);
+    const { byId, routes } = this;
+    const written = new Map<string, AppRecord>();
+    const deleted = new Set<string>();
     let revision = cur.revision;
     try {
       for (const [i, ops] of chunks.entries()) {
@@ -51,26 +65,31 @@ export class MemoryStore implements Store {
         for (const o of ops) {
           if (o.op === "delete") {
             byId.delete(o.id);
+            written.delete(o.id);
+            deleted.add(o.id);
             continue;
           }
           const createdAt = byId.get(o.spec.id)?.createdAt ?? now;
-          byId.set(o.spec.id, {
-            spec: o.spec,
-            clientSecret: o.clientSecret,
-            revision,
-            createdAt,
-            updatedAt: now,
-          });
+          const rec = { spec: o.spec, clientSecret: o.clientSecret, revision, createdAt, updatedAt: now };
+          byId.set(o.spec.id, rec);
+          written.set(o.spec.id, rec);
+          deleted.delete(o.spec.id);
         }
         onChunk?.(i, revision);
       }
     } finally {
-      if (revision !== cur.revision) this.holder.offer({ revision, apps: sortApps([...byId.values()]) });
+      if (revision !== cur.revision)
+        this.holder.offer(
+          changedSnapshot(revision, patchApps(cur.apps, [...written.values()], deleted), cur, [
+            ...written.keys(),
+            ...deleted,
+          ]),
+        );
     }
   }
 
   private record(id: string): AppRecord {
-    const a = this.snapshot().apps.find((x) => x.spec.id === id);
+    const a = findApp(this.snapshot().apps, id);
     if (!a) throw new RegistryError("UNAVAILABLE", `app ${id} written but not visible`);
     return a;
   }

@@ -2,7 +2,10 @@
 // before any write; a batch of apps is one script), bumps a global revision
 // and publishes it, so several control-plane replicas converge; a periodic
 // revision poll covers missed pub/sub messages (e.g. across a reconnect). A
-// replica reads only the apps written since the revision it holds.
+// replica reads only the apps written or deleted since the revision it holds,
+// from the change log the writes keep (redis-scripts.ts), and everything
+// again when the log does not cover that (after a reconnect, a write by an
+// older replica, tombstones trimmed past it).
 import { Cluster, Redis } from "ioredis";
 import {
   alreadyExists,
@@ -15,7 +18,15 @@ import {
 } from "./batch.js";
 import { BATCH, READ } from "./redis-scripts.js";
 import { clusterOptions, clusterPrefix, sentinelOptions } from "./redis-url.js";
-import { type ChangeListener, SnapshotHolder, type Store, sortApps } from "./store.js";
+import {
+  type ChangeListener,
+  changedSnapshot,
+  findApp,
+  patchApps,
+  SnapshotHolder,
+  type Store,
+  sortApps,
+} from "./store.js";
 import { type AppRecord, type AppSpec, RegistryError, type RegistrySnapshot, routeKeys } from "./types.js";
 
 interface Stored {
@@ -30,6 +41,8 @@ export interface RedisStoreOptions {
   pollMs?: number;
   /** The BFF route prefix, so apps cannot claim each other's BFF routes. */
   bffPrefix?: string;
+  /** Deleted ids the change log remembers (default 10,000); a replica further behind reads everything. */
+  tombstones?: number;
   onError?: (err: Error) => void;
 }
 
@@ -57,7 +70,18 @@ export class RedisStore implements Store {
   constructor(private readonly opts: RedisStoreOptions) {
     const cluster = clusterOptions(opts.url);
     const p = cluster ? clusterPrefix(opts.prefix ?? "sg:") : (opts.prefix ?? "sg:");
-    this.keys = ["apps", "apprev", "created", "routes", "approutes", "rev"].map((k) => p + k);
+    this.keys = [
+      "apps",
+      "apprev",
+      "created",
+      "routes",
+      "approutes",
+      "rev",
+      "log",
+      "gone",
+      "logrev",
+      "logfrom",
+    ].map((k) => p + k);
     this.revKey = `${p}rev`;
     this.channel = `${p}changes`;
     // No offline queue: a write while Redis is down fails fast (UNAVAILABLE)
@@ -136,34 +160,57 @@ export class RedisStore implements Store {
           this.reloadAgain = false;
           const held = this.snapshot();
           const known = this.readAll ? 0 : held.revision;
-          const [apps, revs, created] = this.keys;
-          const res = (await this.cmd.eval(READ, 4, apps, revs, created, this.revKey, String(known))) as [
-            string,
-            string,
-            string[]?,
-            string[]?,
-          ];
-          const rev = Number(res[0]);
+          const [apps, revs, created, , , rev, log, gone, logrev, logfrom] = this.keys;
+          const res = (await this.cmd.eval(
+            READ,
+            8,
+            apps,
+            revs,
+            created,
+            rev,
+            log,
+            gone,
+            logrev,
+            logfrom,
+            String(known),
+          )) as [string, string, string[]?, string[]?, string[]?];
           if (res.length < 4) continue; // nothing new
+          const revision = Number(res[0]);
           const base = Number(res[1]);
-          const prev =
-            base === 0 ? new Map<string, AppRecord>() : new Map(held.apps.map((x) => [x.spec.id, x]));
-          const [ids = [], newer = []] = [res[2], res[3]];
+          const [listed = [], newer = []] = [res[2], res[3]];
+          const records = new Map<string, AppRecord>();
           for (let i = 0; i < newer.length; i += 3) {
             const s = JSON.parse(newer[i + 1]) as Stored;
-            prev.set(newer[i], {
+            records.set(newer[i], {
               spec: s.spec,
               clientSecret: s.clientSecret,
               updatedAt: s.updatedAt,
-              revision: 0, // from the revision list below
+              revision: 0, // from the revision list
               createdAt: newer[i + 2] || s.updatedAt,
             });
           }
+          this.readAll = false;
+          if (res.length === 5 && base === held.revision) {
+            // From the change log: the apps written and the ids deleted since `base`.
+            const written: AppRecord[] = [];
+            for (let i = 0; i < listed.length; i += 2)
+              written.push({ ...records.get(listed[i])!, revision: Number(listed[i + 1]) });
+            const deleted = res[4] ?? [];
+            this.holder.offer(
+              changedSnapshot(revision, patchApps(held.apps, written, deleted), held, [
+                ...written.map((a) => a.spec.id),
+                ...deleted,
+              ]),
+            );
+            continue;
+          }
+          // Every app's revision; records of those newer than `base`. Unchanged apps keep their record objects.
           const list: AppRecord[] = [];
           let complete = true;
-          for (let i = 0; i < ids.length; i += 2) {
-            const rec = prev.get(ids[i]);
-            const r = Number(ids[i + 1]);
+          for (let i = 0; i < listed.length; i += 2) {
+            const id = listed[i];
+            const r = Number(listed[i + 1]);
+            const rec = records.get(id) ?? (base === 0 ? undefined : findApp(held.apps, id));
             if (!rec || (rec.revision !== 0 && rec.revision !== r)) {
               complete = false; // not held and not sent: read everything again
               break;
@@ -175,8 +222,7 @@ export class RedisStore implements Store {
             this.reloadAgain = true;
             continue;
           }
-          this.readAll = false;
-          this.holder.offer({ revision: rev, apps: sortApps(list) });
+          this.holder.offer({ revision, apps: sortApps(list) });
         } while (this.reloadAgain);
       } catch (e) {
         this.opts.onError?.(e as Error);
@@ -216,7 +262,7 @@ export class RedisStore implements Store {
   private async write(ops: BatchOp[]): Promise<number> {
     if (ops.length === 0) return this.snapshot().revision;
     const now = new Date().toISOString();
-    const args: string[] = [now, this.channel];
+    const args: string[] = [now, this.channel, String(this.opts.tombstones ?? 10_000)];
     for (const o of ops) {
       if (o.op === "delete") args.push("delete", o.id, String(o.expectedRevision), "", "[]");
       else
@@ -254,7 +300,7 @@ export class RedisStore implements Store {
   }
 
   private find(id: string): AppRecord {
-    const a = this.snapshot().apps.find((x) => x.spec.id === id);
+    const a = findApp(this.snapshot().apps, id);
     if (!a) throw new RegistryError("UNAVAILABLE", `app ${id} written but not visible yet`);
     return a;
   }

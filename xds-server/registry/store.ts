@@ -37,19 +37,101 @@ export interface Store {
 
 export const EMPTY: RegistrySnapshot = Object.freeze({ revision: 0, apps: [] });
 
-/** Events that turn `prev` into `next`. */
+/**
+ * Events that turn `prev` into `next`: from the ids `next` says changed when
+ * it was made from `prev`, else by comparing every app.
+ */
 export function diff(prev: RegistrySnapshot, next: RegistrySnapshot): ChangeEvent[] {
-  const before = new Map(prev.apps.map((a) => [a.spec.id, a]));
-  const after = new Map(next.apps.map((a) => [a.spec.id, a]));
   const out: ChangeEvent[] = [];
-  for (const [id, a] of after) {
-    const b = before.get(id);
-    if (!b) out.push({ type: "ADDED", id, app: a, revision: a.revision });
-    else if (b.revision !== a.revision) out.push({ type: "MODIFIED", id, app: a, revision: a.revision });
+  const event = (id: string, b: AppRecord | undefined, a: AppRecord | undefined) => {
+    if (a && !b) out.push({ type: "ADDED", id, app: a, revision: a.revision });
+    else if (a && b && b.revision !== a.revision)
+      out.push({ type: "MODIFIED", id, app: a, revision: a.revision });
+    else if (b && !a) out.push({ type: "DELETED", id, revision: next.revision });
+  };
+  if (next.changes?.from === prev) {
+    for (const id of next.changes.ids) event(id, findApp(prev.apps, id), findApp(next.apps, id));
+  } else {
+    const before = new Map(prev.apps.map((a) => [a.spec.id, a]));
+    for (const a of next.apps) {
+      event(a.spec.id, before.get(a.spec.id), a);
+      before.delete(a.spec.id);
+    }
+    for (const [id, b] of before) event(id, b, undefined);
   }
-  for (const id of before.keys())
-    if (!after.has(id)) out.push({ type: "DELETED", id, revision: next.revision });
   return out.sort((x, y) => x.revision - y.revision || x.id.localeCompare(y.id));
+}
+
+/**
+ * A snapshot made from `from` by writing or deleting `ids`. The change set is
+ * not enumerable: it says how the snapshot was made, not what it holds (a
+ * snapshot read whole compares and serialises equal to it).
+ */
+export function changedSnapshot(
+  revision: number,
+  apps: AppRecord[],
+  from: RegistrySnapshot,
+  ids: Iterable<string>,
+): RegistrySnapshot {
+  const snap: RegistrySnapshot = { revision, apps };
+  Object.defineProperty(snap, "changes", {
+    value: { from, ids: new Set(ids) },
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+  return snap;
+}
+
+/** Where `id` is in `apps` (sorted by id), or -(where it would go) - 1. */
+export function indexOfApp(apps: readonly AppRecord[], id: string): number {
+  let lo = 0;
+  let hi = apps.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const m = apps[mid].spec.id;
+    if (m < id) lo = mid + 1;
+    else if (m > id) hi = mid - 1;
+    else return mid;
+  }
+  return -lo - 1;
+}
+
+/** The app `id` of a snapshot's list (sorted by id): a binary search, no index to build. */
+export function findApp(apps: readonly AppRecord[], id: string): AppRecord | undefined {
+  const i = indexOfApp(apps, id);
+  return i >= 0 ? apps[i] : undefined;
+}
+
+/**
+ * `apps` (sorted by id, not changed) with `written` put in and `deleted`
+ * taken out: a copy with each change spliced in at its place, so a one-app
+ * write costs a copy of the list's pointers, not a sort; many changes at once
+ * are merged by one sort.
+ */
+export function patchApps(
+  apps: readonly AppRecord[],
+  written: readonly AppRecord[],
+  deleted: Iterable<string>,
+): AppRecord[] {
+  const gone = new Set(deleted);
+  if ((written.length + gone.size) * 16 > apps.length) {
+    const byId = new Map(apps.map((a) => [a.spec.id, a]));
+    for (const id of gone) byId.delete(id);
+    for (const a of written) byId.set(a.spec.id, a);
+    return sortApps([...byId.values()]);
+  }
+  const out = [...apps];
+  for (const id of gone) {
+    const i = indexOfApp(out, id);
+    if (i >= 0) out.splice(i, 1);
+  }
+  for (const a of written) {
+    const i = indexOfApp(out, a.spec.id);
+    if (i >= 0) out[i] = a;
+    else out.splice(-i - 1, 0, a);
+  }
+  return out;
 }
 
 /** Holds the current snapshot and notifies listeners when a newer one arrives. */
@@ -73,7 +155,11 @@ export class SnapshotHolder {
       this.current = next;
       return false;
     }
-    const events = diff(this.current, next);
+    const prev = this.current;
+    const events = diff(prev, next);
+    // Only the latest step is kept: a chain of predecessors would keep every old snapshot alive.
+    if (prev.changes) prev.changes = undefined;
+    if (next.changes && next.changes.from !== prev) next.changes = undefined;
     this.current = next;
     for (const l of this.listeners) {
       try {

@@ -63,6 +63,13 @@ export interface RegistrySnapshot {
   revision: number;
   /** Sorted by id. */
   apps: AppRecord[];
+  /**
+   * The apps written or deleted since `from` (the snapshot this one was made
+   * from, by the same store): a reader that holds `from` looks only at these
+   * ids. Absent: compare every app. Only the latest step is kept (the store
+   * clears it on the next one), so snapshots do not chain.
+   */
+  changes?: { from: RegistrySnapshot; ids: ReadonlySet<string> };
 }
 
 export type ChangeType = "ADDED" | "MODIFIED" | "DELETED";

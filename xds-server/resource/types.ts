@@ -72,11 +72,17 @@ export interface TypeSnapshot {
   changes?: { from: TypeSnapshot; names: Set<string> };
 }
 
+/** App id -> revision (a Map will do; the cache looks them up in the registry's list). */
+export interface AppRevisions {
+  get(id: string): number | undefined;
+  has(id: string): boolean;
+}
+
 export interface NodeSnapshot {
   /** Registry revision it was built from. */
   revision: number;
   /** Revision of each app it contains (NACK attribution). */
-  appRevisions: Map<string, number>;
+  appRevisions: AppRevisions;
   types: Map<string, TypeSnapshot>;
   /** Gateways over Delta: resolves hosts to VHDS resources for on-demand nodes. */
   virtualHosts?: VirtualHostResolver;

@@ -68,12 +68,12 @@ export function roleOf(
   node: { cluster: string; metadata: Record<string, unknown>; adsMode?: "sotw" | "delta" },
   snap: RegistrySnapshot,
   cfg: TranslateConfig,
+  /** Whether some app names this service as its sidecar's (default: looked for in `snap`). */
+  isService: (name: string) => boolean = (name) => snap.apps.some((a) => a.spec.sidecar?.service === name),
 ): NodeRole {
   const md = node.metadata;
   const address = typeof md.listener_address === "string" ? md.listener_address : cfg.gateway.address;
-  const isSidecar =
-    md.role === "sidecar" ||
-    (md.role !== "gateway" && snap.apps.some((a) => a.spec.sidecar?.service === node.cluster));
+  const isSidecar = md.role === "sidecar" || (md.role !== "gateway" && isService(node.cluster));
   if (isSidecar) {
     const out = Number(md.outbound_port);
     return {
