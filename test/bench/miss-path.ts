@@ -8,7 +8,8 @@
 // Also per variant: Redis commands per request (INFO commandstats) and Envoy's
 // connections to the BFF per request (cluster upstream_cx_total / upstream_rq_total).
 // Exit codes: 0 measured, 1 a run failed, 2 bad arguments.
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
@@ -42,6 +43,8 @@ Options:
                             (default envoy/bench-side-by-side.yaml)
   --bff-config <json>       merged into every BFF's config (e.g. '{"log_level":"info"}')
   --cpu-prof <dir>          run the BFFs with node --cpu-prof into <dir>
+  --perf <dir>              perf record -g Envoy and the helper during the last
+                            repetition of each variant; prints CPU by shared object
   --reps <n>                repetitions (default 3)
   --duration <s>            seconds per measurement (default 5)
   -h, --help                show this help
@@ -56,6 +59,7 @@ function parse() {
       "envoy-yaml": { type: "string", multiple: true },
       "bff-config": { type: "string" },
       "cpu-prof": { type: "string" },
+      perf: { type: "string" },
       reps: { type: "string", default: "3" },
       duration: { type: "string", default: "5" },
       help: { type: "boolean", short: "h" },
@@ -74,6 +78,7 @@ function parse() {
     yamls: new Map(pairs(values["envoy-yaml"])),
     extra: values["bff-config"] ? (JSON.parse(values["bff-config"]) as Record<string, unknown>) : {},
     cpuProf: values["cpu-prof"],
+    perfDir: values.perf,
     reps: Number(values.reps),
     durationS: Number(values.duration),
   };
@@ -86,6 +91,31 @@ function commandCalls(info: string): Map<string, number> {
     if (r) m.set(r[1], Number(r[2]));
   }
   return m;
+}
+
+/** System (kernel) CPU seconds of a process so far. */
+function sysSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[12]) / 100;
+}
+
+/** perf record on `pid` for `seconds`, then the share of samples per shared object. */
+function startPerf(pid: number, seconds: number, out: string): Promise<string> {
+  return new Promise((resolve) => {
+    const rec = spawn(
+      "perf",
+      ["record", "-F", "999", "-g", "-p", String(pid), "-o", out, "--", "sleep", String(seconds)],
+      { stdio: "ignore" },
+    );
+    rec.on("error", (err) => resolve(`perf record failed: ${err.message}`));
+    rec.on("exit", () => {
+      const r = spawnSync("perf", ["report", "-i", out, "--sort", "dso", "--stdio", "--no-children"], {
+        encoding: "utf8",
+      });
+      const lines = (r.stdout ?? "").split("\n").filter((l) => /^\s+\d+\.\d+%/.test(l));
+      resolve(`${lines.slice(0, 12).join("\n")}\n(${out})\n`);
+    });
+  });
 }
 
 async function main(): Promise<number> {
@@ -136,6 +166,8 @@ async function main(): Promise<number> {
       cmd: process.execPath,
       args: [...prof, entry, "--config", file],
       cwd: REPO_ROOT,
+      // For a stand-in helper (e.g. a bare node:http floor) that must answer with a token jwt_authn accepts.
+      env: { SG_BENCH_ACCESS_TOKEN: st.accessToken },
       ready: { url: `http://127.0.0.1:${internal}/readyz` },
       readyTimeoutMs: 30_000,
     });
@@ -189,13 +221,27 @@ async function main(): Promise<number> {
     await runWrk({ url: r.url, connections: 32, durationS: 1, headers: r.headers, cpus: cpus.load });
   }
   const us: Record<string, { envoy: number[]; helper: number[]; redis: number[]; total: number[] }> = {};
-  const perReq: Record<string, { cmds: string; cx: number; rps: number }> = {};
+  const perReq: Record<string, { cmds: string; cx: number; rps: number; sysUs: number }> = {};
+  const profiles: string[] = [];
+  if (o.perfDir) mkdirSync(o.perfDir, { recursive: true });
   for (let rep = 1; rep <= o.reps; rep++) {
     for (const r of runs) {
       log(`rep ${rep}/${o.reps}: ${r.key}`);
       const s0 = await r.envoy.envoy.stats();
       const c0 = commandCalls(await redis.info("commandstats"));
       const [e0, h0, r0] = [cpuSeconds(r.envoy.envoy.proc.pid), cpuSeconds(r.helper), cpuSeconds(rPid)];
+      const sys0 = sysSeconds(r.helper);
+      const perfs =
+        o.perfDir && rep === o.reps
+          ? [
+              startPerf(
+                r.envoy.envoy.proc.pid,
+                o.durationS - 1,
+                join(o.perfDir, `${r.key.replace(":", "-")}-envoy.data`),
+              ),
+              startPerf(r.helper, o.durationS - 1, join(o.perfDir, `${r.key.replace(":", "-")}-helper.data`)),
+            ]
+          : [];
       const w = await runWrk({
         url: r.url,
         connections: 32,
@@ -218,7 +264,16 @@ async function main(): Promise<number> {
         .filter(([k, v]) => v > 0.01 && k !== "info")
         .map(([k, v]) => `${k} ${v.toFixed(2)}`)
         .join(", ");
-      perReq[r.key] = { cmds, cx: d("upstream_cx_total") / Math.max(1, d("upstream_rq_total")), rps: w.rps };
+      perReq[r.key] = {
+        cmds,
+        cx: d("upstream_cx_total") / Math.max(1, d("upstream_rq_total")),
+        rps: w.rps,
+        sysUs: per(sysSeconds(r.helper) - sys0),
+      };
+      if (perfs.length) {
+        const [pe, ph] = await Promise.all(perfs);
+        profiles.push(`### ${r.key}: Envoy\n\n${pe}\n### ${r.key}: helper\n\n${ph}`);
+      }
       us[r.key] ??= { envoy: [], helper: [], redis: [], total: [] };
       us[r.key].envoy.push(eu);
       us[r.key].helper.push(hu);
@@ -229,18 +284,19 @@ async function main(): Promise<number> {
   const loadAfter = load1();
   const lines = [
     `load average (1 min): ${loadBefore} before, ${loadAfter} after; ${o.reps} reps x ${o.durationS} s, 32 connections`,
-    "| variant | Envoy µs/req | helper µs/req | Redis µs/req | total µs/req | ÷ (e) total | Redis commands/req | Envoy cx/rq to helper |",
-    "|---|---:|---:|---:|---:|---:|---|---:|",
+    "| variant | Envoy µs/req | helper µs/req | helper kernel µs/req (last rep) | Redis µs/req | total µs/req | ÷ (e) total | Redis commands/req | Envoy cx/rq to helper |",
+    "|---|---:|---:|---:|---:|---:|---:|---|---:|",
   ];
   const eTotal = summarize(us.e.total, "µs");
   for (const r of runs) {
     const u = us[r.key];
     const t = summarize(u.total, "µs");
     lines.push(
-      `| ${r.key} | ${cell(summarize(u.envoy, "µs"))} | ${cell(summarize(u.helper, "µs"))} | ${cell(summarize(u.redis, "µs"))} | ${cell(t)} | ${cell(ratio(t, eTotal))} | ${perReq[r.key].cmds} | ${perReq[r.key].cx.toFixed(4)} |`,
+      `| ${r.key} | ${cell(summarize(u.envoy, "µs"))} | ${cell(summarize(u.helper, "µs"))} | ${perReq[r.key].sysUs.toFixed(1)} | ${cell(summarize(u.redis, "µs"))} | ${cell(t)} | ${cell(ratio(t, eTotal))} | ${perReq[r.key].cmds} | ${perReq[r.key].cx.toFixed(4)} |`,
     );
   }
   process.stdout.write(`${lines.join("\n")}\n`);
+  if (profiles.length) process.stdout.write(`\n## perf: CPU by shared object\n\n${profiles.join("\n")}\n`);
   redis.disconnect();
   for (const v of variants) {
     await v.be.envoy.stop();
