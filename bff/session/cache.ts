@@ -126,8 +126,9 @@ export class CacheInvalidation {
     this.sub.on("message", (ch: string, idHash: string) => {
       if (ch === channel) cache.invalidate(idHash);
     });
+    // Any loss of the connection (an error that costs it ends in "close" too).
     const down = () => cache.setLive(false);
-    for (const ev of ["close", "end", "reconnecting", "error"]) this.sub.on(ev, down);
+    for (const ev of ["close", "end", "reconnecting"]) this.sub.on(ev, down);
     this.sub.on("ready", () => void this.subscribe());
   }
 

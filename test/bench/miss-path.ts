@@ -168,7 +168,8 @@ async function main(): Promise<number> {
       cwd: REPO_ROOT,
       // For a stand-in helper (e.g. a bare node:http floor) that must answer with a token jwt_authn accepts.
       env: { SG_BENCH_ACCESS_TOKEN: st.accessToken },
-      ready: { url: `http://127.0.0.1:${internal}/readyz` },
+      // A stand-in that speaks h2c only cannot answer an HTTP/1.1 probe: its port then.
+      ready: o.yamls.has(label) ? { port: internal } : { url: `http://127.0.0.1:${internal}/readyz` },
       readyTimeoutMs: 30_000,
     });
     pin(bff.pid, cpus.load);
