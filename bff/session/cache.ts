@@ -59,11 +59,21 @@ export class SessionCache {
     if (!this.live) return null;
     const e = this.entries.get(idHash);
     if (!e) return null;
-    if (now - e.at >= this.opts.maxAgeMs || e.s.absExpiresAt <= now) {
+    if (e.s.absExpiresAt <= now) {
       this.entries.delete(idHash);
       return null;
     }
-    return e.s;
+    // Too old to serve, but kept (until replaced, invalidated or pushed out) for absExpiry.
+    return now - e.at < this.opts.maxAgeMs ? e.s : null;
+  }
+
+  /**
+   * The absolute expiry of a session cached before, even one too old to serve
+   * (it never changes for a session id): lets the re-read cap the slid idle
+   * timeout in the same command. undefined when not known.
+   */
+  absExpiry(idHash: string): number | undefined {
+    return this.live ? this.entries.get(idHash)?.s.absExpiresAt : undefined;
   }
 
   /** Taken before reading a session from Redis; hand it to `fill`. */

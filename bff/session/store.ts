@@ -174,7 +174,12 @@ export class SessionStore {
     if (cached) return cached.app === app ? cached : null;
     const ticket = this.cache?.ticket() ?? 0;
     const idleMs = this.opts.idleTimeoutS * 1000;
-    const raw = await this.redis.getex(this.key(idHash), "PX", idleMs);
+    // Slide the idle timeout, capped by the absolute one: in the same command when the
+    // cache knows the session's absolute expiry, else by a second one when it bites.
+    const known = this.cache?.absExpiry(idHash);
+    const before = Date.now();
+    const capped = known !== undefined && known - before > 0 && known - before < idleMs;
+    const raw = await this.redis.getex(this.key(idHash), "PX", capped ? known - before : idleMs);
     if (!raw) return null;
     const s = this.open(idHash, raw);
     const now = Date.now();
@@ -184,7 +189,8 @@ export class SessionStore {
       await this.remove(s);
       return null;
     }
-    if (left < idleMs) await this.redis.pexpire(this.key(idHash), left);
+    if (left < idleMs && !(capped && known === s.absExpiresAt))
+      await this.redis.pexpire(this.key(idHash), left);
     this.cache?.fill(s, ticket, now);
     return s;
   }

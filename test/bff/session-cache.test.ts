@@ -2,11 +2,12 @@
 // one real Redis, logged in through the real OP: a logout on one replica is seen
 // by the other's next token request (invalidation over Redis pub/sub), and a lost
 // subscription empties the cache (a message missed meanwhile can leave nothing stale).
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionCache, type SessionCacheOptions } from "../../bff/session/cache.js";
-import type { Session } from "../../bff/session/store.js";
+import { CacheInvalidation, SessionCache, type SessionCacheOptions } from "../../bff/session/cache.js";
+import { type Session, SessionStore } from "../../bff/session/store.js";
 import {
   type ManagedProcess,
   type OpHandle,
@@ -22,6 +23,11 @@ import { bffConfig, internalToken, login, opClient, ports, type TestApp, writeCo
 
 const APP: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
 const MAX_AGE_MS = 1500;
+const KEYRING = {
+  active: "k1",
+  keys: new Map([["k1", randomBytes(32)]]),
+  hashKey: randomBytes(32),
+};
 
 let op: OpHandle;
 let redis: RedisHandle;
@@ -196,5 +202,53 @@ describe("SessionCache (the fill/invalidate races and bounds)", () => {
     expect(c.get("d", now + 1000)).toBeNull();
     c.fill(session("e", now + 10), c.ticket(), now);
     expect(c.get("e", now + 10)).toBeNull();
+  });
+});
+
+describe("one Redis command per session load", () => {
+  const calls = async () => {
+    const m = new Map<string, number>();
+    for (const l of (await rc.info("commandstats")).split("\n")) {
+      const r = /^cmdstat_([^:]+):calls=(\d+)/.exec(l);
+      if (r) m.set(r[1], Number(r[2]));
+    }
+    return m;
+  };
+
+  it("a session in the last idle period of its absolute life: its re-read caps the slid TTL in the GETEX itself once the cache knows its absolute expiry", {
+    timeout: budget(30_000),
+  }, async () => {
+    const client = new Redis(redis.url);
+    const cache = new SessionCache({ maxEntries: 10, maxAgeMs: 50 });
+    const inval = new CacheInvalidation(client, cache, "t:s:invalidate", () => undefined);
+    try {
+      // idle = absolute: every load must cap the slid TTL at the absolute expiry.
+      const store = new SessionStore(
+        client,
+        { prefix: "t:", ring: KEYRING, idleTimeoutS: 600, absoluteTimeoutS: 600 },
+        cache,
+      );
+      await waitFor("the test cache live", async () => cache.isLive);
+      const id = await store.create("web", "alice", undefined, {
+        tokens: { accessToken: "at", expiresAt: Date.now() + 60_000 },
+        user: {},
+      });
+      const c0 = await calls();
+      expect(await store.load("web", id)).not.toBeNull(); // absolute expiry not known yet: GETEX + PEXPIRE
+      const c1 = await calls();
+      await waitFor("the entry too old to serve", async () => cache.get(store.hash(id)) === null);
+      expect(await store.load("web", id)).not.toBeNull(); // re-read: GETEX with the capped TTL only
+      const c2 = await calls();
+      const d = (a: Map<string, number>, b: Map<string, number>, k: string) =>
+        (b.get(k) ?? 0) - (a.get(k) ?? 0);
+      expect([d(c0, c1, "getex"), d(c0, c1, "pexpire")]).toEqual([1, 1]);
+      expect([d(c1, c2, "getex"), d(c1, c2, "pexpire")]).toEqual([1, 0]);
+      const ttl = await client.pttl(`t:s:{${store.hash(id)}}`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(600_000);
+    } finally {
+      inval.close();
+      client.disconnect();
+    }
   });
 });
