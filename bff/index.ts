@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { OidcClients } from "./oidc/client.js";
 import type { OidcContext } from "./oidc/context.js";
+import { CacheInvalidation, SessionCache } from "./session/cache.js";
 import { GroupSignIns } from "./session/groups.js";
 import { createRedis } from "./session/redis.js";
 import { SessionStore } from "./session/store.js";
@@ -65,12 +66,40 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
     log.info("redis ready");
   });
   redis.on("close", () => metrics.redisUp.set(0));
-  const store = new SessionStore(redis, {
-    prefix: config.redisKeyPrefix,
-    ring: config.keys,
-    idleTimeoutS: config.idleTimeoutS,
-    absoluteTimeoutS: config.absoluteTimeoutS,
-  });
+  // An entry never outlives half the idle timeout: its Redis key (slid when it
+  // was read) is then still there, so the cache never serves an idle-expired session.
+  const cacheMaxAgeMs = Math.min(config.sessionCacheMaxAgeMs, (config.idleTimeoutS * 1000) / 2);
+  const cache =
+    cacheMaxAgeMs > 0
+      ? new SessionCache({
+          maxAgeMs: cacheMaxAgeMs,
+          maxEntries: config.sessionCacheMaxEntries,
+          onLookup: (() => {
+            const [hit, miss] = ["hit", "miss"].map((r) => metrics.sessionCacheLookups.labels({ result: r }));
+            return (h: boolean) => (h ? hit : miss).inc();
+          })(),
+          onLive: (live) => {
+            metrics.sessionCacheLive.set(live ? 1 : 0);
+            if (!live) metrics.sessionCacheDrops.inc();
+          },
+        })
+      : undefined;
+  const store = new SessionStore(
+    redis,
+    {
+      prefix: config.redisKeyPrefix,
+      ring: config.keys,
+      idleTimeoutS: config.idleTimeoutS,
+      absoluteTimeoutS: config.absoluteTimeoutS,
+    },
+    cache,
+  );
+  const invalidation = cache
+    ? new CacheInvalidation(redis, cache, store.channel, (err) => {
+        metrics.redisErrors.inc();
+        log.debug({ err: err.message }, "session cache subscriber: redis error");
+      })
+    : undefined;
   const clients = new OidcClients({
     timeoutMs: config.opTimeoutMs,
     allowInsecure: config.allowInsecureIssuer,
@@ -181,6 +210,7 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
       watch?.close();
       internalTls?.close();
       await Promise.all([stop(pub), stop(internal), ...(admin ? [stop(admin)] : [])]);
+      invalidation?.close();
       redis.disconnect();
     },
   };

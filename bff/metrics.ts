@@ -59,6 +59,22 @@ export function createMetrics(defaultMetrics: boolean) {
       help: "1 while the Redis connection is ready",
       registers: [registry],
     }),
+    sessionCacheLookups: new Counter({
+      name: "sessiongate_bff_session_cache_lookups_total",
+      help: "Session loads by the in-process session cache's answer (hit, miss)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    sessionCacheLive: new Gauge({
+      name: "sessiongate_bff_session_cache_live",
+      help: "1 while the session cache's invalidation channel is subscribed (the cache is used only then)",
+      registers: [registry],
+    }),
+    sessionCacheDrops: new Counter({
+      name: "sessiongate_bff_session_cache_drops_total",
+      help: "Times the session cache was emptied because its invalidation subscription was lost",
+      registers: [registry],
+    }),
     registryConnected: new Gauge({
       name: "sessiongate_bff_registry_connected",
       help: "1 while the xds-server directory stream is up and synced",

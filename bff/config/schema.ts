@@ -80,6 +80,9 @@ export interface BffConfig {
   refreshSkewS: number;
   idleTimeoutS: number;
   absoluteTimeoutS: number;
+  /** The in-process session cache (bff/session/cache.ts): entry lifetime (0 = off) and size. */
+  sessionCacheMaxAgeMs: number;
+  sessionCacheMaxEntries: number;
   loginTimeoutS: number;
   opTimeoutMs: number;
   refreshWaitMs: number;
@@ -446,6 +449,8 @@ export function validateConfig(raw: unknown): BffConfig {
     refreshSkewS: int(session, "refresh_skew_s", "session.", 30, 0, 3600),
     idleTimeoutS,
     absoluteTimeoutS,
+    sessionCacheMaxAgeMs: int(session, "cache_max_age_ms", "session.", 5000, 0, 60_000),
+    sessionCacheMaxEntries: int(session, "cache_max_entries", "session.", 10_000, 1, 1_000_000),
     loginTimeoutS: int(session, "login_timeout_s", "session.", 600, 30, 3600),
     opTimeoutMs,
     refreshWaitMs,

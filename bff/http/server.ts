@@ -31,22 +31,49 @@ function label(ctx: Ctx, listener: Listener, url: URL): string {
   return at && PUBLIC_ACTIONS.has(at.action) ? at.action : "unknown";
 }
 
+// The filter's token call is the BFF's hot path (every filter cache miss): its
+// target is parsed once, and a request that declares no body (HTTP/1.1: neither
+// content-length nor transfer-encoding, as the filter sends it) has none to wait for.
+const TOKEN_URL = new URL(INTERNAL_TOKEN_PATH, "http://bff.invalid");
+const tokenCall = (req: IncomingMessage) =>
+  req.url === INTERNAL_TOKEN_PATH &&
+  req.headers["content-length"] === undefined &&
+  req.headers["transfer-encoding"] === undefined;
+
+/** The latency histogram's children, bound once per label set (cheaper than labels per request). */
+function durations(ctx: Ctx, listener: Listener) {
+  const bound = new Map<string, { observe(v: number): void }>();
+  return (startedMs: number, route: string, status: number) => {
+    const k = `${route} ${status}`;
+    let child = bound.get(k);
+    if (!child) {
+      child = ctx.metrics.httpDuration.labels({ listener, route, status });
+      // Bounded: routes are a fixed set and statuses few; an odd one is observed unbound.
+      if (bound.size < 256) bound.set(k, child);
+    }
+    child.observe((performance.now() - startedMs) / 1000);
+  };
+}
+
 function serve(ctx: Ctx, listener: Listener, handler: Handler, tls?: HttpsOptions): Server {
+  const observe = durations(ctx, listener);
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
-    const end = ctx.metrics.httpDuration.startTimer({ listener });
+    const started = performance.now();
+    const end = (labels: { route: string; status: number }) => observe(started, labels.route, labels.status);
     // Every line logged for this request carries the caller's W3C trace ids.
     const trace = parseTraceparent(req.headers.traceparent);
     const rctx = trace ? { ...ctx, log: ctx.log.child(trace) } : ctx;
     let route = "unknown";
     try {
+      const fast = listener === "internal" && tokenCall(req);
       let url: URL;
       try {
-        url = new URL(req.url ?? "/", "http://bff.invalid");
+        url = fast ? TOKEN_URL : new URL(req.url ?? "/", "http://bff.invalid");
       } catch {
         throw new SessiongateError("invalid_request", "unparsable request target");
       }
       route = label(ctx, listener, url);
-      await consumeBody(req);
+      if (!fast) await consumeBody(req);
       // Calls to the OP on this request's behalf carry a child traceparent.
       await withTrace(req.headers.traceparent, () => handler(rctx, req, res, url));
       end({ route, status: res.statusCode });

@@ -5,6 +5,7 @@
 //   idx:sid:<app>:<x> / idx:sub:<app>:<x>   sets of <idHash> for back-channel logout, TTL = absolute timeout
 // <idHash> = HMAC-SHA256(session id): the id itself is never stored; <x> = SHA-256 of the sid/sub.
 import { createHash, randomBytes } from "node:crypto";
+import type { SessionCache } from "./cache.js";
 import { decrypt, encrypt, hashSessionId, type KeyRing, newSessionId } from "./crypto.js";
 import { isRedisUnavailable, type RedisClient } from "./redis.js";
 
@@ -60,11 +61,19 @@ export interface StoreOptions {
 }
 
 // Writes the new session only while the caller still holds the lock (the fencing
-// value) and the session still exists (not logged out during the refresh).
+// value) and the session still exists (not logged out during the refresh), and
+// tells every replica's session cache (ARGV[3] the channel, ARGV[4] the hash).
 const FENCED_WRITE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL')
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1`;
+
+// Deletes a session and tells every replica's session cache, in one step.
+const DELETE_AND_PUBLISH = `
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 1`;
 
 const COMPARE_AND_DELETE = `
@@ -74,10 +83,16 @@ return 0`;
 const sha = (s: string) => createHash("sha256").update(s).digest("base64url");
 
 export class SessionStore {
+  /** The session cache's invalidation channel (every replica listens: cache.ts). */
+  readonly channel: string;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly opts: StoreOptions,
-  ) {}
+    private readonly cache?: SessionCache,
+  ) {
+    this.channel = `${opts.prefix}s:invalidate`;
+  }
 
   hash(sessionId: string): string {
     return hashSessionId(this.opts.ring, sessionId);
@@ -154,8 +169,17 @@ export class SessionStore {
   /** Loads a session and slides its idle timeout; null when unknown, expired or for another app. */
   async load(app: string, sessionId: string): Promise<Session | null> {
     const idHash = this.hash(sessionId);
+    // A cached session was read (and its idle timeout slid) at most maxAgeMs ago.
+    const cached = this.cache?.get(idHash);
+    if (cached) return cached.app === app ? cached : null;
+    const ticket = this.cache?.ticket() ?? 0;
     const idleMs = this.opts.idleTimeoutS * 1000;
-    const raw = await this.redis.getex(this.key(idHash), "PX", idleMs);
+    // Slide the idle timeout, capped by the absolute one: in the same command when the
+    // cache knows the session's absolute expiry, else by a second one when it bites.
+    const known = this.cache?.absExpiry(idHash);
+    const before = Date.now();
+    const capped = known !== undefined && known - before > 0 && known - before < idleMs;
+    const raw = await this.redis.getex(this.key(idHash), "PX", capped ? known - before : idleMs);
     if (!raw) return null;
     const s = this.open(idHash, raw);
     const now = Date.now();
@@ -165,7 +189,9 @@ export class SessionStore {
       await this.remove(s);
       return null;
     }
-    if (left < idleMs) await this.redis.pexpire(this.key(idHash), left);
+    if (left < idleMs && !(capped && known === s.absExpiresAt))
+      await this.redis.pexpire(this.key(idHash), left);
+    this.cache?.fill(s, ticket, now);
     return s;
   }
 
@@ -176,7 +202,10 @@ export class SessionStore {
   }
 
   async remove(s: Pick<Session, "idHash" | "app" | "sub" | "sid">): Promise<void> {
-    await this.redis.del(this.key(s.idHash));
+    // This process stops serving it before the write, every replica right after it.
+    this.cache?.invalidate(s.idHash);
+    await this.redis.eval(DELETE_AND_PUBLISH, 1, this.key(s.idHash), this.channel, s.idHash);
+    this.cache?.invalidate(s.idHash);
     await this.redis.srem(this.idx("sub", s.app, s.sub), s.idHash);
     if (s.sid) await this.redis.srem(this.idx("sid", s.app, s.sid), s.idHash);
   }
@@ -242,9 +271,23 @@ export class SessionStore {
   /** Stores refreshed tokens if `token` still holds the lock: 1 written, 0 session gone, -1 lock lost. */
   async fencedUpdate(s: Session, tokens: TokenSet, token: string): Promise<number> {
     const value = this.seal(s.idHash, { ...s, tokens });
-    return Number(
-      await this.redis.eval(FENCED_WRITE, 2, this.lockKey(s.idHash), this.key(s.idHash), token, value),
-    );
+    this.cache?.invalidate(s.idHash);
+    try {
+      return Number(
+        await this.redis.eval(
+          FENCED_WRITE,
+          2,
+          this.lockKey(s.idHash),
+          this.key(s.idHash),
+          token,
+          value,
+          this.channel,
+          s.idHash,
+        ),
+      );
+    } finally {
+      this.cache?.invalidate(s.idHash);
+    }
   }
 
   /** Whether Redis answers now; `status` is the client's connection state. */

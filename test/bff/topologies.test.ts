@@ -26,6 +26,13 @@ async function exercise(redisUrl: string) {
   const bff = await startBff(validateConfig(cfg), { defaultMetrics: false });
   try {
     await waitFor("readyz", async () => (await fetch(`${bff.internalUrl}/readyz`)).status === 200, 10_000);
+    // The session cache's invalidation channel subscribes on this topology too (else the cache stays off).
+    await waitFor(
+      "session cache live",
+      async () =>
+        /^sessiongate_bff_session_cache_live 1$/m.test(await (await fetch(`${bff.adminUrl}/metrics`)).text()),
+      10_000,
+    );
     const r = await login(url, op, "web");
     const before = op.counts.refresh_token;
     const t = await internalToken(bff.internalUrl, "web", r.session);
