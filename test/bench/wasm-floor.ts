@@ -42,6 +42,9 @@ Options:
                      the xds-server does, instead of the plugin's apps list
   --jwt-cache        turn on jwt_authn's cache of verified tokens (jwt_cache_config),
                      as the xds-server does
+  --hit-only         measure only the cache hit (h) of each build (and the empty
+                     filter's floor): for comparing many builds, e.g. variants that
+                     stop after each step of the hit path
   --perf <dir>       also profile Envoy with perf (perf record -g) during the last
                      repetition of each case, and print where its CPU went by shared
                      object (Envoy's binary is stripped; V8's wasm code is anonymous
@@ -156,7 +159,11 @@ async function main(): Promise<number> {
   for (let rep = 0; rep < reps; rep++) {
     process.stderr.write(`wasm-floor: repetition ${rep + 1}/${reps}\n`);
     for (const e of envoys) {
-      for (const c of e.file === EMPTY_FILTER ? cases.slice(1, 2) : cases) {
+      for (const c of e.file === EMPTY_FILTER
+        ? cases.slice(1, 2)
+        : values["hit-only"]
+          ? cases.slice(2)
+          : cases) {
         const c0 = cpuSeconds(e.envoy.proc.pid);
         const profile =
           perfDir && rep === reps - 1
@@ -228,6 +235,7 @@ function parse() {
       duration: { type: "string" },
       "route-metadata": { type: "boolean" },
       "jwt-cache": { type: "boolean" },
+      "hit-only": { type: "boolean" },
       perf: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
