@@ -13,6 +13,11 @@ export class AppConfig {
   cookie: string = "";
   /** `<cookie>-login`, the BFF's login-state cookie of this app. */
   loginCookie: string = "";
+  /** `cookie` and `loginCookie` as bytes (cookie names are ASCII): the cookie scan compares bytes in place. */
+  cookieBytes: ArrayBuffer = new ArrayBuffer(0);
+  loginCookieBytes: ArrayBuffer = new ArrayBuffer(0);
+  /** This app's per-app counters (metrics.ts), looked up once per app, not per request; null until then. */
+  counters: u32[] | null = null;
   allowedOrigins: string[] = [];
   /**
    * Route metadata `"bff": true`: the route's upstream is the BFF, the session
@@ -227,6 +232,8 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
       "must be a cookie name (RFC 6265 token) of at most 122 characters starting with '__Host-sg-', not ending with '-login'",
     );
   app.loginCookie = app.cookie + LOGIN_COOKIE_SUFFIX;
+  app.cookieBytes = String.UTF8.encode(app.cookie);
+  app.loginCookieBytes = String.UTF8.encode(app.loginCookie);
   const bff = a.get("bff");
   if (bff !== null) {
     if (bff.kind != JKind.Bool) return appErr(p + "bff", "must be a boolean");

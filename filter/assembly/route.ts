@@ -4,7 +4,7 @@
 // when an app changes: no VM reconfiguration per change. Routes without that
 // metadata (static configs) fall back to the plugin's `apps` list, matched by
 // host and path (matchApp).
-import { getProperty, LogLevel, log, propertyPath } from "./abi/host";
+import { getPropertyInto, HostBytes, LogLevel, log, propertyPath } from "./abi/host";
 import { AppConfig, AppResult, Config, parseRouteApp } from "./config";
 
 export const ROUTE_NAMESPACE = "sessiongate";
@@ -17,24 +17,67 @@ const PATH = propertyPath(["xds", "route_metadata", "filter_metadata", ROUTE_NAM
 // working set: the next requests parse their value once again).
 const MAX_ENTRIES = 16384;
 
+/** FNV-1a over the `len` bytes at `p`: the table's bucket, never trusted alone (entries compare their bytes). */
+function fnv1a(p: usize, len: usize): u32 {
+  let h: u32 = 0x811c9dc5;
+  for (let i: usize = 0; i < len; i++) h = (h ^ <u32>load<u8>(p + i)) * 0x01000193;
+  return h;
+}
+
+class RouteEntry {
+  constructor(
+    public bytes: ArrayBuffer,
+    public result: AppResult,
+  ) {}
+}
+
+const RAW = new HostBytes();
+
 export class RouteApps {
-  private parsed: Map<string, AppResult> = new Map<string, AppResult>();
+  /** The parsed values by a hash of their bytes; a bucket's entries are told apart by their bytes. */
+  private parsed: Map<u32, RouteEntry[]> = new Map<u32, RouteEntry[]>();
+  private size: i32 = 0;
 
   /**
    * The matched route's app (parsed once per distinct value), an AppResult
    * with `app === null` and the problem when the metadata is malformed, or
-   * null when the route carries none.
+   * null when the route carries none. A request costs the property read, a
+   * hash and a compare of its bytes: no copy, no decoding.
    */
   lookup(): AppResult | null {
-    const raw = getProperty(PATH);
-    if (raw === null) return null;
-    const text = String.UTF8.decode(raw);
-    if (this.parsed.has(text)) return this.parsed.get(text);
-    const r = parseRouteApp(text);
+    const raw = RAW;
+    if (!getPropertyInto(PATH, raw)) return null;
+    const p = raw.ptr;
+    const len = raw.size;
+    const h = fnv1a(p, len);
+    let bucket: RouteEntry[] | null = null;
+    if (this.parsed.has(h)) {
+      bucket = this.parsed.get(h);
+      for (let i = 0; i < bucket.length; i++) {
+        const e = unchecked(bucket[i]);
+        if (<usize>e.bytes.byteLength == len && memory.compare(changetype<usize>(e.bytes), p, len) == 0) {
+          raw.free();
+          return e.result;
+        }
+      }
+    }
+    const bytes = new ArrayBuffer(<i32>len);
+    memory.copy(changetype<usize>(bytes), p, len);
+    raw.free();
+    const r = parseRouteApp(String.UTF8.decode(bytes));
     // Logged when first seen, not per request: a broken route must not flood the log.
     if (r.app === null) log(LogLevel.Error, "session-to-token: " + r.error);
-    if (this.parsed.size >= MAX_ENTRIES) this.parsed.clear();
-    this.parsed.set(text, r);
+    if (this.size >= MAX_ENTRIES) {
+      this.parsed.clear();
+      this.size = 0;
+      bucket = null;
+    }
+    if (bucket === null) {
+      bucket = [];
+      this.parsed.set(h, bucket);
+    }
+    bucket.push(new RouteEntry(bytes, r));
+    this.size++;
     return r;
   }
 }
