@@ -10,6 +10,10 @@ export class AppConfig {
   idBytes: ArrayBuffer = new ArrayBuffer(0);
   hosts: string[] = ["*"];
   pathPrefix: string = "/";
+  /** `hosts` (lower-case, visible ASCII) as bytes, without "*", and whether "*" is one of them: matchAppAt compares bytes in place. */
+  hostBytes: ArrayBuffer[] = [];
+  anyHost: bool = true;
+  pathPrefixBytes: ArrayBuffer = String.UTF8.encode("/");
   cookie: string = "";
   /** `<cookie>-login`, the BFF's login-state cookie of this app. */
   loginCookie: string = "";
@@ -223,6 +227,12 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
     if (bad.length == 0 && (!app.pathPrefix.startsWith("/") || !isVisibleAscii(app.pathPrefix)))
       bad = p + "path_prefix";
     if (bad.length > 0) return appErr(bad, "must be a string starting with '/'");
+    app.anyHost = false;
+    for (let j = 0; j < app.hosts.length; j++) {
+      if (app.hosts[j] == "*") app.anyHost = true;
+      else app.hostBytes.push(String.UTF8.encode(app.hosts[j]));
+    }
+    app.pathPrefixBytes = String.UTF8.encode(app.pathPrefix);
   }
   app.cookie = readString(a, "cookie", p + "cookie", COOKIE_NAMESPACE + app.id);
   if (bad.length == 0 && !isCookieName(app.cookie)) bad = p + "cookie";

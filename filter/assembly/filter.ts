@@ -36,7 +36,7 @@ import { AppConfig, Config, parseConfig } from "./config";
 import { joinKept, scanCookies } from "./cookie";
 import { isCrossSite } from "./csrf";
 import { countFor, countForApp, inc, Metrics } from "./metrics";
-import { matchApp, RouteApps } from "./route";
+import { matchAppAt, RouteApps } from "./route";
 import { isValidSessionIdAt } from "./rules";
 import { parseTokenAnswer, TokenAnswer } from "./token";
 
@@ -143,7 +143,15 @@ export class SessionStream extends StreamHandler {
     const routed = this.root.routeApps.lookup();
     let app: AppConfig | null = null;
     if (routed === null) {
-      app = matchApp(cfg, valueOr(hs.first(H_AUTHORITY)), valueOr(hs.first(H_PATH)));
+      const au = hs.next(H_AUTHORITY, 0);
+      const pa = hs.next(H_PATH, 0);
+      app = matchAppAt(
+        cfg,
+        au == 0 ? 0 : hs.valuePtr(au),
+        au == 0 ? 0 : hs.valueLen(au),
+        pa == 0 ? 0 : hs.valuePtr(pa),
+        pa == 0 ? 0 : hs.valueLen(pa),
+      );
       if (staticApps) nameAppUpstream(app);
     } else if (routed.app === null) return cookieHeaders == 0 ? this.pass() : this.badRoute();
     else app = routed.app;

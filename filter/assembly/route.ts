@@ -3,7 +3,7 @@
 // JSON string), so the plugin configuration lists no apps and stays the same
 // when an app changes: no VM reconfiguration per change. Routes without that
 // metadata (static configs) fall back to the plugin's `apps` list, matched by
-// host and path (matchApp).
+// host and path (matchAppAt).
 import { getPropertyInto, HostBytes, LogLevel, log, propertyPath } from "./abi/host";
 import { AppConfig, AppResult, Config, parseRouteApp } from "./config";
 
@@ -82,35 +82,60 @@ export class RouteApps {
   }
 }
 
+/** Whether the `len` bytes at `p` equal the lower-case ASCII `lower`, ASCII case-insensitively. */
+function equalsLowerAt(p: usize, len: usize, lower: ArrayBuffer): bool {
+  if (<usize>lower.byteLength != len) return false;
+  const q = changetype<usize>(lower);
+  for (let i: usize = 0; i < len; i++) {
+    let c = <u32>load<u8>(p + i);
+    if (c - 0x41 < 26) c += 0x20;
+    if (c != <u32>load<u8>(q + i)) return false;
+  }
+  return true;
+}
+
 /**
- * Whether `path` (a :path, query included) lies under `prefix` the way the
- * control plane's routes match (path_separated_prefix): "/api" matches "/api",
- * "/api/x" and "/api?q", never "/apiary". A prefix ending in '/' matches below it.
+ * Whether the :path (query included) of `len` bytes at `p` lies under `prefix`
+ * the way the control plane's routes match (path_separated_prefix): "/api"
+ * matches "/api", "/api/x" and "/api?q", never "/apiary". A prefix ending in
+ * '/' matches below it.
  */
-export function underPrefix(path: string, prefix: string): bool {
-  if (!path.startsWith(prefix)) return false;
-  if (prefix.endsWith("/") || path.length == prefix.length) return true;
-  const c = path.charCodeAt(prefix.length);
+function underPrefixAt(p: usize, len: usize, prefix: ArrayBuffer): bool {
+  const n = <usize>prefix.byteLength;
+  if (len < n || memory.compare(p, changetype<usize>(prefix), n) != 0) return false;
+  if (len == n || load<u8>(changetype<usize>(prefix) + n - 1) == 0x2f) return true;
+  const c = load<u8>(p + n);
   return c == 0x2f || c == 0x3f; // '/' or '?'
 }
 
-/** Picks the app for a request: host match ("*" or exact, case-insensitive), longest path prefix, exact host over "*". */
-export function matchApp(c: Config, authority: string, path: string): AppConfig | null {
-  const host = authority.toLowerCase();
+/**
+ * Picks the app for a request: host match ("*" or exact, case-insensitive),
+ * longest path prefix, exact host over "*". Over the :authority and :path
+ * bytes read in place (the header block): no string decoded or lower-cased per
+ * request (hosts are visible ASCII, so ASCII case-folding is enough).
+ */
+export function matchAppAt(
+  c: Config,
+  authPtr: usize,
+  authLen: usize,
+  pathPtr: usize,
+  pathLen: usize,
+): AppConfig | null {
   let best: AppConfig | null = null;
   let bestLen = -1;
   let bestExact = false;
   for (let i = 0; i < c.apps.length; i++) {
-    const app = c.apps[i];
+    const app = unchecked(c.apps[i]);
     let exact = false;
-    let any = false;
-    for (let j = 0; j < app.hosts.length; j++) {
-      if (app.hosts[j] == host) exact = true;
-      else if (app.hosts[j] == "*") any = true;
+    for (let j = 0; j < app.hostBytes.length; j++) {
+      if (equalsLowerAt(authPtr, authLen, unchecked(app.hostBytes[j]))) {
+        exact = true;
+        break;
+      }
     }
-    if (!exact && !any) continue;
-    if (!underPrefix(path, app.pathPrefix)) continue;
-    const len = app.pathPrefix.length;
+    if (!exact && !app.anyHost) continue;
+    if (!underPrefixAt(pathPtr, pathLen, app.pathPrefixBytes)) continue;
+    const len = app.pathPrefixBytes.byteLength;
     if (len > bestLen || (len == bestLen && exact && !bestExact)) {
       best = app;
       bestLen = len;
