@@ -33,7 +33,8 @@ Envoy CPU µs per request for jwt_authn alone, an empty proxy-wasm filter
 (filter/empty-filter, no host call: the floor of any wasm filter), the wasm
 filter passing a request through, a wasm cache hit, and the hit minus the empty
 filter (the filter's own work), for each filter build given (default: the
-current build, ${WASM_PATH}).
+current build, ${WASM_PATH}); with several builds, also each one's hit minus
+the first build's, per repetition.
 
 Options:
   --reps <n>         repetitions (default 5)
@@ -193,6 +194,16 @@ async function main(): Promise<number> {
     samples.set(
       `${file}\t(h) - empty filter: the filter's own work on a hit`,
       hit.map((x, i) => x - floor[i]),
+    );
+  }
+  // Several builds: each one's hit against the first build's, per repetition (paired: both
+  // measured within the same minute, so a busy machine shifts both alike).
+  const first = samples.get(`${files[0]}\t${cases[2].key}`) ?? [];
+  for (const file of files.slice(1)) {
+    const hit = samples.get(`${file}\t${cases[2].key}`) ?? [];
+    samples.set(
+      `${file}\t(h) - (h) of ${basename(files[0])}, per repetition`,
+      hit.map((x, i) => x - first[i]),
     );
   }
   process.stdout.write("| build | case | Envoy CPU µs/request |\n|---|---|---:|\n");
