@@ -9,19 +9,22 @@ import { latin1Encode, SharedBlock, sharedGetInto, sharedSet, WasmResult } from 
 import { MAX_SESSION_ID } from "./rules";
 import { sha256Into } from "./sha256";
 
-const VERSION: u8 = 1;
+/** A token entry: header, then the header value "Bearer <token>" as it is set (version 1 held the bare token). */
+const VERSION: u8 = 3;
 /** An entry that holds no token: the BFF answered 502 (provider unavailable) for this session. */
 const FAILING: u8 = 2;
 /** How long a 502 from the BFF is answered from the cache (503) instead of asking again. */
 export const FAILING_MS: u64 = 1000;
 const BEARER = String.UTF8.encode("Bearer ");
+const BEARER_LEN = 7;
 const HEADER = 1 + 32 + 8;
 /** Tokens longer than this are used but not cached (keeps the table's memory bounded). */
 export const MAX_CACHED_TOKEN = 8192;
 
-// A cache hit allocates nothing but the header value: this request's key is
-// built in scratch memory (wasm runs one callback at a time per VM), and kept
-// as a CacheKey only on a miss, which outlives the callback.
+// A cache hit allocates nothing: this request's key is built in scratch memory
+// (wasm runs one callback at a time per VM), and kept as a CacheKey only on a
+// miss, which outlives the callback; an entry holds the whole header value
+// ("Bearer <token>"), so the host's copy of it is set as the header in place.
 // app id (<= 63) + "\n" + session id (<= MAX_SESSION_ID) = 320 bytes, 384 with SHA-256's padding.
 const KEY_IN = memory.data(384);
 const DIGEST = memory.data(32);
@@ -47,15 +50,13 @@ export let lookupFailing: bool = false;
  * This request's key: SHA-256(app id, "\n", session id) and its slot, in scratch
  * memory. `sessionId` must be a valid session id (ASCII, at most MAX_SESSION_ID).
  */
-export function computeKey(appId: ArrayBuffer, sessionId: string, slots: u32): void {
-  assert(appId.byteLength <= 63 && sessionId.length <= MAX_SESSION_ID);
+export function computeKey(appId: ArrayBuffer, sidPtr: usize, sidLen: usize, slots: u32): void {
+  assert(appId.byteLength <= 63 && sidLen <= <usize>MAX_SESSION_ID);
   const p = KEY_IN;
   const idLen = <usize>appId.byteLength;
   memory.copy(p, changetype<usize>(appId), idLen);
   store<u8>(p + idLen, 0x0a);
-  const sidLen = <usize>sessionId.length;
-  const src = changetype<usize>(sessionId);
-  for (let i: usize = 0; i < sidLen; i++) store<u8>(p + idLen + 1 + i, <u8>load<u16>(src + (i << 1)));
+  memory.copy(p + idLen + 1, sidPtr, sidLen);
   sha256Into(p, idLen + 1 + sidLen, DIGEST);
   let index = bswap<u32>(load<u32>(DIGEST)) % slots;
   // "s2t:" then the digits of index.
@@ -78,38 +79,109 @@ export function savedKey(): CacheKey {
   return new CacheKey(d, k);
 }
 
+// The VM's own copy of the entries it found lately (one VM per worker thread):
+// a shared-data read costs Envoy a lock, a copy of the entry and a call back
+// into the VM to allocate it (~9 µs per hit measured in Envoy 1.40, the
+// largest part of a hit), while this table is plain wasm memory. A local entry
+// is a copy of a shared one, with the same digest and the same expiry: it
+// answers exactly what the shared entry answered, never for longer, so the
+// logout bound (max_ttl_s) and "a collision is a miss" hold unchanged. Direct-
+// mapped by the digest, so its memory is bounded: LOCAL_SLOTS x (entry size),
+// at most LOCAL_SLOTS x (41 + 7 + MAX_CACHED_TOKEN) bytes per VM.
+export const LOCAL_SLOTS: u32 = 512;
+
+class LocalEntry {
+  /** The entry as it was read from shared data: header (kind, digest, expiry), then "Bearer <token>". */
+  constructor(public bytes: ArrayBuffer) {}
+}
+
+const LOCAL = new StaticArray<LocalEntry | null>(<i32>LOCAL_SLOTS);
+/** The entry that answered the last lookup: the local copy (hitFrom == 1) or the host's block (2). */
+let hitFrom: u8 = 0;
+let hitLocal: LocalEntry | null = null;
+
+function localIndex(): i32 {
+  // Bits of the digest other than the shared slot's (its first 32): two sessions
+  // that share a shared-data slot rarely share a local one too.
+  return <i32>(load<u32>(DIGEST + 4) & (LOCAL_SLOTS - 1));
+}
+
+/** Whether `p` (an entry's bytes) is a fresh token entry for the key computed last. */
+function freshToken(p: usize, size: usize, nowMs: u64): bool {
+  if (size <= <usize>(HEADER + BEARER_LEN) || load<u8>(p) != VERSION) return false;
+  let diff: u32 = 0;
+  for (let i: usize = 0; i < 32; i++) diff |= <u32>(load<u8>(p + 1 + i) ^ load<u8>(DIGEST + i));
+  return (
+    diff == 0 &&
+    nowMs < load<u64>(p + 33) &&
+    memory.compare(p + HEADER, changetype<usize>(BEARER), BEARER_LEN) == 0
+  );
+}
+
 /**
- * "Bearer <token>" bytes when the slot of the key computed last holds a fresh
- * token for this session, else null; sets lookupCas and lookupFailing.
+ * Whether a fresh token for the key computed last is at hand, first in this
+ * VM's own copy, then in the shared slot; its "Bearer <token>" bytes are then
+ * at hitPtr()/hitLen() until release(). Sets lookupCas and lookupFailing (from
+ * the shared slot: a local hit leaves them 0 and false).
  */
-export function lookup(nowMs: u64): ArrayBuffer | null {
+export function lookup(nowMs: u64): bool {
   lookupCas = 0;
   lookupFailing = false;
+  release();
+  const li = localIndex();
+  const l = unchecked(LOCAL[li]);
+  if (l !== null && freshToken(changetype<usize>(l.bytes), <usize>l.bytes.byteLength, nowMs)) {
+    hitFrom = 1;
+    hitLocal = l;
+    return true;
+  }
   const v = SHARED;
-  if (!sharedGetInto(v, SLOT_KEY, slotKeyLen)) return null;
+  if (!sharedGetInto(v, SLOT_KEY, slotKeyLen)) return false;
   lookupCas = v.cas;
-  let bearer: ArrayBuffer | null = null;
   if (v.size >= <usize>HEADER && v.equalsAtPtr(1, DIGEST, 32) && nowMs < v.u64At(33)) {
-    const kind = v.u8At(0);
-    // The header value is built straight from the host's bytes (no intermediate copy).
-    if (kind == VERSION && v.size > <usize>HEADER) bearer = v.tailWithPrefix(BEARER, HEADER);
-    else if (kind == FAILING) lookupFailing = true;
+    if (freshToken(v.ptr, v.size, nowMs)) {
+      const copy = new ArrayBuffer(<i32>v.size);
+      memory.copy(changetype<usize>(copy), v.ptr, v.size);
+      LOCAL[li] = new LocalEntry(copy);
+      hitFrom = 2;
+      return true;
+    }
+    if (v.u8At(0) == FAILING) lookupFailing = true;
   }
   v.free();
-  return bearer;
+  return false;
+}
+
+/** Where the header value of the last lookup's hit is (valid until release() or the next lookup). */
+export function hitPtr(): usize {
+  if (hitFrom == 1) return changetype<usize>(hitLocal!.bytes) + <usize>HEADER;
+  return SHARED.ptr + <usize>HEADER;
+}
+
+export function hitLen(): usize {
+  if (hitFrom == 1) return <usize>hitLocal!.bytes.byteLength - <usize>HEADER;
+  return SHARED.size - <usize>HEADER;
+}
+
+/** Lets go of the entry the last lookup found (frees the host's copy). */
+export function release(): void {
+  SHARED.free();
+  hitFrom = 0;
+  hitLocal = null;
 }
 
 /** Stores a token until validUntilMs. Returns false when another writer got there first. */
 export function storeEntry(key: CacheKey, token: string, validUntilMs: u64, cas: u32): bool {
   if (token.length > MAX_CACHED_TOKEN) return false;
   const t = latin1Encode(token);
-  const buf = new ArrayBuffer(HEADER + t.byteLength);
+  const buf = new ArrayBuffer(HEADER + BEARER_LEN + t.byteLength);
   const e = new DataView(buf);
   e.setUint8(0, VERSION);
   const d = new DataView(key.digest);
   for (let i = 0; i < 32; i++) e.setUint8(1 + i, d.getUint8(i));
   e.setUint64(33, validUntilMs, true);
-  memory.copy(changetype<usize>(buf) + HEADER, changetype<usize>(t), <usize>t.byteLength);
+  memory.copy(changetype<usize>(buf) + HEADER, changetype<usize>(BEARER), BEARER_LEN);
+  memory.copy(changetype<usize>(buf) + HEADER + BEARER_LEN, changetype<usize>(t), <usize>t.byteLength);
   return sharedSet(key.slotKey, buf, cas) == WasmResult.Ok;
 }
 

@@ -10,9 +10,18 @@ export class AppConfig {
   idBytes: ArrayBuffer = new ArrayBuffer(0);
   hosts: string[] = ["*"];
   pathPrefix: string = "/";
+  /** `hosts` (lower-case, visible ASCII) as bytes, without "*", and whether "*" is one of them: matchAppAt compares bytes in place. */
+  hostBytes: ArrayBuffer[] = [];
+  anyHost: bool = true;
+  pathPrefixBytes: ArrayBuffer = String.UTF8.encode("/");
   cookie: string = "";
   /** `<cookie>-login`, the BFF's login-state cookie of this app. */
   loginCookie: string = "";
+  /** `cookie` and `loginCookie` as bytes (cookie names are ASCII): the cookie scan compares bytes in place. */
+  cookieBytes: ArrayBuffer = new ArrayBuffer(0);
+  loginCookieBytes: ArrayBuffer = new ArrayBuffer(0);
+  /** This app's per-app counters (metrics.ts), looked up once per app, not per request; null until then. */
+  counters: u32[] | null = null;
   allowedOrigins: string[] = [];
   /**
    * Route metadata `"bff": true`: the route's upstream is the BFF, the session
@@ -218,6 +227,12 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
     if (bad.length == 0 && (!app.pathPrefix.startsWith("/") || !isVisibleAscii(app.pathPrefix)))
       bad = p + "path_prefix";
     if (bad.length > 0) return appErr(bad, "must be a string starting with '/'");
+    app.anyHost = false;
+    for (let j = 0; j < app.hosts.length; j++) {
+      if (app.hosts[j] == "*") app.anyHost = true;
+      else app.hostBytes.push(String.UTF8.encode(app.hosts[j]));
+    }
+    app.pathPrefixBytes = String.UTF8.encode(app.pathPrefix);
   }
   app.cookie = readString(a, "cookie", p + "cookie", COOKIE_NAMESPACE + app.id);
   if (bad.length == 0 && !isCookieName(app.cookie)) bad = p + "cookie";
@@ -227,6 +242,8 @@ export function parseApp(a: JValue, f: string, routing: bool): AppResult {
       "must be a cookie name (RFC 6265 token) of at most 122 characters starting with '__Host-sg-', not ending with '-login'",
     );
   app.loginCookie = app.cookie + LOGIN_COOKIE_SUFFIX;
+  app.cookieBytes = String.UTF8.encode(app.cookie);
+  app.loginCookieBytes = String.UTF8.encode(app.loginCookie);
   const bff = a.get("bff");
   if (bff !== null) {
     if (bff.kind != JKind.Bool) return appErr(p + "bff", "must be a boolean");

@@ -14,26 +14,30 @@ import {
   nowMs,
   removeHeader,
   replaceHeader,
+  replaceHeaderAt,
   replaceHeaderBytes,
   sendLocalResponse,
 } from "./abi/host";
 import {
   CacheKey,
   computeKey,
+  hitLen,
+  hitPtr,
   lookup,
   lookupCas,
   lookupFailing,
+  release,
   savedKey,
   storeEntry,
   storeFailing,
   ttlMs,
 } from "./cache";
 import { AppConfig, Config, parseConfig } from "./config";
-import { scanCookies } from "./cookie";
+import { joinKept, scanCookies } from "./cookie";
 import { isCrossSite } from "./csrf";
-import { countFor, inc, Metrics } from "./metrics";
-import { matchApp, RouteApps } from "./route";
-import { isValidSessionId } from "./rules";
+import { countFor, countForApp, inc, Metrics } from "./metrics";
+import { matchAppAt, RouteApps } from "./route";
+import { isValidSessionIdAt } from "./rules";
 import { parseTokenAnswer, TokenAnswer } from "./token";
 
 // Header names as bytes, encoded once: the request path compares and sets them per request.
@@ -46,6 +50,7 @@ const H_AUTHORIZATION = latin1Encode("authorization");
 const H_ORIGIN = latin1Encode("origin");
 const H_FETCH_SITE = latin1Encode("sec-fetch-site");
 const H_APP = latin1Encode("x-sessiongate-app");
+const NO_BYTES = new ArrayBuffer(0);
 const SAFE_METHODS = [latin1Encode("GET"), latin1Encode("HEAD"), latin1Encode("OPTIONS")];
 
 function valueOr(v: string | null): string {
@@ -128,38 +133,53 @@ export class SessionStream extends StreamHandler {
     // Most requests through a gateway carry no session cookie: find that out first,
     // before decoding anything else.
     countFor(this.m, null);
-    const cookies = hs.all(H_COOKIE);
+    const cookieHeaders = hs.countOf(H_COOKIE);
     // Static configs list their apps in the plugin configuration: there the filter,
     // not the route, names the app upstream, so it needs the app of every request.
     const staticApps = cfg.apps.length > 0;
-    if (cookies.length == 0 && !staticApps) return this.pass();
+    if (cookieHeaders == 0 && !staticApps) return this.pass();
     // The route names the app when the control plane configured it (and its route
     // sets x-sessiongate-app); static configs name it in the plugin configuration.
     const routed = this.root.routeApps.lookup();
     let app: AppConfig | null = null;
     if (routed === null) {
-      app = matchApp(cfg, valueOr(hs.first(H_AUTHORITY)), valueOr(hs.first(H_PATH)));
+      const au = hs.next(H_AUTHORITY, 0);
+      const pa = hs.next(H_PATH, 0);
+      app = matchAppAt(
+        cfg,
+        au == 0 ? 0 : hs.valuePtr(au),
+        au == 0 ? 0 : hs.valueLen(au),
+        pa == 0 ? 0 : hs.valuePtr(pa),
+        pa == 0 ? 0 : hs.valueLen(pa),
+      );
       if (staticApps) nameAppUpstream(app);
-    } else if (routed.app === null) return cookies.length == 0 ? this.pass() : this.badRoute();
+    } else if (routed.app === null) return cookieHeaders == 0 ? this.pass() : this.badRoute();
     else app = routed.app;
-    if (cookies.length == 0) return this.pass();
-    if (app !== null) countFor(this.m, app.id);
+    if (cookieHeaders == 0) return this.pass();
+    if (app !== null) countForApp(this.m, app);
     // No sessiongate cookie goes upstream (docs/architecture.md#invariant-6), whatever
     // happens next and whatever the route: the app's own session cookie and, in the same pass, every
     // other cookie in the reserved namespace (other apps' sessions, login cookies),
     // also when no app matches.
     // On a BFF route only the app's own session and login cookies go on, untouched.
     let bffRoute = false;
-    let keep = "";
+    let name = NO_BYTES;
+    let keep = NO_BYTES;
     if (app !== null) {
       bffRoute = app.bffRoute;
-      if (bffRoute) keep = app.loginCookie;
+      name = app.cookieBytes;
+      if (bffRoute) keep = app.loginCookieBytes;
     }
-    const scan = scanCookies(cookies, app === null ? "" : app.cookie, keep);
+    const scan = scanCookies(hs, H_COOKIE, name, keep);
     if (scan.dropped) {
-      removeHeader(MapType.RequestHeaders, H_COOKIE);
-      if (scan.others.length > 0)
-        replaceHeaderBytes(MapType.RequestHeaders, H_COOKIE, latin1Encode(scan.others.join("; ")));
+      if (scan.others == 0) removeHeader(MapType.RequestHeaders, H_COOKIE);
+      else {
+        // One Cookie header (Envoy joins them): replacing it is enough. With several,
+        // remove them all first: a replace may only set the first one.
+        const kept = joinKept(hs, H_COOKIE, name, keep);
+        if (cookieHeaders > 1) removeHeader(MapType.RequestHeaders, H_COOKIE);
+        replaceHeaderBytes(MapType.RequestHeaders, H_COOKIE, kept);
+      }
     }
     if (app === null || bffRoute || !scan.found) return this.pass();
     // Machine-to-machine traffic brings its own credentials: leave them alone.
@@ -181,13 +201,14 @@ export class SessionStream extends StreamHandler {
       return Action.Pause;
     }
     this.app = app;
-    if (!isValidSessionId(scan.value)) return this.noSession();
+    if (!isValidSessionIdAt(scan.valuePtr, scan.valueLen)) return this.noSession();
     if (cfg.cacheEnabled) {
-      computeKey(app.idBytes, scan.value, cfg.cacheSlots);
-      const bearer = lookup(nowMs());
-      if (bearer !== null) {
+      computeKey(app.idBytes, scan.valuePtr, scan.valueLen, cfg.cacheSlots);
+      if (lookup(nowMs())) {
         inc(this.m.hits);
-        replaceHeaderBytes(MapType.RequestHeaders, H_AUTHORIZATION, bearer);
+        // The header value straight from the host's copy of the entry: no copy of the token here.
+        replaceHeaderAt(MapType.RequestHeaders, H_AUTHORIZATION, hitPtr(), hitLen());
+        release();
         return Action.Continue;
       }
       if (lookupFailing) return this.failClosed();

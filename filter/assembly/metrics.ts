@@ -10,6 +10,7 @@
 //   in the bootstrap's stats_config, Envoy exports them as
 //   `session_to_token_<name>_total{app="<id>"}`.
 import { defineCounter, incrementCounter } from "./abi/host";
+import { AppConfig } from "./config";
 
 export const PREFIX = "session_to_token.";
 const NAMES: string[] = [
@@ -34,8 +35,8 @@ export class Metrics {
   csrfDenied: u32 = defineCounter(PREFIX + NAMES[4]);
   passthrough: u32 = defineCounter(PREFIX + NAMES[5]);
   badRoute: u32 = defineCounter(PREFIX + NAMES[6]);
-  /** Total counter id -> its index in NAMES. */
-  index: Map<u32, i32> = new Map<u32, i32>();
+  /** The total counters' ids in NAMES order: inc() finds an id's index by a scan of these 7, no map. */
+  totals: StaticArray<u32> = new StaticArray<u32>(NAMES.length);
   /** App id -> its counters, in NAMES order. */
   perApp: Map<string, u32[]> = new Map<string, u32[]>();
   /**
@@ -46,16 +47,14 @@ export class Metrics {
   noApp: u32[] | null = null;
 
   constructor() {
-    const ids = [
-      this.hits,
-      this.misses,
-      this.bffErrors,
-      this.noSession,
-      this.csrfDenied,
-      this.passthrough,
-      this.badRoute,
-    ];
-    for (let i = 0; i < ids.length; i++) this.index.set(ids[i], i);
+    const t = this.totals;
+    t[0] = this.hits;
+    t[1] = this.misses;
+    t[2] = this.bffErrors;
+    t[3] = this.noSession;
+    t[4] = this.csrfDenied;
+    t[5] = this.passthrough;
+    t[6] = this.badRoute;
   }
 
   countersOf(app: string): u32[] | null {
@@ -86,10 +85,31 @@ export function countFor(m: Metrics, app: string | null): void {
   current = m.noApp;
 }
 
+/**
+ * countFor(m, app.id) with the app's counters kept on its AppConfig: a
+ * request skips the string-keyed map lookup of its app id.
+ */
+export function countForApp(m: Metrics, app: AppConfig): void {
+  owner = m;
+  let c = app.counters;
+  if (c === null) {
+    c = m.countersOf(app.id);
+    // Past MAX_APPS there are none: the lookup is then made again for each request (totals only).
+    app.counters = c;
+  }
+  current = c;
+}
+
 export function inc(id: u32): void {
   incrementCounter(id);
   const m = owner;
   const per = current;
-  if (m === null || per === null || !m.index.has(id)) return;
-  incrementCounter(per[m.index.get(id)]);
+  if (m === null || per === null) return;
+  const t = m.totals;
+  for (let i = 0; i < t.length; i++) {
+    if (unchecked(t[i]) == id) {
+      incrementCounter(per[i]);
+      return;
+    }
+  }
 }

@@ -52,3 +52,13 @@ export function isValidSessionId(v: string): bool {
   }
   return true;
 }
+
+/** isValidSessionId over the `len` bytes at `p` (a cookie value read in place). */
+export function isValidSessionIdAt(p: usize, len: usize): bool {
+  if (len == 0 || len > <usize>MAX_SESSION_ID) return false;
+  for (let i: usize = 0; i < len; i++) {
+    const c = <i32>load<u8>(p + i);
+    if (!isAlnum(c) && c != 0x2d && c != 0x5f) return false;
+  }
+  return true;
+}

@@ -33,7 +33,8 @@ Envoy CPU µs per request for jwt_authn alone, an empty proxy-wasm filter
 (filter/empty-filter, no host call: the floor of any wasm filter), the wasm
 filter passing a request through, a wasm cache hit, and the hit minus the empty
 filter (the filter's own work), for each filter build given (default: the
-current build, ${WASM_PATH}).
+current build, ${WASM_PATH}); with several builds, also each one's hit minus
+the first build's, per repetition.
 
 Options:
   --reps <n>         repetitions (default 5)
@@ -42,6 +43,9 @@ Options:
                      the xds-server does, instead of the plugin's apps list
   --jwt-cache        turn on jwt_authn's cache of verified tokens (jwt_cache_config),
                      as the xds-server does
+  --hit-only         measure only the cache hit (h) of each build (and the empty
+                     filter's floor): for comparing many builds, e.g. variants that
+                     stop after each step of the hit path
   --perf <dir>       also profile Envoy with perf (perf record -g) during the last
                      repetition of each case, and print where its CPU went by shared
                      object (Envoy's binary is stripped; V8's wasm code is anonymous
@@ -156,7 +160,11 @@ async function main(): Promise<number> {
   for (let rep = 0; rep < reps; rep++) {
     process.stderr.write(`wasm-floor: repetition ${rep + 1}/${reps}\n`);
     for (const e of envoys) {
-      for (const c of e.file === EMPTY_FILTER ? cases.slice(1, 2) : cases) {
+      for (const c of e.file === EMPTY_FILTER
+        ? cases.slice(1, 2)
+        : values["hit-only"]
+          ? cases.slice(2)
+          : cases) {
         const c0 = cpuSeconds(e.envoy.proc.pid);
         const profile =
           perfDir && rep === reps - 1
@@ -186,6 +194,16 @@ async function main(): Promise<number> {
     samples.set(
       `${file}\t(h) - empty filter: the filter's own work on a hit`,
       hit.map((x, i) => x - floor[i]),
+    );
+  }
+  // Several builds: each one's hit against the first build's, per repetition (paired: both
+  // measured within the same minute, so a busy machine shifts both alike).
+  const first = samples.get(`${files[0]}\t${cases[2].key}`) ?? [];
+  for (const file of files.slice(1)) {
+    const hit = samples.get(`${file}\t${cases[2].key}`) ?? [];
+    samples.set(
+      `${file}\t(h) - (h) of ${basename(files[0])}, per repetition`,
+      hit.map((x, i) => x - first[i]),
     );
   }
   process.stdout.write("| build | case | Envoy CPU µs/request |\n|---|---|---:|\n");
@@ -228,6 +246,7 @@ function parse() {
       duration: { type: "string" },
       "route-metadata": { type: "boolean" },
       "jwt-cache": { type: "boolean" },
+      "hit-only": { type: "boolean" },
       perf: { type: "string" },
       help: { type: "boolean", short: "h" },
     },

@@ -119,13 +119,6 @@ export class HeaderBlock {
     return b;
   }
 
-  /** Decoded values of every header named `name` (lower-case Latin-1 bytes), in order. */
-  all(name: ArrayBuffer): string[] {
-    const out: string[] = [];
-    this.scan(name, out, false);
-    return out;
-  }
-
   /** Decoded value of the first header named `name`, or null. */
   first(name: ArrayBuffer): string | null {
     const at = this.find(name, 0);
@@ -164,17 +157,30 @@ export class HeaderBlock {
   }
 
   // A found header is named by a cursor: (index + 1) << 32 | offset of its name in the block.
-  private valuePtr(at: u64): usize {
+  /** Where the value of the header at cursor `at` (from next()) starts, in host memory valid until free(). */
+  valuePtr(at: u64): usize {
     const i = <usize>(at >> 32) - 1;
     return <usize>(at & 0xffffffff) + <usize>load<u32>(this.ptr + 4 + i * 8) + 1;
   }
 
-  private valueLen(at: u64): usize {
+  /** The byte length of the value of the header at cursor `at`. */
+  valueLen(at: u64): usize {
     const i = <usize>(at >> 32) - 1;
     return <usize>load<u32>(this.ptr + 8 + i * 8);
   }
 
   /** The cursor of the next header named `name` after cursor `after` (0: from the start), or 0. */
+  next(name: ArrayBuffer, after: u64): u64 {
+    return this.find(name, after);
+  }
+
+  /** The number of headers named `name`. */
+  countOf(name: ArrayBuffer): i32 {
+    let n = 0;
+    for (let at = this.find(name, 0); at != 0; at = this.find(name, at)) n++;
+    return n;
+  }
+
   private find(name: ArrayBuffer, after: u64): u64 {
     const base = this.ptr;
     const want = <usize>name.byteLength;
@@ -204,23 +210,6 @@ export class HeaderBlock {
     if (this.ptr != 0) heap.free(this.ptr);
     this.ptr = 0;
     this.count = 0;
-  }
-
-  private scan(name: ArrayBuffer, out: string[], firstOnly: bool): void {
-    const base = this.ptr;
-    const want = <usize>name.byteLength;
-    const wantPtr = changetype<usize>(name);
-    let data = base + 4 + this.count * 8;
-    for (let i: usize = 0; i < this.count; i++) {
-      const kl = <usize>load<u32>(base + 4 + i * 8);
-      const vl = <usize>load<u32>(base + 8 + i * 8);
-      if (<u64>data + <u64>kl + <u64>vl + 2 > <u64>this.end) return;
-      if (kl == want && memory.compare(data, wantPtr, kl) == 0) {
-        out.push(latin1Decode(data + kl + 1, vl));
-        if (firstOnly) return;
-      }
-      data += kl + vl + 2;
-    }
   }
 }
 
@@ -252,6 +241,11 @@ export function replaceHeaderBytes(mapType: MapType, k: ArrayBuffer, v: ArrayBuf
     changetype<usize>(v),
     <usize>v.byteLength,
   );
+}
+
+/** Same as replaceHeaderBytes with the value at `len` bytes from `p` (e.g. host memory read in place). */
+export function replaceHeaderAt(mapType: MapType, k: ArrayBuffer, p: usize, len: usize): void {
+  raw.proxy_replace_header_map_value(mapType, changetype<usize>(k), <usize>k.byteLength, p, len);
 }
 
 /** Removes every header named `k` (lower-case Latin-1 bytes). */
@@ -366,17 +360,6 @@ export class SharedBlock {
     return diff == 0;
   }
 
-  /** `prefix` followed by the value's bytes from `offset` on, as one new buffer. */
-  tailWithPrefix(prefix: ArrayBuffer, offset: usize): ArrayBuffer {
-    const p = <usize>prefix.byteLength;
-    const t = offset < this.size ? this.size - offset : 0;
-    const out = new ArrayBuffer(<i32>(p + t));
-    const o = changetype<usize>(out);
-    memory.copy(o, changetype<usize>(prefix), p);
-    if (t > 0) memory.copy(o + p, this.ptr + offset, t);
-    return out;
-  }
-
   free(): void {
     if (this.ptr != 0) heap.free(this.ptr);
     this.ptr = 0;
@@ -456,10 +439,25 @@ export function propertyPath(segments: string[]): ArrayBuffer {
   return String.UTF8.encode(segments.join("\0"));
 }
 
-/** The value of a host property (raw bytes; a string leaf comes as its bytes), or null when absent. */
-export function getProperty(path: ArrayBuffer): ArrayBuffer | null {
+/** Bytes the host wrote into our memory, read in place: call free() when done. */
+export class HostBytes {
+  ptr: usize = 0;
+  size: usize = 0;
+
+  free(): void {
+    if (this.ptr != 0) heap.free(this.ptr);
+    this.ptr = 0;
+    this.size = 0;
+  }
+}
+
+/** The value of a host property into `b` (in place, no copy); false when absent. */
+export function getPropertyInto(path: ArrayBuffer, b: HostBytes): bool {
+  b.free();
   resetRet();
   const r = raw.proxy_get_property(changetype<usize>(path), <usize>path.byteLength, RET_PTR, RET_SIZE);
-  if (r != WasmResult.Ok) return null;
-  return takeHostBytes();
+  if (r != WasmResult.Ok) return false;
+  b.ptr = load<usize>(RET_PTR);
+  b.size = b.ptr == 0 ? 0 : load<usize>(RET_SIZE);
+  return true;
 }
