@@ -66,9 +66,12 @@ export async function startBff(config: BffConfig, opts: StartOptions = {}): Prom
     log.info("redis ready");
   });
   redis.on("close", () => metrics.redisUp.set(0));
-  // An entry never outlives half the idle timeout: its Redis key (slid when it
-  // was read) is then still there, so the cache never serves an idle-expired session.
-  const cacheMaxAgeMs = Math.min(config.sessionCacheMaxAgeMs, (config.idleTimeoutS * 1000) / 2);
+  // A hit does not slide the idle timeout; a read from Redis does, at least once per
+  // max age while the session is used. A tenth of the idle timeout bounds how much
+  // earlier than idle_timeout_s a session in use between hits can end (a half let a
+  // session used every half idle timeout expire while in use), and the Redis key
+  // (slid when the entry was read) still exists while the entry is served.
+  const cacheMaxAgeMs = Math.min(config.sessionCacheMaxAgeMs, (config.idleTimeoutS * 1000) / 10);
   const cache =
     cacheMaxAgeMs > 0
       ? new SessionCache({

@@ -6,8 +6,8 @@
 // entry when the message arrives. Fail safe: while the subscription is not live
 // (connecting, reconnecting, down) the cache is empty and not filled, so a
 // message missed then can never leave a stale entry. Entries live at most
-// `maxAgeMs` (capped at half the idle timeout, so an entry never outlives its
-// Redis key), and at most `maxEntries` are kept.
+// `maxAgeMs` (capped at a tenth of the idle timeout, so an entry never outlives
+// its Redis key and a session in use slides its idle timeout often enough), and at most `maxEntries` are kept.
 import type { RedisClient } from "./redis.js";
 import type { Session } from "./store.js";
 
