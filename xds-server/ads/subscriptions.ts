@@ -21,6 +21,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type Resource, ResourceSchema } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import type { NodeInfo, NodeSnapshot, VersionedResource } from "../resource/types.js";
+import type { HeldVersions } from "./known.js";
 
 export type VhdsMode = "eager" | "on_demand";
 
@@ -103,7 +104,7 @@ export class VhdsSubscriptions {
   answer(
     snap: NodeSnapshot,
     all: Map<string, VersionedResource>,
-    known: Map<string, string>,
+    known: HeldVersions,
     ready: (clusters: string[]) => boolean = () => true,
   ): VhdsAnswer {
     const resolver = snap.virtualHosts;
