@@ -9,7 +9,6 @@ import {
   type DeltaDiscoveryResponse,
   DeltaDiscoveryResponseSchema,
   type Resource,
-  ResourceSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import {
   ADS_ORDER,
@@ -23,6 +22,7 @@ import { batches, ClusterHold, changedSince, dependentTypes, isWildcard, nextNon
 import { type HeldVersions, KnownVersions } from "./known.js";
 import { AdsStream } from "./stream.js";
 import { type VhdsAnswer, VhdsSubscriptions, vhdsModeOf } from "./subscriptions.js";
+import { deltaResource } from "./wire.js";
 
 interface Pending {
   names: string[];
@@ -240,7 +240,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         answer,
         part.map((r) => r.name),
         i === 0 ? removed : [],
-        () => part.map((r) => create(ResourceSchema, { name: r.name, version: r.version, resource: r.any })),
+        () => part.map(deltaResource),
       );
     this.obs.onPush?.(this.node!, t, "delta", changed.length + removed.length);
   }
@@ -411,7 +411,7 @@ const ROUTE_CONFIG_OF_VHDS = "sessiongate_gateway";
 /** An eager node's VHDS answer from a diff (no aliases: nothing was asked). */
 function eagerAnswer({ changed, removed }: { changed: VersionedResource[]; removed: string[] }): VhdsAnswer {
   return {
-    send: changed.map((r) => create(ResourceSchema, { name: r.name, version: r.version, resource: r.any })),
+    send: changed.map(deltaResource),
     sent: changed,
     removed,
   };
