@@ -304,9 +304,9 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   private lastRouteClusters?: Set<string>;
 
   private withRouteClusterMoves(
-    only: Set<string> | undefined,
+    only: ReadonlySet<string> | undefined,
     routeClusters: Set<string> | undefined,
-  ): Set<string> | undefined {
+  ): ReadonlySet<string> | undefined {
     const last = this.lastRouteClusters;
     this.lastRouteClusters = routeClusters;
     if (!only || (!last && !routeClusters)) return only;
@@ -322,7 +322,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
    * (its few hosts). An eager node holds every virtual host: with nothing
    * asked or waiting, only the changed names are compared, as for other types.
    */
-  private sendVhds(st: TypeState, ts: TypeSnapshot | undefined, changed?: Set<string>): void {
+  private sendVhds(st: TypeState, ts: TypeSnapshot | undefined, changed?: ReadonlySet<string>): void {
     const t = TYPE_URLS.vhds;
     const base = ts?.resources ?? NONE;
     const all = base;
@@ -392,7 +392,7 @@ function diffNames(
   known: HeldVersions,
   all: Map<string, VersionedResource>,
   wanted: Wanted,
-  names: Set<string>,
+  names: ReadonlySet<string>,
 ) {
   const changed: VersionedResource[] = [];
   const removed: string[] = [];
