@@ -94,7 +94,9 @@ function stream(cache: SnapshotCache, id: string): FakeCall {
     call.emit(
       "data",
       create(DeltaDiscoveryRequestSchema, {
-        ...(i === 0 ? { node: { id, cluster: "gateway" } } : {}),
+        // The shipped bootstraps' metadata (envoy/gateway-ads.yaml): a node without a role makes every
+        // stream's refresh scan every app for a sidecar service of its name (translate/index.ts roleOf).
+        ...(i === 0 ? { node: { id, cluster: "gateway", metadata: { role: "gateway" } } } : {}),
         typeUrl: t,
         resourceNamesSubscribe: ["*"],
       }),
