@@ -19,7 +19,7 @@ import {
   type VersionedResource,
 } from "../resource/types.js";
 import { batches, ClusterHold, changedSince, dependentTypes, isWildcard, nextNonce } from "./common.js";
-import { type HeldVersions, KnownVersions } from "./known.js";
+import { diffAll, diffNames, KnownVersions } from "./known.js";
 import { AdsStream } from "./stream.js";
 import { type VhdsAnswer, VhdsSubscriptions, vhdsModeOf } from "./subscriptions.js";
 import { deltaResource } from "./wire.js";
@@ -374,35 +374,6 @@ function forgetOldAnswers(pending: Map<string, Pending>, newest: number): void {
     if (p.answer > newest - MAX_PENDING) return;
     pending.delete(nonce);
   }
-}
-
-type Wanted = (name: string) => boolean;
-
-/** What to send to a node holding `known` to reach `all`: every resource compared. */
-function diffAll(known: HeldVersions, all: Map<string, VersionedResource>, wanted: Wanted) {
-  const changed: VersionedResource[] = [];
-  for (const [n, r] of all) if (wanted(n) && known.get(n) !== r.version) changed.push(r);
-  const removed: string[] = [];
-  for (const n of known.keys()) if (!all.has(n) || !wanted(n)) removed.push(n);
-  return { changed, removed };
-}
-
-/** The same, looking only at `names` (the rest is known to match). */
-function diffNames(
-  known: HeldVersions,
-  all: Map<string, VersionedResource>,
-  wanted: Wanted,
-  names: ReadonlySet<string>,
-) {
-  const changed: VersionedResource[] = [];
-  const removed: string[] = [];
-  for (const n of names) {
-    const r = all.get(n);
-    if (r && wanted(n)) {
-      if (known.get(n) !== r.version) changed.push(r);
-    } else if (known.has(n)) removed.push(n);
-  }
-  return { changed, removed };
 }
 
 /** The gateway's RouteConfiguration, the namespace of its VHDS names (`<route config>/<host>`). */

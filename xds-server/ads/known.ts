@@ -2,7 +2,8 @@
 // sent it or the node said so), stored as a reference to a snapshot's own
 // resource map (shared by every stream, never written) plus the names where
 // the node differs from it: a wildcard node in step with the snapshot costs
-// its stream a pointer, not a map of every resource.
+// its stream a pointer, not a map of every resource. And the comparison of
+// what a node holds with a snapshot (diffAll, diffNames).
 import type { VersionedResource } from "../resource/types.js";
 
 /** An overlay entry: the version the node holds, or NOT_HELD for a base name it does not hold. */
@@ -111,4 +112,33 @@ export class KnownVersions implements HeldVersions {
     const v = this.get(n);
     if (v !== undefined) over.set(n, v);
   }
+}
+
+type Wanted = (name: string) => boolean;
+
+/** What to send to a node holding `known` to reach `all`: every resource compared. */
+export function diffAll(known: HeldVersions, all: Map<string, VersionedResource>, wanted: Wanted) {
+  const changed: VersionedResource[] = [];
+  for (const [n, r] of all) if (wanted(n) && known.get(n) !== r.version) changed.push(r);
+  const removed: string[] = [];
+  for (const n of known.keys()) if (!all.has(n) || !wanted(n)) removed.push(n);
+  return { changed, removed };
+}
+
+/** The same, looking only at `names` (the rest is known to match). */
+export function diffNames(
+  known: HeldVersions,
+  all: Map<string, VersionedResource>,
+  wanted: Wanted,
+  names: ReadonlySet<string>,
+) {
+  const changed: VersionedResource[] = [];
+  const removed: string[] = [];
+  for (const n of names) {
+    const r = all.get(n);
+    if (r && wanted(n)) {
+      if (known.get(n) !== r.version) changed.push(r);
+    } else if (known.has(n)) removed.push(n);
+  }
+  return { changed, removed };
 }
