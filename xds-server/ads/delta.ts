@@ -1,38 +1,56 @@
 // Incremental (Delta) ADS stream. Per type we track the subscription and the
-// version of every resource the node holds (as far as we sent it); a push
-// carries only resources whose version differs plus removals. A NACKed
-// resource keeps its sent version here, so it is not re-sent until it changes.
+// version of every resource the node holds (as far as we sent it: ads/known.ts,
+// the snapshot's own map plus what differs from it); a push carries only
+// resources whose version differs plus removals. A NACKed resource keeps its
+// sent version here, so it is not re-sent until it changes.
 import { create } from "@bufbuild/protobuf";
 import {
   type DeltaDiscoveryRequest,
   type DeltaDiscoveryResponse,
   DeltaDiscoveryResponseSchema,
   type Resource,
-  ResourceSchema,
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import {
   ADS_ORDER,
   type NodeInfo,
   type NodeSnapshot,
   TYPE_URLS,
+  type TypeSnapshot,
   type VersionedResource,
 } from "../resource/types.js";
 import { batches, ClusterHold, changedSince, dependentTypes, isWildcard, nextNonce } from "./common.js";
+import { diffAll, diffNames, KnownVersions } from "./known.js";
 import { AdsStream } from "./stream.js";
 import { type VhdsAnswer, VhdsSubscriptions, vhdsModeOf } from "./subscriptions.js";
+import { deltaResource } from "./wire.js";
 
 interface Pending {
   names: string[];
   snapshot: NodeSnapshot;
+  /** The answer (maybeSend) this part belongs to, numbered per type. */
+  answer: number;
 }
 
 interface TypeState {
   wildcard: boolean;
   names: Set<string>;
   /** name -> version the node holds (by what we sent or it told us). */
-  known: Map<string, string>;
+  known: KnownVersions;
+  /** The type as of the snapshot it was last brought up to date with (what `changes` are relative to). */
+  at?: TypeSnapshot;
+  /** Written responses not yet ACKed or NACKed, by nonce, oldest first. */
   pending: Map<string, Pending>;
+  /** Responses queued but not yet written (they get their nonce when written). */
+  unwritten: number;
+  /** Answers started so far. */
+  answers: number;
 }
+
+/** Sent and not yet settled by the node (written and un-ACKed, or still queued). */
+const outstanding = (st: TypeState) => st.pending.size + st.unwritten;
+
+/** A type the snapshot does not have: no resources (shared, never written). */
+const NONE = new Map<string, VersionedResource>();
 
 /**
  * VHDS subscribes by namespace (Envoy's `use_namespace_matching`): a
@@ -59,8 +77,10 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       st = {
         wildcard: isWildcard(t, req.resourceNamesSubscribe),
         names: new Set(),
-        known: new Map(Object.entries(req.initialResourceVersions)),
+        known: new KnownVersions(req.initialResourceVersions),
         pending: new Map(),
+        unwritten: 0,
+        answers: 0,
       };
       this.types.set(t, st);
     }
@@ -84,7 +104,6 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     // subscription change compares everything.
     const resubscribed =
       fresh || req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0;
-    const only = resubscribed ? undefined : new Set<string>();
     if (t === TYPE_URLS.vhds) {
       this.vhds.subscribe(req.resourceNamesSubscribe);
       this.vhds.unsubscribe(req.resourceNamesUnsubscribe);
@@ -93,8 +112,8 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       // in or out with the hosts held (maybeSend adds those), so only they are compared.
       this.vhds.holdAsked(this.snap!);
       const cds = this.types.get(TYPE_URLS.cluster);
-      if (cds) this.maybeSend(TYPE_URLS.cluster, cds, new Set());
-      this.maybeSend(t, st, only);
+      if (cds) this.maybeSend(TYPE_URLS.cluster, cds);
+      this.maybeSend(t, st, resubscribed);
       this.releaseHold();
       return;
     }
@@ -113,48 +132,60 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
         st.known.delete(n);
       }
     }
-    this.maybeSend(t, st, only);
+    this.maybeSend(t, st, resubscribed);
     this.releaseHold();
     // Hosts waiting for their clusters (an ACK of CDS or EDS may have made them ready).
     const vh = this.types.get(TYPE_URLS.vhds);
-    if (this.vhds.pending && vh) this.maybeSend(TYPE_URLS.vhds, vh);
+    if (this.vhds.pending && vh) this.maybeSend(TYPE_URLS.vhds, vh, true);
   }
 
   protected onSnapshot(next: NodeSnapshot): void {
-    const changed = new Map(
-      ADS_ORDER.map((t) => [t, changedSince(this.snap?.types.get(t), next.types.get(t))]),
-    );
-    const cds = next.types.get(TYPE_URLS.cluster)?.resources ?? new Map();
-    this.hold.retain(this.sentClusters, cds, changed.get(TYPE_URLS.cluster));
+    const cds = next.types.get(TYPE_URLS.cluster);
+    const cdsChanged = changedSince(this.snap?.types.get(TYPE_URLS.cluster), cds);
+    this.hold.retain(this.sentClusters, cds?.resources ?? NONE, cdsChanged);
     this.snap = next;
     this.vhds?.promote(next);
     for (const t of ADS_ORDER) {
       const st = this.types.get(t);
-      if (st) this.maybeSend(t, st, changed.get(t));
+      if (st) this.maybeSend(t, st);
     }
     this.releaseHold();
   }
 
+  /** What the stream keeps for a type beyond the shared snapshot (tests, benchmarks). */
+  stateOf(typeUrl: string): { shared: boolean; exceptions: number; pending: number } | undefined {
+    const st = this.types.get(typeUrl);
+    if (!st) return undefined;
+    return { shared: st.known.shared, exceptions: st.known.exceptions, pending: outstanding(st) };
+  }
+
   private releaseHold(): void {
     if (this.hold.held.size === 0) return;
-    for (const t of dependentTypes) if ((this.types.get(t)?.pending.size ?? 0) > 0) return;
+    for (const t of dependentTypes) {
+      const st = this.types.get(t);
+      if (st && outstanding(st) > 0) return;
+    }
     this.hold.held.clear();
     const st = this.types.get(TYPE_URLS.cluster);
-    if (st) this.maybeSend(TYPE_URLS.cluster, st);
+    if (st) this.maybeSend(TYPE_URLS.cluster, st, true);
   }
 
   /**
-   * `only`: the names that changed since the snapshot this type was last
-   * brought up to date with (changedSince); the others already match. Without
-   * it, every resource and every held name is compared.
+   * Brings the type up to date with the current snapshot. Unless `full`, a
+   * type brought up to date with the snapshot the current one was built from
+   * compares only the names that changed between the two (changedSince); else
+   * (a new or changed subscription, held clusters, a stream behind by more
+   * than one build) every resource and every held name is compared.
    */
-  private maybeSend(t: string, st: TypeState, only?: Set<string>): void {
+  private maybeSend(t: string, st: TypeState, full = false): void {
+    const ts = this.snap!.types.get(t);
+    let only = full ? undefined : changedSince(st.at, ts);
     if (t === TYPE_URLS.vhds) {
-      this.sendVhds(st, only);
+      this.sendVhds(st, ts, only);
       return;
     }
-    const ts = this.snap!.types.get(t);
-    let all = ts?.resources ?? new Map<string, VersionedResource>();
+    const base = ts?.resources ?? NONE;
+    let all = base;
     const held = t === TYPE_URLS.cluster && this.hold.held.size > 0;
     if (t === TYPE_URLS.cluster) all = this.hold.view(all);
     // On-demand gateways get an app's upstream cluster with a host that routes to it.
@@ -166,18 +197,28 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       resolver?.isRouteCluster(n)
         ? routeClusters!.has(n) || st.names.has(n) || this.hold.held.has(n)
         : st.wildcard || st.names.has(n) || (t === TYPE_URLS.vhds && st.names.has(namespaceOf(n)));
-    const { changed, removed } =
-      held || !only ? diffAll(st.known, all, wanted) : diffNames(st.known, all, wanted, only);
+    if (held) only = undefined;
+    // What the node holds, re-expressed against this snapshot's map (O(changed names)).
+    if (only) st.known.rebase(base, only);
+    const { changed, removed } = only
+      ? diffNames(st.known, all, wanted, only)
+      : diffAll(st.known, all, wanted);
     // First answer for a non-wildcard subscription to names we do not have:
     // still answer (empty) so the node's init does not wait for a timeout.
-    const firstAnswer = st.pending.size === 0 && !this.answered.has(t);
-    if (changed.length === 0 && removed.length === 0 && !firstAnswer) {
-      if (st.pending.size === 0) this.obs.onCurrent?.(this.node!, t, "delta", this.snap!);
+    const firstAnswer = outstanding(st) === 0 && !this.answered.has(t);
+    const send = changed.length > 0 || removed.length > 0 || firstAnswer;
+    if (send) {
+      this.answered.add(t);
+      for (const r of changed) st.known.set(r.name, r.version);
+      for (const n of removed) st.known.delete(n);
+    }
+    // After a full comparison: re-expressed against this snapshot's map (O(resources), as the comparison).
+    if (!only) st.known.rebaseAll(base);
+    st.at = ts;
+    if (!send) {
+      if (outstanding(st) === 0) this.obs.onCurrent?.(this.node!, t, "delta", this.snap!);
       return;
     }
-    this.answered.add(t);
-    for (const r of changed) st.known.set(r.name, r.version);
-    for (const n of removed) st.known.delete(n);
     if (t === TYPE_URLS.cluster) {
       // A wildcard node without held clusters holds exactly the snapshot's map: share it, never copy per node.
       // (On-demand nodes hold only the route clusters of their hosts.)
@@ -191,42 +232,50 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       }
     }
     const version = ts?.version ?? "";
+    const answer = ++st.answers;
     for (const [i, part] of batches(changed, (r) => r.any.value.length).entries())
       this.sendDelta(
         st,
         t,
         version,
+        answer,
         part.map((r) => r.name),
         i === 0 ? removed : [],
-        () => part.map((r) => create(ResourceSchema, { name: r.name, version: r.version, resource: r.any })),
+        () => part.map(deltaResource),
       );
     this.obs.onPush?.(this.node!, t, "delta", changed.length + removed.length);
   }
 
   /**
-   * One response of a (possibly split) answer: its own nonce and pending entry,
-   * so each part is ACKed or NACKed on its own; built when the stream writes it.
+   * One response of a (possibly split) answer, built when the stream writes
+   * it: its nonce and pending entry are made then too (so each part is ACKed
+   * or NACKed on its own, and a part still queued is never forgotten before
+   * it was even sent).
    */
   private sendDelta(
     st: TypeState,
     t: string,
     version: string,
+    answer: number,
     names: string[],
     removed: string[],
     resources: () => Resource[],
   ): void {
-    const nonce = nextNonce();
-    st.pending.set(nonce, { names, snapshot: this.snap! });
-    dropOldest(st.pending);
-    this.send(() =>
-      create(DeltaDiscoveryResponseSchema, {
+    const snapshot = this.snap!;
+    st.unwritten += 1;
+    this.send(() => {
+      st.unwritten -= 1;
+      const nonce = nextNonce();
+      st.pending.set(nonce, { names, snapshot, answer });
+      forgetOldAnswers(st.pending, answer);
+      return create(DeltaDiscoveryResponseSchema, {
         systemVersionInfo: version,
         typeUrl: t,
         nonce,
         resources: resources(),
         removedResources: removed,
-      }),
-    );
+      });
+    });
   }
 
   private readonly answered = new Set<string>();
@@ -238,11 +287,11 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     const cds = this.types.get(TYPE_URLS.cluster);
     const eds = this.types.get(TYPE_URLS.endpoint);
     const now = (type: string, n: string) => this.snap!.types.get(type)?.resources.get(n)?.version;
-    if (!cds || cds.pending.size > 0) return clusters.length === 0;
+    if (!cds || outstanding(cds) > 0) return clusters.length === 0;
     for (const c of clusters) {
       if (cds.known.get(c) !== now(TYPE_URLS.cluster, c)) return false;
       const ep = now(TYPE_URLS.endpoint, c);
-      if (ep !== undefined && (!eds || eds.pending.size > 0 || eds.known.get(c) !== ep)) return false;
+      if (ep !== undefined && (!eds || outstanding(eds) > 0 || eds.known.get(c) !== ep)) return false;
     }
     return true;
   }
@@ -256,9 +305,9 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   private lastRouteClusters?: Set<string>;
 
   private withRouteClusterMoves(
-    only: Set<string> | undefined,
+    only: ReadonlySet<string> | undefined,
     routeClusters: Set<string> | undefined,
-  ): Set<string> | undefined {
+  ): ReadonlySet<string> | undefined {
     const last = this.lastRouteClusters;
     this.lastRouteClusters = routeClusters;
     if (!only || (!last && !routeClusters)) return only;
@@ -274,74 +323,58 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
    * (its few hosts). An eager node holds every virtual host: with nothing
    * asked or waiting, only the changed names are compared, as for other types.
    */
-  private sendVhds(st: TypeState, only?: Set<string>): void {
+  private sendVhds(st: TypeState, ts: TypeSnapshot | undefined, changed?: ReadonlySet<string>): void {
     const t = TYPE_URLS.vhds;
-    const ts = this.snap!.types.get(t);
-    const all = ts?.resources ?? new Map<string, VersionedResource>();
-    const a =
-      only && this.vhds.mode === "eager" && !this.vhds.pending
-        ? eagerAnswer(diffNames(st.known, all, () => true, only))
-        : this.vhds.answer(this.snap!, all, st.known, (c) => this.running(c));
-    const firstAnswer = st.pending.size === 0 && !this.answered.has(t);
-    if (a.send.length === 0 && a.removed.length === 0 && !firstAnswer) {
-      if (st.pending.size === 0) this.obs.onCurrent?.(this.node!, t, "delta", this.snap!);
+    const base = ts?.resources ?? NONE;
+    const all = base;
+    const only = this.vhds.mode === "eager" && !this.vhds.pending ? changed : undefined;
+    if (only) st.known.rebase(base, only);
+    const a = only
+      ? eagerAnswer(diffNames(st.known, all, () => true, only))
+      : this.vhds.answer(this.snap!, all, st.known, (c) => this.running(c));
+    const firstAnswer = outstanding(st) === 0 && !this.answered.has(t);
+    const send = a.send.length > 0 || a.removed.length > 0 || firstAnswer;
+    if (send) {
+      this.answered.add(t);
+      for (const r of a.sent) st.known.set(r.name, r.version);
+      for (const n of a.removed) st.known.delete(n);
+    }
+    // An on-demand node's few hosts stay listed on their own: re-expressing them is O(virtual hosts).
+    if (!only && (this.vhds.mode === "eager" || st.known.shared)) st.known.rebaseAll(base);
+    st.at = ts;
+    if (!send) {
+      if (outstanding(st) === 0) this.obs.onCurrent?.(this.node!, t, "delta", this.snap!);
       return;
     }
-    this.answered.add(t);
-    for (const r of a.sent) st.known.set(r.name, r.version);
-    for (const n of a.removed) st.known.delete(n);
     const version = ts?.version ?? "";
+    const answer = ++st.answers;
     // a.send[i] is a.sent[i] as a Resource (aliases included); the rest are "not found" answers (no body).
     const items = a.send.map((res, i) => ({ res, r: a.sent[i] as VersionedResource | undefined }));
     for (const [i, part] of batches(items, (p) => p.r?.any.value.length ?? 0).entries()) {
       const names = part.flatMap((p) => (p.r ? [p.r.name] : []));
-      this.sendDelta(st, t, version, names, i === 0 ? a.removed : [], () => part.map((p) => p.res));
+      this.sendDelta(st, t, version, answer, names, i === 0 ? a.removed : [], () => part.map((p) => p.res));
     }
     this.obs.onPush?.(this.node!, t, "delta", a.send.length + a.removed.length);
   }
 }
 
 /**
- * Un-ACKed responses remembered per type (for ACK/NACK attribution): each
- * holds the snapshot it was cut from, so a node that stops ACKing while the
- * registry changes must not make the server keep every snapshot. Older ones
- * are forgotten: their late ACK or NACK is then not attributed (the node's
- * newer responses still are), and the hold on removed clusters still waits
- * for the newest.
+ * Answers whose un-ACKed responses are remembered per type (for ACK/NACK
+ * attribution): each holds the snapshot it was cut from, so a node that stops
+ * ACKing while the registry changes must not make the server keep every
+ * snapshot. Every part of the newest MAX_PENDING answers is kept (a large sync
+ * is many parts of one snapshot); older ones are forgotten: their late ACK or
+ * NACK is then not attributed (the node's newer responses still are), and the
+ * hold on removed clusters still waits for the newest.
  */
 export const MAX_PENDING = 16;
 
-function dropOldest(pending: Map<string, Pending>): void {
-  while (pending.size > MAX_PENDING) pending.delete(pending.keys().next().value!);
-}
-
-type Wanted = (name: string) => boolean;
-
-/** What to send to a node holding `known` to reach `all`: every resource compared. */
-function diffAll(known: Map<string, string>, all: Map<string, VersionedResource>, wanted: Wanted) {
-  const changed: VersionedResource[] = [];
-  for (const [n, r] of all) if (wanted(n) && known.get(n) !== r.version) changed.push(r);
-  const removed: string[] = [];
-  for (const n of known.keys()) if (!all.has(n) || !wanted(n)) removed.push(n);
-  return { changed, removed };
-}
-
-/** The same, looking only at `names` (the rest is known to match). */
-function diffNames(
-  known: Map<string, string>,
-  all: Map<string, VersionedResource>,
-  wanted: Wanted,
-  names: Set<string>,
-) {
-  const changed: VersionedResource[] = [];
-  const removed: string[] = [];
-  for (const n of names) {
-    const r = all.get(n);
-    if (r && wanted(n)) {
-      if (known.get(n) !== r.version) changed.push(r);
-    } else if (known.has(n)) removed.push(n);
+/** Pending entries are in write order, so answers in ascending order: the oldest are first. */
+function forgetOldAnswers(pending: Map<string, Pending>, newest: number): void {
+  for (const [nonce, p] of pending) {
+    if (p.answer > newest - MAX_PENDING) return;
+    pending.delete(nonce);
   }
-  return { changed, removed };
 }
 
 /** The gateway's RouteConfiguration, the namespace of its VHDS names (`<route config>/<host>`). */
@@ -350,7 +383,7 @@ const ROUTE_CONFIG_OF_VHDS = "sessiongate_gateway";
 /** An eager node's VHDS answer from a diff (no aliases: nothing was asked). */
 function eagerAnswer({ changed, removed }: { changed: VersionedResource[]; removed: string[] }): VhdsAnswer {
   return {
-    send: changed.map((r) => create(ResourceSchema, { name: r.name, version: r.version, resource: r.any })),
+    send: changed.map(deltaResource),
     sent: changed,
     removed,
   };

@@ -12,8 +12,16 @@ import type { AdsObserver, SnapshotSource } from "../resource/types.js";
 import type { NodeGate } from "./auth.js";
 import { DeltaStream } from "./delta.js";
 import { SotwStream } from "./sotw.js";
+import { encodeDeltaResponse, encodeSotwResponse } from "./wire.js";
 
-export const AdsServiceDefinition = serviceDefinition(AggregatedDiscoveryService);
+const generic = serviceDefinition(AggregatedDiscoveryService);
+
+/** The generic definition, with responses serialized by ads/wire.ts (each resource's bytes copied once). */
+export const AdsServiceDefinition: typeof generic = {
+  ...generic,
+  streamAggregatedResources: { ...generic.streamAggregatedResources, responseSerialize: encodeSotwResponse },
+  deltaAggregatedResources: { ...generic.deltaAggregatedResources, responseSerialize: encodeDeltaResponse },
+};
 
 export const AdsClient = grpc.makeGenericClientConstructor(
   AdsServiceDefinition,

@@ -26,7 +26,6 @@ interface TypeState {
   nonce: string;
   /** Version and resources of the latest response; undefined before the first. */
   sentVersion?: string;
-  sentNames: string[];
   sentResources: Map<string, VersionedResource>;
   sentSnapshot?: NodeSnapshot;
   inflight: boolean;
@@ -49,7 +48,6 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
         wildcard,
         names,
         nonce: "",
-        sentNames: [],
         sentResources: new Map(),
         inflight: false,
         subscriptionDirty: true,
@@ -62,7 +60,6 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
         if (target.version === req.versionInfo) {
           st.sentVersion = target.version;
           st.sentResources = target.resources;
-          st.sentNames = [...target.resources.keys()];
           st.subscriptionDirty = false;
           return;
         }
@@ -76,7 +73,8 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
           typeUrl: t,
           mode: "sotw" as const,
           snapshot: st.sentSnapshot!,
-          names: st.sentNames,
+          // Listed when answered, not kept per stream (the resources are the snapshot's own map).
+          names: [...st.sentResources.keys()],
         };
         if (req.errorDetail) {
           st.nackedVersion = st.sentVersion;
@@ -146,7 +144,6 @@ export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponse> {
     st.nonce = nextNonce();
     st.sentVersion = target.version;
     st.sentResources = target.resources;
-    st.sentNames = [...target.resources.keys()];
     st.sentSnapshot = this.snap;
     st.inflight = true;
     const { version, resources } = target;

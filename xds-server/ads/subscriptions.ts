@@ -21,6 +21,8 @@
 import { create } from "@bufbuild/protobuf";
 import { type Resource, ResourceSchema } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import type { NodeInfo, NodeSnapshot, VersionedResource } from "../resource/types.js";
+import type { HeldVersions } from "./known.js";
+import { deltaResource } from "./wire.js";
 
 export type VhdsMode = "eager" | "on_demand";
 
@@ -103,7 +105,7 @@ export class VhdsSubscriptions {
   answer(
     snap: NodeSnapshot,
     all: Map<string, VersionedResource>,
-    known: Map<string, string>,
+    known: HeldVersions,
     ready: (clusters: string[]) => boolean = () => true,
   ): VhdsAnswer {
     const resolver = snap.virtualHosts;
@@ -151,14 +153,12 @@ export class VhdsSubscriptions {
     // A name appears once per response (Envoy refuses duplicates): "not found" wins over a removal.
     const removed = [...known.keys()].filter((n) => !wanted.has(n) && !missing.includes(n));
     const send = [
-      ...sent.map((r) =>
-        create(ResourceSchema, {
-          name: r.name,
-          version: r.version,
-          resource: r.any,
-          aliases: aliases.get(r.name) ?? [],
-        }),
-      ),
+      ...sent.map((r) => {
+        const asked = aliases.get(r.name);
+        return asked?.length
+          ? create(ResourceSchema, { name: r.name, version: r.version, resource: r.any, aliases: asked })
+          : deltaResource(r);
+      }),
       // Envoy's convention for an alias no virtual host serves: a resource without a body.
       ...missing.map((a) => create(ResourceSchema, { name: a, aliases: [a] })),
     ];
