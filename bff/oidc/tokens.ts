@@ -136,10 +136,12 @@ async function refreshLocked(
   failures: number,
 ): Promise<AccessToken | null> {
   const { metrics, log } = oc;
-  const config = await oc.clients.get(app);
   const end = metrics.refreshDuration.startTimer({ app: app.id });
   let tokens: TokenSet;
   try {
+    // Discovery is part of the refresh: a BFF started while the OP is down must
+    // back off and serve the still-valid token like any other failed refresh.
+    const config = await oc.clients.get(app);
     const res = await oidc.refreshTokenGrant(config, s.tokens.refreshToken as string);
     tokens = tokenSetFrom(res, s.tokens);
     metrics.refreshes.inc({ app: app.id, result: "ok" });

@@ -1,5 +1,6 @@
 // Redis killed and restarted mid-test: 503 with a JSON body naming the cause while it
 // is down, /readyz fails, and service resumes by itself (ioredis reconnects).
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBff, startBff, validateConfig } from "../../bff/index.js";
 import { type OpHandle, type RedisHandle, startOP, startRedis, waitFor } from "../harness/index.js";
@@ -90,6 +91,49 @@ describe("identity provider outage", () => {
       const r = await login(url, op2, "web");
       expect((await internalToken(b.internalUrl, "web", r.session)).status).toBe(200);
     } finally {
+      await b.close();
+    }
+  });
+});
+
+describe("identity provider down when the BFF starts", () => {
+  it("a due session's refresh, discovery included, backs off and serves the still-valid token", async () => {
+    const [publicPort, internalPort] = await ports(2);
+    const url = `http://127.0.0.1:${publicPort}`;
+    const ttl = 14;
+    const op2 = await startOP({ clients: [opClient(url, WEB)], ttl });
+    // Refresh due 1 s after issue; the token stays valid 13 s more.
+    const cfg = bffConfig({
+      publicPort,
+      internalPort,
+      redisUrl: redis.url,
+      issuer: op2.issuer,
+      apps: [WEB],
+      skew: 13,
+    });
+    const first = await startBff(validateConfig(cfg), { defaultMetrics: false });
+    const r = await login(url, op2, "web");
+    const issued = await json(await internalToken(first.internalUrl, "web", r.session));
+    const issuedBy = Date.now();
+    const token = issued.access_token as string;
+    expect(token).toMatch(/^ey/);
+    await first.close();
+    await op2.pause();
+    const rc = new Redis(redis.url);
+    // A new process: it has not discovered the OP yet.
+    const b = await startBff(validateConfig(cfg), { defaultMetrics: false });
+    try {
+      const retryKeys = () => rc.keys("sg:s:{*}:retry");
+      expect(await retryKeys()).toEqual([]);
+      await waitFor("the refresh to be due", async () => Date.now() > issuedBy + 1_100);
+      const res = await internalToken(b.internalUrl, "web", r.session);
+      expect(res.status).toBe(200);
+      expect((await json(res)).access_token).toBe(token);
+      expect(await retryKeys()).toHaveLength(1);
+      const metrics = await (await fetch(`${b.adminUrl}/metrics`)).text();
+      expect(metrics).toMatch(/sessiongate_bff_refreshes_total\{app="web",result="op_error"\} [1-9]/);
+    } finally {
+      rc.disconnect();
       await b.close();
     }
   });

@@ -74,8 +74,15 @@ export class StatusBoard implements AdsObserver {
     const st = this.nodes.get(this.key(e.node, e.mode));
     const good = st?.acked.get(e.typeUrl) ?? 0;
     const involved = new Set<string>();
-    const resources = [...e.snapshot.types.values()].flatMap((t) => [...t.resources.values()]);
-    for (const r of resources) if (e.names.includes(r.name)) for (const a of r.apps) involved.add(a);
+    // By name, not by scanning every resource: a NACKed part of 1,000 names at
+    // 10,000 apps was 10^7 comparisons per NACK.
+    const own = e.snapshot.types.get(e.typeUrl)?.resources;
+    for (const name of e.names) {
+      const r =
+        own?.get(name) ??
+        [...e.snapshot.types.values()].find((t) => t.resources.has(name))?.resources.get(name);
+      if (r) for (const a of r.apps) involved.add(a);
+    }
     // Blame apps changed since the node's last good config; else all involved.
     const changed = [...involved].filter((a) => (e.snapshot.appRevisions.get(a) ?? 0) > good);
     const blamed = changed.length ? changed : [...involved];
