@@ -111,7 +111,9 @@ describe("the npm tarball", () => {
         const p = join(dir, e.name);
         if (e.isDirectory()) walk(p);
         else if (e.name.endsWith(".js")) {
-          for (const m of readFileSync(p, "utf8").matchAll(/(?<![\w$.])(?:from|import\()\s*"([^".][^"]*)"/g)) {
+          for (const m of readFileSync(p, "utf8").matchAll(
+            /(?<![\w$.])(?:from|import\()\s*"([^".][^"]*)"/g,
+          )) {
             const spec = m[1];
             if (spec.startsWith("node:")) continue;
             const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
