@@ -12,6 +12,7 @@ import type { AdsObserver, SnapshotSource } from "../resource/types.js";
 import type { NodeGate } from "./auth.js";
 import { DeltaStream } from "./delta.js";
 import { SotwStream } from "./sotw.js";
+import type { SyncGate } from "./sync-gate.js";
 import { encodeDeltaResponse, encodeSotwResponse } from "./wire.js";
 
 const generic = serviceDefinition(AggregatedDiscoveryService);
@@ -34,15 +35,16 @@ export function addAdsService(
   obs: AdsObserver,
   log: { warn: (o: object, m: string) => void },
   gate?: NodeGate,
+  syncGate?: SyncGate,
 ): void {
   server.addService(AdsServiceDefinition, {
     streamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => {
-      new SotwStream(call, source, obs, log, gate);
+      new SotwStream(call, source, obs, log, gate, syncGate);
     },
     deltaAggregatedResources: (
       call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
     ) => {
-      new DeltaStream(call, source, obs, log, gate);
+      new DeltaStream(call, source, obs, log, gate, syncGate);
     },
   });
 }
