@@ -23,12 +23,6 @@ export function createMetrics(register: Registry) {
       labelNames: ["mode"],
       registers,
     }),
-    xdsInitialSyncs: new Gauge({
-      name: "sessiongate_xds_initial_syncs",
-      help: "ADS streams in their first full sync: holding a turn (syncing) or waiting for one (waiting)",
-      labelNames: ["state"],
-      registers,
-    }),
     xdsPushes: new Counter({
       name: "sessiongate_xds_pushes_total",
       help: "xDS responses sent",

@@ -224,14 +224,7 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
     identity?.ca && cfg.identity
       ? new NodeSecrets(cache, identity.ca, cfg.identity.certTtlSeconds, log)
       : undefined;
-  const syncGate = new SyncGate(
-    cfg.xds.initialSyncs ?? 8,
-    (cfg.xds.syncHoldS ?? 10) * 1000,
-    (syncing, waiting) => {
-      metrics.xdsInitialSyncs.set({ state: "syncing" }, syncing);
-      metrics.xdsInitialSyncs.set({ state: "waiting" }, waiting);
-    },
-  );
+  const syncGate = new SyncGate(cfg.xds.initialSyncs ?? 8, (cfg.xds.syncHoldS ?? 10) * 1000);
   addAdsService(ads, nodeSecrets ?? cache, status, log, gate, syncGate);
   const tls = identity && certificateProvider(identity);
   const xdsCreds = tls && grpc.experimental.createCertificateProviderServerCredentials(tls, tls, true);

@@ -6,7 +6,6 @@
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
-import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   DeltaDiscoveryRequestSchema,
@@ -14,12 +13,9 @@ import {
 } from "../../protos/gen/envoy/service/discovery/v3/discovery_pb.js";
 import { AdsClient, addAdsService } from "../../xds-server/ads/service.js";
 import { SyncGate } from "../../xds-server/ads/sync-gate.js";
-import { ConfigError, parseConfig } from "../../xds-server/config.js";
 import { type NodeSnapshot, TYPE_URLS, type VersionedResource } from "../../xds-server/resource/types.js";
-import { startServer } from "../../xds-server/server.js";
 import { waitFor } from "../harness/ports.js";
 import { FakeSource } from "./fake-source.js";
-import { inProcessServerConfig, TOKEN } from "./helpers.js";
 
 const CDS = TYPE_URLS.cluster;
 
@@ -215,58 +211,5 @@ describe("SyncGate on its own", () => {
     let n = 0;
     for (let i = 0; i < 50; i++) g.acquire(() => n++);
     expect([n, g.syncing, g.queued]).toEqual([50, 0, 0]);
-  });
-
-  it("reports the streams syncing and waiting after every change", () => {
-    const seen: [number, number][] = [];
-    const g = new SyncGate(1, 60_000, (syncing, waiting) => seen.push([syncing, waiting]));
-    const a = g.acquire(() => {});
-    const b = g.acquire(() => {});
-    a.release();
-    b.release();
-    expect(seen).toEqual([
-      [0, 0],
-      [1, 0],
-      [1, 1],
-      [1, 0],
-      [0, 0],
-    ]);
-  });
-});
-
-describe("SyncGate configuration", () => {
-  const parse = (args: string[], env: Record<string, string> = {}) => {
-    const c = parseConfig(["--api-token", TOKEN, "--xds-insecure", ...args], env);
-    if (c === "help") throw new Error("help");
-    return c.xds;
-  };
-
-  it("defaults to 8 streams and a 10 s hold; a flag or its variable sets them; a bad value is refused", () => {
-    expect(parse([])).toMatchObject({ initialSyncs: 8, syncHoldS: 10 });
-    expect(parse(["--xds-initial-syncs", "0", "--xds-sync-hold-s", "30"])).toMatchObject({
-      initialSyncs: 0,
-      syncHoldS: 30,
-    });
-    expect(parse([], { SESSIONGATE_XDS_INITIAL_SYNCS: "2" }).initialSyncs).toBe(2);
-    for (const bad of [
-      ["--xds-initial-syncs", "-1"],
-      ["--xds-initial-syncs", "many"],
-      ["--xds-sync-hold-s", "0"],
-    ])
-      expect(() => parse(bad)).toThrow(ConfigError);
-  });
-
-  it("the server exports the gate's state as sessiongate_xds_initial_syncs", async () => {
-    const srv = await startServer(
-      inProcessServerConfig({ xds: { address: "127.0.0.1", port: 0, initialSyncs: 3 } }),
-      pino({ level: "silent" }),
-    );
-    try {
-      const text = await (await fetch(`http://127.0.0.1:${srv.httpPort}/metrics`)).text();
-      expect(text).toMatch(/^sessiongate_xds_initial_syncs\{state="syncing"\} 0$/m);
-      expect(text).toMatch(/^sessiongate_xds_initial_syncs\{state="waiting"\} 0$/m);
-    } finally {
-      await srv.stop();
-    }
   });
 });

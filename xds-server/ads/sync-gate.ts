@@ -26,11 +26,7 @@ export class SyncGate {
   constructor(
     readonly limit: number,
     readonly holdMs: number,
-    /** Told the streams syncing and waiting after every change (metrics). */
-    private readonly onChange?: (syncing: number, waiting: number) => void,
-  ) {
-    onChange?.(0, 0);
-  }
+  ) {}
 
   /** Streams holding a slot (tests, metrics). */
   get syncing(): number {
@@ -55,7 +51,6 @@ export class SyncGate {
       }
       state = "done";
       this.next();
-      this.changed();
     };
     const grant = () => {
       state = "held";
@@ -69,12 +64,7 @@ export class SyncGate {
       start();
     } else if (this.active < this.limit && this.waiting.size === 0) grant();
     else this.waiting.add(grant);
-    this.changed();
     return { release };
-  }
-
-  private changed(): void {
-    this.onChange?.(this.active, this.waiting.size);
   }
 
   private next(): void {
