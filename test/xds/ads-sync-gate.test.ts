@@ -37,11 +37,10 @@ function clusters(version: string, count = 2000, bytes = 400, changed?: string):
 
 /**
  * Big enough that a node that never reads cannot take it all into buffers
- * (grpc-js reads 16 messages ahead, plus HTTP/2 windows and loopback socket
- * buffers that grow to several MB): ~40 MB, ~150 parts, so it keeps its slot
- * until it leaves or loses it.
+ * (grpc-js reads 16 messages ahead, plus HTTP/2 windows and socket buffers):
+ * ~20 MB, 80 parts, so it keeps its slot until it leaves or loses it.
  */
-const STALLING = [40_000, 1000] as const;
+const STALLING = [40_000, 500] as const;
 
 const versionsOf = (s: NodeSnapshot) =>
   new Map([...s.types.get(CDS)!.resources.values()].map((r) => [r.name, r.version]));
