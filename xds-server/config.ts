@@ -11,14 +11,6 @@ import type { ServerConfig } from "./server.js";
 export const OPTIONS = {
   "xds-address": { def: "127.0.0.1", help: "ADS gRPC bind address" },
   "xds-port": { def: "18000", help: "ADS gRPC port (0: pick one)" },
-  "xds-initial-syncs": {
-    def: "8",
-    help: "ADS streams sending their first full configuration at once, server-wide; the others wait their turn (0: no bound)",
-  },
-  "xds-sync-hold-s": {
-    def: "10",
-    help: "longest a stream keeps its initial-sync turn (a node that stops reading then finishes without one)",
-  },
   "xds-insecure": {
     def: "",
     flag: true,
@@ -276,12 +268,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfi
   if (!/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(prefix))
     throw new ConfigError(`--bff-prefix: expected a path like /auth, got ${JSON.stringify(prefix)}`);
   return {
-    xds: {
-      address: get("xds-address"),
-      port: int("xds-port", get("xds-port"), 0, 65535),
-      initialSyncs: int("xds-initial-syncs", get("xds-initial-syncs"), 0, 100000),
-      syncHoldS: int("xds-sync-hold-s", get("xds-sync-hold-s"), 1, 3600),
-    },
+    xds: { address: get("xds-address"), port: int("xds-port", get("xds-port"), 0, 65535) },
     api: { address: get("api-address"), port: int("api-port", get("api-port"), 0, 65535) },
     http: { address: httpAddress, port: int("http-port", get("http-port"), 0, 65535) },
     wasmHttpsPort: int("wasm-https-port", get("wasm-https-port"), 0, 65535),

@@ -9,7 +9,6 @@ import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import { type NodeGate, spiffeNodeGate, trustClaims } from "./ads/auth.js";
 import { addAdsService } from "./ads/service.js";
-import { SyncGate } from "./ads/sync-gate.js";
 import { TokenAuth } from "./api/auth.js";
 import { addBffDirectory } from "./api/bff-directory.js";
 import { addApiService } from "./api/service.js";
@@ -28,8 +27,7 @@ import type { TranslateConfig } from "./translate/types.js";
 import { startWasmHttps, WASM_PATH } from "./wasm-https.js";
 
 export interface ServerConfig {
-  /** initialSyncs / syncHoldS: the ADS initial-sync bound (ads/sync-gate.ts; defaults 8 and 10 s). */
-  xds: { address: string; port: number; initialSyncs?: number; syncHoldS?: number };
+  xds: { address: string; port: number };
   api: { address: string; port: number };
   http: { address: string; port: number };
   /** Host Envoy uses to fetch the wasm module from our HTTP server. */
@@ -224,8 +222,7 @@ export async function startServer(cfg: ServerConfig, logger?: Logger): Promise<R
     identity?.ca && cfg.identity
       ? new NodeSecrets(cache, identity.ca, cfg.identity.certTtlSeconds, log)
       : undefined;
-  const syncGate = new SyncGate(cfg.xds.initialSyncs ?? 8, (cfg.xds.syncHoldS ?? 10) * 1000);
-  addAdsService(ads, nodeSecrets ?? cache, status, log, gate, syncGate);
+  addAdsService(ads, nodeSecrets ?? cache, status, log, gate);
   const tls = identity && certificateProvider(identity);
   const xdsCreds = tls && grpc.experimental.createCertificateProviderServerCredentials(tls, tls, true);
   const xdsPort = await bindGrpc(ads, cfg.xds.address, cfg.xds.port, xdsCreds);

@@ -12,7 +12,6 @@ import type { AdsObserver, SnapshotSource } from "../resource/types.js";
 import type { NodeGate } from "./auth.js";
 import { DeltaStream } from "./delta.js";
 import { SotwStream } from "./sotw.js";
-import type { SyncGate } from "./sync-gate.js";
 import { encodeDeltaResponse, encodeSotwResponse } from "./wire.js";
 
 const generic = serviceDefinition(AggregatedDiscoveryService);
@@ -35,16 +34,15 @@ export function addAdsService(
   obs: AdsObserver,
   log: { warn: (o: object, m: string) => void },
   gate?: NodeGate,
-  syncGate?: SyncGate,
 ): void {
   server.addService(AdsServiceDefinition, {
     streamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>) => {
-      new SotwStream(call, source, obs, log, gate, syncGate);
+      new SotwStream(call, source, obs, log, gate);
     },
     deltaAggregatedResources: (
       call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>,
     ) => {
-      new DeltaStream(call, source, obs, log, gate, syncGate);
+      new DeltaStream(call, source, obs, log, gate);
     },
   });
 }

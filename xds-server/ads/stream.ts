@@ -13,7 +13,6 @@ import {
 } from "../resource/types.js";
 import { type NodeGate, trustClaims } from "./auth.js";
 import { nodeInfo } from "./common.js";
-import type { SyncGate, SyncTurn } from "./sync-gate.js";
 
 /** Responses per stream serialized and handed to grpc-js before the previous ones are flushed. */
 export const MAX_IN_FLIGHT = 2;
@@ -31,14 +30,6 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
   private readonly outbox: (() => Res)[] = [];
   /** Responses written but not yet flushed to the HTTP/2 stream. */
   private inFlight = 0;
-  /**
-   * The initial sync: "new" until the first response is queued, then
-   * "waiting" for a slot of the server's SyncGate, "syncing" while holding it,
-   * and "synced" once the outbox first drained (every response written and
-   * taken by the HTTP/2 stream): later pushes never wait for a slot.
-   */
-  private sync: "new" | "waiting" | "syncing" | "synced";
-  private turn?: SyncTurn;
   /** Set by the subclass; read only once requests arrive (after construction). */
   protected abstract readonly mode: AdsMode;
 
@@ -48,9 +39,7 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
     protected readonly obs: AdsObserver,
     protected readonly log: { warn: (o: object, m: string) => void },
     private readonly gate: NodeGate = trustClaims,
-    private readonly syncGate?: SyncGate,
   ) {
-    this.sync = syncGate ? "new" : "synced";
     call.on("data", (req: Req) => this.receive(req));
     call.on("end", () => this.close());
     call.on("error", () => this.close());
@@ -80,16 +69,6 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
   }
 
   private pump(): void {
-    if (this.sync === "new" && !this.closed) {
-      this.sync = "waiting";
-      // May start at once (a free slot): then pump runs from inside acquire.
-      this.turn = this.syncGate!.acquire(() => {
-        this.sync = "syncing";
-        this.pump();
-      });
-      return;
-    }
-    if (this.sync === "waiting") return;
     while (!this.closed && this.inFlight < MAX_IN_FLIGHT && this.outbox.length > 0) {
       const res = this.outbox.shift()!();
       this.inFlight += 1;
@@ -102,17 +81,12 @@ export abstract class AdsStream<Req extends { node?: Node; typeUrl: string }, Re
         this.close();
       }
     }
-    if (this.sync === "syncing" && this.outbox.length === 0 && this.inFlight === 0) {
-      this.sync = "synced";
-      this.turn?.release();
-    }
   }
 
   protected close(): void {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe?.();
-    this.turn?.release();
     this.outbox.length = 0;
     if (this.node) this.obs.onDisconnect?.(this.node, this.mode);
     try {
