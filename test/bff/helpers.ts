@@ -6,7 +6,17 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type { ClientMetadata } from "oidc-provider";
 import { type RunningBff, startBff, validateConfig } from "../../bff/index.js";
-import { freePort, OpBrowser, type OpHandle, onCleanup, startOP, startRedis } from "../harness/index.js";
+import {
+  freePort,
+  type ManagedProcess,
+  OpBrowser,
+  type OpHandle,
+  onCleanup,
+  REPO_ROOT,
+  startOP,
+  startProcess,
+  startRedis,
+} from "../harness/index.js";
 
 export const KEY1 = randomBytes(32).toString("base64");
 export const KEY2 = randomBytes(32).toString("base64");
@@ -73,6 +83,30 @@ export function writeConfig(name: string, cfg: unknown): string {
   writeFileSync(file, JSON.stringify(cfg, null, 2));
   onCleanup(() => rmSync(file, { force: true }));
   return file;
+}
+
+/** A BFF in its own process (tsx bff/main.ts), ready once its internal listener answers /healthz. */
+export async function startBffProcess(
+  name: string,
+  cfg: unknown,
+  internalUrl: string,
+): Promise<ManagedProcess> {
+  const file = writeConfig(name, cfg);
+  return startProcess({
+    name,
+    cmd: join(REPO_ROOT, "node_modules", ".bin", "tsx"),
+    args: [join(REPO_ROOT, "bff", "main.ts"), "--config", file],
+    cwd: REPO_ROOT,
+    ready: { url: `${internalUrl}/healthz` },
+  });
+}
+
+/** The sum of every series of a metric (all label sets) on a BFF's admin listener. */
+export async function metric(adminUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.split(" ").pop());
+  return sum;
 }
 
 export async function ports(n: number): Promise<number[]> {

@@ -1,28 +1,20 @@
 // Refresh single-flight across two BFF processes sharing one Redis, with refresh
 // token rotation on at the OP (a second use of the old refresh token would make
 // the OP revoke the grant, so exactly one refresh must happen).
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  type ManagedProcess,
-  type OpHandle,
-  REPO_ROOT,
-  startOP,
-  startProcess,
-  startRedis,
-  waitFor,
-} from "../harness/index.js";
+import { type ManagedProcess, type OpHandle, startOP, startRedis, waitFor } from "../harness/index.js";
 import { budget } from "../harness/slowness.js";
 import {
   bffConfig,
   internalToken,
   json,
   login,
+  metric,
   opClient,
   ports,
   sleep,
+  startBffProcess,
   type TestApp,
-  writeConfig,
 } from "./helpers.js";
 
 const APP: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
@@ -36,24 +28,6 @@ let intB: string;
 let adminA: string;
 let adminB: string;
 let procs: ManagedProcess[] = [];
-
-async function startBffProcess(name: string, cfg: unknown, internalUrl: string) {
-  const file = writeConfig(name, cfg);
-  return startProcess({
-    name,
-    cmd: join(REPO_ROOT, "node_modules", ".bin", "tsx"),
-    args: [join(REPO_ROOT, "bff", "main.ts"), "--config", file],
-    cwd: REPO_ROOT,
-    ready: { url: `${internalUrl}/healthz` },
-  });
-}
-
-async function metric(adminUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.split(" ").pop());
-  return sum;
-}
 
 beforeAll(async () => {
   const [pa, ia, pb, ib, aa, ab] = await ports(6);

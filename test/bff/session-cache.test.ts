@@ -3,7 +3,6 @@
 // by the other's next token request (invalidation over Redis pub/sub), and a lost
 // subscription empties the cache (a message missed meanwhile can leave nothing stale).
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CacheInvalidation, SessionCache, type SessionCacheOptions } from "../../bff/session/cache.js";
@@ -11,15 +10,22 @@ import { type Session, SessionStore } from "../../bff/session/store.js";
 import {
   type ManagedProcess,
   type OpHandle,
-  REPO_ROOT,
   type RedisHandle,
   startOP,
-  startProcess,
   startRedis,
   waitFor,
 } from "../harness/index.js";
 import { budget } from "../harness/slowness.js";
-import { bffConfig, internalToken, login, opClient, ports, type TestApp, writeConfig } from "./helpers.js";
+import {
+  bffConfig,
+  internalToken,
+  login,
+  metric,
+  opClient,
+  ports,
+  startBffProcess,
+  type TestApp,
+} from "./helpers.js";
 
 const APP: TestApp = { id: "web", mode: "bff", secret: "web-secret-0123456789abcdef" };
 const MAX_AGE_MS = 1500;
@@ -37,24 +43,6 @@ let intA: string;
 let intB: string;
 let adminB: string;
 let procs: ManagedProcess[] = [];
-
-async function startBffProcess(name: string, cfg: unknown, internalUrl: string) {
-  const file = writeConfig(name, cfg);
-  return startProcess({
-    name,
-    cmd: join(REPO_ROOT, "node_modules", ".bin", "tsx"),
-    args: [join(REPO_ROOT, "bff", "main.ts"), "--config", file],
-    cwd: REPO_ROOT,
-    ready: { url: `${internalUrl}/healthz` },
-  });
-}
-
-async function metric(adminUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${adminUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) if (line.startsWith(name)) sum += Number(line.split(" ").pop());
-  return sum;
-}
 
 const status = async (internalUrl: string, session: string) => {
   const r = await internalToken(internalUrl, APP.id, session);
