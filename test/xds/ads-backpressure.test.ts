@@ -5,7 +5,6 @@
 // queued unbuilt until the HTTP/2 stream takes the earlier ones. The fake
 // call models HTTP/2 flow control the way grpc-js reports it: the write
 // callback fires only once the stream took the bytes.
-import { EventEmitter } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
@@ -26,31 +25,13 @@ import {
   type TypeSnapshot,
   type VersionedResource,
 } from "../../xds-server/resource/types.js";
+import { FakeCall } from "./fake-call.js";
 import { FakeSource } from "./fake-source.js";
 
 const CDS = TYPE_URLS.cluster;
 const NODE = { id: "n1", cluster: "gw" };
 
 /** A call whose peer reads only when told: `flush()` lets the HTTP/2 stream take what was written. */
-class FlowCall<Res> extends EventEmitter {
-  readonly written: Res[] = [];
-  private readonly unflushed: (() => void)[] = [];
-  reading = true;
-  write(res: Res, flushed?: () => void): boolean {
-    this.written.push(res);
-    if (flushed) this.unflushed.push(flushed);
-    if (this.reading) this.flush();
-    return true;
-  }
-  flush(): void {
-    while (this.unflushed.length) this.unflushed.shift()!();
-  }
-  get waiting(): number {
-    return this.unflushed.length;
-  }
-  end(): void {}
-}
-
 /** `count` resources `c<i>` of `type` (clusters unless said) at `version`, each `bytes` long. */
 function clusters(count: number, version: string, bytes = 16, type: string = CDS): NodeSnapshot {
   const map = new Map<string, VersionedResource>();
@@ -70,7 +51,7 @@ function clusters(count: number, version: string, bytes = 16, type: string = CDS
 const log = { warn: () => {} };
 
 function openDelta(snap: NodeSnapshot, type: string = CDS) {
-  const call = new FlowCall<DeltaDiscoveryResponse>();
+  const call = new FakeCall<DeltaDiscoveryResponse>();
   const src = new FakeSource(snap);
   const acks: AckNack[] = [];
   const stream = new DeltaStream(call as never, src, { onAck: (e) => acks.push(e) }, log);
@@ -164,7 +145,7 @@ describe("a node that does not read does not make the server queue bytes for it"
   });
 
   it("SotW: the same bound, responses in order", () => {
-    const call = new FlowCall<DiscoveryResponse>();
+    const call = new FakeCall<DiscoveryResponse>();
     const src = new FakeSource(clusters(100, "v0"));
     const stream = new SotwStream(call as never, src, {}, log);
     call.reading = false;

@@ -5,7 +5,6 @@
 // lists everything the stream writes and reports in answer, so a response
 // too many fails as surely as one too few. The real-server and real-Envoy
 // tests (ads.test.ts, *.e2e.test.ts) cover the same streams end to end.
-import { EventEmitter } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
@@ -25,6 +24,7 @@ import {
   type TypeSnapshot,
   type VersionedResource,
 } from "../../xds-server/resource/types.js";
+import { FakeCall } from "./fake-call.js";
 import { FakeSource } from "./fake-source.js";
 
 const SHORT = {
@@ -61,20 +61,6 @@ function snapshot(spec: SnapSpec): NodeSnapshot {
 }
 
 /** The server side of a gRPC duplex stream, as far as the ADS streams use it. */
-class FakeCall<Res> extends EventEmitter {
-  readonly written: Res[] = [];
-  ended = false;
-  /** Flushed at once: the callback is the HTTP/2 stream taking the bytes. */
-  write(res: Res, flushed?: () => void): boolean {
-    this.written.push(res);
-    flushed?.();
-    return true;
-  }
-  end(): void {
-    this.ended = true;
-  }
-}
-
 /** Observer events, as text: "connect", "ack CDS a,b", "nack RDS r: bad", "current LDS", "disconnect". */
 function recorder(events: string[]): AdsObserver {
   const names = (e: AckNack) => `${shortOf(e.typeUrl)} ${[...e.names].sort().join(",")}`;

@@ -16,16 +16,7 @@ import {
 import { AdsServiceDefinition } from "../../xds-server/ads/service.js";
 import { deltaResource, encodeDeltaResponse, encodeSotwResponse } from "../../xds-server/ads/wire.js";
 import { TYPE_URLS, type VersionedResource } from "../../xds-server/resource/types.js";
-
-function prng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./fake-call.js";
 
 const SIZES = [0, 1, 127, 128, 16_383, 16_384, 70_000, 2_100_000];
 const NAMES = ["", "c", "sessiongate_gateway/shop.example.com:8443", "hôte-é.test/ü", "x".repeat(200)];

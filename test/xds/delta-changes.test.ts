@@ -6,7 +6,6 @@
 // holds with the real snapshot cache for Delta gateways holding every virtual
 // host (eager) and those loading hosts on demand (node metadata `vhds:
 // on_demand`: per-node VHDS subscriptions, app clusters only with a held host).
-import { EventEmitter } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
@@ -26,31 +25,11 @@ import {
   type VersionedResource,
 } from "../../xds-server/resource/types.js";
 import { appCluster, GATEWAY_ROUTES } from "../../xds-server/translate/names.js";
+import { FakeCall, prng } from "./fake-call.js";
 import { FakeSource } from "./fake-source.js";
 import { cfg, snap as fixture, jwt, rec } from "./translate-fixture.js";
 
 const TYPES = [TYPE_URLS.cluster, TYPE_URLS.endpoint, TYPE_URLS.route];
-
-class FakeCall extends EventEmitter {
-  readonly written: DeltaDiscoveryResponse[] = [];
-  /** Flushed at once: the callback is the HTTP/2 stream taking the bytes. */
-  write(res: DeltaDiscoveryResponse, flushed?: () => void): boolean {
-    this.written.push(res);
-    flushed?.();
-    return true;
-  }
-  end(): void {}
-}
-
-function prng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Names whose version differs between two maps, or that only one has (what the cache records). */
 function changedNames(prev: Map<string, VersionedResource>, next: Map<string, VersionedResource>) {
@@ -91,7 +70,7 @@ function step(prev: NodeSnapshot, rnd: () => number, n: number, withChanges: boo
 
 /** A node on a Delta stream: subscribes CDS "*", EDS to some names, RDS "*"; ACKs every response. */
 function node(source: FakeSource, acks: string[] = []) {
-  const call = new FakeCall();
+  const call = new FakeCall<DeltaDiscoveryResponse>();
   new DeltaStream(call as never, source, { onAck: (e) => acks.push(e.typeUrl) }, { warn: () => {} });
   let acked = 0;
   const ackAll = () => {
@@ -191,7 +170,7 @@ const HOSTS = ["h1.test", "h2.test", "h3.test", "shop.example.com"];
 
 /** A Delta gateway: CDS "*", EDS some app clusters, LDS "*", RDS and VHDS; `vhds` its metadata. */
 function gatewayNode(source: SnapshotSource, vhds?: string) {
-  const call = new FakeCall();
+  const call = new FakeCall<DeltaDiscoveryResponse>();
   new DeltaStream(call as never, source, {}, { warn: () => {} });
   let acked = 0;
   const req = (o: object) => call.emit("data", create(DeltaDiscoveryRequestSchema, o));

@@ -8,7 +8,6 @@
 // and the per-stream state of a node in step with the snapshot is O(1).
 // Also: every part of an answer larger than MAX_PENDING parts is ACKed and
 // attributed (pending entries are made when a part is written).
-import { EventEmitter } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
@@ -28,6 +27,7 @@ import {
   type VersionedResource,
 } from "../../xds-server/resource/types.js";
 import { appCluster, GATEWAY_ROUTES } from "../../xds-server/translate/names.js";
+import { FakeCall, prng } from "./fake-call.js";
 import { FakeSource } from "./fake-source.js";
 import { cfg, jwt, rec } from "./translate-fixture.js";
 
@@ -35,16 +35,6 @@ const CDS = TYPE_URLS.cluster;
 const EDS = TYPE_URLS.endpoint;
 const RDS = TYPE_URLS.route;
 const log = { warn: () => {} };
-
-function prng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const resource = (t: string, name: string, version: string): VersionedResource => ({
   name,
@@ -100,23 +90,6 @@ interface Req {
   errorDetail?: { message: string };
 }
 
-class FakeCall extends EventEmitter {
-  readonly written: DeltaDiscoveryResponse[] = [];
-  private readonly unflushed: (() => void)[] = [];
-  /** false: the peer does not read (the HTTP/2 stream does not take what was written). */
-  reading = true;
-  write(res: DeltaDiscoveryResponse, flushed?: () => void): boolean {
-    this.written.push(res);
-    if (flushed) this.unflushed.push(flushed);
-    if (this.reading) this.flush();
-    return true;
-  }
-  flush(): void {
-    while (this.unflushed.length) this.unflushed.shift()!();
-  }
-  end(): void {}
-}
-
 /**
  * A node: what it was sent, applied per type (`sent`: every response, as the
  * stream counts what it sent; NACKed ones included), its ACKs and NACKs.
@@ -126,7 +99,7 @@ function open(
   metadata: Record<string, string> = {},
   sent = new Map<string, Map<string, string>>(),
 ) {
-  const call = new FakeCall();
+  const call = new FakeCall<DeltaDiscoveryResponse>();
   const acks: AckNack[] = [];
   const nacks: AckNack[] = [];
   const stream = new DeltaStream(

@@ -22,6 +22,7 @@ import {
 } from "../../xds-server/resource/types.js";
 import { type NodeRole, translate } from "../../xds-server/translate/index.js";
 import { vhdsName } from "../../xds-server/translate/routes.js";
+import { prng } from "./fake-call.js";
 import { cfg, snap as fixture, jwt, rec } from "./translate-fixture.js";
 
 /** What the cache built before it was incremental: translate() and a version per resource. */
@@ -49,16 +50,6 @@ function fullTypes(set: ReturnType<typeof translate>) {
 }
 
 /** mulberry32: a small seeded PRNG, so a failure replays. */
-function prng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe("incremental gateway snapshots", () => {
   // Stores say which apps a write changed (RegistrySnapshot.changes): the builder then looks at those only.
   it.each([

@@ -21,22 +21,13 @@ import type { AppRecord, ChangeEvent, RegistrySnapshot } from "../../xds-server/
 import { validateApp } from "../../xds-server/registry/validate.js";
 import { TYPE_URLS } from "../../xds-server/resource/types.js";
 import { appCluster } from "../../xds-server/translate/names.js";
+import { prng } from "./fake-call.js";
 import { baseSpec } from "./helpers.js";
 import { cfg } from "./translate-fixture.js";
 
 const spec = (id: string) => validateApp({ ...(baseSpec(id) as object), hosts: [`${id}.test`] });
 
 /** mulberry32: a small seeded PRNG, so a failure replays. */
-function prng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const record = (id: string, revision: number): AppRecord => {
   const s = spec(id);
   return { spec: s.spec, clientSecret: s.clientSecret, revision, createdAt: "t", updatedAt: "t" };
