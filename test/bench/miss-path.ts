@@ -8,7 +8,6 @@
 // Also per variant: Redis commands per request (INFO commandstats) and Envoy's
 // connections to the BFF per request (cluster upstream_cx_total / upstream_rq_total).
 // Exit codes: 0 measured, 1 a run failed, 2 bad arguments.
-import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,6 +22,7 @@ import {
 } from "../harness/index.js";
 import { type BenchEnvoy, LUA_FALLBACK, startBenchEnvoy } from "./lib/envoy.js";
 import { loginOauth2Proxy, peerVars, startOauth2Proxy } from "./lib/peers.js";
+import { startPerf } from "./lib/perf.js";
 import { cpuPlan, cpuSeconds, pin } from "./lib/pin.js";
 import { load1 } from "./lib/preflight.js";
 import { Progress } from "./lib/progress.js";
@@ -97,25 +97,6 @@ function commandCalls(info: string): Map<string, number> {
 function sysSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[12]) / 100;
-}
-
-/** perf record on `pid` for `seconds`, then the share of samples per shared object. */
-function startPerf(pid: number, seconds: number, out: string): Promise<string> {
-  return new Promise((resolve) => {
-    const rec = spawn(
-      "perf",
-      ["record", "-F", "999", "-g", "-p", String(pid), "-o", out, "--", "sleep", String(seconds)],
-      { stdio: "ignore" },
-    );
-    rec.on("error", (err) => resolve(`perf record failed: ${err.message}`));
-    rec.on("exit", () => {
-      const r = spawnSync("perf", ["report", "-i", out, "--sort", "dso", "--stdio", "--no-children"], {
-        encoding: "utf8",
-      });
-      const lines = (r.stdout ?? "").split("\n").filter((l) => /^\s+\d+\.\d+%/.test(l));
-      resolve(`${lines.slice(0, 12).join("\n")}\n(${out})\n`);
-    });
-  });
 }
 
 async function main(): Promise<number> {
@@ -239,8 +220,14 @@ async function main(): Promise<number> {
                 r.envoy.envoy.proc.pid,
                 o.durationS - 1,
                 join(o.perfDir, `${r.key.replace(":", "-")}-envoy.data`),
+                999,
               ),
-              startPerf(r.helper, o.durationS - 1, join(o.perfDir, `${r.key.replace(":", "-")}-helper.data`)),
+              startPerf(
+                r.helper,
+                o.durationS - 1,
+                join(o.perfDir, `${r.key.replace(":", "-")}-helper.data`),
+                999,
+              ),
             ]
           : [];
       const w = await runWrk({

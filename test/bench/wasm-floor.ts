@@ -5,7 +5,6 @@
 // no cookie), the same on an empty proxy-wasm filter (the per-stream cost of any
 // wasm filter) and (h) a cache hit. Builds are interleaved within every repetition.
 // Exit codes: 0 measured, 1 a run failed, 2 bad arguments.
-import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,6 +21,7 @@ import {
   SIDE_BY_SIDE_YAML,
   startBenchEnvoy,
 } from "./lib/envoy.js";
+import { startPerf } from "./lib/perf.js";
 import { cpuSeconds } from "./lib/pin.js";
 import { COOKIE } from "./lib/stack.js";
 import { cell, summarize } from "./lib/stats.js";
@@ -172,6 +172,7 @@ async function main(): Promise<number> {
                 e.envoy.proc.pid,
                 durationS,
                 join(perfDir, `${basename(e.file)}-${c.key.slice(1, 2)}.data`),
+                1999,
               )
             : null;
         const r = await runWrk({
@@ -215,27 +216,6 @@ async function main(): Promise<number> {
     process.stdout.write(`\n## perf: Envoy CPU by shared object\n\n${profiles.join("\n")}\n`);
   await bff.stop();
   return 0;
-}
-
-/** perf record on `pid` for `seconds`, then the share of samples per shared object. */
-function startPerf(pid: number, seconds: number, out: string): Promise<string> {
-  return new Promise((resolve) => {
-    const rec = spawn(
-      "perf",
-      ["record", "-F", "1999", "-g", "-p", String(pid), "-o", out, "--", "sleep", String(seconds)],
-      {
-        stdio: "ignore",
-      },
-    );
-    rec.on("error", (err) => resolve(`perf record failed: ${err.message}`));
-    rec.on("exit", () => {
-      const r = spawnSync("perf", ["report", "-i", out, "--sort", "dso", "--stdio", "--no-children"], {
-        encoding: "utf8",
-      });
-      const lines = (r.stdout ?? "").split("\n").filter((l) => /^\s+\d+\.\d+%/.test(l));
-      resolve(`${lines.slice(0, 12).join("\n")}\n(${out})\n`);
-    });
-  });
 }
 
 function parse() {
