@@ -14,10 +14,9 @@ import type { AppConfig } from "../config/schema.js";
 import { SessiongateError } from "../errors.js";
 import type { GroupSignIn } from "../session/groups.js";
 import type { Session } from "../session/store.js";
-import { isOpUnavailable } from "./client.js";
 import type { OidcContext } from "./context.js";
 import { type GroupLogin, openGroupLogins, sealGroupLogins } from "./group-state.js";
-import { userClaims } from "./login.js";
+import { checkIssuer, exchangeCode, providerRefused, userClaims } from "./login.js";
 import { validateReturnTo } from "./return-to.js";
 import { tokenSetFrom } from "./tokens.js";
 
@@ -162,11 +161,7 @@ export async function completeGroupLogin(
   const rest = pending.filter((l) => l !== login);
   const loginState = rest.length ? sealGroupLogins(oc.ring, group, rest) : null;
   const config = await oc.clients.get(app);
-  const iss = params.getAll("iss");
-  if (iss.length > 1 || (iss.length === 1 && iss[0] !== config.serverMetadata().issuer)) {
-    oc.metrics.logins.inc({ app: app.id, result: "iss_mismatch" });
-    throw new SessiongateError("iss_mismatch", "iss does not match the provider (RFC 9207)");
-  }
+  checkIssuer(oc, app, config, params);
   if (!(await oc.store.once(`state:_group:${group}:${login.state}`, oc.loginTimeoutS * 1000))) {
     oc.metrics.logins.inc({ app: app.id, result: "replay" });
     throw new SessiongateError("callback_replayed", "callback already used");
@@ -178,31 +173,12 @@ export async function completeGroupLogin(
       oc.metrics.logins.inc({ app: app.id, result: "silent_refused" });
       return { kind: "silent_refused", app, returnTo: login.returnTo, loginState };
     }
-    oc.metrics.logins.inc({ app: app.id, result: "op_error" });
-    throw new SessiongateError(
-      "provider_error",
-      "the identity provider refused the login",
-      /^[\x20-\x7e]{1,64}$/.test(opError) ? opError : "access_denied",
-    );
+    throw providerRefused(oc, app, opError);
   }
-  const current = new URL(groupRedirectUri(oc, app));
-  current.search = cb.query;
-  let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
-  try {
-    tokens = await oidc.authorizationCodeGrant(config, current, {
-      pkceCodeVerifier: login.pkceVerifier,
-      expectedState: login.state,
-      expectedNonce: login.nonce,
-      idTokenExpected: true,
-    });
-  } catch (err) {
-    if (isOpUnavailable(err)) throw new SessiongateError("idp_unavailable", (err as Error).message);
-    oc.metrics.logins.inc({ app: app.id, result: "rejected" });
-    oc.log.info({ app: app.id, group, err: (err as Error).message }, "group callback rejected");
-    throw new SessiongateError("invalid_grant", (err as Error).message);
-  }
-  const claims = tokens.claims();
-  if (!claims) throw new SessiongateError("invalid_grant", "no ID token");
+  const { tokens, claims } = await exchangeCode(oc, app, config, groupRedirectUri(oc, app), cb.query, login, {
+    what: "group callback rejected",
+    group,
+  });
   const sid = typeof claims.sid === "string" ? claims.sid : undefined;
   const signIn = await joinOrBegin(oc, group, cb.signInId, claims.sub, sid, app.id);
   const sessionId = await oc.store.create(app.id, claims.sub, sid, {

@@ -97,6 +97,73 @@ export async function startLogin(
   };
 }
 
+type CallbackContext = Pick<OidcContext, "metrics" | "log">;
+type CodeGrant = Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+
+/**
+ * RFC 9207 before anything is written: a response from another issuer (a mix-up
+ * attack) must not even use up the state, so the genuine callback still works.
+ */
+export function checkIssuer(
+  oc: CallbackContext,
+  app: AppConfig,
+  config: oidc.Configuration,
+  params: URLSearchParams,
+): void {
+  const iss = params.getAll("iss");
+  if (iss.length > 1 || (iss.length === 1 && iss[0] !== config.serverMetadata().issuer)) {
+    oc.metrics.logins.inc({ app: app.id, result: "iss_mismatch" });
+    throw new SessiongateError("iss_mismatch", "iss does not match the provider (RFC 9207)");
+  }
+}
+
+/** The provider's `error` answer, counted: its code is passed on only when printable. */
+export function providerRefused(oc: CallbackContext, app: AppConfig, opError: string): SessiongateError {
+  oc.metrics.logins.inc({ app: app.id, result: "op_error" });
+  return new SessiongateError(
+    "provider_error",
+    "the identity provider refused the login",
+    /^[\x20-\x7e]{1,64}$/.test(opError) ? opError : "access_denied",
+  );
+}
+
+/**
+ * The code exchange of a callback at `redirectUri` (the configured one, never
+ * built from the Host header), checked against the login's PKCE verifier, state
+ * and nonce; an ID token is required. A provider that cannot be reached is
+ * `idp_unavailable`, anything else it or the checks refuse is `invalid_grant`.
+ */
+export async function exchangeCode(
+  oc: CallbackContext,
+  app: AppConfig,
+  config: oidc.Configuration,
+  redirectUri: string,
+  query: string,
+  login: { pkceVerifier: string; state: string; nonce: string },
+  log: { what: string; group?: string },
+): Promise<{ tokens: CodeGrant; claims: oidc.IDToken }> {
+  const current = new URL(redirectUri);
+  current.search = query;
+  let tokens: CodeGrant;
+  try {
+    tokens = await oidc.authorizationCodeGrant(config, current, {
+      pkceCodeVerifier: login.pkceVerifier,
+      expectedState: login.state,
+      expectedNonce: login.nonce,
+      idTokenExpected: true,
+    });
+  } catch (err) {
+    if (isOpUnavailable(err)) throw new SessiongateError("idp_unavailable", (err as Error).message);
+    oc.metrics.logins.inc({ app: app.id, result: "rejected" });
+    const group = log.group === undefined ? {} : { group: log.group };
+    oc.log.info({ app: app.id, ...group, err: (err as Error).message }, log.what);
+    throw new SessiongateError("invalid_grant", (err as Error).message);
+  }
+  const claims = tokens.claims();
+  if (!claims) throw new SessiongateError("invalid_grant", "no ID token");
+  return { tokens, claims };
+}
+
 export async function completeLogin(
   oc: Pick<OidcContext, "clients" | "store" | "ring" | "loginTimeoutS" | "metrics" | "log">,
   app: AppConfig,
@@ -113,22 +180,9 @@ export async function completeLogin(
     throw new SessiongateError("state_mismatch", "state mismatch (foreign callback)");
   }
   const config = await oc.clients.get(app);
-  // RFC 9207 before anything is written: a response from another issuer (a mix-up
-  // attack) must not even use up the state, so the genuine callback still works.
-  const iss = params.getAll("iss");
-  if (iss.length > 1 || (iss.length === 1 && iss[0] !== config.serverMetadata().issuer)) {
-    metrics.logins.inc({ app: app.id, result: "iss_mismatch" });
-    throw new SessiongateError("iss_mismatch", "iss does not match the provider (RFC 9207)");
-  }
+  checkIssuer(oc, app, config, params);
   const opError = params.get("error");
-  if (opError) {
-    metrics.logins.inc({ app: app.id, result: "op_error" });
-    throw new SessiongateError(
-      "provider_error",
-      "the identity provider refused the login",
-      /^[\x20-\x7e]{1,64}$/.test(opError) ? opError : "access_denied",
-    );
-  }
+  if (opError) throw providerRefused(oc, app, opError);
   // One use per state, across replicas: a replayed callback is refused even if the
   // OP would not notice (e.g. a code it has not yet marked as used).
   if (!(await store.once(`state:${app.id}:${st.state}`, oc.loginTimeoutS * 1000))) {
@@ -136,24 +190,9 @@ export async function completeLogin(
     throw new SessiongateError("callback_replayed", "callback already used");
   }
   // Rebuild the URL from the configured redirect_uri, never from the Host header.
-  const current = new URL(app.redirectUri);
-  current.search = cb.query;
-  let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
-  try {
-    tokens = await oidc.authorizationCodeGrant(config, current, {
-      pkceCodeVerifier: st.pkceVerifier,
-      expectedState: st.state,
-      expectedNonce: st.nonce,
-      idTokenExpected: true,
-    });
-  } catch (err) {
-    if (isOpUnavailable(err)) throw new SessiongateError("idp_unavailable", (err as Error).message);
-    metrics.logins.inc({ app: app.id, result: "rejected" });
-    oc.log.info({ app: app.id, err: (err as Error).message }, "callback rejected");
-    throw new SessiongateError("invalid_grant", (err as Error).message);
-  }
-  const claims = tokens.claims();
-  if (!claims) throw new SessiongateError("invalid_grant", "no ID token");
+  const { tokens, claims } = await exchangeCode(oc, app, config, app.redirectUri, cb.query, st, {
+    what: "callback rejected",
+  });
   // Rotate: a session cookie this browser already had is ended, a fresh id issued.
   if (cb.previousSessionId) {
     const prev = await store.load(app.id, cb.previousSessionId);
